@@ -1,0 +1,187 @@
+package enricher
+
+import (
+	"strings"
+	"time"
+)
+
+// Role is a level of access inside an organization (SPEC §0.5). Higher roles include every
+// right of the lower ones.
+type Role string
+
+// The roles, lowest first.
+const (
+	RoleOperator Role = "operator"
+	RoleEditor   Role = "editor"
+	RoleOwner    Role = "owner"
+	RoleAdmin    Role = "admin"
+)
+
+// Level returns the numeric level of r (operator 1, editor 2, owner 4, admin 5), or 0 for an
+// unknown role.
+func (r Role) Level() int {
+	switch r {
+	case RoleOperator:
+		return 1
+	case RoleEditor:
+		return 2
+	case RoleOwner:
+		return 4
+	case RoleAdmin:
+		return 5
+	}
+	return 0
+}
+
+// Valid reports whether r is one of the four roles.
+func (r Role) Valid() bool { return r.Level() > 0 }
+
+// AtLeast reports whether r includes the rights of min.
+func (r Role) AtLeast(min Role) bool { return r.Valid() && r.Level() >= min.Level() }
+
+// UserStatus is the lifecycle state of a user (SPEC §1.1).
+type UserStatus string
+
+// The user statuses.
+const (
+	UserActive      UserStatus = "active"
+	UserPending     UserStatus = "pending"
+	UserRejected    UserStatus = "rejected"
+	UserDeactivated UserStatus = "deactivated"
+)
+
+// Organization is a tenant. Every user, key, schema, job and record belongs to exactly one.
+type Organization struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Slug      string    `json:"slug"`
+	IsActive  bool      `json:"is_active"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// User is a person who logs in. PasswordHash is never serialised to clients; the storage
+// layer keeps it in its own encoding.
+type User struct {
+	ID             string     `json:"id"`
+	Email          string     `json:"email"`
+	DisplayName    *string    `json:"display_name"`
+	Role           Role       `json:"role"`
+	Status         UserStatus `json:"status"`
+	OrganizationID string     `json:"organization_id"`
+	CreatedAt      time.Time  `json:"created_at"`
+	LastLoginAt    *time.Time `json:"last_login_at"`
+	PasswordHash   string     `json:"-"`
+}
+
+// KeyType tells organization access keys from user keys (SPEC §2).
+type KeyType string
+
+// The API key types.
+const (
+	KeyOrganization KeyType = "organization"
+	KeyUser         KeyType = "user"
+)
+
+// Scope is a permission class of an API key: read for GET/HEAD, write for everything else.
+type Scope string
+
+// The scopes.
+const (
+	ScopeRead  Scope = "read"
+	ScopeWrite Scope = "write"
+)
+
+// APIKey is a stored API key. Only Hash (hex SHA-256 of the whole key) identifies it; the key
+// itself is never stored. Role is nil for user keys, which act with their user's current role.
+type APIKey struct {
+	ID             string     `json:"id"`
+	OrganizationID string     `json:"-"`
+	Name           string     `json:"name"`
+	Type           KeyType    `json:"type"`
+	KeyPrefix      string     `json:"key_prefix"`
+	Role           *Role      `json:"role"`
+	Scopes         []Scope    `json:"scopes"`
+	IsActive       bool       `json:"is_active"`
+	UserID         *string    `json:"user_id"`
+	CreatedAt      time.Time  `json:"created_at"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+	LastUsedAt     *time.Time `json:"last_used_at"`
+	UseCount       int64      `json:"use_count"`
+	RevokedAt      *time.Time `json:"revoked_at"`
+	Hash           string     `json:"-"`
+}
+
+// HasScope reports whether k holds s.
+func (k *APIKey) HasScope(s Scope) bool {
+	for _, have := range k.Scopes {
+		if have == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Expired reports whether k has an expiry at or before now.
+func (k *APIKey) Expired(now time.Time) bool {
+	return k.ExpiresAt != nil && !k.ExpiresAt.After(now)
+}
+
+// NormalizeEmail trims and lower-cases an email address.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// ValidEmail reports whether s (already normalised) looks like an address: one '@', a
+// non-empty local part, a domain with a dot and no spaces, at most 254 bytes.
+func ValidEmail(s string) bool {
+	if len(s) > 254 || strings.ContainsAny(s, " \t\r\n") {
+		return false
+	}
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at != strings.LastIndexByte(s, '@') {
+		return false
+	}
+	domain := s[at+1:]
+	dot := strings.LastIndexByte(domain, '.')
+	return dot > 0 && dot < len(domain)-1
+}
+
+// ValidSlug reports whether s is a valid organization slug (SPEC §1.1).
+func ValidSlug(s string) bool {
+	if len(s) < 3 || len(s) > 50 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (c != '-' || i == 0 || i == len(s)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// ReservedSlug is the slug of the bootstrap organization; nobody can register it.
+const ReservedSlug = "default"
+
+// SlugFromName derives a slug from an organization name: lower-cased, runs of characters
+// other than a-z and 0-9 become '-', trimmed of '-', cut to 50 characters. The result may be
+// invalid (too short); callers pad or fall back.
+func SlugFromName(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+			continue
+		}
+		if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	s := strings.Trim(b.String(), "-")
+	if len(s) > 50 {
+		s = strings.TrimRight(s[:50], "-")
+	}
+	return s
+}

@@ -52,11 +52,11 @@ const (
 
 // Organization is a tenant. Every user, key, schema, job and record belongs to exactly one.
 type Organization struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Slug      string    `json:"slug"`
-	IsActive  bool      `json:"is_active"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Slug      string `json:"slug"`
+	IsActive  bool   `json:"is_active"`
+	CreatedAt Time   `json:"created_at"`
 }
 
 // User is a person who logs in. PasswordHash is never serialised to clients; the storage
@@ -68,8 +68,8 @@ type User struct {
 	Role           Role       `json:"role"`
 	Status         UserStatus `json:"status"`
 	OrganizationID string     `json:"organization_id"`
-	CreatedAt      time.Time  `json:"created_at"`
-	LastLoginAt    *time.Time `json:"last_login_at"`
+	CreatedAt      Time       `json:"created_at"`
+	LastLoginAt    *Time      `json:"last_login_at"`
 	PasswordHash   string     `json:"-"`
 }
 
@@ -94,21 +94,21 @@ const (
 // APIKey is a stored API key. Only Hash (hex SHA-256 of the whole key) identifies it; the key
 // itself is never stored. Role is nil for user keys, which act with their user's current role.
 type APIKey struct {
-	ID             string     `json:"id"`
-	OrganizationID string     `json:"-"`
-	Name           string     `json:"name"`
-	Type           KeyType    `json:"type"`
-	KeyPrefix      string     `json:"key_prefix"`
-	Role           *Role      `json:"role"`
-	Scopes         []Scope    `json:"scopes"`
-	IsActive       bool       `json:"is_active"`
-	UserID         *string    `json:"user_id"`
-	CreatedAt      time.Time  `json:"created_at"`
-	ExpiresAt      *time.Time `json:"expires_at"`
-	LastUsedAt     *time.Time `json:"last_used_at"`
-	UseCount       int64      `json:"use_count"`
-	RevokedAt      *time.Time `json:"revoked_at"`
-	Hash           string     `json:"-"`
+	ID             string  `json:"id"`
+	OrganizationID string  `json:"-"`
+	Name           string  `json:"name"`
+	Type           KeyType `json:"type"`
+	KeyPrefix      string  `json:"key_prefix"`
+	Role           *Role   `json:"role"`
+	Scopes         []Scope `json:"scopes"`
+	IsActive       bool    `json:"is_active"`
+	UserID         *string `json:"user_id"`
+	CreatedAt      Time    `json:"created_at"`
+	ExpiresAt      *Time   `json:"expires_at"`
+	LastUsedAt     *Time   `json:"last_used_at"`
+	UseCount       int64   `json:"use_count"`
+	RevokedAt      *Time   `json:"revoked_at"`
+	Hash           string  `json:"-"`
 }
 
 // HasScope reports whether k holds s.
@@ -184,4 +184,19 @@ func SlugFromName(name string) string {
 		s = strings.TrimRight(s[:50], "-")
 	}
 	return s
+}
+
+// RefreshToken is the stored state of one refresh token; the token itself is kept only as its
+// SHA-256. A refresh token works once (SPEC §1.1).
+type RefreshToken struct {
+	UserID    string `json:"user_id"`
+	OrgID     string `json:"org_id"`
+	ExpiresAt Time   `json:"expires_at"`
+}
+
+// KeyUsage is a batch of uses of one API key, counted in memory since the last flush (SPEC §2).
+type KeyUsage struct {
+	OrgID, KeyID string
+	Uses         int64
+	LastUsed     time.Time
 }

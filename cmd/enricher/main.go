@@ -1,0 +1,66 @@
+// Command enricher runs the Entity Enricher server (`enricher serve`).
+//
+// Configuration comes from ENRICHER_* environment variables and flags (see `enricher serve -h`
+// and the README); provider credentials from the vendors' usual variables (ANTHROPIC_API_KEY,
+// OPENAI_API_KEY, ...). main only parses the command line; the work is in Main so that tests
+// can run the real server in-process.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+const usage = `usage: enricher <command> [flags]
+
+commands:
+  serve     run the server (enricher serve -h lists every setting)
+  version   print the version
+`
+
+// run executes one command and returns the process exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := parseConfig(args[1:], getenv, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "enricher serve: %v\n", err)
+			return 2
+		}
+		m, err := Open(cfg, Env{Getenv: getenv, Log: stderr})
+		if err != nil {
+			fmt.Fprintf(stderr, "enricher serve: %v\n", err)
+			return 1
+		}
+		if err := m.Run(ctx); err != nil {
+			fmt.Fprintf(stderr, "enricher serve: %v\n", err)
+			return 1
+		}
+		return 0
+	case "version":
+		fmt.Fprintln(stdout, version)
+		return 0
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "enricher: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/entity-enricher/enricher/storage"
+	"github.com/entity-enricher/enricher/transport/api"
+	"github.com/entity-enricher/enricher/transport/llm"
+)
+
+// Main is one running server: storage, model catalog and HTTP front end, wired from a Config.
+// Open builds it and opens the listener; Run serves until its context ends, then shuts down.
+type Main struct {
+	cfg *Config
+	log *slog.Logger
+	db  *storage.DB
+	api *api.Server
+	ln  net.Listener
+}
+
+// Env is what Main takes from its process: environment lookups (provider credentials), the log
+// destination and the clock. Tests substitute each.
+type Env struct {
+	Getenv func(string) string // default os.Getenv
+	Log    io.Writer           // default os.Stderr
+	Now    func() time.Time    // default time.Now
+}
+
+// Open wires everything and opens the listener, so Addr is known before Run. On error every
+// resource opened so far is closed.
+func Open(cfg *Config, env Env) (m *Main, err error) {
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	if env.Log == nil {
+		env.Log = os.Stderr
+	}
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	log := newLogger(cfg, env.Log)
+	m = &Main{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			m.close()
+		}
+	}()
+	if m.db, err = storage.Open(storage.Config{Dir: cfg.DataDir, SyncWrites: cfg.SyncWrites, Logger: log}); err != nil {
+		return nil, err
+	}
+	secret := []byte(cfg.TokenSecret)
+	if len(secret) == 0 {
+		if secret, err = m.db.Secret("token_secret", randomSecret); err != nil {
+			return nil, fmt.Errorf("token secret: %w", err)
+		}
+	}
+	if cfg.BootstrapKey != "" {
+		if err = m.db.EnsureBootstrap(storage.Bootstrap{
+			Hash: sha256Hex(cfg.BootstrapKey), Prefix: cfg.BootstrapKey[:12],
+			NewOrgID: uuid.NewString(), NewKeyID: uuid.NewString(), Now: env.Now(),
+		}); err != nil {
+			return nil, fmt.Errorf("bootstrap key: %w", err)
+		}
+	}
+	catalog, err := newCatalog(cfg, env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	m.api, err = api.New(api.Config{
+		MaxBodyBytes: cfg.MaxBodyBytes, DisableSignup: !cfg.AllowSignup, TokenSecret: secret,
+		AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL, KeyUsageFlush: cfg.KeyUsageFlush,
+		RateLimit: cfg.RateLimit, MaxSchemasPerOrg: cfg.MaxSchemasPerOrg,
+		Limits: api.Limits{MaxModels: cfg.MaxModels, MaxLanguages: cfg.MaxLanguages,
+			MaxBatchEntities: cfg.MaxBatchEntities, MaxEntityBytes: cfg.MaxEntityBytes},
+		Version: version, Logger: log, NowFunc: env.Now,
+	}, api.Deps{Accounts: m.db, Keys: m.db, Schemas: m.db, Models: catalog, Health: m.db})
+	if err != nil {
+		return nil, err
+	}
+	if m.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Addr returns the address the server listens on.
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// Run serves until ctx is done, then stops accepting, lets in-flight requests finish within
+// shutdown_grace and closes the store.
+func (m *Main) Run(ctx context.Context) error {
+	m.log.Info("listening", "addr", m.Addr(), "data_dir", m.cfg.DataDir, "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- m.api.Serve(m.ln) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	m.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownGrace)
+	defer cancel()
+	err := m.api.Shutdown(sctx)
+	if serveErr == nil {
+		serveErr = <-errc
+	}
+	return errors.Join(serveErr, err, m.db.Close())
+}
+
+// close releases what Open acquired, for failed starts.
+func (m *Main) close() {
+	if m.api != nil {
+		_ = m.api.Shutdown(context.Background())
+	}
+	if m.ln != nil {
+		_ = m.ln.Close()
+	}
+	if m.db != nil {
+		_ = m.db.Close()
+	}
+}
+
+func newCatalog(cfg *Config, getenv func(string) string) (*llm.Catalog, error) {
+	var file []byte
+	if cfg.ModelsFile != "" {
+		var err error
+		if file, err = os.ReadFile(cfg.ModelsFile); err != nil {
+			return nil, fmt.Errorf("models file: %w", err)
+		}
+	}
+	c, err := llm.NewCatalog(llm.CatalogConfig{Env: getenv, ModelsFile: file, ProviderConcurrency: cfg.ProviderConc})
+	if err != nil {
+		return nil, fmt.Errorf("models file %s: %w", cfg.ModelsFile, err)
+	}
+	return c, nil
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel))); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func randomSecret() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}

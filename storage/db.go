@@ -1,0 +1,160 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/entity-enricher/enricher"
+)
+
+// Config holds the storage settings. The zero value is usable: it opens ./data.
+type Config struct {
+	// Dir is the data directory. Default "./data". Ignored when InMemory is set.
+	Dir string
+	// InMemory keeps everything in memory (tests). Default false.
+	InMemory bool
+	// SyncWrites fsyncs every commit so data survives power loss. Default false: data
+	// survives a process crash (the write-ahead log is in the page cache) but not power loss.
+	SyncWrites bool
+	// GCInterval is how often value-log GC runs. Default 5m; negative disables it.
+	GCInterval time.Duration
+	// Logger receives badger's own warnings and errors. Default: discard.
+	Logger *slog.Logger
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Dir == "" {
+		c.Dir = "./data"
+	}
+	if c.GCInterval == 0 {
+		c.GCInterval = 5 * time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// DB is the store. It owns the badger handle and the value-log GC goroutine; Close stops both.
+type DB struct {
+	bdb    *badger.DB
+	log    *slog.Logger
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// Open opens (creating if needed) the database described by cfg and starts its GC loop.
+func Open(cfg Config) (*DB, error) {
+	cfg = cfg.WithDefaults()
+	opts := badger.DefaultOptions(cfg.Dir).
+		WithLogger(badgerLogger{cfg.Logger}).
+		WithLoggingLevel(badger.WARNING).
+		WithSyncWrites(cfg.SyncWrites).
+		WithMetricsEnabled(false).
+		WithNumVersionsToKeep(1)
+	if cfg.InMemory {
+		opts = opts.WithDir("").WithValueDir("").WithInMemory(true).
+			WithMemTableSize(8 << 20).WithBlockCacheSize(4 << 20).WithNumMemtables(2)
+	}
+	bdb, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", cfg.Dir, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	db := &DB{bdb: bdb, log: cfg.Logger, cancel: cancel}
+	if !cfg.InMemory && cfg.GCInterval > 0 {
+		db.wg.Add(1)
+		go db.gcLoop(ctx, cfg.GCInterval)
+	}
+	return db, nil
+}
+
+// Close stops the GC loop and closes the database. It is idempotent.
+func (db *DB) Close() error {
+	var err error
+	db.once.Do(func() {
+		db.cancel()
+		db.wg.Wait()
+		err = db.bdb.Close()
+	})
+	return err
+}
+
+// Ping reports whether the database accepts reads (used by /health).
+func (db *DB) Ping() error {
+	return db.view(func(txn *badger.Txn) error {
+		_, err := txn.Get(keyMeta("token_secret"))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+func (db *DB) gcLoop(ctx context.Context, every time.Duration) {
+	defer db.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			// RunValueLogGC rewrites at most one file per call; loop while it finds work.
+			for ctx.Err() == nil && db.bdb.RunValueLogGC(0.5) == nil {
+			}
+		}
+	}
+}
+
+// maxConflictRetries bounds the retries of a transaction that lost a conflict.
+const maxConflictRetries = 8
+
+// update runs fn in a read-write transaction, retrying on conflicts.
+func (db *DB) update(fn func(txn *badger.Txn) error) error {
+	for i := 0; ; i++ {
+		err := db.bdb.Update(fn)
+		if errors.Is(err, badger.ErrConflict) && i < maxConflictRetries {
+			continue
+		}
+		return translate(err)
+	}
+}
+
+// view runs fn in a read-only transaction.
+func (db *DB) view(fn func(txn *badger.Txn) error) error {
+	return translate(db.bdb.View(fn))
+}
+
+// translate maps badger errors to domain errors; domain errors pass through unchanged.
+func translate(err error) error {
+	var de *enricher.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &de):
+		return err
+	case errors.Is(err, badger.ErrDBClosed):
+		return enricher.Wrap(enricher.KindUnavailable, err, "storage unavailable")
+	case errors.Is(err, badger.ErrConflict):
+		return enricher.Wrap(enricher.KindUnavailable, err, "storage busy, retry")
+	default:
+		return enricher.Wrap(enricher.KindInternal, err, "storage")
+	}
+}
+
+// badgerLogger routes badger's logs to slog. Info and debug are dropped: badger is chatty.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error(fmt.Sprintf(f, a...), "component", "badger") }
+func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn(fmt.Sprintf(f, a...), "component", "badger") }
+func (b badgerLogger) Infof(string, ...any)        {}
+func (b badgerLogger) Debugf(string, ...any)       {}

@@ -1,0 +1,53 @@
+package api
+
+import (
+	"errors"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/entity-enricher/enricher"
+)
+
+func errorAs(err error, target **enricher.Error) bool { return errors.As(err, target) }
+
+func handleHealth(c *call) error {
+	status, storage, code := "ok", "ok", fasthttp.StatusOK
+	if err := c.s.deps.Health.Ping(); err != nil {
+		status, storage, code = "unavailable", "error", fasthttp.StatusServiceUnavailable
+	}
+	if c.s.stopping.Load() {
+		status, code = "shutting_down", fasthttp.StatusServiceUnavailable
+	}
+	writeJSON(c.ctx, code, map[string]any{
+		"status": status, "version": c.s.cfg.Version, "storage": storage, "jobs_active": 0,
+		"uptime_seconds": int64(c.s.now().Sub(c.s.started) / time.Second),
+	})
+	return nil
+}
+
+// strategies are the enrichment strategies of SPEC §5.3.
+var strategies = []map[string]string{
+	{"name": "single_pass", "description": "One call per model asking every field at once."},
+	{"name": "expert_domains", "description": "One call per model with one section per expertise domain."},
+	{"name": "multi_expertise", "description": "One call per expertise domain and model, in parallel; domain results are merged."},
+}
+
+func handleOptions(c *call) error {
+	models := c.s.deps.Models.Models()
+	available := make([]string, 0, len(models))
+	for _, m := range models {
+		if m.IsAvailable {
+			available = append(available, m.Key)
+		}
+	}
+	langs := map[string]string{}
+	for _, l := range enricher.SupportedLanguages() {
+		langs[l.Code] = l.Label
+	}
+	return c.ok(map[string]any{
+		"models": models, "available_models": available, "languages": langs,
+		"strategies": strategies, "default_strategy": "single_pass",
+		"models_last_updated": enricher.NewTime(c.s.loaded), "limits": c.s.cfg.Limits,
+	})
+}

@@ -1,0 +1,127 @@
+package api
+
+import (
+	"github.com/valyala/fasthttp"
+
+	"github.com/entity-enricher/enricher"
+)
+
+// public marks routes that need no credential.
+const public enricher.Role = ""
+
+// route is one endpoint: method, path pattern, the lowest role admitted (public for none),
+// whether ?token= is accepted, and the handler.
+type route struct {
+	method     string
+	path       string
+	minRole    enricher.Role
+	queryToken bool
+	handle     func(c *call) error
+}
+
+// call is one request as seen by a handler: the fasthttp context (valid only during the
+// handler), the authenticated principal (nil on public routes) and the server.
+type call struct {
+	ctx *fasthttp.RequestCtx
+	p   *principal
+	s   *Server
+}
+
+// ok answers 200 with v as JSON.
+func (c *call) ok(v any) error {
+	writeJSON(c.ctx, fasthttp.StatusOK, v)
+	return nil
+}
+
+// routeTable lists every endpoint the server serves.
+func (s *Server) routeTable() []route {
+	op, ed, own, adm := enricher.RoleOperator, enricher.RoleEditor, enricher.RoleOwner, enricher.RoleAdmin
+	return []route{
+		{method: "GET", path: "/health", minRole: public, handle: handleHealth},
+
+		{method: "POST", path: "/api/auth/register", minRole: public, handle: handleRegister},
+		{method: "POST", path: "/api/auth/login", minRole: public, handle: handleLogin},
+		{method: "POST", path: "/api/auth/refresh", minRole: public, handle: handleRefresh},
+		{method: "POST", path: "/api/auth/logout", minRole: public, handle: handleLogout},
+		{method: "GET", path: "/api/auth/check-slug", minRole: public, handle: handleCheckSlug},
+		{method: "POST", path: "/api/auth/organizations/join", minRole: public, handle: handleJoin},
+		{method: "GET", path: "/api/auth/me", minRole: op, handle: handleMe},
+		{method: "PATCH", path: "/api/auth/organization", minRole: own, handle: handleRenameOrganization},
+		{method: "POST", path: "/api/auth/leave-organization", minRole: op, handle: handleLeave},
+
+		{method: "GET", path: "/api/auth/users", minRole: own, handle: handleListUsers},
+		{method: "GET", path: "/api/auth/pending-users", minRole: own, handle: handlePendingUsers},
+		{method: "PATCH", path: "/api/auth/users/{user_id}/approval", minRole: own, handle: handleApproval},
+		{method: "PATCH", path: "/api/auth/users/{user_id}/role", minRole: own, handle: handleSetRole},
+		{method: "DELETE", path: "/api/auth/users/{user_id}", minRole: own, handle: handleDeactivateUser},
+
+		{method: "GET", path: "/api/admin/organizations", minRole: adm, handle: handleAdminOrganizations},
+		{method: "GET", path: "/api/admin/users", minRole: adm, handle: handleAdminUsers},
+		{method: "PATCH", path: "/api/admin/users/{user_id}/role", minRole: adm, handle: handleAdminSetRole},
+
+		{method: "GET", path: "/api/auth/api-keys", minRole: op, handle: handleListKeys},
+		{method: "POST", path: "/api/auth/api-keys", minRole: op, handle: handleCreateKey},
+		{method: "PATCH", path: "/api/auth/api-keys/{key_id}", minRole: op, handle: handlePatchKey},
+		{method: "DELETE", path: "/api/auth/api-keys/{key_id}", minRole: op, handle: handleRevokeKey},
+
+		{method: "GET", path: "/api/schema/saved", minRole: op, handle: handleListSchemas},
+		{method: "POST", path: "/api/schema/saved", minRole: ed, handle: handleCreateSchema},
+		{method: "GET", path: "/api/schema/saved/{schema_id}", minRole: op, handle: handleGetSchema},
+		{method: "PATCH", path: "/api/schema/saved/{schema_id}", minRole: ed, handle: handlePatchSchema},
+		{method: "DELETE", path: "/api/schema/saved/{schema_id}", minRole: ed, handle: handleDeleteSchema},
+		{method: "POST", path: "/api/schema/saved/{schema_id}/restore", minRole: ed, handle: handleRestoreSchema},
+		{method: "POST", path: "/api/schema/saved/{schema_id}/duplicate", minRole: ed, handle: handleDuplicateSchema},
+
+		{method: "GET", path: "/api/enrichment/options", minRole: op, handle: handleOptions},
+	}
+}
+
+// handler wraps a route with shutdown refusal, authentication, scope and role checks, rate
+// limiting and error answering.
+func (s *Server) handler(r route) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		c := &call{ctx: ctx, s: s}
+		if err := s.admit(c, r); err != nil {
+			writeError(ctx, s.log, err)
+			return
+		}
+		if err := r.handle(c); err != nil {
+			writeError(ctx, s.log, err)
+		}
+	}
+}
+
+// admit authenticates and authorizes a call for route r (SPEC §0.2 order: 401, then 403).
+func (s *Server) admit(c *call, r route) error {
+	if r.minRole == public {
+		return nil
+	}
+	p, err := s.authenticate(c.ctx, r.queryToken)
+	if err != nil {
+		return err
+	}
+	c.p = p
+	if !s.limiter.allow(p.credentialID, s.now()) {
+		return tooMany{error: enricher.Errorf(enricher.KindTooMany, "rate limit exceeded"), seconds: 1}
+	}
+	need := enricher.ScopeWrite
+	if m := string(c.ctx.Method()); m == "GET" || m == "HEAD" {
+		need = enricher.ScopeRead
+	}
+	if !p.hasScope(need) {
+		return enricher.Errorf(enricher.KindForbidden, "this API key lacks the %q scope", need)
+	}
+	if !p.role.AtLeast(r.minRole) {
+		return enricher.Errorf(enricher.KindForbidden, "this endpoint needs role %s or higher", r.minRole)
+	}
+	return nil
+}
+
+// tooMany is a 429 with its Retry-After value.
+type tooMany struct {
+	error
+	seconds int
+}
+
+func (t tooMany) RetryAfterSeconds() int { return t.seconds }
+func (t tooMany) Unwrap() error          { return t.error }

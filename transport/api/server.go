@@ -1,0 +1,225 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+
+	"github.com/entity-enricher/enricher"
+)
+
+// Config holds the front end's settings. Zero values mean the documented default.
+type Config struct {
+	// MaxBodyBytes is the largest request body accepted; larger is 413. Default 8 MiB.
+	MaxBodyBytes int
+	// DisableSignup refuses registration once the instance has a user or a bootstrap key
+	// (setting allow_signup=false). Default false: signup open.
+	DisableSignup bool
+	// TokenSecret signs access tokens. Required (cmd loads or generates it).
+	TokenSecret []byte
+	// AccessTokenTTL is the lifetime of access tokens. Default 15m.
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is the lifetime of refresh tokens. Default 168h.
+	RefreshTokenTTL time.Duration
+	// KeyUsageFlush is how often API key usage counters are written. Default 30s.
+	KeyUsageFlush time.Duration
+	// RateLimit is requests per second per credential (burst twice that); 0 disables it.
+	RateLimit float64
+	// MaxSchemasPerOrg caps live saved schemas per organization. Default 1000.
+	MaxSchemasPerOrg int
+	// Limits are reported by GET /api/enrichment/options.
+	Limits Limits
+	// Version is reported by GET /health.
+	Version string
+	// Logger receives request errors. Default: discard.
+	Logger *slog.Logger
+	// NowFunc returns the current time. Default time.Now.
+	NowFunc func() time.Time
+}
+
+// Limits are the request limits clients can read from the options endpoint (SPEC §3.4).
+type Limits struct {
+	MaxModels        int `json:"max_models"`        // default 10
+	MaxLanguages     int `json:"max_languages"`     // default 10
+	MaxBatchEntities int `json:"max_batch_entities"` // default 10000
+	MaxEntityBytes   int `json:"max_entity_bytes"`   // default 65536
+}
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxBodyBytes, 8<<20)
+	def(&c.MaxSchemasPerOrg, 1000)
+	def(&c.Limits.MaxModels, 10)
+	def(&c.Limits.MaxLanguages, 10)
+	def(&c.Limits.MaxBatchEntities, 10000)
+	def(&c.Limits.MaxEntityBytes, 65536)
+	if c.AccessTokenTTL == 0 {
+		c.AccessTokenTTL = 15 * time.Minute
+	}
+	if c.RefreshTokenTTL == 0 {
+		c.RefreshTokenTTL = 168 * time.Hour
+	}
+	if c.KeyUsageFlush == 0 {
+		c.KeyUsageFlush = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.NowFunc == nil {
+		c.NowFunc = time.Now
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	return c
+}
+
+// Deps are the services the front end calls. All are required.
+type Deps struct {
+	Accounts AccountStore
+	Keys     KeyStore
+	Schemas  SchemaStore
+	Models   ModelCatalog
+	Health   Pinger
+}
+
+// Server is the HTTP front end. Build it with New, run it with Serve, stop it with Shutdown.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	log     *slog.Logger
+	signer  signer
+	http    *fasthttp.Server
+	router  *router.Router
+	routes  []route
+	usage   *keyUsage
+	lockout *lockout
+	limiter *rateLimiter
+	started time.Time
+	loaded  time.Time // when the model catalog was loaded (server build)
+
+	stopping atomic.Bool
+	stopOnce sync.Once
+	bgCancel context.CancelFunc
+	bgWG     sync.WaitGroup
+}
+
+// New builds a server. It starts the background key-usage flusher, which Shutdown stops.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if len(cfg.TokenSecret) < 16 {
+		return nil, errors.New("api: TokenSecret must hold at least 16 bytes")
+	}
+	if deps.Accounts == nil || deps.Keys == nil || deps.Schemas == nil || deps.Models == nil || deps.Health == nil {
+		return nil, errors.New("api: every dependency is required")
+	}
+	now := cfg.NowFunc()
+	s := &Server{
+		cfg: cfg, deps: deps, log: cfg.Logger,
+		signer:  signer{secret: cfg.TokenSecret},
+		usage:   newKeyUsage(),
+		lockout: newLockout(10, 15*time.Minute),
+		limiter: newRateLimiter(cfg.RateLimit),
+		started: now, loaded: now,
+	}
+	s.router = router.New()
+	s.router.RedirectTrailingSlash = false
+	s.router.RedirectFixedPath = false
+	s.router.HandleOPTIONS = false
+	s.router.NotFound = func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, s.log, enricher.Errorf(enricher.KindNotFound, "not found"))
+	}
+	s.router.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		writeJSON(ctx, fasthttp.StatusMethodNotAllowed, errorBody{Detail: "method not allowed"})
+	}
+	s.routes = s.routeTable()
+	for _, r := range s.routes {
+		s.router.Handle(r.method, r.path, s.handler(r))
+	}
+	s.http = &fasthttp.Server{
+		Handler:               s.serveHTTP,
+		ErrorHandler:          s.transportError,
+		MaxRequestBodySize:    cfg.MaxBodyBytes,
+		Name:                  "entity-enricher",
+		NoDefaultServerHeader: true,
+		NoDefaultDate:         false,
+		ReadTimeout:           60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		CloseOnShutdown:       true,
+		Logger:                fasthttpLogger{s.log},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.bgCancel = cancel
+	s.bgWG.Add(1)
+	go s.flushLoop(ctx)
+	return s, nil
+}
+
+// Serve accepts connections on ln until Shutdown. It returns nil after a clean shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.http.Serve(ln)
+}
+
+// Shutdown stops accepting connections, lets in-flight requests finish until ctx is done,
+// writes pending key usage, and stops the background work. It is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.stopOnce.Do(func() {
+		s.stopping.Store(true)
+		err = s.http.ShutdownWithContext(ctx)
+		s.bgCancel()
+		s.bgWG.Wait()
+		s.flushUsage()
+	})
+	return err
+}
+
+// ctxRequestID is the user-value key holding the request id.
+const ctxRequestID = "enricher.request_id"
+
+// serveHTTP is the outermost handler: request id, then routing.
+func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
+	rid := newRequestID(ctx.Request.Header.Peek("X-Request-ID"))
+	ctx.SetUserValue(ctxRequestID, rid)
+	ctx.Response.Header.Set("X-Request-ID", rid)
+	s.router.Handler(ctx)
+}
+
+// transportError answers requests fasthttp could not read (too large, malformed).
+func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
+	rid := newRequestID(nil)
+	ctx.SetUserValue(ctxRequestID, rid)
+	ctx.Response.Header.Set("X-Request-ID", rid)
+	var netErr net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeError(ctx, s.log, enricher.Errorf(enricher.KindTooLarge, "request body is larger than %d bytes", s.cfg.MaxBodyBytes))
+	case errors.As(err, &netErr) && netErr.Timeout():
+		writeJSON(ctx, fasthttp.StatusRequestTimeout, errorBody{Detail: "request timeout"})
+	default:
+		writeError(ctx, s.log, enricher.Errorf(enricher.KindInvalid, "malformed HTTP request"))
+	}
+}
+
+func (s *Server) now() time.Time { return s.cfg.NowFunc().UTC() }
+
+// fasthttpLogger routes fasthttp's own messages to slog at debug level.
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	if f.l.Enabled(context.Background(), slog.LevelDebug) {
+		f.l.Debug("fasthttp", "msg", format, "args", args)
+	}
+}

@@ -1,0 +1,58 @@
+package api
+
+import (
+	"time"
+
+	"github.com/entity-enricher/enricher"
+)
+
+// AccountStore keeps organizations, users and refresh tokens. Implemented by storage.DB.
+// Errors follow the enricher vocabulary (KindNotFound, KindConflict, KindForbidden, ...).
+type AccountStore interface {
+	Register(org *enricher.Organization, user *enricher.User, slugExplicit, allowSignup bool) (*enricher.Organization, *enricher.User, error)
+	SlugAvailable(slug string) (bool, error)
+	Organization(id string) (*enricher.Organization, error)
+	OrganizationBySlug(slug string) (*enricher.Organization, error)
+	UpdateOrganization(id string, fn func(*enricher.Organization) error) (*enricher.Organization, error)
+	Organizations(includeInactive bool) ([]*enricher.Organization, error)
+	DeactivateOrganization(org string, now time.Time) error
+	UserByEmail(email string) (*enricher.User, error)
+	User(org, id string) (*enricher.User, error)
+	CreateUser(u *enricher.User) error
+	UpdateUser(org, id string, fn func(*enricher.User) error) (*enricher.User, error)
+	Users(org string) ([]*enricher.User, error)
+	SaveRefreshToken(hash string, t enricher.RefreshToken, now time.Time) error
+	ConsumeRefreshToken(hash string, now time.Time) (*enricher.RefreshToken, error)
+	DeleteRefreshToken(hash string) error
+}
+
+// KeyStore keeps API keys, looked up by the SHA-256 of the key. Implemented by storage.DB.
+type KeyStore interface {
+	CreateAPIKey(k *enricher.APIKey) error
+	APIKeyByHash(hash string) (*enricher.APIKey, error)
+	APIKey(org, id string) (*enricher.APIKey, error)
+	APIKeys(org string) ([]*enricher.APIKey, error)
+	UpdateAPIKey(org, id string, fn func(*enricher.APIKey) error) (*enricher.APIKey, error)
+	AddKeyUsage(usage []enricher.KeyUsage) error
+}
+
+// SchemaStore keeps saved schemas. Implemented by storage.DB.
+type SchemaStore interface {
+	CreateSchema(s *enricher.SavedSchema, maxLive int) error
+	Schema(org, id string) (*enricher.SavedSchema, error)
+	Schemas(org string) ([]*enricher.SavedSchema, error)
+	UpdateSchema(org, id string, fn func(*enricher.SavedSchema) error) (*enricher.SavedSchema, error)
+	DeleteSchema(org, id string, now time.Time) (*enricher.SavedSchema, error)
+	RestoreSchema(org, id string, now time.Time) (*enricher.SavedSchema, error)
+}
+
+// ModelCatalog lists the models the server knows (transport/llm's catalog).
+type ModelCatalog interface {
+	Models() []enricher.ModelInfo
+	// Lookup returns the model with key, or a KindInvalid error naming an unknown or
+	// unavailable key.
+	Lookup(key string) (enricher.ModelInfo, error)
+}
+
+// Pinger reports whether storage answers (GET /health).
+type Pinger interface{ Ping() error }

@@ -20,7 +20,9 @@ func (r *userRecord) user() *enricher.User {
 	return &u
 }
 
-func recordOf(u *enricher.User) *userRecord { return &userRecord{User: *u, PasswordHash: u.PasswordHash} }
+func recordOf(u *enricher.User) *userRecord {
+	return &userRecord{User: *u, PasswordHash: u.PasswordHash}
+}
 
 // metaAdmin is set once the instance has an admin (user or key); see SPEC §0.6.
 const metaAdmin = "admin_exists"

@@ -22,20 +22,20 @@ import (
 //	kh/<sha256 hex>             key hash -> "<org>/<key>"
 //	rt/<sha256 hex>             refresh token record
 //	s/<org>/<schema>            SavedSchema
-func keyMeta(name string) []byte          { return []byte("m/" + name) }
-func keyOrg(org string) []byte            { return []byte("o/" + org) }
-func keyOrgSlug(slug string) []byte       { return []byte("os/" + slug) }
-func keyUser(org, id string) []byte       { return []byte("u/" + org + "/" + id) }
-func prefixUsers(org string) []byte       { return []byte("u/" + org + "/") }
-func keyUserEmail(email string) []byte    { return []byte("ue/" + email) }
-func keyAPIKey(org, id string) []byte     { return []byte("k/" + org + "/" + id) }
-func prefixAPIKeys(org string) []byte     { return []byte("k/" + org + "/") }
-func keyAPIKeyHash(hash string) []byte    { return []byte("kh/" + hash) }
-func keyRefreshToken(hash string) []byte  { return []byte("rt/" + hash) }
-func keySchema(org, id string) []byte     { return []byte("s/" + org + "/" + id) }
-func prefixSchemas(org string) []byte     { return []byte("s/" + org + "/") }
-func prefixAll(family string) []byte      { return []byte(family + "/") }
-func ref(org, id string) []byte           { return []byte(org + "/" + id) }
+func keyMeta(name string) []byte         { return []byte("m/" + name) }
+func keyOrg(org string) []byte           { return []byte("o/" + org) }
+func keyOrgSlug(slug string) []byte      { return []byte("os/" + slug) }
+func keyUser(org, id string) []byte      { return []byte("u/" + org + "/" + id) }
+func prefixUsers(org string) []byte      { return []byte("u/" + org + "/") }
+func keyUserEmail(email string) []byte   { return []byte("ue/" + email) }
+func keyAPIKey(org, id string) []byte    { return []byte("k/" + org + "/" + id) }
+func prefixAPIKeys(org string) []byte    { return []byte("k/" + org + "/") }
+func keyAPIKeyHash(hash string) []byte   { return []byte("kh/" + hash) }
+func keyRefreshToken(hash string) []byte { return []byte("rt/" + hash) }
+func keySchema(org, id string) []byte    { return []byte("s/" + org + "/" + id) }
+func prefixSchemas(org string) []byte    { return []byte("s/" + org + "/") }
+func prefixAll(family string) []byte     { return []byte(family + "/") }
+func ref(org, id string) []byte          { return []byte(org + "/" + id) }
 
 // getJSON loads the JSON value at key into v. A missing key is enricher.KindNotFound with
 // message what+" not found".

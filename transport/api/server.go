@@ -46,8 +46,8 @@ type Config struct {
 
 // Limits are the request limits clients can read from the options endpoint (SPEC §3.4).
 type Limits struct {
-	MaxModels        int `json:"max_models"`        // default 10
-	MaxLanguages     int `json:"max_languages"`     // default 10
+	MaxModels        int `json:"max_models"`         // default 10
+	MaxLanguages     int `json:"max_languages"`      // default 10
 	MaxBatchEntities int `json:"max_batch_entities"` // default 10000
 	MaxEntityBytes   int `json:"max_entity_bytes"`   // default 65536
 }

@@ -10,14 +10,14 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// keyRecord is the stored form of an API key: public fields plus organization and hash.
-type keyRecord struct {
+// apiKeyRow is the stored form of an API key: public fields plus organization and hash.
+type apiKeyRow struct {
 	enricher.APIKey
 	Org  string `json:"org"`
 	Hash string `json:"hash"`
 }
 
-func (r *keyRecord) key() *enricher.APIKey {
+func (r *apiKeyRow) key() *enricher.APIKey {
 	k := r.APIKey
 	k.OrganizationID, k.Hash = r.Org, r.Hash
 	return &k
@@ -38,7 +38,7 @@ func (db *DB) CreateAPIKey(k *enricher.APIKey) error {
 }
 
 func putKeyTxn(txn *badger.Txn, k *enricher.APIKey, index bool) error {
-	if err := putJSON(txn, keyAPIKey(k.OrganizationID, k.ID), &keyRecord{APIKey: *k, Org: k.OrganizationID, Hash: k.Hash}); err != nil {
+	if err := putJSON(txn, keyAPIKey(k.OrganizationID, k.ID), &apiKeyRow{APIKey: *k, Org: k.OrganizationID, Hash: k.Hash}); err != nil {
 		return err
 	}
 	if k.Role != nil && *k.Role == enricher.RoleAdmin {
@@ -54,7 +54,7 @@ func putKeyTxn(txn *badger.Txn, k *enricher.APIKey, index bool) error {
 
 // APIKeyByHash returns the key whose SHA-256 (hex) is hash, whatever its state.
 func (db *DB) APIKeyByHash(hash string) (*enricher.APIKey, error) {
-	var rec keyRecord
+	var rec apiKeyRow
 	err := db.view(func(txn *badger.Txn) error {
 		r, ok, err := getRaw(txn, keyAPIKeyHash(hash))
 		if err != nil {
@@ -74,7 +74,7 @@ func (db *DB) APIKeyByHash(hash string) (*enricher.APIKey, error) {
 
 // APIKey returns key id of organization org.
 func (db *DB) APIKey(org, id string) (*enricher.APIKey, error) {
-	var rec keyRecord
+	var rec apiKeyRow
 	if err := db.view(func(txn *badger.Txn) error { return getJSON(txn, keyAPIKey(org, id), "API key", &rec) }); err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func (db *DB) APIKey(org, id string) (*enricher.APIKey, error) {
 func (db *DB) APIKeys(org string) ([]*enricher.APIKey, error) {
 	var out []*enricher.APIKey
 	err := db.view(func(txn *badger.Txn) error {
-		return scanJSON(txn, prefixAPIKeys(org), func(r *keyRecord) error {
+		return scanJSON(txn, prefixAPIKeys(org), func(r *apiKeyRow) error {
 			out = append(out, r.key())
 			return nil
 		})
@@ -104,7 +104,7 @@ func (db *DB) APIKeys(org string) ([]*enricher.APIKey, error) {
 func (db *DB) UpdateAPIKey(org, id string, fn func(*enricher.APIKey) error) (*enricher.APIKey, error) {
 	var out *enricher.APIKey
 	err := db.update(func(txn *badger.Txn) error {
-		var rec keyRecord
+		var rec apiKeyRow
 		if err := getJSON(txn, keyAPIKey(org, id), "API key", &rec); err != nil {
 			return err
 		}
@@ -126,7 +126,7 @@ func (db *DB) AddKeyUsage(usage []enricher.KeyUsage) error {
 	}
 	return db.update(func(txn *badger.Txn) error {
 		for _, u := range usage {
-			var rec keyRecord
+			var rec apiKeyRow
 			err := getJSON(txn, keyAPIKey(u.OrgID, u.KeyID), "API key", &rec)
 			if enricher.IsKind(err, enricher.KindNotFound) {
 				continue
@@ -186,7 +186,7 @@ func (db *DB) EnsureBootstrap(b Bootstrap) error {
 		}
 		if found {
 			korg, kid, _ := strings.Cut(string(r), "/")
-			var rec keyRecord
+			var rec apiKeyRow
 			if err := getJSON(txn, keyAPIKey(korg, kid), "API key", &rec); err != nil {
 				return err
 			}

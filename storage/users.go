@@ -164,8 +164,8 @@ func (db *DB) DeactivateOrganization(org string, now time.Time) error {
 				return err
 			}
 		}
-		var keys []*keyRecord
-		if err := scanJSON(txn, prefixAPIKeys(org), func(k *keyRecord) error { keys = append(keys, k); return nil }); err != nil {
+		var keys []*apiKeyRow
+		if err := scanJSON(txn, prefixAPIKeys(org), func(k *apiKeyRow) error { keys = append(keys, k); return nil }); err != nil {
 			return err
 		}
 		for _, k := range keys {

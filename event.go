@@ -1,0 +1,163 @@
+package enricher
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// Event names (SPEC §8.3).
+const (
+	EventClassificationStarted   = "classification_started"
+	EventClassificationCompleted = "classification_completed"
+	EventMismatchPause           = "classification_mismatch_pause"
+	EventJobResumed              = "job_resumed"
+	EventModelStarted            = "model_started"
+	EventAttemptFailed           = "attempt_failed"
+	EventExpertiseCompleted      = "expertise_completed"
+	EventModelCompleted          = "model_completed"
+	EventFusionStarted           = "fusion_started"
+	EventConflictsDetected       = "conflicts_detected"
+	EventArbitrationStarted      = "arbitration_started"
+	EventArbitrationCompleted    = "arbitration_completed"
+	EventFusionCompleted         = "fusion_completed"
+	EventBatchStarted            = "batch_started"
+	EventEntityStarted           = "entity_started"
+	EventEntityCompleted         = "entity_completed"
+	EventBatchCompleted          = "batch_completed"
+	EventError                   = "error"
+	EventCompleted               = "completed"
+	EventFailed                  = "failed"
+	EventCancelled               = "cancelled"
+)
+
+// TerminalEvent reports whether an event of type t ends its job's stream.
+func TerminalEvent(t string) bool {
+	return t == EventCompleted || t == EventFailed || t == EventCancelled
+}
+
+// EventHeader holds the common fields of every event (SPEC §8.2). The job actor fills it from
+// its state when it emits an event.
+type EventHeader struct {
+	Type             string
+	Seq              int64
+	JobID            string
+	JobType          JobType
+	Status           JobStatus
+	Timestamp        time.Time
+	TotalModels      int
+	CompletedModels  int
+	RunningModels    []string
+	CurrentModel     *string
+	CurrentAttempt   int
+	MaxAttempts      int
+	LastErrorSummary *string
+	Batch            *BatchCounters // nil outside batch jobs: the fields are then absent
+}
+
+// BatchCounters are the entity counters of a batch job.
+type BatchCounters struct {
+	TotalEntities     int `json:"total_entities"`
+	CompletedEntities int `json:"completed_entities"`
+	FailedEntities    int `json:"failed_entities"`
+	SkippedEntities   int `json:"skipped_entities"`
+}
+
+// Truncatable is implemented by payloads whose object fields may be dropped when the event is
+// too large (SPEC §8.3): Truncated returns a copy with those fields null and "truncated": true.
+type Truncatable interface{ Truncated() any }
+
+// AppendEvent appends the JSON of one event (header fields first, then the payload's fields)
+// to dst. payload must encode as a JSON object (a struct or map), or be nil. When the encoded
+// payload is larger than maxPayload (> 0) and implements Truncatable, its truncated form is
+// used instead.
+func AppendEvent(dst []byte, h *EventHeader, payload any, maxPayload int) ([]byte, error) {
+	var body []byte
+	if payload != nil {
+		var err error
+		if body, err = json.Marshal(payload); err != nil {
+			return dst, err
+		}
+		if t, ok := payload.(Truncatable); ok && maxPayload > 0 && len(body) > maxPayload {
+			if body, err = json.Marshal(t.Truncated()); err != nil {
+				return dst, err
+			}
+		}
+	}
+	dst = append(dst, `{"type":`...)
+	dst = appendJSONString(dst, h.Type)
+	dst = append(dst, `,"event":`...)
+	dst = appendJSONString(dst, h.Type)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendInt(dst, h.Seq, 10)
+	dst = append(dst, `,"job_id":`...)
+	dst = appendJSONString(dst, h.JobID)
+	dst = append(dst, `,"job_type":`...)
+	dst = appendJSONString(dst, string(h.JobType))
+	dst = append(dst, `,"status":`...)
+	dst = appendJSONString(dst, string(h.Status))
+	dst = append(dst, `,"timestamp":"`...)
+	dst = h.Timestamp.UTC().AppendFormat(dst, TimeLayout)
+	dst = append(dst, `","is_paused":`...)
+	dst = strconv.AppendBool(dst, h.Status == JobPaused)
+	dst = append(dst, `,"total_models":`...)
+	dst = strconv.AppendInt(dst, int64(h.TotalModels), 10)
+	dst = append(dst, `,"completed_models":`...)
+	dst = strconv.AppendInt(dst, int64(h.CompletedModels), 10)
+	dst = append(dst, `,"running_models":[`...)
+	for i, m := range h.RunningModels {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, m)
+	}
+	dst = append(dst, `],"current_model":`...)
+	dst = appendNullableString(dst, h.CurrentModel)
+	dst = append(dst, `,"current_attempt":`...)
+	dst = strconv.AppendInt(dst, int64(h.CurrentAttempt), 10)
+	dst = append(dst, `,"max_attempts":`...)
+	dst = strconv.AppendInt(dst, int64(h.MaxAttempts), 10)
+	dst = append(dst, `,"last_error_summary":`...)
+	dst = appendNullableString(dst, h.LastErrorSummary)
+	if b := h.Batch; b != nil {
+		dst = append(dst, `,"total_entities":`...)
+		dst = strconv.AppendInt(dst, int64(b.TotalEntities), 10)
+		dst = append(dst, `,"completed_entities":`...)
+		dst = strconv.AppendInt(dst, int64(b.CompletedEntities), 10)
+		dst = append(dst, `,"failed_entities":`...)
+		dst = strconv.AppendInt(dst, int64(b.FailedEntities), 10)
+		dst = append(dst, `,"skipped_entities":`...)
+		dst = strconv.AppendInt(dst, int64(b.SkippedEntities), 10)
+	}
+	if len(body) > 2 { // a non-empty object: splice its fields in
+		dst = append(dst, ',')
+		dst = append(dst, body[1:]...)
+		return dst, nil
+	}
+	return append(dst, '}'), nil
+}
+
+func appendNullableString(dst []byte, s *string) []byte {
+	if s == nil {
+		return append(dst, "null"...)
+	}
+	return appendJSONString(dst, *s)
+}
+
+// appendJSONString appends s as a JSON string with encoding/json's escaping.
+func appendJSONString(dst []byte, s string) []byte {
+	simple := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
+			simple = false
+			break
+		}
+	}
+	if simple {
+		dst = append(dst, '"')
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
+	b, _ := json.Marshal(s)
+	return append(dst, b...)
+}

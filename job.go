@@ -1,0 +1,105 @@
+package enricher
+
+import "encoding/json"
+
+// JobType is the kind of a job (SPEC §8).
+type JobType string
+
+// The job types.
+const (
+	JobSingleEnrichment JobType = "single_enrichment"
+	JobBatchEnrichment  JobType = "batch_enrichment"
+	JobSchemaGeneration JobType = "schema_generation"
+	JobSchemaEdit       JobType = "schema_edit"
+	JobFusion           JobType = "fusion"
+)
+
+// JobStatus is the state of a job: pending → running ⇄ paused → completed | failed | cancelled.
+type JobStatus string
+
+// The job statuses.
+const (
+	JobPending   JobStatus = "pending"
+	JobRunning   JobStatus = "running"
+	JobPaused    JobStatus = "paused"
+	JobCompleted JobStatus = "completed"
+	JobFailed    JobStatus = "failed"
+	JobCancelled JobStatus = "cancelled"
+)
+
+// Terminal reports whether s is completed, failed or cancelled.
+func (s JobStatus) Terminal() bool {
+	return s == JobCompleted || s == JobFailed || s == JobCancelled
+}
+
+// Strategy is how a model's calls are split (SPEC §5.3).
+type Strategy string
+
+// The strategies.
+const (
+	StrategySinglePass     Strategy = "single_pass"
+	StrategyExpertDomains  Strategy = "expert_domains"
+	StrategyMultiExpertise Strategy = "multi_expertise"
+)
+
+// Valid reports whether s is one of the three strategies.
+func (s Strategy) Valid() bool {
+	return s == StrategySinglePass || s == StrategyExpertDomains || s == StrategyMultiExpertise
+}
+
+// Mismatch policies of SPEC §5.6.
+const (
+	MismatchPause    = "pause"
+	MismatchContinue = "continue"
+	MismatchCancel   = "cancel"
+	MismatchSkip     = "skip"
+)
+
+// EnrichSpec is a validated enrichment request as stored with its job. The schema content is
+// copied when the job starts, so later edits of the saved schema never affect it.
+type EnrichSpec struct {
+	EntityData          map[string]any   `json:"entity_data,omitempty"` // single enrichment
+	Entities            []map[string]any `json:"entities,omitempty"`    // batch
+	SelectedIndices     []int            `json:"selected_indices,omitempty"`
+	SchemaID            *string          `json:"schema_id"`
+	SchemaContent       json.RawMessage  `json:"schema_content"`
+	Models              []string         `json:"models"`
+	Languages           []string         `json:"languages"`
+	Strategy            Strategy         `json:"strategy"`
+	ClassificationModel *string          `json:"classification_model"`
+	ArbitrationModel    *string          `json:"arbitration_model"`
+	OnMismatch          string           `json:"on_classification_mismatch"`
+	Sync                bool             `json:"sync,omitempty"`
+}
+
+// Job is the stored state of a job. The job actor owns it while the job runs; storage keeps the
+// latest snapshot, written together with the events that changed it.
+type Job struct {
+	ID                string          `json:"job_id"`
+	OrganizationID    string          `json:"organization_id"`
+	Type              JobType         `json:"job_type"`
+	Status            JobStatus       `json:"status"`
+	CreatedAt         Time            `json:"created_at"`
+	StartedAt         *Time           `json:"started_at"`
+	FinishedAt        *Time           `json:"finished_at"`
+	CreatedBy         CreatedBy       `json:"created_by"`
+	Spec              json.RawMessage `json:"spec"`
+	LastSeq           int64           `json:"last_seq"`
+	TotalModels       int             `json:"total_models"`
+	CompletedModels   int             `json:"completed_models"`
+	TotalEntities     *int            `json:"total_entities"`
+	CompletedEntities *int            `json:"completed_entities"`
+	FailedEntities    *int            `json:"failed_entities"`
+	SkippedEntities   *int            `json:"skipped_entities"`
+	RecordIDs         []string        `json:"record_ids"`
+	Pause             *Pause          `json:"pause"`
+	ErrorMessage      *string         `json:"error_message"`
+	Result            json.RawMessage `json:"result"`
+	EventBytes        int64           `json:"event_bytes"`
+}
+
+// Pause describes a job paused on a classification mismatch.
+type Pause struct {
+	Classification *Classification `json:"classification"`
+	ExpiresAt      Time            `json:"expires_at"`
+}

@@ -1,0 +1,157 @@
+package enricher
+
+import "encoding/json"
+
+// RecordType is the kind of a record (SPEC §9).
+type RecordType string
+
+// The record types.
+const (
+	RecordEnrichment       RecordType = "enrichment"
+	RecordFusion           RecordType = "fusion"
+	RecordSchemaGeneration RecordType = "schema_generation"
+	RecordSchemaEdit       RecordType = "schema_edit"
+)
+
+// CreatedBy names the credential that started a job: the user (access token or user key) and
+// the API key, when there is one.
+type CreatedBy struct {
+	UserID   *string `json:"user_id"`
+	APIKeyID *string `json:"api_key_id"`
+}
+
+// Record is one stored result: a model run on an entity, a fusion, or a schema job (SPEC §9).
+// Records are immutable once written, except for soft deletion and restore. The JSON form is
+// RecordDetail; Summary returns the RecordSummary view.
+type Record struct {
+	ID                string          `json:"id"`
+	OrganizationID    string          `json:"-"`
+	Type              RecordType      `json:"type"`
+	JobID             string          `json:"job_id"`
+	EntityID          *string         `json:"entity_id"`
+	EntityName        *string         `json:"entity_name"`
+	EntityIndex       *int            `json:"entity_index"`
+	Model             *string         `json:"model"`
+	Provider          *string         `json:"provider"`
+	Strategy          *string         `json:"strategy"`
+	Languages         []string        `json:"languages"`
+	SchemaID          *string         `json:"schema_id"`
+	SchemaContentHash *string         `json:"schema_content_hash"`
+	SchemaEntityName  *string         `json:"schema_entity_name"`
+	Success           bool            `json:"success"`
+	PartialSuccess    bool            `json:"partial_success"`
+	Cancelled         bool            `json:"cancelled"`
+	CostUSD           float64         `json:"cost_usd"`
+	InputTokens       int             `json:"input_tokens"`
+	OutputTokens      int             `json:"output_tokens"`
+	ProcessingTimeMS  int64           `json:"processing_time_ms"`
+	PromptCount       int             `json:"prompt_count"`
+	SourceModels      []string        `json:"source_models"`
+	SourceRecordIDs   []string        `json:"source_record_ids"`
+	FusionMethod      *string         `json:"fusion_method"`
+	IsDeleted         bool            `json:"is_deleted"`
+	CreatedAt         Time            `json:"created_at"`
+	StructuredOutput  json.RawMessage `json:"structured_output"`
+	EntityInput       json.RawMessage `json:"entity_input"`
+	Classification    *Classification `json:"classification"`
+	ConflictReport    json.RawMessage `json:"conflict_report"`
+	ValidationErrors  []string        `json:"validation_errors"`
+	Prompts           []PromptCall    `json:"prompts"`
+	CreatedBy         CreatedBy       `json:"created_by"`
+	DeletedAt         *Time           `json:"deleted_at"`
+}
+
+// PromptCall is one LLM call of a record, with every answer received (SPEC §9).
+type PromptCall struct {
+	ID               string          `json:"id"`
+	CallKind         string          `json:"call_kind"`
+	Model            string          `json:"model"`
+	ExpertiseKey     *string         `json:"expertise_key"`
+	ExpertiseName    *string         `json:"expertise_name"`
+	SequenceOrder    int             `json:"sequence_order"`
+	SystemPrompt     string          `json:"system_prompt"`
+	UserPrompt       string          `json:"user_prompt"`
+	RawResponse      *string         `json:"raw_response"`
+	StructuredOutput json.RawMessage `json:"structured_output"`
+	Success          bool            `json:"success"`
+	ErrorCode        *string         `json:"error_code"`
+	ErrorMessage     *string         `json:"error_message"`
+	Attempts         int             `json:"attempts"`
+	AttemptLog       []Attempt       `json:"attempt_log"`
+	ValidationErrors []string        `json:"validation_errors"`
+	InputTokens      int             `json:"input_tokens"`
+	OutputTokens     int             `json:"output_tokens"`
+	CostUSD          float64         `json:"cost_usd"`
+	ProcessingTimeMS int64           `json:"processing_time_ms"`
+	CreatedAt        Time            `json:"created_at"`
+}
+
+// Attempt is one answer received during a call.
+type Attempt struct {
+	Attempt          int      `json:"attempt"`
+	RawResponse      *string  `json:"raw_response"`
+	ValidationErrors []string `json:"validation_errors"`
+	ErrorKind        *string  `json:"error_kind"`
+	InputTokens      int      `json:"input_tokens"`
+	OutputTokens     int      `json:"output_tokens"`
+	CostUSD          float64  `json:"cost_usd"`
+	ProcessingTimeMS int64    `json:"processing_time_ms"`
+}
+
+// Classification is the result of a pre-flight classification call (SPEC §5.6).
+type Classification struct {
+	Status                     string   `json:"status"` // match | mismatch | ambiguous | unknown
+	ExpectedType               string   `json:"expected_type"`
+	EntityDescription          string   `json:"entity_description"`
+	Confidence                 float64  `json:"confidence"`
+	Reasoning                  string   `json:"reasoning"`
+	AlternativeInterpretations []string `json:"alternative_interpretations"`
+	Model                      string   `json:"model"`
+	InputTokens                int      `json:"input_tokens"`
+	OutputTokens               int      `json:"output_tokens"`
+	CostUSD                    float64  `json:"cost_usd"`
+	ProcessingTimeMS           int64    `json:"processing_time_ms"`
+}
+
+// RecordSummary is the list view of a record: every field but the large ones.
+type RecordSummary struct {
+	ID                string     `json:"id"`
+	Type              RecordType `json:"type"`
+	JobID             string     `json:"job_id"`
+	EntityID          *string    `json:"entity_id"`
+	EntityName        *string    `json:"entity_name"`
+	EntityIndex       *int       `json:"entity_index"`
+	Model             *string    `json:"model"`
+	Provider          *string    `json:"provider"`
+	Strategy          *string    `json:"strategy"`
+	Languages         []string   `json:"languages"`
+	SchemaID          *string    `json:"schema_id"`
+	SchemaContentHash *string    `json:"schema_content_hash"`
+	SchemaEntityName  *string    `json:"schema_entity_name"`
+	Success           bool       `json:"success"`
+	PartialSuccess    bool       `json:"partial_success"`
+	Cancelled         bool       `json:"cancelled"`
+	CostUSD           float64    `json:"cost_usd"`
+	InputTokens       int        `json:"input_tokens"`
+	OutputTokens      int        `json:"output_tokens"`
+	ProcessingTimeMS  int64      `json:"processing_time_ms"`
+	PromptCount       int        `json:"prompt_count"`
+	SourceModels      []string   `json:"source_models"`
+	SourceRecordIDs   []string   `json:"source_record_ids"`
+	FusionMethod      *string    `json:"fusion_method"`
+	IsDeleted         bool       `json:"is_deleted"`
+	CreatedAt         Time       `json:"created_at"`
+}
+
+// Summary returns the RecordSummary view of r.
+func (r *Record) Summary() RecordSummary {
+	return RecordSummary{
+		ID: r.ID, Type: r.Type, JobID: r.JobID, EntityID: r.EntityID, EntityName: r.EntityName,
+		EntityIndex: r.EntityIndex, Model: r.Model, Provider: r.Provider, Strategy: r.Strategy,
+		Languages: r.Languages, SchemaID: r.SchemaID, SchemaContentHash: r.SchemaContentHash,
+		SchemaEntityName: r.SchemaEntityName, Success: r.Success, PartialSuccess: r.PartialSuccess,
+		Cancelled: r.Cancelled, CostUSD: r.CostUSD, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
+		ProcessingTimeMS: r.ProcessingTimeMS, PromptCount: r.PromptCount, SourceModels: r.SourceModels,
+		SourceRecordIDs: r.SourceRecordIDs, FusionMethod: r.FusionMethod, IsDeleted: r.IsDeleted, CreatedAt: r.CreatedAt,
+	}
+}

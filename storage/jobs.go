@@ -1,0 +1,257 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/entity-enricher/enricher"
+)
+
+// Job, event and record key families:
+//
+//	j/<org>/<job>                   Job snapshot
+//	jl/<org>/<inv created ms BE8>/<job>   list index, newest first (empty value)
+//	ja/<job>                        org of every non-terminal job (recovery)
+//	e/<job>/<seq BE8>               one event, the JSON sent on the wire
+//	r/<org>/<record>                Record
+//	rj/<job>/<record>               records of a job (empty value)
+func keyJob(org, id string) []byte  { return []byte("j/" + org + "/" + id) }
+func keyJobActive(id string) []byte { return []byte("ja/" + id) }
+func keyJobList(org string, createdMS int64, id string) []byte {
+	k := []byte("jl/" + org + "/")
+	k = binary.BigEndian.AppendUint64(k, math.MaxUint64-uint64(createdMS))
+	return append(append(k, '/'), id...)
+}
+func prefixJobList(org string) []byte { return []byte("jl/" + org + "/") }
+func keyEvent(job string, seq int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte("e/"+job+"/"), uint64(seq))
+}
+func prefixEvents(job string) []byte       { return []byte("e/" + job + "/") }
+func keyRecord(org, id string) []byte      { return []byte("r/" + org + "/" + id) }
+func keyRecordOfJob(job, id string) []byte { return []byte("rj/" + job + "/" + id) }
+func prefixRecordsOfJob(job string) []byte { return []byte("rj/" + job + "/") }
+
+// EventEntry is one encoded event of a job.
+type EventEntry struct {
+	JobID string
+	Seq   int64
+	Data  []byte
+}
+
+// Batch is a group of writes committed together: job snapshots, their events and the records
+// those events name. Records are written before (in the same transaction as) the events that
+// mention them, which is how a record id never appears in an event before the record exists.
+type Batch struct {
+	Jobs    []*enricher.Job
+	Events  []EventEntry
+	Records []*enricher.Record
+}
+
+// Empty reports whether b holds nothing.
+func (b *Batch) Empty() bool { return len(b.Jobs) == 0 && len(b.Events) == 0 && len(b.Records) == 0 }
+
+// Commit writes b atomically. A batch too large for one badger transaction is written in
+// several, records first, then events, then job snapshots, so readers never see an event
+// before its records nor a snapshot ahead of its events.
+func (db *DB) Commit(b *Batch) error {
+	err := db.update(func(txn *badger.Txn) error { return writeBatch(txn, b) })
+	if !errors.Is(err, badger.ErrTxnTooBig) && !errorsIsTooBig(err) {
+		return err
+	}
+	for _, r := range b.Records {
+		if err := db.update(func(txn *badger.Txn) error { return putRecordTxn(txn, r) }); err != nil {
+			return err
+		}
+	}
+	for _, e := range b.Events {
+		if err := db.update(func(txn *badger.Txn) error { return txn.Set(keyEvent(e.JobID, e.Seq), e.Data) }); err != nil {
+			return err
+		}
+	}
+	for _, j := range b.Jobs {
+		if err := db.update(func(txn *badger.Txn) error { return putJobTxn(txn, j) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func errorsIsTooBig(err error) bool {
+	var de *enricher.Error
+	return errors.As(err, &de) && errors.Is(de.Err, badger.ErrTxnTooBig)
+}
+
+func writeBatch(txn *badger.Txn, b *Batch) error {
+	for _, r := range b.Records {
+		if err := putRecordTxn(txn, r); err != nil {
+			return err
+		}
+	}
+	for _, e := range b.Events {
+		if err := txn.Set(keyEvent(e.JobID, e.Seq), e.Data); err != nil {
+			return err
+		}
+	}
+	for _, j := range b.Jobs {
+		if err := putJobTxn(txn, j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func putJobTxn(txn *badger.Txn, j *enricher.Job) error {
+	if err := putJSON(txn, keyJob(j.OrganizationID, j.ID), j); err != nil {
+		return err
+	}
+	if err := txn.Set(keyJobList(j.OrganizationID, j.CreatedAt.UnixMilli(), j.ID), nil); err != nil {
+		return err
+	}
+	if j.Status.Terminal() {
+		return txn.Delete(keyJobActive(j.ID))
+	}
+	return txn.Set(keyJobActive(j.ID), []byte(j.OrganizationID))
+}
+
+func putRecordTxn(txn *badger.Txn, r *enricher.Record) error {
+	if err := putJSON(txn, keyRecord(r.OrganizationID, r.ID), &recordRow{Record: *r, Org: r.OrganizationID}); err != nil {
+		return err
+	}
+	return txn.Set(keyRecordOfJob(r.JobID, r.ID), nil)
+}
+
+// recordRow is the stored form of a record.
+type recordRow struct {
+	enricher.Record
+	Org string `json:"org"`
+}
+
+// CreateJob stores a new job (pending). Its id is returned to the client only after this.
+func (db *DB) CreateJob(j *enricher.Job) error {
+	return db.update(func(txn *badger.Txn) error { return putJobTxn(txn, j) })
+}
+
+// Job returns job id of org.
+func (db *DB) Job(org, id string) (*enricher.Job, error) {
+	var j enricher.Job
+	if err := db.view(func(txn *badger.Txn) error { return getJSON(txn, keyJob(org, id), "job", &j) }); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// ActiveJobs returns every non-terminal job (recovery at start).
+func (db *DB) ActiveJobs() ([]*enricher.Job, error) {
+	var out []*enricher.Job
+	err := db.view(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("ja/")})
+		defer it.Close()
+		var refs [][2]string
+		for it.Seek([]byte("ja/")); it.ValidForPrefix([]byte("ja/")); it.Next() {
+			org, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			refs = append(refs, [2]string{string(org), string(it.Item().Key()[3:])})
+		}
+		for _, r := range refs {
+			var j enricher.Job
+			if err := getJSON(txn, keyJob(r[0], r[1]), "job", &j); err != nil {
+				return err
+			}
+			out = append(out, &j)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Jobs returns the jobs of org, newest first, passing each to keep; it stops after limit
+// kept jobs when limit > 0.
+func (db *DB) Jobs(org string, keep func(*enricher.Job) bool) ([]*enricher.Job, error) {
+	var out []*enricher.Job
+	err := db.view(func(txn *badger.Txn) error {
+		prefix := prefixJobList(org)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		var ids []string
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			k := it.Item().Key()
+			ids = append(ids, string(k[len(prefix)+9:]))
+		}
+		for _, id := range ids {
+			var j enricher.Job
+			err := getJSON(txn, keyJob(org, id), "job", &j)
+			if enricher.IsKind(err, enricher.KindNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if keep(&j) {
+				out = append(out, &j)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Events calls fn with each stored event of job with after < seq <= upTo (upTo 0: no bound),
+// in order. The data slice is valid only during the call.
+func (db *DB) Events(job string, after, upTo int64, fn func(seq int64, data []byte) error) error {
+	return db.view(func(txn *badger.Txn) error {
+		prefix := prefixEvents(job)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for it.Seek(keyEvent(job, after+1)); it.ValidForPrefix(prefix); it.Next() {
+			seq := int64(binary.BigEndian.Uint64(it.Item().Key()[len(prefix):]))
+			if upTo > 0 && seq > upTo {
+				return nil
+			}
+			if err := it.Item().Value(func(v []byte) error { return fn(seq, v) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Record returns record id of org.
+func (db *DB) Record(org, id string) (*enricher.Record, error) {
+	var r recordRow
+	if err := db.view(func(txn *badger.Txn) error { return getJSON(txn, keyRecord(org, id), "record", &r) }); err != nil {
+		return nil, err
+	}
+	rec := r.Record
+	rec.OrganizationID = r.Org
+	return &rec, nil
+}
+
+// RecordsOfJob returns every record written by job (recovery).
+func (db *DB) RecordsOfJob(org, job string) ([]*enricher.Record, error) {
+	var out []*enricher.Record
+	err := db.view(func(txn *badger.Txn) error {
+		prefix := prefixRecordsOfJob(job)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		var ids []string
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			ids = append(ids, string(it.Item().Key()[len(prefix):]))
+		}
+		for _, id := range ids {
+			var r recordRow
+			if err := getJSON(txn, keyRecord(org, id), "record", &r); err != nil {
+				return err
+			}
+			rec := r.Record
+			rec.OrganizationID = r.Org
+			out = append(out, &rec)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,107 @@
+package actors
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/entity-enricher/enricher/storage"
+)
+
+// Committer writes batches atomically (storage.DB.Commit).
+type Committer interface {
+	Commit(b *storage.Batch) error
+}
+
+// persist asks the persister to write one job's batch, then publish its events to the hub and
+// tell notify (if set) that everything up to seq upTo is stored.
+type persist struct {
+	batch  storage.Batch
+	events []Event
+	hub    *hub
+	notify *actor.PID
+	upTo   int64
+}
+
+// persisted tells a job that its events up to UpTo are stored and published.
+type persisted struct{ upTo int64 }
+
+// persistFailed tells a job that a write failed; the job cannot go on.
+type persistFailed struct{ err error }
+
+// committed is the persister's own report of one group commit.
+type committed struct {
+	reqs []*persist
+	err  error
+}
+
+// persisterActor group-commits: while one write is in flight, requests accumulate and go out
+// together in the next one. It is the only writer of events, records and job snapshots of
+// running jobs, so a job's writes land in the order it sent them.
+type persisterActor struct {
+	store   Committer
+	log     *slog.Logger
+	pending []*persist
+	writing bool
+}
+
+func newPersister(store Committer, log *slog.Logger) actor.Producer {
+	return func() actor.Actor { return &persisterActor{store: store, log: log} }
+}
+
+func (p *persisterActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *persist:
+		p.pending = append(p.pending, m)
+		if !p.writing {
+			p.flush(c)
+		}
+	case *committed:
+		p.writing = false
+		for _, r := range m.reqs {
+			if m.err != nil {
+				if r.notify != nil {
+					c.Send(r.notify, &persistFailed{err: m.err})
+				}
+				continue
+			}
+			if r.hub != nil {
+				r.hub.publish(r.events)
+			}
+			if r.notify != nil {
+				c.Send(r.notify, &persisted{upTo: r.upTo})
+			}
+		}
+		if m.err != nil {
+			p.log.Error("event log write failed", "err", m.err, "requests", len(m.reqs))
+		}
+		if len(p.pending) > 0 {
+			p.flush(c)
+		}
+	}
+}
+
+// flush starts one write of everything pending, in a goroutine that reports back.
+func (p *persisterActor) flush(c actor.Context) {
+	reqs := p.pending
+	p.pending = nil
+	p.writing = true
+	var b storage.Batch
+	for _, r := range reqs {
+		b.Records = append(b.Records, r.batch.Records...)
+		b.Events = append(b.Events, r.batch.Events...)
+		b.Jobs = append(b.Jobs, r.batch.Jobs...)
+	}
+	self, root, store := c.Self(), c.ActorSystem().Root, p.store
+	go func() {
+		var err error
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("panic in commit: %v", r)
+			}
+			root.Send(self, &committed{reqs: reqs, err: err})
+		}()
+		err = store.Commit(&b)
+	}()
+}

@@ -1,0 +1,203 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+
+	"github.com/entity-enricher/enricher/transport/llm"
+)
+
+// ProviderConfig sets one provider actor's limits.
+type ProviderConfig struct {
+	Name        string
+	Concurrency int // calls in flight; default 8
+	Queue       int // waiting calls before refusing with overloaded; default 1000
+	Retry       llm.RetryPolicy
+}
+
+// providerCall asks the provider actor for one answer. Ctx is cancelled when the caller stops;
+// a call whose ctx is done is dropped from the queue or aborted in flight. ID correlates the
+// replies (providerResult, providerRetry) sent to ReplyTo.
+type providerCall struct {
+	ID      uint64
+	Ctx     context.Context
+	Req     *llm.Request
+	ReplyTo *actor.PID
+
+	tries  int           // tries made so far (provider-owned)
+	waited time.Duration // backoff waited so far (provider-owned)
+	start  time.Time     // when the current try started (provider-owned)
+}
+
+// providerResult is the final outcome of a providerCall: a response, or the error of the last
+// try. Elapsed is the duration of the last try.
+type providerResult struct {
+	ID      uint64
+	Resp    *llm.Response
+	Err     error
+	Tries   int
+	Elapsed time.Duration
+}
+
+// providerRetry reports a failed try that will be retried after Delay (attempt_failed events).
+type providerRetry struct {
+	ID    uint64
+	Try   int
+	Err   error
+	Delay time.Duration
+}
+
+// tryDone is a finished HTTP try, reported by the goroutine that made it.
+type tryDone struct {
+	call *providerCall
+	resp *llm.Response
+	err  error
+}
+
+// requeue puts a call waiting for its backoff back at the head of the queue.
+type requeue struct{ call *providerCall }
+
+// wake re-runs the pump when a cool-down ends.
+type wake struct{}
+
+func (*tryDone) IgnoreDeadLetterLogging() {}
+func (*requeue) IgnoreDeadLetterLogging() {}
+func (*wake) IgnoreDeadLetterLogging()    {}
+
+// providerActor serialises access to one provider: at most Concurrency calls in flight, a FIFO
+// queue of at most Queue waiting calls, a cool-down after a Retry-After, and transport retries
+// with backoff (llm.RetryPolicy). HTTP calls run in goroutines; their contexts come from the
+// callers, so stopping a caller aborts its request.
+type providerActor struct {
+	cfg       ProviderConfig
+	provider  llm.Provider
+	now       func() time.Time
+	inflight  int
+	queue     []*providerCall
+	coolUntil time.Time
+	waking    bool
+	timers    *scheduler.TimerScheduler
+	stats     *ProviderStats
+}
+
+// ProviderStats are counters a provider actor keeps for tests and metrics. Read them only
+// through the engine.
+type ProviderStats struct {
+	MaxInflight int
+}
+
+func newProviderActor(cfg ProviderConfig, p llm.Provider, now func() time.Time, stats *ProviderStats) actor.Producer {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 1000
+	}
+	cfg.Retry = cfg.Retry.WithDefaults()
+	return func() actor.Actor { return &providerActor{cfg: cfg, provider: p, now: now, stats: stats} }
+}
+
+func (a *providerActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		a.timers = scheduler.NewTimerScheduler(c)
+	case *providerCall:
+		if len(a.queue) >= a.cfg.Queue {
+			c.Send(m.ReplyTo, &providerResult{ID: m.ID, Err: &llm.Error{Kind: llm.KindOverloaded,
+				Message: fmt.Sprintf("provider %s has %d calls waiting, the maximum", a.cfg.Name, a.cfg.Queue)}})
+			return
+		}
+		a.queue = append(a.queue, m)
+		a.pump(c)
+	case *tryDone:
+		a.inflight--
+		a.finish(c, m)
+		a.pump(c)
+	case *requeue:
+		a.queue = append([]*providerCall{m.call}, a.queue...)
+		a.pump(c)
+	case *wake:
+		a.waking = false
+		a.pump(c)
+	}
+}
+
+// pump starts queued calls while capacity allows and no cool-down is in force.
+func (a *providerActor) pump(c actor.Context) {
+	for a.inflight < a.cfg.Concurrency && len(a.queue) > 0 {
+		if wait := a.coolUntil.Sub(a.now()); wait > 0 {
+			if !a.waking {
+				a.waking = true
+				a.timers.SendOnce(wait, c.Self(), &wake{})
+			}
+			return
+		}
+		call := a.queue[0]
+		a.queue[0] = nil
+		a.queue = a.queue[1:]
+		if err := call.Ctx.Err(); err != nil {
+			c.Send(call.ReplyTo, &providerResult{ID: call.ID, Err: err, Tries: call.tries})
+			continue
+		}
+		a.inflight++
+		a.stats.MaxInflight = max(a.stats.MaxInflight, a.inflight)
+		call.tries++
+		call.start = a.now()
+		self, root, p := c.Self(), c.ActorSystem().Root, a.provider
+		go func() {
+			var (
+				resp *llm.Response
+				err  error
+			)
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("provider panic: %v", r)
+				}
+				root.Send(self, &tryDone{call: call, resp: resp, err: err})
+			}()
+			resp, err = p.Complete(call.Ctx, call.Req)
+		}()
+	}
+}
+
+// finish answers a finished try, or schedules its retry.
+func (a *providerActor) finish(c actor.Context, m *tryDone) {
+	call := m.call
+	elapsed := a.now().Sub(call.start)
+	if m.err == nil {
+		c.Send(call.ReplyTo, &providerResult{ID: call.ID, Resp: m.resp, Tries: call.tries, Elapsed: elapsed})
+		return
+	}
+	err := m.err
+	if call.Ctx.Err() != nil {
+		err = call.Ctx.Err()
+	}
+	delay, retry := a.cfg.Retry.Delay(call.tries, err, rand.Float64())
+	if retry && a.cfg.Retry.MaxTotalWait > 0 && call.waited+delay > a.cfg.Retry.MaxTotalWait {
+		retry = false
+	}
+	var le *llm.Error
+	if errors.As(err, &le) && le.RetryAfter > 0 {
+		a.coolUntil = later(a.coolUntil, a.now().Add(min(le.RetryAfter, a.cfg.Retry.MaxRetryAfter)))
+	}
+	if !retry {
+		c.Send(call.ReplyTo, &providerResult{ID: call.ID, Err: err, Tries: call.tries, Elapsed: elapsed})
+		return
+	}
+	call.waited += delay
+	c.Send(call.ReplyTo, &providerRetry{ID: call.ID, Try: call.tries, Err: err, Delay: delay})
+	a.timers.SendOnce(delay, c.Self(), &requeue{call: call})
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -96,6 +96,8 @@ type Job struct {
 	ErrorMessage      *string         `json:"error_message"`
 	Result            json.RawMessage `json:"result"`
 	EventBytes        int64           `json:"event_bytes"`
+	Classification    *Classification `json:"classification,omitempty"` // for recovery
+	PausedMS          int64           `json:"paused_ms"`                // paused time so far
 }
 
 // Pause describes a job paused on a classification mismatch.

@@ -523,4 +523,3 @@ func SchemaContentHash(normalized []byte) (string, error) {
 	sum := sha256.Sum256(c)
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
-

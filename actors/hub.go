@@ -2,14 +2,12 @@ package actors
 
 import (
 	"sync"
+
+	"github.com/entity-enricher/enricher"
 )
 
 // Event is one persisted event of a job, as sent on the wire.
-type Event struct {
-	Seq      int64
-	Data     []byte // the event's JSON; shared, never modified
-	Terminal bool
-}
+type Event = enricher.StreamEvent
 
 // hub fans a job's persisted events out to its live subscribers. It is safe for concurrent
 // use: the persister publishes, SSE handlers subscribe and unsubscribe. Publishing never
@@ -22,6 +20,7 @@ type hub struct {
 	finished bool  // the terminal event was published
 	maxSubs  int
 	bufSize  int
+	onFinish func() // called once, after the terminal event is published
 }
 
 func newHub(lastSeq int64, maxSubs, bufSize int) *hub {
@@ -58,6 +57,9 @@ func (s *Subscription) Close() {
 	}
 }
 
+var errTooManySubscribers = enricher.Errorf(enricher.KindTooMany, "too many subscribers on this job")
+
+
 // subscribe registers a subscriber. It returns nil, false when the job already finished (the
 // caller serves the log alone), and errTooManySubscribers at the cap.
 func (h *hub) subscribe() (*Subscription, bool, error) {
@@ -93,11 +95,14 @@ func (h *hub) publish(events []Event) {
 				close(s.c)
 			}
 		}
-		if ev.Terminal {
+		if ev.Terminal && !h.finished {
 			h.finished = true
 			for s := range h.subs {
 				delete(h.subs, s)
 				close(s.c)
+			}
+			if h.onFinish != nil {
+				h.onFinish()
 			}
 		}
 	}

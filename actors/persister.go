@@ -30,6 +30,9 @@ type persisted struct{ upTo int64 }
 // persistFailed tells a job that a write failed; the job cannot go on.
 type persistFailed struct{ err error }
 
+// drain asks the persister to answer once every pending write is done (shutdown).
+type drain struct{}
+
 // committed is the persister's own report of one group commit.
 type committed struct {
 	reqs []*persist
@@ -44,6 +47,7 @@ type persisterActor struct {
 	log     *slog.Logger
 	pending []*persist
 	writing bool
+	drains  []*actor.PID
 }
 
 func newPersister(store Committer, log *slog.Logger) actor.Producer {
@@ -52,6 +56,12 @@ func newPersister(store Committer, log *slog.Logger) actor.Producer {
 
 func (p *persisterActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
+	case *drain:
+		if !p.writing && len(p.pending) == 0 {
+			c.Respond(true)
+			return
+		}
+		p.drains = append(p.drains, c.Sender())
 	case *persist:
 		p.pending = append(p.pending, m)
 		if !p.writing {
@@ -78,7 +88,12 @@ func (p *persisterActor) Receive(c actor.Context) {
 		}
 		if len(p.pending) > 0 {
 			p.flush(c)
+			return
 		}
+		for _, d := range p.drains {
+			c.Send(d, true)
+		}
+		p.drains = nil
 	}
 }
 

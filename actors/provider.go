@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -19,6 +20,7 @@ type ProviderConfig struct {
 	Concurrency int // calls in flight; default 8
 	Queue       int // waiting calls before refusing with overloaded; default 1000
 	Retry       llm.RetryPolicy
+	Timeout     time.Duration // one try; default 120s
 }
 
 // providerCall asks the provider actor for one answer. Ctx is cancelled when the caller stops;
@@ -89,7 +91,7 @@ type providerActor struct {
 // ProviderStats are counters a provider actor keeps for tests and metrics. Read them only
 // through the engine.
 type ProviderStats struct {
-	MaxInflight int
+	maxInflight atomic.Int64
 }
 
 func newProviderActor(cfg ProviderConfig, p llm.Provider, now func() time.Time, stats *ProviderStats) actor.Producer {
@@ -98,6 +100,9 @@ func newProviderActor(cfg ProviderConfig, p llm.Provider, now func() time.Time, 
 	}
 	if cfg.Queue <= 0 {
 		cfg.Queue = 1000
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 120 * time.Second
 	}
 	cfg.Retry = cfg.Retry.WithDefaults()
 	return func() actor.Actor { return &providerActor{cfg: cfg, provider: p, now: now, stats: stats} }
@@ -146,10 +151,18 @@ func (a *providerActor) pump(c actor.Context) {
 			continue
 		}
 		a.inflight++
-		a.stats.MaxInflight = max(a.stats.MaxInflight, a.inflight)
+		if int64(a.inflight) > a.stats.maxInflight.Load() {
+			a.stats.maxInflight.Store(int64(a.inflight))
+		}
 		call.tries++
 		call.start = a.now()
-		self, root, p := c.Self(), c.ActorSystem().Root, a.provider
+		req := *call.Req // each try gets its own copy, numbered for the simulator
+		if req.Hints != nil {
+			h := *req.Hints
+			h.Try = call.tries
+			req.Hints = &h
+		}
+		self, root, p, timeout := c.Self(), c.ActorSystem().Root, a.provider, a.cfg.Timeout
 		go func() {
 			var (
 				resp *llm.Response
@@ -161,7 +174,12 @@ func (a *providerActor) pump(c actor.Context) {
 				}
 				root.Send(self, &tryDone{call: call, resp: resp, err: err})
 			}()
-			resp, err = p.Complete(call.Ctx, call.Req)
+			ctx, cancel := context.WithTimeout(call.Ctx, timeout)
+			defer cancel()
+			resp, err = p.Complete(ctx, &req)
+			if err != nil && ctx.Err() == context.DeadlineExceeded && call.Ctx.Err() == nil {
+				err = &llm.Error{Kind: llm.KindTimeout, Message: fmt.Sprintf("no answer within %s", timeout), Err: err}
+			}
 		}()
 	}
 }

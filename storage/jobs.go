@@ -103,8 +103,14 @@ func writeBatch(txn *badger.Txn, b *Batch) error {
 	return nil
 }
 
+func keyJobSpec(org, id string) []byte { return []byte("js/" + org + "/" + id) }
+
+// putJobTxn writes a job snapshot; the spec is stored once, by CreateJob, under its own key,
+// so the snapshots written with every event stay small.
 func putJobTxn(txn *badger.Txn, j *enricher.Job) error {
-	if err := putJSON(txn, keyJob(j.OrganizationID, j.ID), j); err != nil {
+	snap := *j
+	snap.Spec = nil
+	if err := putJSON(txn, keyJob(j.OrganizationID, j.ID), &snap); err != nil {
 		return err
 	}
 	if err := txn.Set(keyJobList(j.OrganizationID, j.CreatedAt.UnixMilli(), j.ID), nil); err != nil {
@@ -131,7 +137,29 @@ type recordRow struct {
 
 // CreateJob stores a new job (pending). Its id is returned to the client only after this.
 func (db *DB) CreateJob(j *enricher.Job) error {
-	return db.update(func(txn *badger.Txn) error { return putJobTxn(txn, j) })
+	return db.update(func(txn *badger.Txn) error {
+		if err := txn.Set(keyJobSpec(j.OrganizationID, j.ID), j.Spec); err != nil {
+			return err
+		}
+		return putJobTxn(txn, j)
+	})
+}
+
+// JobWithSpec returns job id of org with its spec (recovery, idempotent replays).
+func (db *DB) JobWithSpec(org, id string) (*enricher.Job, error) {
+	var j enricher.Job
+	err := db.view(func(txn *badger.Txn) error {
+		if err := getJSON(txn, keyJob(org, id), "job", &j); err != nil {
+			return err
+		}
+		spec, _, err := getRaw(txn, keyJobSpec(org, id))
+		j.Spec = spec
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &j, nil
 }
 
 // Job returns job id of org.
@@ -143,7 +171,7 @@ func (db *DB) Job(org, id string) (*enricher.Job, error) {
 	return &j, nil
 }
 
-// ActiveJobs returns every non-terminal job (recovery at start).
+// ActiveJobs returns every non-terminal job with its spec (recovery at start).
 func (db *DB) ActiveJobs() ([]*enricher.Job, error) {
 	var out []*enricher.Job
 	err := db.view(func(txn *badger.Txn) error {
@@ -162,6 +190,11 @@ func (db *DB) ActiveJobs() ([]*enricher.Job, error) {
 			if err := getJSON(txn, keyJob(r[0], r[1]), "job", &j); err != nil {
 				return err
 			}
+			spec, _, err := getRaw(txn, keyJobSpec(r[0], r[1]))
+			if err != nil {
+				return err
+			}
+			j.Spec = spec
 			out = append(out, &j)
 		}
 		return nil

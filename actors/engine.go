@@ -1,0 +1,334 @@
+package actors
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/google/uuid"
+
+	"github.com/entity-enricher/enricher"
+	"github.com/entity-enricher/enricher/storage"
+	"github.com/entity-enricher/enricher/transport/llm"
+)
+
+// Config holds the engine's limits. Zero values mean the documented default (SPEC §11).
+type Config struct {
+	MaxJobs             int           // non-terminal jobs on the server; default 200
+	MaxJobsPerOrg       int           // per organization; default 20
+	MaxAttempts         int           // answers per call (max_validation_retries + 1); default 6
+	MaxOutputTokens     int           // per call; default 8192
+	LLMTimeout          time.Duration // one provider try; default 120s
+	ProviderConcurrency int           // calls in flight per provider without its own cap; default 8
+	ProviderQueue       int           // waiting calls per provider; default 1000
+	Retry               llm.RetryPolicy
+	PauseTimeout        time.Duration // default 300s
+	ClassifyMaxChars    int           // default 3000
+	SSEBuffer           int           // events buffered per subscriber; default 256
+	SSEMaxSubscribers   int           // per job; default 32
+	EventMaxBytes       int           // default 1 MiB
+	JobEventsMaxBytes   int           // default 256 MiB
+	Logger              *slog.Logger  // default: discard
+	Now                 func() time.Time
+}
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxJobs, 200)
+	def(&c.MaxJobsPerOrg, 20)
+	def(&c.MaxAttempts, 6)
+	def(&c.MaxOutputTokens, 8192)
+	def(&c.ProviderConcurrency, 8)
+	def(&c.ProviderQueue, 1000)
+	def(&c.ClassifyMaxChars, 3000)
+	def(&c.SSEBuffer, 256)
+	def(&c.SSEMaxSubscribers, 32)
+	def(&c.EventMaxBytes, 1<<20)
+	def(&c.JobEventsMaxBytes, 256<<20)
+	if c.LLMTimeout <= 0 {
+		c.LLMTimeout = 120 * time.Second
+	}
+	if c.PauseTimeout <= 0 {
+		c.PauseTimeout = 300 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Store is the storage the engine needs (storage.DB).
+type Store interface {
+	Committer
+	CreateJob(j *enricher.Job) error
+	Job(org, id string) (*enricher.Job, error)
+	ActiveJobs() ([]*enricher.Job, error)
+	Events(job string, after, upTo int64, fn func(seq int64, data []byte) error) error
+	RecordsOfJob(org, job string) ([]*enricher.Record, error)
+}
+
+// Catalog resolves model keys (transport/llm's catalog).
+type Catalog interface {
+	Lookup(key string) (enricher.ModelInfo, error)
+}
+
+// Provider is one provider's implementation and its concurrency cap (0: the default).
+type Provider struct {
+	Impl        llm.Provider
+	Concurrency int
+}
+
+// Deps are the engine's collaborators. All are required.
+type Deps struct {
+	Store     Store
+	Catalog   Catalog
+	Providers map[string]Provider // by provider name
+}
+
+// Engine is the facade the front end calls: it starts, streams, cancels and continues jobs. It
+// owns the actor system; Stop ends it. Safe for concurrent use.
+type Engine struct {
+	cfg       Config
+	deps      Deps
+	log       *slog.Logger
+	sys       *actor.ActorSystem
+	sup       *actor.PID
+	persister *actor.PID
+	providers map[string]*actor.PID
+	stats     map[string]*ProviderStats
+	hubs      sync.Map // job id -> *hub
+	stopped   atomic.Bool
+	stopOnce  sync.Once
+}
+
+// New starts the engine and resumes every job that was not finished (DESIGN.md §7).
+func New(cfg Config, deps Deps) (*Engine, error) {
+	cfg = cfg.WithDefaults()
+	if deps.Store == nil || deps.Catalog == nil {
+		return nil, errors.New("actors: Store and Catalog are required")
+	}
+	log := cfg.Logger.With("component", "engine")
+	sys := actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log.With("component", "protoactor") }),
+		actor.WithDeadLetterRequestLogging(false),
+	)
+	e := &Engine{cfg: cfg, deps: deps, log: log, sys: sys, providers: map[string]*actor.PID{}, stats: map[string]*ProviderStats{}}
+	e.persister = sys.Root.Spawn(actor.PropsFromProducer(newPersister(deps.Store, log)))
+	for name, p := range deps.Providers {
+		conc := p.Concurrency
+		if conc <= 0 {
+			conc = cfg.ProviderConcurrency
+		}
+		st := &ProviderStats{}
+		e.stats[name] = st
+		pc := ProviderConfig{Name: name, Concurrency: conc, Queue: cfg.ProviderQueue, Retry: cfg.Retry, Timeout: cfg.LLMTimeout}
+		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, cfg.Now, st)))
+	}
+	e.sup = sys.Root.Spawn(actor.PropsFromProducer(newSupervisor(&e.cfg, log), actor.WithSupervisor(stopStrategy)))
+	if err := e.recover(); err != nil {
+		e.Stop()
+		return nil, err
+	}
+	return e, nil
+}
+
+// StartRequest is a validated enrichment to run.
+type StartRequest struct {
+	Org       string
+	CreatedBy enricher.CreatedBy
+	Spec      *enricher.EnrichSpec
+}
+
+// askTimeout bounds every request-reply with an actor.
+const askTimeout = 10 * time.Second
+
+// Start admits, stores and starts a single enrichment job. It returns once the job is stored.
+// Errors: KindTooMany (admission), KindUnavailable (shutdown or storage), KindInvalid (a model
+// that vanished from the catalog).
+func (e *Engine) Start(req StartRequest) (*enricher.Job, error) {
+	if e.stopped.Load() {
+		return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
+	}
+	in, err := e.prepare(req.Spec)
+	if err != nil {
+		return nil, err
+	}
+	res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: req.Org}, askTimeout).Result()
+	if err != nil {
+		return nil, enricher.Wrap(enricher.KindUnavailable, err, "job admission unavailable")
+	}
+	if r := res.(*reserved); r.Err != nil {
+		return nil, r.Err
+	}
+	spec, _ := json.Marshal(req.Spec)
+	job := &enricher.Job{
+		ID: uuid.NewString(), OrganizationID: req.Org, Type: enricher.JobSingleEnrichment, Status: enricher.JobPending,
+		CreatedAt: enricher.NewTime(e.cfg.Now()), CreatedBy: req.CreatedBy, Spec: spec,
+		TotalModels: len(req.Spec.Models), RecordIDs: []string{},
+	}
+	if err := e.deps.Store.CreateJob(job); err != nil {
+		e.sys.Root.Send(e.sup, &release{Org: req.Org})
+		return nil, err
+	}
+	in.Job = job
+	e.launch(in)
+	return job, nil
+}
+
+// prepare resolves the schema and models of a spec into a job input (without the job).
+func (e *Engine) prepare(spec *enricher.EnrichSpec) (*jobInput, error) {
+	schema, err := enricher.ParseSchema(spec.SchemaContent)
+	if err != nil {
+		return nil, err
+	}
+	in := &jobInput{Spec: spec, Schema: schema, Providers: e.providers, Persister: e.persister, Cfg: &e.cfg, Log: e.log}
+	for _, key := range spec.Models {
+		m, err := e.deps.Catalog.Lookup(key)
+		if err != nil {
+			return nil, err
+		}
+		if e.providers[m.Provider] == nil {
+			return nil, enricher.Errorf(enricher.KindInvalid, "model %q is not available: no client for provider %q", key, m.Provider)
+		}
+		in.Models = append(in.Models, m)
+	}
+	if spec.ClassificationModel != nil {
+		m, err := e.deps.Catalog.Lookup(*spec.ClassificationModel)
+		if err != nil {
+			return nil, err
+		}
+		if e.providers[m.Provider] == nil {
+			return nil, enricher.Errorf(enricher.KindInvalid, "model %q is not available", m.Key)
+		}
+		in.Classifier = &m
+	}
+	return in, nil
+}
+
+// launch registers the job's hub and asks the supervisor to start it.
+func (e *Engine) launch(in *jobInput) {
+	h := newHub(in.Job.LastSeq, e.cfg.SSEMaxSubscribers, e.cfg.SSEBuffer)
+	e.hubs.Store(in.Job.ID, h)
+	in.Hub = h
+	h.onFinish = func() { e.hubs.Delete(in.Job.ID) }
+	e.sys.Root.Send(e.sup, &spawnJob{In: in})
+}
+
+// recover restarts every job that was not finished when the server stopped.
+func (e *Engine) recover() error {
+	jobs, err := e.deps.Store.ActiveJobs()
+	if err != nil {
+		return fmt.Errorf("recovery: %w", err)
+	}
+	for _, j := range jobs {
+		var spec enricher.EnrichSpec
+		if err := json.Unmarshal(j.Spec, &spec); err != nil {
+			e.log.Error("recovery: unreadable job spec; job skipped", "job_id", j.ID, "err", err)
+			continue
+		}
+		in, err := e.prepare(&spec)
+		if err != nil {
+			e.log.Error("recovery: job cannot run any more; skipped", "job_id", j.ID, "err", err)
+			continue
+		}
+		if in.Recovered, err = e.deps.Store.RecordsOfJob(j.OrganizationID, j.ID); err != nil {
+			return fmt.Errorf("recovery of job %s: %w", j.ID, err)
+		}
+		res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: j.OrganizationID}, askTimeout).Result()
+		if err != nil {
+			return fmt.Errorf("recovery of job %s: %w", j.ID, err)
+		}
+		_ = res // recovered jobs are admitted whatever the caps: they were admitted before
+		in.Job = j
+		e.launch(in)
+		e.log.Info("job resumed", "job_id", j.ID, "last_seq", j.LastSeq)
+	}
+	return nil
+}
+
+// Job returns the stored state of job id of org (KindNotFound otherwise).
+func (e *Engine) Job(org, id string) (*enricher.Job, error) {
+	return e.deps.Store.Job(org, id)
+}
+
+// Cancel cancels a pending, running or paused job and returns once the cancelled event is
+// stored. KindConflict when the job already finished; KindNotFound when unknown.
+func (e *Engine) Cancel(org, id string) error {
+	return e.command(org, id, &cancelJob{Reason: enricher.ReasonUser})
+}
+
+// Continue resumes a paused job. KindConflict when it is not paused.
+func (e *Engine) Continue(org, id string) error {
+	return e.command(org, id, &continueJob{})
+}
+
+func (e *Engine) command(org, id string, msg any) error {
+	j, err := e.deps.Store.Job(org, id)
+	if err != nil {
+		return err
+	}
+	if j.Status.Terminal() {
+		return enricher.Errorf(enricher.KindConflict, "job already finished (status %s)", j.Status)
+	}
+	res, err := e.sys.Root.RequestFuture(e.sup, &toJob{JobID: id, Msg: msg}, askTimeout).Result()
+	if err != nil {
+		return enricher.Wrap(enricher.KindUnavailable, err, "job did not answer")
+	}
+	r := res.(*jobReply)
+	if r.Err != nil && enricher.IsKind(r.Err, enricher.KindNotFound) {
+		// The job finished between the read and the request.
+		return enricher.Errorf(enricher.KindConflict, "job already finished")
+	}
+	return r.Err
+}
+
+// ActiveJobs returns the number of non-terminal jobs.
+func (e *Engine) ActiveJobs() int {
+	res, err := e.sys.Root.RequestFuture(e.sup, &activeJobs{}, askTimeout).Result()
+	if err != nil {
+		return 0
+	}
+	return res.(int)
+}
+
+// ProviderMaxInflight returns the most calls provider ever had in flight (tests, metrics).
+func (e *Engine) ProviderMaxInflight(provider string) int {
+	if st := e.stats[provider]; st != nil {
+		return int(st.maxInflight.Load())
+	}
+	return 0
+}
+
+// Stop refuses new jobs, stops every job (unfinished jobs resume at the next start), lets the
+// persister finish its writes and ends every stream. It is idempotent.
+func (e *Engine) Stop() {
+	e.stopOnce.Do(func() {
+		e.stopped.Store(true)
+		root := e.sys.Root
+		_, _ = root.RequestFuture(e.sup, &stopAdmitting{}, askTimeout).Result()
+		_ = root.PoisonFuture(e.sup).Wait()
+		_, _ = root.RequestFuture(e.persister, &drain{}, askTimeout).Result()
+		_ = root.PoisonFuture(e.persister).Wait()
+		for _, pid := range e.providers {
+			_ = root.PoisonFuture(pid).Wait()
+		}
+		e.hubs.Range(func(_, v any) bool {
+			v.(*hub).closeAll()
+			return true
+		})
+		e.sys.Shutdown()
+	})
+}

@@ -1,0 +1,117 @@
+package actors
+
+import (
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/entity-enricher/enricher"
+)
+
+// Supervisor commands.
+type (
+	// reserve asks for an admission slot for a new job of Org (SPEC §8.6).
+	reserve struct{ Org string }
+	// reserved answers reserve: nil Err, or a KindTooMany/KindUnavailable error.
+	reserved struct{ Err error }
+	// release gives back a slot whose job could not be stored.
+	release struct{ Org string }
+	// spawnJob starts a job actor for a stored job whose slot is reserved.
+	spawnJob struct{ In *jobInput }
+	// toJob forwards Msg to the running job JobID; the job answers the original sender. When the
+	// job is not running the supervisor answers jobReply with a KindNotFound error.
+	toJob struct {
+		JobID string
+		Msg   any
+	}
+	// activeJobs asks for the number of non-terminal jobs (GET /health).
+	activeJobs struct{}
+	// stopAdmitting makes every later reserve fail with 503 (shutdown).
+	stopAdmitting struct{}
+)
+
+// supervisorActor admits jobs (global and per-organization caps, paused jobs included), keeps
+// the registry of running jobs and stops, never restarts, a job that fails.
+type supervisorActor struct {
+	cfg      *Config
+	log      *slog.Logger
+	jobs     map[string]*actor.PID
+	owner    map[string]string // job -> org
+	perOrg   map[string]int
+	total    int
+	stopping bool
+}
+
+func newSupervisor(cfg *Config, log *slog.Logger) actor.Producer {
+	return func() actor.Actor {
+		return &supervisorActor{cfg: cfg, log: log, jobs: map[string]*actor.PID{}, owner: map[string]string{}, perOrg: map[string]int{}}
+	}
+}
+
+func (s *supervisorActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *reserve:
+		switch {
+		case s.stopping:
+			c.Respond(&reserved{Err: enricher.Errorf(enricher.KindUnavailable, "server is shutting down")})
+		case s.total >= s.cfg.MaxJobs:
+			c.Respond(&reserved{Err: enricher.Errorf(enricher.KindTooMany, "the server already runs %d jobs, the maximum", s.cfg.MaxJobs)})
+		case s.perOrg[m.Org] >= s.cfg.MaxJobsPerOrg:
+			c.Respond(&reserved{Err: enricher.Errorf(enricher.KindTooMany, "your organization already has %d unfinished jobs, the maximum", s.cfg.MaxJobsPerOrg)})
+		default:
+			s.total++
+			s.perOrg[m.Org]++
+			c.Respond(&reserved{})
+		}
+	case *release:
+		s.free(m.Org)
+	case *spawnJob:
+		id := m.In.Job.ID
+		pid, err := c.SpawnNamed(actor.PropsFromProducer(newJobActor(m.In), actor.WithSupervisor(stopStrategy)), "job-"+id)
+		if err != nil {
+			s.log.Error("job actor not started", "job_id", id, "err", err)
+			s.free(m.In.Job.OrganizationID)
+			return
+		}
+		s.jobs[id], s.owner[id] = pid, m.In.Job.OrganizationID
+	case *toJob:
+		if pid, ok := s.jobs[m.JobID]; ok {
+			c.RequestWithCustomSender(pid, m.Msg, c.Sender())
+			return
+		}
+		c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindNotFound, "job is not running")})
+	case *jobFinished:
+		s.forget(m.JobID)
+	case *actor.Terminated:
+		for id, pid := range s.jobs {
+			if pid.Equal(m.Who) {
+				s.log.Warn("job actor stopped before its terminal event; it resumes at the next start", "job_id", id)
+				s.forget(id)
+			}
+		}
+	case *activeJobs:
+		c.Respond(s.total)
+	case *stopAdmitting:
+		s.stopping = true
+		c.Respond(true)
+	}
+}
+
+func (s *supervisorActor) forget(id string) {
+	if org, ok := s.owner[id]; ok {
+		delete(s.jobs, id)
+		delete(s.owner, id)
+		s.free(org)
+	}
+}
+
+func (s *supervisorActor) free(org string) {
+	s.total--
+	if s.perOrg[org]--; s.perOrg[org] <= 0 {
+		delete(s.perOrg, org)
+	}
+}
+
+// stopStrategy stops a failing child and never restarts it: a restart would re-run paid LLM
+// calls and lose collected results (DESIGN.md §3).
+var stopStrategy = actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive { return actor.StopDirective })

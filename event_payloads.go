@@ -1,0 +1,183 @@
+package enricher
+
+import "encoding/json"
+
+// StreamEvent is one persisted event as a subscriber receives it: its seq and its wire JSON.
+// Data is shared between subscribers and must not be modified.
+type StreamEvent struct {
+	Seq      int64
+	Data     []byte
+	Terminal bool
+}
+
+// Event payloads: the fields each event adds to the common header (SPEC §8.3). EntityIndex is
+// null outside batches.
+
+// ModelStartedEvent is the payload of model_started.
+type ModelStartedEvent struct {
+	Model         string   `json:"model"`
+	Strategy      Strategy `json:"strategy"`
+	ExpertiseKeys []string `json:"expertise_keys"`
+	EntityIndex   *int     `json:"entity_index"`
+}
+
+// AttemptFailedEvent is the payload of attempt_failed.
+type AttemptFailedEvent struct {
+	Model        string   `json:"model"`
+	CallKind     string   `json:"call_kind"`
+	ExpertiseKey *string  `json:"expertise_key"`
+	Attempt      int      `json:"attempt"`
+	ErrorKind    string   `json:"error_kind"`
+	Errors       []string `json:"errors"`
+	WillRetry    bool     `json:"will_retry"`
+	EntityIndex  *int     `json:"entity_index"`
+}
+
+// ExpertiseCompletedEvent is the payload of expertise_completed.
+type ExpertiseCompletedEvent struct {
+	Model               string          `json:"model"`
+	ExpertiseKey        string          `json:"expertise_key"`
+	ExpertiseName       string          `json:"expertise_name"`
+	Success             bool            `json:"success"`
+	CompletedExpertises int             `json:"completed_expertises"`
+	TotalExpertises     int             `json:"total_expertises"`
+	ExpertiseResult     json.RawMessage `json:"expertise_result"`
+	PartialResult       json.RawMessage `json:"partial_result"`
+	Attempts            int             `json:"attempts"`
+	CostUSD             float64         `json:"cost_usd"`
+	InputTokens         int             `json:"input_tokens"`
+	OutputTokens        int             `json:"output_tokens"`
+	ProcessingTimeMS    int64           `json:"processing_time_ms"`
+	ErrorMessage        *string         `json:"error_message"`
+	EntityIndex         *int            `json:"entity_index"`
+	IsTruncated         bool            `json:"truncated,omitempty"`
+}
+
+// Truncated drops the result objects (SPEC §8.3).
+func (e ExpertiseCompletedEvent) Truncated() any {
+	e.ExpertiseResult, e.PartialResult, e.IsTruncated = nil, nil, true
+	return e
+}
+
+// ModelCompletedEvent is the payload of model_completed: every ModelResult field.
+type ModelCompletedEvent struct {
+	ModelResult
+	EntityIndex *int `json:"entity_index"`
+	IsTruncated bool `json:"truncated,omitempty"`
+}
+
+// Truncated drops the result object.
+func (e ModelCompletedEvent) Truncated() any {
+	e.Result, e.IsTruncated = nil, true
+	return e
+}
+
+// ClassificationStartedEvent is the payload of classification_started.
+type ClassificationStartedEvent struct {
+	Model       string `json:"model"`
+	EntityIndex *int   `json:"entity_index"`
+}
+
+// ClassificationCompletedEvent is the payload of classification_completed.
+type ClassificationCompletedEvent struct {
+	Model          string          `json:"model"`
+	Success        bool            `json:"success"`
+	Classification *Classification `json:"classification"`
+	ErrorMessage   *string         `json:"error_message"`
+	EntityIndex    *int            `json:"entity_index"`
+}
+
+// MismatchPauseEvent is the payload of classification_mismatch_pause.
+type MismatchPauseEvent struct {
+	Classification *Classification `json:"classification"`
+	TimeoutSeconds int             `json:"timeout_seconds"`
+	ExpiresAt      Time            `json:"expires_at"`
+	EntityIndex    *int            `json:"entity_index"`
+}
+
+// JobResumedEvent is the payload of job_resumed.
+type JobResumedEvent struct {
+	Classification *Classification `json:"classification"`
+}
+
+// FusionStartedEvent is the payload of fusion_started.
+type FusionStartedEvent struct {
+	SourceModels     []string `json:"source_models"`
+	SourceRecordIDs  []string `json:"source_record_ids"`
+	ArbitrationModel *string  `json:"arbitration_model"`
+	EntityIndex      *int     `json:"entity_index"`
+}
+
+// ConflictsDetectedEvent is the payload of conflicts_detected.
+type ConflictsDetectedEvent struct {
+	TotalFields      int      `json:"total_fields"`
+	AgreedFields     int      `json:"agreed_fields"`
+	ConflictedFields int      `json:"conflicted_fields"`
+	ConflictPaths    []string `json:"conflict_paths"`
+	EntityIndex      *int     `json:"entity_index"`
+}
+
+// FusionCompletedEvent is the payload of fusion_completed.
+type FusionCompletedEvent struct {
+	Success            bool            `json:"success"`
+	Method             *string         `json:"method"`
+	MergedResult       json.RawMessage `json:"merged_result"`
+	ConflictReport     json.RawMessage `json:"conflict_report"`
+	RecordID           *string         `json:"record_id"`
+	CostUSD            float64         `json:"cost_usd"`
+	InputTokens        int             `json:"input_tokens"`
+	OutputTokens       int             `json:"output_tokens"`
+	ProcessingTimeMS   int64           `json:"processing_time_ms"`
+	ValidationWarnings []string        `json:"validation_warnings"`
+	ErrorMessage       *string         `json:"error_message"`
+	EntityIndex        *int            `json:"entity_index"`
+	IsTruncated        bool            `json:"truncated,omitempty"`
+}
+
+// Truncated drops the merged result.
+func (e FusionCompletedEvent) Truncated() any {
+	e.MergedResult, e.IsTruncated = nil, true
+	return e
+}
+
+// ErrorEvent is the payload of error.
+type ErrorEvent struct {
+	ErrorCode    string  `json:"error_code"`
+	ErrorMessage string  `json:"error_message"`
+	Fatal        bool    `json:"fatal"`
+	Model        *string `json:"model"`
+	EntityIndex  *int    `json:"entity_index"`
+}
+
+// CompletedEvent is the payload of completed.
+type CompletedEvent struct {
+	Result      json.RawMessage `json:"result"`
+	IsTruncated bool            `json:"truncated,omitempty"`
+}
+
+// Truncated drops the result.
+func (e CompletedEvent) Truncated() any {
+	e.Result, e.IsTruncated = nil, true
+	return e
+}
+
+// FailedEvent is the payload of failed.
+type FailedEvent struct {
+	ErrorCode    string          `json:"error_code"`
+	ErrorMessage string          `json:"error_message"`
+	Result       json.RawMessage `json:"result"`
+}
+
+// CancelledEvent is the payload of cancelled.
+type CancelledEvent struct {
+	Reason string          `json:"reason"`
+	Result json.RawMessage `json:"result"`
+}
+
+// Cancel reasons (SPEC §8.3).
+const (
+	ReasonUser                   = "user"
+	ReasonPauseTimeout           = "pause_timeout"
+	ReasonClassificationMismatch = "classification_mismatch"
+	ReasonOrganizationDeleted    = "organization_deleted"
+)

@@ -1,0 +1,68 @@
+package llm
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Request is one call to a model. Providers must not modify it.
+type Request struct {
+	Model       string          // upstream model id (for sim: the part after "sim::")
+	System      string          // system prompt
+	Messages    []Message       // the conversation, first message from the user
+	Schema      json.RawMessage // JSON Schema of the answer object; nil when free-form
+	SchemaName  string          // a short name for the schema (some vendors want one)
+	MaxTokens   int             // answer token cap
+	Temperature float64
+	Hints       *Hints // call metadata; real vendors ignore it, the simulator answers from it
+}
+
+// Message is one turn of the conversation.
+type Message struct {
+	Role    string // "user" or "assistant"
+	Content string
+}
+
+// Hints describe a call for the simulator and for logs. Real adapters never send them.
+type Hints struct {
+	CallKind  string         // enrichment, classification, arbitration, schema_generation, schema_edit
+	ModelKey  string         // e.g. "sim::fast"
+	Entity    map[string]any // entity_data without the _sim directive
+	Directive map[string]any // the entity's _sim object, nil when none
+	Attempt   int            // validation attempt, 1-based
+	Try       int            // transport try of this attempt, 1-based
+	Languages []string
+	RootName  string          // schema root entity name (classification)
+	Conflicts []Conflict      // arbitration: the conflicts to decide
+	Sample    map[string]any  // schema_generation: the sample
+	Schema    json.RawMessage // schema_edit: the current schema document
+	Prompt    string          // schema_edit: the user's instruction
+}
+
+// Conflict is one field to arbitrate.
+type Conflict struct {
+	Path          string
+	ValuesByModel map[string]any
+}
+
+// Usage is the token accounting of one response.
+type Usage struct {
+	InputTokens      int
+	OutputTokens     int
+	CacheReadTokens  int
+	CacheWriteTokens int
+}
+
+// Response is a model's answer.
+type Response struct {
+	Text       string
+	Usage      Usage
+	StopReason string
+}
+
+// Provider answers requests. Implementations are safe for concurrent use, honour ctx
+// (returning ctx.Err() or an *Error of kind timeout/cancelled when it ends), and report
+// failures as *Error with the kind that fits.
+type Provider interface {
+	Complete(ctx context.Context, req *Request) (*Response, error)
+}

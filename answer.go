@@ -26,7 +26,7 @@ func CheckAnswer(a *AnswerSpec, text string) (map[string]any, []string) {
 	}
 	var root map[string]any
 	if err := json.Unmarshal(data, &root); err != nil {
-		return nil, []string{invalidJSON(err.Error()).Error()}
+		return nil, []string{notValidJSON(err.Error()).Error()}
 	}
 	c := answerChecker{langs: a.Languages}
 	clean := c.object(a.Properties, root, "")
@@ -79,7 +79,7 @@ func (c *answerChecker) value(p *Property, v any, path string) any {
 	}
 	byLang, ok := v.(map[string]any)
 	if !ok {
-		c.problem(path, "expected object keyed by language, got "+jsonTypeName(v))
+		c.problem(path, "expected object keyed by language, got "+answerTypeName(v))
 		return nil
 	}
 	clean := make(map[string]any, len(c.langs))
@@ -102,8 +102,8 @@ func (c *answerChecker) plain(p *Property, v any, path string) any {
 		}
 		return nil
 	}
-	if !typeMatches(p.Type, v) {
-		c.problem(path, "expected "+string(p.Type)+", got "+jsonTypeName(v))
+	if !answerTypeMatches(p.Type, v) {
+		c.problem(path, "expected "+string(p.Type)+", got "+answerTypeName(v))
 		return nil
 	}
 	switch p.Type {
@@ -124,9 +124,9 @@ func (c *answerChecker) plain(p *Property, v any, path string) any {
 	return v
 }
 
-// typeMatches reports whether the non-null JSON value v has type t. An integral float64 is an
+// answerTypeMatches reports whether the non-null JSON value v has type t. An integral float64 is an
 // integer; nothing else is coerced.
-func typeMatches(t Type, v any) bool {
+func answerTypeMatches(t Type, v any) bool {
 	switch t {
 	case TypeString:
 		_, ok := v.(string)
@@ -150,8 +150,8 @@ func typeMatches(t Type, v any) bool {
 	return false
 }
 
-// jsonTypeName returns the JSON type name of v: null, string, number, boolean, array or object.
-func jsonTypeName(v any) string {
+// answerTypeName returns the JSON type name of v: null, string, number, boolean, array or object.
+func answerTypeName(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"

@@ -50,7 +50,7 @@ func askedProperties(props []*Property, in map[string]any) []*Property {
 			continue
 		}
 		if p.IsKey {
-			if v, ok := fieldFold(in, p.Name); ok && holdsValue(v) {
+			if v, ok := fieldFold(in, p.Name); ok && holdsKeyValue(v) {
 				continue
 			}
 		}
@@ -81,40 +81,40 @@ func (a *AnswerSpec) Empty() bool { return len(a.Properties) == 0 }
 // `examples` are carried when set. The value is built fresh on each call and owned by the
 // caller; encoding/json writes it deterministically (sorted keys, order kept in `required`).
 func (a *AnswerSpec) JSONSchema() map[string]any {
-	return objectSchema(a.Properties, a.Languages, false)
+	return answerObjectSchema(a.Properties, a.Languages, false)
 }
 
-// objectSchema returns the schema of an object with fields props.
-func objectSchema(props []*Property, langs []string, nullable bool) map[string]any {
+// answerObjectSchema returns the schema of an object with fields props.
+func answerObjectSchema(props []*Property, langs []string, nullable bool) map[string]any {
 	properties := make(map[string]any, len(props))
 	required := make([]any, 0, len(props))
 	for _, p := range props {
-		properties[p.Name] = propertySchema(p, langs)
+		properties[p.Name] = answerPropertySchema(p, langs)
 		required = append(required, p.Name)
 	}
 	return map[string]any{
-		"type":                 schemaType(TypeObject, nullable),
+		"type":                 answerSchemaType(TypeObject, nullable),
 		"properties":           properties,
 		"required":             required,
 		"additionalProperties": false,
 	}
 }
 
-// propertySchema returns the schema of the values of p, wrapped in a language object when p is
+// answerPropertySchema returns the schema of the values of p, wrapped in a language object when p is
 // multilingual.
-func propertySchema(p *Property, langs []string) map[string]any {
+func answerPropertySchema(p *Property, langs []string) map[string]any {
 	var node map[string]any
 	if !p.Multilingual {
-		node = plainSchema(p, langs)
+		node = answerPlainSchema(p, langs)
 	} else {
 		properties := make(map[string]any, len(langs))
 		required := make([]any, 0, len(langs))
 		for _, l := range langs {
-			properties[l] = plainSchema(p, langs)
+			properties[l] = answerPlainSchema(p, langs)
 			required = append(required, l)
 		}
 		node = map[string]any{
-			"type":                 schemaType(TypeObject, p.Nullable),
+			"type":                 answerSchemaType(TypeObject, p.Nullable),
 			"properties":           properties,
 			"required":             required,
 			"additionalProperties": false,
@@ -129,24 +129,24 @@ func propertySchema(p *Property, langs []string) map[string]any {
 	return node
 }
 
-// plainSchema returns the schema of one value of p, ignoring Multilingual.
-func plainSchema(p *Property, langs []string) map[string]any {
+// answerPlainSchema returns the schema of one value of p, ignoring Multilingual.
+func answerPlainSchema(p *Property, langs []string) map[string]any {
 	switch p.Type {
 	case TypeObject:
-		return objectSchema(p.Properties, langs, p.Nullable)
+		return answerObjectSchema(p.Properties, langs, p.Nullable)
 	case TypeArray:
-		node := map[string]any{"type": schemaType(TypeArray, p.Nullable)}
+		node := map[string]any{"type": answerSchemaType(TypeArray, p.Nullable)}
 		if p.Items != nil {
-			node["items"] = propertySchema(p.Items, langs)
+			node["items"] = answerPropertySchema(p.Items, langs)
 		}
 		return node
 	default:
-		return map[string]any{"type": schemaType(p.Type, p.Nullable)}
+		return map[string]any{"type": answerSchemaType(p.Type, p.Nullable)}
 	}
 }
 
-// schemaType returns the JSON Schema `type` of t: the name, or the pair [name, "null"].
-func schemaType(t Type, nullable bool) any {
+// answerSchemaType returns the JSON Schema `type` of t: the name, or the pair [name, "null"].
+func answerSchemaType(t Type, nullable bool) any {
 	if nullable {
 		return []any{string(t), "null"}
 	}

@@ -17,19 +17,19 @@ const SimDirectiveKey = "_sim"
 const EntityNamespace = "5c2e3a4f-8b1d-4e6a-9f07-3d5b2c1a0e98"
 
 // entityNamespace holds the 16 bytes of EntityNamespace.
-var entityNamespace = mustUUIDBytes(EntityNamespace)
+var entityNamespace = parseEntityUUID(EntityNamespace)
 
-// searchKey is a search key of the entity: an is_key property outside arrays and outside
+// entityKeyPath is a search key of the entity: an is_key property outside arrays and outside
 // preserve subtrees (preserve wins over every other flag, SPEC §4.1).
-type searchKey struct {
+type entityKeyPath struct {
 	path []string // property names from the root
 	name string   // the path joined with "."
 }
 
-// entitySearchKeys returns the search keys of s in schema order (depth first, document order).
+// entityKeyPaths returns the search keys of s in schema order (depth first, document order).
 // Root keys come out as their plain names; keys inside nested objects as dotted paths.
-func entitySearchKeys(s *Schema) []searchKey {
-	var keys []searchKey
+func entityKeyPaths(s *Schema) []entityKeyPath {
+	var keys []entityKeyPath
 	var walk func(props []*Property, prefix []string)
 	walk = func(props []*Property, prefix []string) {
 		for _, p := range props {
@@ -38,7 +38,7 @@ func entitySearchKeys(s *Schema) []searchKey {
 			}
 			path := append(slices.Clip(prefix), p.Name)
 			if p.IsKey {
-				keys = append(keys, searchKey{path: path, name: strings.Join(path, ".")})
+				keys = append(keys, entityKeyPath{path: path, name: strings.Join(path, ".")})
 			}
 			if p.Type == TypeObject {
 				walk(p.Properties, path)
@@ -74,9 +74,9 @@ func objectFold(obj map[string]any, name string) map[string]any {
 	return m
 }
 
-// valueAtPath returns the value at path in obj, matching every key case-insensitively, and
+// entityValueAt returns the value at path in obj, matching every key case-insensitively, and
 // whether it exists.
-func valueAtPath(obj map[string]any, path []string) (any, bool) {
+func entityValueAt(obj map[string]any, path []string) (any, bool) {
 	for _, name := range path[:len(path)-1] {
 		obj = objectFold(obj, name)
 		if obj == nil {
@@ -86,8 +86,8 @@ func valueAtPath(obj map[string]any, path []string) (any, bool) {
 	return fieldFold(obj, path[len(path)-1])
 }
 
-// holdsValue reports whether v counts as given for a search key: not null, "" or [].
-func holdsValue(v any) bool {
+// holdsKeyValue reports whether v counts as given for a search key: not null, "" or [].
+func holdsKeyValue(v any) bool {
 	switch x := v.(type) {
 	case nil:
 		return false
@@ -109,13 +109,13 @@ func CheckSearchKeys(s *Schema, entity map[string]any) error {
 	if len(entity) == 0 {
 		return Errorf(KindInvalid, "entity_data: at least one field is required")
 	}
-	keys := entitySearchKeys(s)
+	keys := entityKeyPaths(s)
 	if len(keys) == 0 {
 		return nil
 	}
 	names := make([]string, 0, len(keys))
 	for _, k := range keys {
-		if v, ok := valueAtPath(entity, k.path); ok && holdsValue(v) {
+		if v, ok := entityValueAt(entity, k.path); ok && holdsKeyValue(v) {
 			return nil
 		}
 		names = append(names, k.name)
@@ -131,8 +131,8 @@ func CheckSearchKeys(s *Schema, entity map[string]any) error {
 // depth, no HTML escaping (`<` stays `<`), numbers as encoding/json writes float64.
 func EntityID(orgID string, s *Schema, entity map[string]any) string {
 	present := map[string]any{}
-	for _, k := range entitySearchKeys(s) {
-		if v, ok := valueAtPath(entity, k.path); ok && holdsValue(v) {
+	for _, k := range entityKeyPaths(s) {
+		if v, ok := entityValueAt(entity, k.path); ok && holdsKeyValue(v) {
 			present[strings.ToLower(k.name)] = v
 		}
 	}
@@ -140,11 +140,11 @@ func EntityID(orgID string, s *Schema, entity map[string]any) string {
 	if len(present) == 0 {
 		doc = entity
 	}
-	return uuidV5(entityNamespace, orgID+"|"+canonicalJSON(doc))
+	return entityUUIDv5(entityNamespace, orgID+"|"+compactSortedJSON(doc))
 }
 
-// canonicalJSON returns the canonical compact JSON of v (see EntityID).
-func canonicalJSON(v any) string {
+// compactSortedJSON returns the canonical compact JSON of v (see EntityID).
+func compactSortedJSON(v any) string {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -156,8 +156,8 @@ func canonicalJSON(v any) string {
 	return strings.TrimSuffix(buf.String(), "\n")
 }
 
-// uuidV5 returns the name-based SHA-1 UUID of name in namespace ns, in canonical form.
-func uuidV5(ns [16]byte, name string) string {
+// entityUUIDv5 returns the name-based SHA-1 UUID of name in namespace ns, in canonical form.
+func entityUUIDv5(ns [16]byte, name string) string {
 	h := sha1.New()
 	h.Write(ns[:])
 	h.Write([]byte(name))
@@ -165,11 +165,11 @@ func uuidV5(ns [16]byte, name string) string {
 	copy(u[:], h.Sum(nil))
 	u[6] = u[6]&0x0f | 0x50 // version 5
 	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
-	return formatUUID(u)
+	return formatEntityUUID(u)
 }
 
-// formatUUID returns u as lower-case 8-4-4-4-12 hex.
-func formatUUID(u [16]byte) string {
+// formatEntityUUID returns u as lower-case 8-4-4-4-12 hex.
+func formatEntityUUID(u [16]byte) string {
 	var b [36]byte
 	hex.Encode(b[0:8], u[0:4])
 	b[8] = '-'
@@ -183,9 +183,9 @@ func formatUUID(u [16]byte) string {
 	return string(b[:])
 }
 
-// mustUUIDBytes parses a canonical UUID literal; it panics on a malformed one (package
+// parseEntityUUID parses a canonical UUID literal; it panics on a malformed one (package
 // constants only).
-func mustUUIDBytes(s string) [16]byte {
+func parseEntityUUID(s string) [16]byte {
 	var u [16]byte
 	if !ValidUUID(s) {
 		panic("enricher: malformed UUID literal " + s)
@@ -232,8 +232,8 @@ func EntityName(s *Schema, entity map[string]any, index *int) string {
 			}
 		}
 	}
-	for _, k := range entitySearchKeys(s) {
-		if v, ok := valueAtPath(entity, k.path); ok {
+	for _, k := range entityKeyPaths(s) {
+		if v, ok := entityValueAt(entity, k.path); ok {
 			if str, ok := v.(string); ok && strings.TrimSpace(str) != "" {
 				return str
 			}

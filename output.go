@@ -22,7 +22,7 @@ package enricher
 func AssembleOutput(s *Schema, input map[string]any, answers []map[string]any, languages []string) map[string]any {
 	var merged map[string]any
 	for _, a := range answers {
-		merged = mergeObjects(merged, a)
+		merged = mergeAnswerObjects(merged, a)
 	}
 	langs := languages
 	if len(langs) == 0 {
@@ -32,8 +32,8 @@ func AssembleOutput(s *Schema, input map[string]any, answers []map[string]any, l
 	return o.object(s.Root.Properties, merged, input, true)
 }
 
-// mergeObjects returns a new object holding dst deep-merged with src; neither is modified.
-func mergeObjects(dst, src map[string]any) map[string]any {
+// mergeAnswerObjects returns a new object holding dst deep-merged with src; neither is modified.
+func mergeAnswerObjects(dst, src map[string]any) map[string]any {
 	out := make(map[string]any, len(dst)+len(src))
 	for k, v := range dst {
 		out[k] = v
@@ -44,20 +44,20 @@ func mergeObjects(dst, src map[string]any) map[string]any {
 			out[k] = v
 			continue
 		}
-		out[k] = mergeValue(old, v)
+		out[k] = mergeAnswerValue(old, v)
 	}
 	return out
 }
 
-// mergeValue returns old merged with v: objects merge, null keeps old, anything else is v.
-func mergeValue(old, v any) any {
+// mergeAnswerValue returns old merged with v: objects merge, null keeps old, anything else is v.
+func mergeAnswerValue(old, v any) any {
 	if v == nil {
 		return old
 	}
 	om, ok1 := old.(map[string]any)
 	vm, ok2 := v.(map[string]any)
 	if ok1 && ok2 {
-		return mergeObjects(om, vm)
+		return mergeAnswerObjects(om, vm)
 	}
 	return v
 }
@@ -84,10 +84,10 @@ func (o *outputShaper) field(p *Property, v any, in map[string]any, outside bool
 	if outside {
 		given, ok := fieldFold(in, p.Name)
 		if p.Preserve {
-			return cloneJSON(given)
+			return copyAnswerValue(given)
 		}
-		if p.IsKey && ok && holdsValue(given) {
-			return cloneJSON(given)
+		if p.IsKey && ok && holdsKeyValue(given) {
+			return copyAnswerValue(given)
 		}
 	}
 	var sub map[string]any
@@ -120,7 +120,7 @@ func (o *outputShaper) plain(p *Property, v any, in map[string]any, outside bool
 	case TypeObject:
 		ans, isObject := v.(map[string]any)
 		out := o.object(p.Properties, ans, in, outside)
-		if !isObject && allNull(out) {
+		if !isObject && allNullValues(out) {
 			return nil
 		}
 		return out
@@ -133,16 +133,16 @@ func (o *outputShaper) plain(p *Property, v any, in map[string]any, outside bool
 		for _, item := range items {
 			out = append(out, o.value(p.Items, item, nil, false))
 		}
-		return dedupItems(p.Items, out)
+		return dedupKeyedItems(p.Items, out)
 	}
-	if v == nil || !typeMatches(p.Type, v) {
+	if v == nil || !answerTypeMatches(p.Type, v) {
 		return nil
 	}
 	return v
 }
 
-// allNull reports whether every value of m is null.
-func allNull(m map[string]any) bool {
+// allNullValues reports whether every value of m is null.
+func allNullValues(m map[string]any) bool {
 	for _, v := range m {
 		if v != nil {
 			return false
@@ -151,10 +151,10 @@ func allNull(m map[string]any) bool {
 	return true
 }
 
-// dedupItems removes from items (shaped values of the item type it) every object whose is_key
+// dedupKeyedItems removes from items (shaped values of the item type it) every object whose is_key
 // field values equal those of an earlier object. Objects without any key value, and non-objects,
 // are kept. items is filtered in place.
-func dedupItems(it *Property, items []any) []any {
+func dedupKeyedItems(it *Property, items []any) []any {
 	if it.Type != TypeObject || it.Multilingual {
 		return items
 	}
@@ -179,10 +179,10 @@ func dedupItems(it *Property, items []any) []any {
 		hasKey := false
 		for i, k := range keys {
 			values[i] = obj[k]
-			hasKey = hasKey || holdsValue(obj[k])
+			hasKey = hasKey || holdsKeyValue(obj[k])
 		}
 		if hasKey {
-			sig := canonicalJSON(values)
+			sig := compactSortedJSON(values)
 			if seen[sig] {
 				continue
 			}
@@ -193,19 +193,19 @@ func dedupItems(it *Property, items []any) []any {
 	return kept
 }
 
-// cloneJSON returns a deep copy of the JSON value v (maps and slices copied; scalars shared).
-func cloneJSON(v any) any {
+// copyAnswerValue returns a deep copy of the JSON value v (maps and slices copied; scalars shared).
+func copyAnswerValue(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = cloneJSON(e)
+			out[k] = copyAnswerValue(e)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = cloneJSON(e)
+			out[i] = copyAnswerValue(e)
 		}
 		return out
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/entity-enricher/enricher"
-	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/transport/llm"
 )
 

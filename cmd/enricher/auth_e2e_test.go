@@ -156,6 +156,8 @@ func TestAPIKeyLifecycle(t *testing.T) {
 	ts.clock.Advance(25 * time.Hour)
 	r := user.must(401, "GET", "/api/auth/me", nil)
 	require.Equal(t, "API key expired", r.str("detail"))
+	login := ts.anon().must(200, "POST", "/api/auth/login", map[string]any{"email": "owner@example.com", "password": "correct horse battery"})
+	owner = ts.bearer(login.str("access_token"))
 
 	// Revocation takes effect at the next request, including the revoking key's own.
 	key2, created2 := owner.createKey(map[string]any{"name": "revoke-me"})

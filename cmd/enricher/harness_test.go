@@ -20,6 +20,10 @@ func TestMain(m *testing.M) {
 		// badger and ristretto start process-wide goroutines that outlive a DB.
 		goleak.IgnoreAnyFunction("github.com/dgraph-io/ristretto/v2/z.(*AllocatorPool).freeupAllocators"),
 		goleak.IgnoreAnyFunction("github.com/golang/glog.(*fileSink).flushDaemon"),
+		// fasthttp keeps a process-wide Date updater, and a stopped worker pool's cleaner
+		// sleeps out its idle period (10 s) before it returns.
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 	)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -23,7 +24,9 @@ func TestSavedSchemas(t *testing.T) {
 	require.NotContains(t, country, "search_key")
 	require.Equal(t, []any{}, created.get("ai_suggestions"))
 
+	ts.clock.Advance(time.Second)
 	second := c.must(200, "POST", "/api/schema/saved", map[string]any{"name": "Company", "schema_content": companySchema, "is_pinned": true})
+	ts.clock.Advance(time.Second)
 	require.Equal(t, "Company (2)", second.str("name"))
 	third := c.must(200, "POST", "/api/schema/saved", map[string]any{"name": "Drug", "schema_content": companySchema})
 

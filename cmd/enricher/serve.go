@@ -141,7 +141,7 @@ func newCatalog(cfg *Config, getenv func(string) string) (*llm.Catalog, error) {
 			return nil, fmt.Errorf("models file: %w", err)
 		}
 	}
-	c, err := llm.NewCatalog(llm.CatalogConfig{Env: getenv, ModelsFile: file, ProviderConcurrency: cfg.ProviderConc})
+	c, err := llm.NewCatalog(llm.CatalogConfig{Env: getenv, ModelsFile: file})
 	if err != nil {
 		return nil, fmt.Errorf("models file %s: %w", cfg.ModelsFile, err)
 	}

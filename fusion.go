@@ -494,4 +494,3 @@ func setPath(m map[string]any, path []string, v any) {
 	}
 	m[path[0]] = v
 }
-

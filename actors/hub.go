@@ -59,7 +59,6 @@ func (s *Subscription) Close() {
 
 var errTooManySubscribers = enricher.Errorf(enricher.KindTooMany, "too many subscribers on this job")
 
-
 // subscribe registers a subscriber. It returns nil, false when the job already finished (the
 // caller serves the log alone), and errTooManySubscribers at the cap.
 func (h *hub) subscribe() (*Subscription, bool, error) {

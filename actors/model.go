@@ -26,7 +26,7 @@ type modelSpec struct {
 	MaxAttempts    int
 	MaxTokens      int
 	Plan           []plannedCall
-	Record         enricher.Record      // template: job, entity, schema and creator fields set
+	Record         enricher.Record       // template: job, entity, schema and creator fields set
 	Prior          []enricher.PromptCall // calls billed to this run before it started (classification)
 	Now            func() time.Time
 }

@@ -83,7 +83,10 @@ type Job struct {
 	StartedAt         *Time           `json:"started_at"`
 	FinishedAt        *Time           `json:"finished_at"`
 	CreatedBy         CreatedBy       `json:"created_by"`
-	Spec              json.RawMessage `json:"spec"`
+	Models            []string        `json:"models"`
+	Strategy          *Strategy       `json:"strategy"`
+	SchemaID          *string         `json:"schema_id"`
+	Spec              json.RawMessage `json:"spec,omitempty"`
 	LastSeq           int64           `json:"last_seq"`
 	TotalModels       int             `json:"total_models"`
 	CompletedModels   int             `json:"completed_models"`
@@ -92,6 +95,7 @@ type Job struct {
 	FailedEntities    *int            `json:"failed_entities"`
 	SkippedEntities   *int            `json:"skipped_entities"`
 	RecordIDs         []string        `json:"record_ids"`
+	RecordCount       int             `json:"record_count"` // all records, RecordIDs keeps the first 1000
 	Pause             *Pause          `json:"pause"`
 	ErrorMessage      *string         `json:"error_message"`
 	Result            json.RawMessage `json:"result"`

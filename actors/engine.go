@@ -34,6 +34,9 @@ type Config struct {
 	JobEventsMaxBytes   int           // default 256 MiB
 	Logger              *slog.Logger  // default: discard
 	Now                 func() time.Time
+	// OnRetry, when set, is told of every transport retry a provider schedules (metrics, tests).
+	// It is called from the provider actor and must not block.
+	OnRetry func(provider string, try int, delay time.Duration)
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -133,7 +136,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		}
 		st := &ProviderStats{}
 		e.stats[name] = st
-		pc := ProviderConfig{Name: name, Concurrency: conc, Queue: cfg.ProviderQueue, Retry: cfg.Retry, Timeout: cfg.LLMTimeout}
+		pc := ProviderConfig{Name: name, Concurrency: conc, Queue: cfg.ProviderQueue, Retry: cfg.Retry, Timeout: cfg.LLMTimeout, OnRetry: cfg.OnRetry}
 		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, cfg.Now, st)))
 	}
 	e.sup = sys.Root.Spawn(actor.PropsFromProducer(newSupervisor(&e.cfg, log), actor.WithSupervisor(stopStrategy)))
@@ -144,42 +147,36 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	return e, nil
 }
 
-// StartRequest is a validated enrichment to run.
-type StartRequest struct {
-	Org       string
-	CreatedBy enricher.CreatedBy
-	Spec      *enricher.EnrichSpec
-}
-
 // askTimeout bounds every request-reply with an actor.
 const askTimeout = 10 * time.Second
 
 // Start admits, stores and starts a single enrichment job. It returns once the job is stored.
 // Errors: KindTooMany (admission), KindUnavailable (shutdown or storage), KindInvalid (a model
 // that vanished from the catalog).
-func (e *Engine) Start(req StartRequest) (*enricher.Job, error) {
+func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec) (*enricher.Job, error) {
 	if e.stopped.Load() {
 		return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
 	}
-	in, err := e.prepare(req.Spec)
+	in, err := e.prepare(spec)
 	if err != nil {
 		return nil, err
 	}
-	res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: req.Org}, askTimeout).Result()
+	res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: org}, askTimeout).Result()
 	if err != nil {
 		return nil, enricher.Wrap(enricher.KindUnavailable, err, "job admission unavailable")
 	}
 	if r := res.(*reserved); r.Err != nil {
 		return nil, r.Err
 	}
-	spec, _ := json.Marshal(req.Spec)
+	raw, _ := json.Marshal(spec)
+	strategy := spec.Strategy
 	job := &enricher.Job{
-		ID: uuid.NewString(), OrganizationID: req.Org, Type: enricher.JobSingleEnrichment, Status: enricher.JobPending,
-		CreatedAt: enricher.NewTime(e.cfg.Now()), CreatedBy: req.CreatedBy, Spec: spec,
-		TotalModels: len(req.Spec.Models), RecordIDs: []string{},
+		ID: uuid.NewString(), OrganizationID: org, Type: enricher.JobSingleEnrichment, Status: enricher.JobPending,
+		CreatedAt: enricher.NewTime(e.cfg.Now()), CreatedBy: by, Spec: raw, Models: spec.Models,
+		Strategy: &strategy, SchemaID: spec.SchemaID, TotalModels: len(spec.Models), RecordIDs: []string{},
 	}
 	if err := e.deps.Store.CreateJob(job); err != nil {
-		e.sys.Root.Send(e.sup, &release{Org: req.Org})
+		e.sys.Root.Send(e.sup, &release{Org: org})
 		return nil, err
 	}
 	in.Job = job

@@ -367,6 +367,7 @@ func (a *jobActor) modelDone(c actor.Context, m *modelDone) {
 }
 
 func (a *jobActor) addRecordID(id string) {
+	a.job.RecordCount++
 	if len(a.job.RecordIDs) < 1000 {
 		a.job.RecordIDs = append(a.job.RecordIDs, id)
 	}

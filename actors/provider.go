@@ -21,6 +21,7 @@ type ProviderConfig struct {
 	Queue       int // waiting calls before refusing with overloaded; default 1000
 	Retry       llm.RetryPolicy
 	Timeout     time.Duration // one try; default 120s
+	OnRetry     func(provider string, try int, delay time.Duration)
 }
 
 // providerCall asks the provider actor for one answer. Ctx is cancelled when the caller stops;
@@ -209,6 +210,9 @@ func (a *providerActor) finish(c actor.Context, m *tryDone) {
 		return
 	}
 	call.waited += delay
+	if a.cfg.OnRetry != nil {
+		a.cfg.OnRetry(a.cfg.Name, call.tries, delay)
+	}
 	c.Send(call.ReplyTo, &providerRetry{ID: call.ID, Try: call.tries, Err: err, Delay: delay})
 	a.timers.SendOnce(delay, c.Self(), &requeue{call: call})
 }

@@ -20,7 +20,7 @@ func handleHealth(c *call) error {
 		status, code = "shutting_down", fasthttp.StatusServiceUnavailable
 	}
 	writeJSON(c.ctx, code, map[string]any{
-		"status": status, "version": c.s.cfg.Version, "storage": storage, "jobs_active": 0,
+		"status": status, "version": c.s.cfg.Version, "storage": storage, "jobs_active": c.s.deps.Engine.ActiveJobs(),
 		"uptime_seconds": int64(c.s.now().Sub(c.s.started) / time.Second),
 	})
 	return nil

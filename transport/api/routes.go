@@ -73,6 +73,15 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/api/schema/saved/{schema_id}/duplicate", minRole: ed, handle: handleDuplicateSchema},
 
 		{method: "GET", path: "/api/enrichment/options", minRole: op, handle: handleOptions},
+
+		{method: "POST", path: "/api/single/enrich/stream", minRole: op, handle: handleEnrichStream},
+		{method: "POST", path: "/api/single/enrich/sync", minRole: op, handle: handleEnrichSync},
+		{method: "GET", path: "/api/llm/stream/{job_id}", minRole: op, queryToken: true, handle: handleStream},
+		{method: "POST", path: "/api/llm/cancel/{job_id}", minRole: op, handle: handleCancel},
+		{method: "POST", path: "/api/llm/continue/{job_id}", minRole: op, handle: handleContinue},
+		{method: "GET", path: "/api/llm/jobs", minRole: op, handle: handleListJobs},
+		{method: "GET", path: "/api/llm/jobs/{job_id}", minRole: op, handle: handleJobStatus},
+		{method: "GET", path: "/api/records/{record_id}", minRole: op, handle: handleGetRecord},
 	}
 }
 

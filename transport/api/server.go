@@ -36,6 +36,12 @@ type Config struct {
 	MaxSchemasPerOrg int
 	// Limits are reported by GET /api/enrichment/options.
 	Limits Limits
+	// SSEHeartbeat is the interval of ": ping" comments on idle streams. Default 15s.
+	SSEHeartbeat time.Duration
+	// SyncMaxTimeout bounds timeout_seconds of blocking endpoints. Default 600s.
+	SyncMaxTimeout time.Duration
+	// JobRetention is how long finished jobs stay readable. Default 24h.
+	JobRetention time.Duration
 	// Version is reported by GET /health.
 	Version string
 	// Logger receives request errors. Default: discard.
@@ -71,6 +77,15 @@ func (c Config) WithDefaults() Config {
 	if c.RefreshTokenTTL == 0 {
 		c.RefreshTokenTTL = 168 * time.Hour
 	}
+	if c.SSEHeartbeat == 0 {
+		c.SSEHeartbeat = 15 * time.Second
+	}
+	if c.SyncMaxTimeout == 0 {
+		c.SyncMaxTimeout = 600 * time.Second
+	}
+	if c.JobRetention == 0 {
+		c.JobRetention = 24 * time.Hour
+	}
 	if c.KeyUsageFlush == 0 {
 		c.KeyUsageFlush = 30 * time.Second
 	}
@@ -91,8 +106,11 @@ type Deps struct {
 	Accounts AccountStore
 	Keys     KeyStore
 	Schemas  SchemaStore
+	Records  RecordStore
+	Jobs     JobLister
 	Models   ModelCatalog
 	Health   Pinger
+	Engine   Engine
 }
 
 // Server is the HTTP front end. Build it with New, run it with Serve, stop it with Shutdown.
@@ -122,7 +140,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if len(cfg.TokenSecret) < 16 {
 		return nil, errors.New("api: TokenSecret must hold at least 16 bytes")
 	}
-	if deps.Accounts == nil || deps.Keys == nil || deps.Schemas == nil || deps.Models == nil || deps.Health == nil {
+	if deps.Accounts == nil || deps.Keys == nil || deps.Schemas == nil || deps.Records == nil || deps.Jobs == nil ||
+		deps.Models == nil || deps.Health == nil || deps.Engine == nil {
 		return nil, errors.New("api: every dependency is required")
 	}
 	now := cfg.NowFunc()

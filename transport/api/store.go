@@ -56,3 +56,39 @@ type ModelCatalog interface {
 
 // Pinger reports whether storage answers (GET /health).
 type Pinger interface{ Ping() error }
+
+// RecordStore reads records. Implemented by storage.DB.
+type RecordStore interface {
+	Record(org, id string) (*enricher.Record, error)
+}
+
+// JobLister lists an organization's jobs, newest first. Implemented by storage.DB.
+type JobLister interface {
+	Jobs(org string, keep func(*enricher.Job) bool) ([]*enricher.Job, error)
+}
+
+// Engine runs jobs (actors.Engine, through a small adapter in cmd).
+type Engine interface {
+	// Start admits, stores and starts a job; it returns once the job is stored.
+	Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec) (*enricher.Job, error)
+	// Subscribe opens a stream on a job of org (KindNotFound, KindTooMany).
+	Subscribe(org, jobID string) (EventStream, error)
+	// Cancel and Continue return once the job took the command (KindNotFound, KindConflict).
+	Cancel(org, jobID string) error
+	Continue(org, jobID string) error
+	// Job returns the stored state of a job of org.
+	Job(org, jobID string) (*enricher.Job, error)
+	// ActiveJobs counts non-terminal jobs.
+	ActiveJobs() int
+}
+
+// EventStream is one subscriber's view of a job: stored events, then live ones.
+type EventStream interface {
+	// Replay calls fn with the stored events after the resume point, up to where Live takes
+	// over, and returns the last seq delivered.
+	Replay(after int64, fn func(seq int64, data []byte) error) (int64, error)
+	// Live returns live events; nil when the job had finished. It closes after the terminal
+	// event, when the subscriber fell behind, or at shutdown.
+	Live() <-chan enricher.StreamEvent
+	Close()
+}

@@ -109,3 +109,11 @@ type Pause struct {
 	Classification *Classification `json:"classification"`
 	ExpiresAt      Time            `json:"expires_at"`
 }
+
+// IdempotentStart is a remembered job start (SPEC §10): the request's fingerprint, the job it
+// started and the response it got.
+type IdempotentStart struct {
+	Fingerprint string          `json:"fingerprint"`
+	JobID       string          `json:"job_id"`
+	Response    json.RawMessage `json:"response"`
+}

@@ -1,525 +1,547 @@
 package enricher
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
+	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 )
 
-// Schema limits of SPEC §4.3 (S9).
+// MaxSchemaProperties is the largest number of properties a schema may hold (SPEC §4.3 S9),
+// counted as PropertyCount does and also with every $ref expanded.
+const MaxSchemaProperties = 500
+
+// MaxSchemaDepth is the deepest nesting a schema may have (SPEC §4.3 S9). Depth is the nesting
+// of a value in the output document: root properties are at depth 1, and every object level
+// (the properties of an object property or of a $ref type) and every array level (the items of
+// an array) adds one. In the SPEC §4.2 example, subsidiaries is at depth 1, its items at 2 and
+// subsidiaries[].name at 3.
+const MaxSchemaDepth = 8
+
 const (
-	MaxSchemaProperties = 500
-	MaxSchemaDepth      = 8
+	schemaNotObject      = "schema is not a JSON object"
+	refPrefix            = "#/$defs/"
+	searchKeyLegacyValue = "search"
 )
 
-var (
-	propertyNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-	domainKeyRE    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
-)
-
-// ParseSchema decodes and validates a schema document (SPEC §4.1, rules S1–S9 of §4.3). The
-// search-key spellings is_key, identifying and search_key (true or "search") all set IsKey.
-// Properties with $ref are resolved: their Properties are copies of the $defs type's, so
-// consumers never follow references. On failure the error is KindInvalid and lists every
-// problem, each phrased "<path>: <problem>".
+// ParseSchema decodes and validates a schema document (SPEC §4.1) with the rules S1–S9 of
+// SPEC §4.3, and returns the parsed schema. Properties, $defs and expertise domains keep the
+// document's order. Defaults are filled in: Nullable is true unless written false, root
+// properties without expertise are in GeneralDomain, and the search-key spellings `is_key`,
+// `identifying` (true) and `search_key` (true or "search"; another string means no) all set
+// IsKey. A property with `$ref` gets Type TypeObject, the Properties of the $defs type (the same
+// immutable *Property values, shared by every reference) and, when it has no description of its
+// own, the type's description. Unknown fields are ignored and null reads as absent.
+//
+// On failure it returns a KindInvalid error made by Invalid("schema", problems) whose Problems
+// list every problem at once, each phrased "<path>: <problem>" with the document's own paths
+// (`root.properties.revenue_usd.type: unknown type "money"`): root first, then $defs,
+// expertise_domains and the identification fields, each in document order, then reference
+// cycles, nesting through references and the property count. A document that is not JSON
+// gives the single problem "schema is not valid JSON: <reason>", one that is not an object
+// "schema is not a JSON object". The returned schema is immutable and safe for concurrent use.
 func ParseSchema(doc []byte) (*Schema, error) {
-	tree, err := decodeOrdered(doc)
+	v, err := parseOrdered(doc)
 	if err != nil {
 		return nil, Invalid("schema", []string{"schema is not valid JSON: " + err.Error()})
 	}
-	top, ok := tree.(*object)
-	if !ok {
-		return nil, Invalid("schema", []string{"schema is not a JSON object"})
+	if v.kind != orderedObject {
+		return nil, Invalid("schema", []string{schemaNotObject})
 	}
-	p := &schemaParser{defs: map[string]*EntityDefinition{}, refs: map[string][]string{}}
-	s := p.parse(top)
+	p := &schemaParser{}
+	s := p.parse(v)
 	if len(p.problems) > 0 {
-		return nil, Invalid("schema", p.problems)
-	}
-	resolveRefs(s.Root.Properties, p.defs)
-	for _, d := range s.Defs {
-		resolveRefs(d.Properties, p.defs)
+		return nil, Invalid("schema", dedupeProblems(p.problems))
 	}
 	return s, nil
 }
 
-// schemaParser collects problems while building a Schema.
+// schemaParser collects the problems of one document while it decodes it.
 type schemaParser struct {
-	problems []string
-	defs     map[string]*EntityDefinition
-	domains  map[string]bool
-	count    int                 // properties counted for S9
-	refs     map[string][]string // $defs name -> names it references (cycle check)
-	curDef   string              // $defs type being parsed, "" for root
+	problems   []string
+	domainKeys map[string]bool // keys written under expertise_domains, valid or not
+	defIndex   map[string]int  // $defs names in document order
+	refSites   []refSite
+	expanded   int  // root properties at every depth with references expanded
+	expandedOK bool // every reference resolved, so expanded is meaningful
 }
 
-func (p *schemaParser) add(path, format string, args ...any) {
-	p.problems = append(p.problems, path+": "+fmt.Sprintf(format, args...))
+// refSite is a property with a $ref to a defined $defs type, kept for resolution.
+type refSite struct {
+	path  string // document path of the property
+	depth int    // depth of the property within its entity (root or $defs type)
+	owner string // "" for the root entity, else the $defs type it belongs to
+	def   string // referenced type
+	prop  *Property
 }
 
-func (p *schemaParser) parse(top *object) *Schema {
+func (p *schemaParser) add(path, problem string) {
+	p.problems = append(p.problems, path+": "+problem)
+}
+
+func (p *schemaParser) addf(path, format string, args ...any) {
+	p.add(path, fmt.Sprintf(format, args...))
+}
+
+// parse decodes the document object doc; problems accumulate in p.
+func (p *schemaParser) parse(doc *orderedValue) *Schema {
+	p.checkDuplicateKeys(doc, "")
+	p.prescan(doc)
 	s := &Schema{}
-	p.domains = map[string]bool{}
-	if v, ok := top.get("expertise_domains"); ok && v != nil {
-		if o, ok := v.(*object); !ok {
-			p.add("expertise_domains", "expected object")
+	switch root := doc.get("root"); {
+	case root.isNull():
+		p.add("root", "required field missing")
+	case root.kind != orderedObject:
+		p.add("root", "must be an object")
+	default:
+		s.Root = p.entity(root, "root", "")
+	}
+	if defs := doc.get("$defs"); !defs.isNull() {
+		s.Defs = p.defs(defs)
+	}
+	if domains := doc.get("expertise_domains"); !domains.isNull() {
+		s.Domains = p.domains(domains)
+	}
+	if c := doc.get("identification_confidence"); !c.isNull() {
+		if c.kind == orderedString && (c.text == "high" || c.text == "medium" || c.text == "low") {
+			s.IdentificationConfidence = c.text
 		} else {
-			for _, k := range o.keys {
-				path := "expertise_domains." + k
-				if !domainKeyRE.MatchString(k) {
-					p.add(path, "invalid domain key (lower-case letters, digits and _, starting with a letter)")
-					continue
-				}
-				d := Domain{Key: k}
-				if dv, ok := o.vals[k].(*object); !ok {
-					p.add(path, "expected object")
-				} else {
-					d.Name = p.str(dv, path, "name", true)
-					d.Description = p.str(dv, path, "description", false)
-				}
-				p.domains[k] = true
-				s.Domains = append(s.Domains, d)
-			}
+			p.add("identification_confidence", `must be "high", "medium" or "low"`)
 		}
 	}
-	if v, ok := top.get("identification_confidence"); ok && v != nil {
-		switch v {
-		case "high", "medium", "low":
-			s.IdentificationConfidence = v.(string)
-		default:
-			p.add("identification_confidence", "must be high, medium or low")
-		}
-	}
-	s.IdentificationNotes = p.str(top, "", "identification_notes", false)
-
-	// $defs first, so references from root can be checked.
-	var defOrder []string
-	if v, ok := top.get("$defs"); ok && v != nil {
-		if o, ok := v.(*object); !ok {
-			p.add("$defs", "expected object")
-		} else {
-			defOrder = o.keys
-			for _, name := range o.keys {
-				p.defs[name] = nil // declared; filled below
-			}
-			for _, name := range o.keys {
-				p.curDef = name
-				d := p.entity(o.vals[name], "$defs."+name, false)
-				if d != nil {
-					if d.Name == "" {
-						d.Name = name
-					}
-					p.defs[name] = d
-					s.Defs = append(s.Defs, d)
-				}
-			}
-			p.curDef = ""
-		}
-	}
-	root, ok := top.get("root")
-	if !ok || root == nil {
-		p.add("root", "required")
-	} else if d := p.entity(root, "root", true); d != nil {
-		s.Root = *d
-	}
-	if p.count > MaxSchemaProperties {
-		p.add("root", "%d properties, the maximum is %d", p.count, MaxSchemaProperties)
-	}
-	p.checkCycles(defOrder)
+	s.IdentificationNotes, _ = p.optString(doc, "identification_notes", "")
+	p.resolve(s)
+	p.checkCount(s)
 	return s
 }
 
-// str reads an optional (or required) string field of o.
-func (p *schemaParser) str(o *object, path, key string, required bool) string {
-	full := key
-	if path != "" {
-		full = path + "." + key
-	}
-	v, ok := o.get(key)
-	if !ok || v == nil {
-		if required {
-			p.add(full, "required")
-		}
-		return ""
-	}
-	s, ok := v.(string)
-	if !ok {
-		p.add(full, "expected string")
-	}
-	return s
-}
-
-// boolField reads an optional boolean field of o, def when absent.
-func (p *schemaParser) boolField(o *object, path, key string, def bool) bool {
-	v, ok := o.get(key)
-	if !ok || v == nil {
-		return def
-	}
-	b, ok := v.(bool)
-	if !ok {
-		p.add(path+"."+key, "expected boolean")
-		return def
-	}
-	return b
-}
-
-// entity parses an EntityDefinition.
-func (p *schemaParser) entity(v any, path string, isRoot bool) *EntityDefinition {
-	o, ok := v.(*object)
-	if !ok {
-		p.add(path, "expected object")
-		return nil
-	}
-	d := &EntityDefinition{
-		Name:        p.str(o, path, "name", isRoot),
-		Description: p.str(o, path, "description", false),
-	}
-	if t, ok := o.get("type"); ok && t != nil && t != "object" {
-		p.add(path+".type", `must be "object"`)
-	}
-	d.Properties = p.properties(o, path, 1, isRoot)
-	if isRoot && len(d.Properties) == 0 {
-		if pv, ok := o.get("properties"); !ok || pv == nil || isEmptyObject(pv) {
-			p.add(path+".properties", "at least one property is required")
+// prescan records the declared domain keys and $defs names, so references to them can be
+// checked wherever they appear.
+func (p *schemaParser) prescan(doc *orderedValue) {
+	p.domainKeys = map[string]bool{}
+	if d := doc.get("expertise_domains"); d != nil && d.kind == orderedObject {
+		for _, m := range d.members {
+			p.domainKeys[m.key] = true
 		}
 	}
-	return d
+	p.defIndex = map[string]int{}
+	if d := doc.get("$defs"); d != nil && d.kind == orderedObject {
+		for _, m := range d.members {
+			if _, dup := p.defIndex[m.key]; !dup {
+				p.defIndex[m.key] = len(p.defIndex)
+			}
+		}
+	}
 }
 
-func isEmptyObject(v any) bool {
-	o, ok := v.(*object)
-	return ok && len(o.keys) == 0
+// schemaPath returns the path of member name under path.
+func schemaPath(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
 }
 
-// properties parses the "properties" object of o; depth is the depth of the properties.
-func (p *schemaParser) properties(o *object, path string, depth int, isRoot bool) []*Property {
-	v, ok := o.get("properties")
-	if !ok || v == nil {
-		return nil
-	}
-	po, ok := v.(*object)
-	if !ok {
-		p.add(path+".properties", "expected object")
-		return nil
-	}
-	for _, k := range po.dups {
-		p.add(path+".properties."+k, "duplicate property name")
-	}
-	var out []*Property
-	for _, name := range po.keys {
-		ppath := path + ".properties." + name
-		if !propertyNameRE.MatchString(name) {
-			p.add(ppath, "invalid property name")
-			continue
+// checkDuplicateKeys reports every repeated member key of the structural object obj.
+func (p *schemaParser) checkDuplicateKeys(obj *orderedValue, path string) {
+	for i, repeated := range repeatedKeys(obj.members) {
+		if repeated {
+			p.add(schemaPath(path, obj.members[i].key), "duplicate key")
 		}
-		if prop := p.property(po.vals[name], ppath, name, depth, isRoot); prop != nil {
-			out = append(out, prop)
+	}
+}
+
+// repeatedKeys reports, for each member, whether an earlier member has the same key; nil when
+// no key repeats. It is linear in the number of members.
+func repeatedKeys(members []orderedMember) []bool {
+	var out []bool
+	mark := func(i int) {
+		if out == nil {
+			out = make([]bool, len(members))
 		}
+		out[i] = true
+	}
+	if len(members) <= 16 {
+		for i, m := range members {
+			for _, prev := range members[:i] {
+				if prev.key == m.key {
+					mark(i)
+					break
+				}
+			}
+		}
+		return out
+	}
+	seen := make(map[string]struct{}, len(members))
+	for i, m := range members {
+		if _, dup := seen[m.key]; dup {
+			mark(i)
+		}
+		seen[m.key] = struct{}{}
 	}
 	return out
 }
 
-var validTypes = map[Type]bool{TypeString: true, TypeNumber: true, TypeInteger: true, TypeBoolean: true, TypeArray: true, TypeObject: true}
+// optString returns the string member key of obj; absent and null give ("", false), another
+// type is a problem.
+func (p *schemaParser) optString(obj *orderedValue, key, path string) (string, bool) {
+	v := obj.get(key)
+	if v.isNull() {
+		return "", false
+	}
+	if v.kind != orderedString {
+		p.add(schemaPath(path, key), "must be a string")
+		return "", false
+	}
+	return v.text, true
+}
 
-// property parses one PropertySchema at path; name is "" for array items.
-func (p *schemaParser) property(v any, path, name string, depth int, isRoot bool) *Property {
-	o, ok := v.(*object)
-	if !ok {
-		p.add(path, "expected object")
+// optBool returns the boolean member key of obj, or def when it is absent or null.
+func (p *schemaParser) optBool(obj *orderedValue, key, path string, def bool) bool {
+	v := obj.get(key)
+	if v.isNull() {
+		return def
+	}
+	if v.kind != orderedBool {
+		p.add(schemaPath(path, key), "must be a boolean")
+		return def
+	}
+	return v.truth
+}
+
+// entity decodes the root entity (owner "") or the $defs type owner at path.
+func (p *schemaParser) entity(obj *orderedValue, path, owner string) EntityDefinition {
+	p.checkDuplicateKeys(obj, path)
+	var e EntityDefinition
+	name, ok := p.optString(obj, "name", path)
+	switch {
+	case owner != "":
+		e.Name = owner // the $defs key names the type; its name field is optional
+	case !ok && obj.get("name").isNull():
+		p.add(schemaPath(path, "name"), "required field missing")
+	case ok && name == "":
+		p.add(schemaPath(path, "name"), "must not be empty")
+	default:
+		e.Name = name
+	}
+	e.Description, _ = p.optString(obj, "description", path)
+	if t := obj.get("type"); !t.isNull() && (t.kind != orderedString || t.text != string(TypeObject)) {
+		p.add(schemaPath(path, "type"), `must be "object"`)
+	}
+	propsPath := schemaPath(path, "properties")
+	switch props := obj.get("properties"); {
+	case props.isNull(), props.kind == orderedObject && len(props.members) == 0:
+		p.add(propsPath, "at least one property is required")
+	default:
+		e.Properties = p.properties(props, propsPath, 1, owner == "", owner)
+	}
+	return e
+}
+
+// properties decodes the properties object at path whose members are at depth. rootLevel is
+// true for the properties of the root entity.
+func (p *schemaParser) properties(obj *orderedValue, path string, depth int, rootLevel bool, owner string) []*Property {
+	if obj.kind != orderedObject {
+		p.add(path, "must be an object")
 		return nil
 	}
-	if name != "" {
-		p.count++
-		if depth > MaxSchemaDepth {
-			p.add(path, "nesting depth %d, the maximum is %d", depth, MaxSchemaDepth)
-			return nil
+	props := make([]*Property, 0, len(obj.members))
+	repeated := repeatedKeys(obj.members)
+	for i, m := range obj.members {
+		propPath := schemaPath(path, m.key)
+		if repeated != nil && repeated[i] {
+			p.add(propPath, "duplicate property name")
+			continue
 		}
+		if !validPropertyName(m.key) {
+			p.add(propPath, "invalid property name")
+		}
+		prop := p.property(m.value, propPath, depth, rootLevel, owner)
+		prop.Name = m.key
+		props = append(props, prop)
 	}
-	prop := &Property{Name: name, Nullable: true}
-	prop.Ref = p.str(o, path, "$ref", false)
-	typ := p.str(o, path, "type", false)
-	prop.Type = Type(typ)
-	switch {
-	case prop.Ref != "":
-		if typ != "" && prop.Type != TypeObject {
-			p.add(path+".type", `must be "object" with $ref`)
-		}
-		prop.Type = TypeObject
-		p.checkRef(path, prop.Ref)
-	case typ == "":
-		if _, present := o.get("type"); !present {
-			p.add(path+".type", "required")
-		}
-	case !validTypes[prop.Type]:
-		p.add(path+".type", "unknown type %q", typ)
-	}
-	prop.Description = p.str(o, path, "description", false)
-	if ex, ok := o.get("examples"); ok && ex != nil {
-		arr, ok := ex.([]any)
-		if !ok {
-			p.add(path+".examples", "expected array")
-		}
-		for i, e := range arr {
-			switch e.(type) {
-			case *object, []any:
-				p.add(fmt.Sprintf("%s.examples[%d]", path, i), "examples must be scalars")
-			default:
-				prop.Examples = append(prop.Examples, plain(e))
-			}
-		}
-	}
-	if isRoot && name != "" {
-		prop.Expertise = p.str(o, path, "expertise", false)
-		if prop.Expertise == "" {
-			prop.Expertise = GeneralDomain
-		} else if prop.Expertise != GeneralDomain && !p.domains[prop.Expertise] {
-			p.add(path+".expertise", "unknown domain %q", prop.Expertise)
-		}
-	}
-	prop.IsKey = p.isKey(o, path)
-	prop.Preserve = p.boolField(o, path, "preserve", false)
-	prop.Multilingual = p.boolField(o, path, "multilingual", false)
-	prop.Nullable = p.boolField(o, path, "nullable", true)
+	return props
+}
 
+// property decodes the property schema at path and depth (the items of an array too).
+func (p *schemaParser) property(obj *orderedValue, path string, depth int, rootLevel bool, owner string) *Property {
+	prop := &Property{Nullable: true}
+	if depth > MaxSchemaDepth {
+		p.addf(path, "nesting depth %d, the maximum is %d", depth, MaxSchemaDepth)
+		return prop
+	}
+	if obj.kind != orderedObject {
+		p.add(path, "must be an object")
+		return prop
+	}
+	p.checkDuplicateKeys(obj, path)
+	p.ref(obj, path, depth, owner, prop)
+	typeOK := p.propertyType(obj, path, prop)
+	prop.Description, _ = p.optString(obj, "description", path)
+	prop.Examples = p.examples(obj, path)
+	prop.Preserve = p.optBool(obj, "preserve", path, false)
+	prop.Multilingual = p.optBool(obj, "multilingual", path, false)
+	prop.Nullable = p.optBool(obj, "nullable", path, true)
+	keyPath := p.searchKey(obj, path, prop)
+	if rootLevel {
+		p.expertise(obj, path, prop)
+	}
 	switch prop.Type {
 	case TypeArray:
-		if iv, ok := o.get("items"); !ok || iv == nil {
+		if items := obj.get("items"); items.isNull() {
 			p.add(path, "array has no items")
 		} else {
-			prop.Items = p.property(iv, path+".items", "", depth, false)
+			prop.Items = p.property(items, schemaPath(path, "items"), depth+1, false, owner)
 		}
 	case TypeObject:
-		if prop.Ref == "" {
-			if pv, ok := o.get("properties"); !ok || pv == nil {
-				p.add(path, "object has no properties")
-			} else {
-				prop.Properties = p.properties(o, path, depth+1, false)
-			}
+		props, hasRef := obj.get("properties"), !obj.get("$ref").isNull()
+		switch {
+		case hasRef && !props.isNull():
+			p.add(path, "$ref and properties cannot be combined")
+		case hasRef:
+		case props.isNull(), props.kind == orderedObject && len(props.members) == 0:
+			p.add(path, "object has no properties")
+		default:
+			prop.Properties = p.properties(props, schemaPath(path, "properties"), depth+1, false, owner)
 		}
 	}
-	if prop.IsKey && !(prop.Type == TypeString || prop.Type == TypeNumber || prop.Type == TypeInteger) && validTypes[prop.Type] {
-		p.add(path+".is_key", "a search key must be a scalar")
+	if !typeOK {
+		return prop
 	}
-	if prop.Multilingual && validTypes[prop.Type] && !(prop.Type == TypeString ||
-		prop.Type == TypeArray && prop.Items != nil && prop.Items.Type == TypeString) {
-		p.add(path+".multilingual", "only text can be multilingual")
+	if prop.IsKey && prop.Type != TypeString && prop.Type != TypeNumber && prop.Type != TypeInteger {
+		p.add(keyPath, "a search key must be a scalar")
+	}
+	if prop.Multilingual && prop.Type != TypeString &&
+		(prop.Type != TypeArray || prop.Items == nil || prop.Items.Type != TypeString) {
+		p.add(schemaPath(path, "multilingual"), "only text can be multilingual")
 	}
 	return prop
 }
 
-// isKey reads the search-key flag in any of its spellings.
-func (p *schemaParser) isKey(o *object, path string) bool {
-	key := p.boolField(o, path, "is_key", false) || p.boolField(o, path, "identifying", false)
-	if v, ok := o.get("search_key"); ok && v != nil {
-		switch v {
-		case true, "search":
-			key = true
-		case false:
-		default:
-			p.add(path+".search_key", `must be true, false or "search"`)
+// propertyType sets prop.Type and reports whether the type is known (S2).
+func (p *schemaParser) propertyType(obj *orderedValue, path string, prop *Property) bool {
+	typePath := schemaPath(path, "type")
+	t := obj.get("type")
+	switch {
+	case t.isNull() && prop.Ref != "":
+		prop.Type = TypeObject
+		return true
+	case t.isNull():
+		if obj.get("$ref").isNull() {
+			p.add(typePath, "required field missing")
 		}
+		return false
+	case t.kind != orderedString:
+		p.add(typePath, "must be a string")
+		return false
 	}
-	return key
-}
-
-// checkRef checks that ref names a declared $defs type and records the edge for cycle checks.
-func (p *schemaParser) checkRef(path, ref string) {
-	name, ok := strings.CutPrefix(ref, "#/$defs/")
-	if _, declared := p.defs[name]; !ok || !declared {
-		p.add(path+".$ref", "%q is not defined", ref)
-		return
-	}
-	if p.curDef != "" {
-		p.refs[p.curDef] = append(p.refs[p.curDef], name)
-	}
-}
-
-// checkCycles reports each reference cycle among $defs once, at its first type in document order.
-func (p *schemaParser) checkCycles(order []string) {
-	reported := map[string]bool{}
-	for _, start := range order {
-		if reported[start] {
-			continue
-		}
-		var path []string
-		onPath := map[string]bool{}
-		var visit func(n string) bool
-		visit = func(n string) bool {
-			if n == start && len(path) > 0 {
-				path = append(path, n)
-				return true
-			}
-			if onPath[n] {
-				return false
-			}
-			onPath[n] = true
-			path = append(path, n)
-			for _, next := range p.refs[n] {
-				if visit(next) {
-					return true
-				}
-			}
-			path = path[:len(path)-1]
+	switch typ := Type(t.text); typ {
+	case TypeString, TypeNumber, TypeInteger, TypeBoolean, TypeArray, TypeObject:
+		if prop.Ref != "" && typ != TypeObject {
+			p.add(typePath, `must be "object" with $ref`)
 			return false
 		}
-		if visit(start) {
-			for _, n := range path {
-				reported[n] = true
-			}
-			p.add("$defs."+start, "reference cycle %s", strings.Join(path, " → "))
-		}
+		prop.Type = typ
+		return true
 	}
+	p.addf(typePath, "unknown type %q", t.text)
+	return false
 }
 
-// resolveRefs fills the Properties of every $ref property with copies of its type's.
-func resolveRefs(props []*Property, defs map[string]*EntityDefinition) {
-	for _, prop := range props {
-		resolveProperty(prop, defs)
-	}
-}
-
-func resolveProperty(prop *Property, defs map[string]*EntityDefinition) {
-	if prop == nil {
+// ref decodes $ref (S6, first half: the reference names a $defs type).
+func (p *schemaParser) ref(obj *orderedValue, path string, depth int, owner string, prop *Property) {
+	ref, ok := p.optString(obj, "$ref", path)
+	if !ok {
 		return
 	}
-	if name, ok := strings.CutPrefix(prop.Ref, "#/$defs/"); ok && defs[name] != nil {
-		prop.Properties = copyProperties(defs[name].Properties, defs)
+	refPath := schemaPath(path, "$ref")
+	name, found := strings.CutPrefix(ref, refPrefix)
+	if !found || name == "" {
+		p.addf(refPath, "%q must have the form \"#/$defs/<Name>\"", ref)
+		return
 	}
-	resolveProperty(prop.Items, defs)
-	for _, c := range prop.Properties {
-		resolveProperty(c, defs)
+	if _, defined := p.defIndex[name]; !defined {
+		p.addf(refPath, "%q is not defined", ref)
+		return
 	}
+	prop.Ref = ref
+	p.refSites = append(p.refSites, refSite{path: path, depth: depth, owner: owner, def: name, prop: prop})
 }
 
-func copyProperties(props []*Property, defs map[string]*EntityDefinition) []*Property {
-	out := make([]*Property, len(props))
-	for i, p := range props {
-		c := *p
-		if p.Items != nil {
-			c.Items = copyProperties([]*Property{p.Items}, defs)[0]
+// examples decodes the examples array; numbers become json.Number with their literal text.
+func (p *schemaParser) examples(obj *orderedValue, path string) []any {
+	v := obj.get("examples")
+	if v.isNull() {
+		return nil
+	}
+	bad := v.kind != orderedArray
+	out := make([]any, 0, len(v.elems))
+	for _, e := range v.elems {
+		switch e.kind {
+		case orderedNull:
+			out = append(out, nil)
+		case orderedBool:
+			out = append(out, e.truth)
+		case orderedNumber:
+			out = append(out, json.Number(e.text))
+		case orderedString:
+			out = append(out, e.text)
+		default:
+			bad = true
 		}
-		c.Properties = copyProperties(p.Properties, defs)
-		resolveProperty(&c, defs)
-		out[i] = &c
+	}
+	if bad {
+		p.add(schemaPath(path, "examples"), "must be an array of scalars")
+		return nil
 	}
 	return out
 }
 
-// PropertyCount counts the properties of the schema at every depth: the root's tree (a $ref
-// property counts once, without its type's properties) plus each $defs type's tree once.
-func (s *Schema) PropertyCount() int {
-	n := countProperties(s.Root.Properties)
-	for _, d := range s.Defs {
-		n += countProperties(d.Properties)
-	}
-	return n
-}
-
-func countProperties(props []*Property) int {
-	n := 0
-	for _, p := range props {
-		n++
-		if p.Ref == "" {
-			n += countProperties(p.Properties)
+// searchKey sets prop.IsKey from every spelling and returns the path of the first spelling
+// that marks the key (the path S7 reports on).
+func (p *schemaParser) searchKey(obj *orderedValue, path string, prop *Property) string {
+	keyPath := ""
+	for _, m := range obj.members {
+		if m.key != "is_key" && m.key != "identifying" && m.key != "search_key" {
+			continue
 		}
-		for it := p.Items; it != nil; it = it.Items {
-			if it.Ref == "" {
-				n += countProperties(it.Properties)
-			}
+		v := m.value
+		switch {
+		case v.kind == orderedNull:
+			continue
+		case v.kind == orderedBool, m.key == "search_key" && v.kind == orderedString:
+		case m.key == "search_key":
+			p.add(schemaPath(path, m.key), `must be a boolean or "search"`)
+			continue
+		default:
+			p.add(schemaPath(path, m.key), "must be a boolean")
+			continue
 		}
-	}
-	return n
-}
-
-// ExpertiseCount counts the expertise domains used by root properties, the implicit general
-// domain included when used.
-func (s *Schema) ExpertiseCount() int {
-	used := map[string]bool{}
-	for _, p := range s.Root.Properties {
-		used[p.Expertise] = true
-	}
-	return len(used)
-}
-
-// NormalizeSchemaJSON returns the document compacted, with every search-key spelling
-// (identifying, search_key) rewritten to "is_key": true and everything else unchanged, in the
-// document's own key order. This is the stored form of a schema.
-func NormalizeSchemaJSON(doc []byte) ([]byte, error) {
-	tree, err := decodeOrdered(doc)
-	if err != nil {
-		return nil, err
-	}
-	top, ok := tree.(*object)
-	if !ok {
-		return nil, fmt.Errorf("schema is not a JSON object")
-	}
-	if root, ok := top.vals["root"].(*object); ok {
-		normalizeProps(root)
-	}
-	if defs, ok := top.vals["$defs"].(*object); ok {
-		for _, k := range defs.keys {
-			if d, ok := defs.vals[k].(*object); ok {
-				normalizeProps(d)
-			}
+		if searchKeyTrue(m.key, v) && !prop.IsKey {
+			prop.IsKey = true
+			keyPath = schemaPath(path, m.key)
 		}
 	}
-	var buf bytes.Buffer
-	if err := encodeOrdered(&buf, top, false); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return keyPath
 }
 
-// normalizeProps rewrites the key spellings of every property under o.properties.
-func normalizeProps(o *object) {
-	props, ok := o.vals["properties"].(*object)
+// expertise decodes the domain of a root property (S5).
+func (p *schemaParser) expertise(obj *orderedValue, path string, prop *Property) {
+	prop.Expertise = GeneralDomain
+	key, ok := p.optString(obj, "expertise", path)
 	if !ok {
 		return
 	}
-	for _, k := range props.keys {
-		if p, ok := props.vals[k].(*object); ok {
-			normalizeProperty(p)
-		}
+	if key != GeneralDomain && !p.domainKeys[key] {
+		p.addf(schemaPath(path, "expertise"), "unknown domain %q", key)
+		return
 	}
+	prop.Expertise = key
 }
 
-func normalizeProperty(p *object) {
-	key := p.vals["is_key"] == true || p.vals["identifying"] == true || p.vals["search_key"] == true || p.vals["search_key"] == "search"
-	pos := -1
-	keys := p.keys[:0:0]
-	for _, k := range p.keys {
-		if k == "identifying" || k == "search_key" || k == "is_key" {
-			if pos < 0 {
-				pos = len(keys)
-			}
-			delete(p.vals, k)
+// defs decodes $defs in document order.
+func (p *schemaParser) defs(obj *orderedValue) []*EntityDefinition {
+	if obj.kind != orderedObject {
+		p.add("$defs", "must be an object")
+		return nil
+	}
+	defs := make([]*EntityDefinition, 0, len(obj.members))
+	repeated := repeatedKeys(obj.members)
+	for i, m := range obj.members {
+		path := schemaPath("$defs", m.key)
+		if repeated != nil && repeated[i] {
+			p.add(path, "duplicate type name")
 			continue
 		}
-		keys = append(keys, k)
+		if !validPropertyName(m.key) {
+			p.add(path, "invalid type name")
+		}
+		if m.value.kind != orderedObject {
+			p.add(path, "must be an object")
+			defs = append(defs, &EntityDefinition{Name: m.key})
+			continue
+		}
+		e := p.entity(m.value, path, m.key)
+		defs = append(defs, &e)
 	}
-	if key {
-		keys = append(keys[:pos], append([]string{"is_key"}, keys[pos:]...)...)
-		p.vals["is_key"] = true
-	} else if pos >= 0 {
-		keys = append(keys[:pos], append([]string{"is_key"}, keys[pos:]...)...)
-		p.vals["is_key"] = false
-	}
-	p.keys = keys
-	if items, ok := p.vals["items"].(*object); ok {
-		normalizeProperty(items)
-	}
-	normalizeProps(p)
+	return defs
 }
 
-// SchemaContentHash returns "sha256:<hex>" of the canonical JSON of a (normalised) schema.
-func SchemaContentHash(normalized []byte) (string, error) {
-	c, err := CanonicalJSON(normalized)
-	if err != nil {
-		return "", err
+// domains decodes expertise_domains in document order.
+func (p *schemaParser) domains(obj *orderedValue) []Domain {
+	if obj.kind != orderedObject {
+		p.add("expertise_domains", "must be an object")
+		return nil
 	}
-	sum := sha256.Sum256(c)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
+	domains := make([]Domain, 0, len(obj.members))
+	repeated := repeatedKeys(obj.members)
+	for i, m := range obj.members {
+		path := schemaPath("expertise_domains", m.key)
+		if repeated != nil && repeated[i] {
+			p.add(path, "duplicate domain")
+			continue
+		}
+		if !validDomainKey(m.key) {
+			p.add(path, "invalid domain key")
+		}
+		if m.value.kind != orderedObject {
+			p.add(path, "must be an object")
+			continue
+		}
+		p.checkDuplicateKeys(m.value, path)
+		d := Domain{Key: m.key}
+		var ok bool
+		if d.Name, ok = p.optString(m.value, "name", path); !ok && m.value.get("name").isNull() {
+			p.add(schemaPath(path, "name"), "required field missing")
+		}
+		d.Description, _ = p.optString(m.value, "description", path)
+		domains = append(domains, d)
+	}
+	return domains
+}
+
+// validPropertyName reports whether s matches ^[A-Za-z_][A-Za-z0-9_]{0,63}$ (S4).
+func validPropertyName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validDomainKey reports whether s matches ^[a-z][a-z0-9_]{0,39}$.
+func validDomainKey(s string) bool {
+	if len(s) == 0 || len(s) > 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+		case (c >= '0' && c <= '9' || c == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// dedupeProblems returns problems without repeats, first occurrence kept.
+func dedupeProblems(problems []string) []string {
+	seen := make(map[string]bool, len(problems))
+	out := problems[:0]
+	for _, pr := range problems {
+		if !seen[pr] {
+			seen[pr] = true
+			out = append(out, pr)
+		}
+	}
+	return out
 }

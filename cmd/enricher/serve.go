@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/entity-enricher/enricher/actors"
 	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/transport/api"
 	"github.com/entity-enricher/enricher/transport/llm"
@@ -24,11 +25,12 @@ import (
 // Main is one running server: storage, model catalog and HTTP front end, wired from a Config.
 // Open builds it and opens the listener; Run serves until its context ends, then shuts down.
 type Main struct {
-	cfg *Config
-	log *slog.Logger
-	db  *storage.DB
-	api *api.Server
-	ln  net.Listener
+	cfg    *Config
+	log    *slog.Logger
+	db     *storage.DB
+	engine *actors.Engine
+	api    *api.Server
+	ln     net.Listener
 }
 
 // Env is what Main takes from its process: environment lookups (provider credentials), the log
@@ -79,14 +81,27 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	if err != nil {
 		return nil, err
 	}
+	m.engine, err = actors.New(actors.Config{
+		MaxJobs: cfg.MaxJobs, MaxJobsPerOrg: cfg.MaxJobsPerOrg, MaxAttempts: cfg.MaxValidationRetr + 1,
+		MaxOutputTokens: cfg.LLMMaxOutputTok, LLMTimeout: cfg.LLMTimeout, ProviderConcurrency: cfg.ProviderConc,
+		ProviderQueue: cfg.ProviderQueue, Retry: llm.RetryPolicy{Retries: retriesSetting(cfg.LLMRetries)},
+		PauseTimeout: cfg.PauseTimeout, ClassifyMaxChars: cfg.ClassifyMaxChars, SSEBuffer: cfg.SSEBuffer,
+		SSEMaxSubscribers: cfg.SSEMaxSubscribers, EventMaxBytes: cfg.EventMaxBytes, JobEventsMaxBytes: cfg.JobEventsMaxBytes,
+		Logger: log, Now: env.Now,
+	}, actors.Deps{Store: m.db, Catalog: catalog, Providers: newProviders(catalog, int64(cfg.SimSeed))})
+	if err != nil {
+		return nil, err
+	}
 	m.api, err = api.New(api.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, DisableSignup: !cfg.AllowSignup, TokenSecret: secret,
 		AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL, KeyUsageFlush: cfg.KeyUsageFlush,
 		RateLimit: cfg.RateLimit, MaxSchemasPerOrg: cfg.MaxSchemasPerOrg,
 		Limits: api.Limits{MaxModels: cfg.MaxModels, MaxLanguages: cfg.MaxLanguages,
 			MaxBatchEntities: cfg.MaxBatchEntities, MaxEntityBytes: cfg.MaxEntityBytes},
-		Version: version, Logger: log, NowFunc: env.Now,
-	}, api.Deps{Accounts: m.db, Keys: m.db, Schemas: m.db, Models: catalog, Health: m.db})
+		SSEHeartbeat: cfg.SSEHeartbeat, SyncMaxTimeout: cfg.SyncMaxTimeout, JobRetention: cfg.JobRetention,
+		IdempotencyTTL: cfg.IdempotencyTTL, Version: version, Logger: log, NowFunc: env.Now,
+	}, api.Deps{Accounts: m.db, Keys: m.db, Schemas: m.db, Records: m.db, Jobs: m.db, Models: catalog, Health: m.db,
+		Engine: engineAPI{m.engine}, Idempotency: m.db})
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +128,8 @@ func (m *Main) Run(ctx context.Context) error {
 	m.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownGrace)
 	defer cancel()
+	m.api.Drain()   // new job starts are refused with 503 from here on
+	m.engine.Stop() // jobs stop (they resume at the next start) and streams end
 	err := m.api.Shutdown(sctx)
 	if serveErr == nil {
 		serveErr = <-errc
@@ -124,6 +141,9 @@ func (m *Main) Run(ctx context.Context) error {
 func (m *Main) close() {
 	if m.api != nil {
 		_ = m.api.Shutdown(context.Background())
+	}
+	if m.engine != nil {
+		m.engine.Stop()
 	}
 	if m.ln != nil {
 		_ = m.ln.Close()
@@ -158,6 +178,14 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// retriesSetting maps llm_retries to the policy: 0 means no retry (the policy's zero is its default).
+func retriesSetting(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func randomSecret() []byte {

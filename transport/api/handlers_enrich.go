@@ -168,6 +168,12 @@ func (c *call) createdBy() enricher.CreatedBy {
 }
 
 func handleEnrichStream(c *call) error {
+	if c.replay != nil {
+		c.ctx.SetStatusCode(fasthttp.StatusOK)
+		c.ctx.SetContentType("application/json")
+		c.ctx.SetBody(c.replay.Response)
+		return nil
+	}
 	var req enrichRequest
 	if err := decodeBody(c.ctx, &req); err != nil {
 		return err
@@ -180,7 +186,9 @@ func handleEnrichStream(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.ok(startResponse{JobID: job.ID, Message: "enrichment started", StreamURL: "/api/llm/stream/" + job.ID})
+	resp := startResponse{JobID: job.ID, Message: "enrichment started", StreamURL: "/api/llm/stream/" + job.ID}
+	c.remember(job.ID, resp)
+	return c.ok(resp)
 }
 
 func handleEnrichSync(c *call) error {
@@ -196,22 +204,29 @@ func handleEnrichSync(c *call) error {
 	if req.TimeoutSeconds != nil {
 		timeout = time.Duration(*req.TimeoutSeconds) * time.Second
 	}
-	job, err := c.s.deps.Engine.Start(c.p.org.ID, c.createdBy(), spec)
-	if err != nil {
-		return err
+	jobID := ""
+	if c.replay != nil {
+		jobID = c.replay.JobID
+	} else {
+		job, err := c.s.deps.Engine.Start(c.p.org.ID, c.createdBy(), spec)
+		if err != nil {
+			return err
+		}
+		jobID = job.ID
+		c.remember(jobID, nil)
 	}
-	final, err := c.s.waitTerminal(c.p.org.ID, job.ID, timeout)
+	final, err := c.s.waitTerminal(c.p.org.ID, jobID, time.Now().Add(timeout))
 	if err != nil {
 		return err
 	}
 	if final == nil {
 		writeJSON(c.ctx, fasthttp.StatusGatewayTimeout, errorBody{
-			Detail: fmt.Sprintf("the job is still running after %s; stream it or read it later", timeout), JobID: job.ID})
+			Detail: fmt.Sprintf("the job is still running after %s; stream it or read it later", timeout), JobID: jobID})
 		return nil
 	}
 	var outcome enricher.EnrichmentOutcome
 	if err := json.Unmarshal(final.Result, &outcome); err != nil {
-		return fmt.Errorf("job %s result: %w", job.ID, err)
+		return fmt.Errorf("job %s result: %w", jobID, err)
 	}
 	if req.IncludePerModelResults == nil || !*req.IncludePerModelResults {
 		outcome.PerModelResults = nil
@@ -221,13 +236,13 @@ func handleEnrichSync(c *call) error {
 
 // waitTerminal waits until job id is terminal or timeout passes (nil job then), following its
 // live stream rather than polling. A client that leaves does not cancel the job.
-func (s *Server) waitTerminal(org, id string, timeout time.Duration) (*enricher.Job, error) {
+func (s *Server) waitTerminal(org, id string, until time.Time) (*enricher.Job, error) {
 	stream, err := s.deps.Engine.Subscribe(org, id)
 	if err != nil {
 		return nil, err
 	}
 	defer stream.Close()
-	deadline := time.NewTimer(timeout)
+	deadline := time.NewTimer(time.Until(until))
 	defer deadline.Stop()
 	for live := stream.Live(); live != nil; {
 		select {
@@ -247,7 +262,7 @@ func (s *Server) waitTerminal(org, id string, timeout time.Duration) (*enricher.
 		if s.stopping.Load() {
 			return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
 		}
-		return s.waitTerminal(org, id, timeout)
+		return s.waitTerminal(org, id, until)
 	}
 	return j, nil
 }

@@ -22,9 +22,11 @@ type route struct {
 // call is one request as seen by a handler: the fasthttp context (valid only during the
 // handler), the authenticated principal (nil on public routes) and the server.
 type call struct {
-	ctx *fasthttp.RequestCtx
-	p   *principal
-	s   *Server
+	ctx     *fasthttp.RequestCtx
+	p       *principal
+	s       *Server
+	replay  *enricher.IdempotentStart // set on an idempotent replay
+	started *enricher.IdempotentStart // set by a handler that started a job
 }
 
 // ok answers 200 with v as JSON.
@@ -74,8 +76,8 @@ func (s *Server) routeTable() []route {
 
 		{method: "GET", path: "/api/enrichment/options", minRole: op, handle: handleOptions},
 
-		{method: "POST", path: "/api/single/enrich/stream", minRole: op, handle: handleEnrichStream},
-		{method: "POST", path: "/api/single/enrich/sync", minRole: op, handle: handleEnrichSync},
+		{method: "POST", path: "/api/single/enrich/stream", minRole: op, handle: s.idempotent("/api/single/enrich/stream", handleEnrichStream)},
+		{method: "POST", path: "/api/single/enrich/sync", minRole: op, handle: s.idempotent("/api/single/enrich/sync", handleEnrichSync)},
 		{method: "GET", path: "/api/llm/stream/{job_id}", minRole: op, queryToken: true, handle: handleStream},
 		{method: "POST", path: "/api/llm/cancel/{job_id}", minRole: op, handle: handleCancel},
 		{method: "POST", path: "/api/llm/continue/{job_id}", minRole: op, handle: handleContinue},

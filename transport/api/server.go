@@ -42,6 +42,8 @@ type Config struct {
 	SyncMaxTimeout time.Duration
 	// JobRetention is how long finished jobs stay readable. Default 24h.
 	JobRetention time.Duration
+	// IdempotencyTTL is how long Idempotency-Key values are remembered. Default 24h.
+	IdempotencyTTL time.Duration
 	// Version is reported by GET /health.
 	Version string
 	// Logger receives request errors. Default: discard.
@@ -83,6 +85,9 @@ func (c Config) WithDefaults() Config {
 	if c.SyncMaxTimeout == 0 {
 		c.SyncMaxTimeout = 600 * time.Second
 	}
+	if c.IdempotencyTTL == 0 {
+		c.IdempotencyTTL = 24 * time.Hour
+	}
 	if c.JobRetention == 0 {
 		c.JobRetention = 24 * time.Hour
 	}
@@ -103,14 +108,15 @@ func (c Config) WithDefaults() Config {
 
 // Deps are the services the front end calls. All are required.
 type Deps struct {
-	Accounts AccountStore
-	Keys     KeyStore
-	Schemas  SchemaStore
-	Records  RecordStore
-	Jobs     JobLister
-	Models   ModelCatalog
-	Health   Pinger
-	Engine   Engine
+	Accounts    AccountStore
+	Keys        KeyStore
+	Schemas     SchemaStore
+	Records     RecordStore
+	Jobs        JobLister
+	Models      ModelCatalog
+	Health      Pinger
+	Engine      Engine
+	Idempotency IdempotencyStore
 }
 
 // Server is the HTTP front end. Build it with New, run it with Serve, stop it with Shutdown.
@@ -128,6 +134,8 @@ type Server struct {
 	started time.Time
 	loaded  time.Time // when the model catalog was loaded (server build)
 
+	idemLocks keyLocks
+
 	stopping atomic.Bool
 	stopOnce sync.Once
 	bgCancel context.CancelFunc
@@ -141,7 +149,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("api: TokenSecret must hold at least 16 bytes")
 	}
 	if deps.Accounts == nil || deps.Keys == nil || deps.Schemas == nil || deps.Records == nil || deps.Jobs == nil ||
-		deps.Models == nil || deps.Health == nil || deps.Engine == nil {
+		deps.Models == nil || deps.Health == nil || deps.Engine == nil || deps.Idempotency == nil {
 		return nil, errors.New("api: every dependency is required")
 	}
 	now := cfg.NowFunc()
@@ -242,3 +250,7 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 		f.l.Debug("fasthttp", "msg", format, "args", args)
 	}
 }
+
+// Drain marks the server as shutting down: /health reports it and handlers that start jobs
+// answer 503, while other requests are still served until Shutdown.
+func (s *Server) Drain() { s.stopping.Store(true) }

@@ -1,0 +1,30 @@
+package enricher
+
+import "testing"
+
+// BenchmarkParseSchema parses and validates the SPEC §4.2 example.
+func BenchmarkParseSchema(b *testing.B) {
+	doc := exampleSchema(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if _, err := ParseSchema(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSchemaContentHash normalises and hashes the SPEC §4.2 example, as a save does.
+func BenchmarkSchemaContentHash(b *testing.B) {
+	doc := exampleSchema(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		normalized, err := NormalizeSchemaJSON(doc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := SchemaContentHash(normalized); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

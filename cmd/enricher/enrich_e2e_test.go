@@ -146,7 +146,7 @@ func TestStreamSubscribersAndResume(t *testing.T) {
 	resumed, _ := c.stream(jobID, "Last-Event-ID", "3")
 	require.Len(t, resumed, len(want)-3)
 	require.EqualValues(t, 4, resumed[0].id)
-	resumed, _ = c.stream(jobID+"?last_event_id=5")
+	resumed, _ = c.stream(jobID + "?last_event_id=5")
 	require.EqualValues(t, 6, resumed[0].id)
 	all, _ := c.stream(jobID, "Last-Event-ID", strconv.Itoa(len(want)))
 	require.Empty(t, all, "a resume point at the end closes at once")

@@ -59,6 +59,34 @@ func (c *client) stream(jobID string, headers ...string) ([]sseEvent, string) {
 	return out, first
 }
 
+// streamN reads the first n events of a job's stream and hangs up.
+func (c *client) streamN(jobID string, n int) []sseEvent {
+	c.ts.t.Helper()
+	req, err := http.NewRequest("GET", c.ts.base+"/api/llm/stream/"+jobID, nil)
+	require.NoError(c.ts.t, err)
+	req.Header.Set(c.header, c.value)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(c.ts.t, err)
+	defer res.Body.Close()
+	var out []sseEvent
+	var cur sseEvent
+	sc := bufio.NewScanner(res.Body)
+	for len(out) < n && sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "id: "):
+			cur.id, _ = strconv.ParseInt(line[4:], 10, 64)
+		case strings.HasPrefix(line, "data: "):
+			require.NoError(c.ts.t, json.Unmarshal([]byte(line[6:]), &cur.data))
+		case line == "" && cur.data != nil:
+			out = append(out, cur)
+			cur = sseEvent{}
+		}
+	}
+	require.Len(c.ts.t, out, n)
+	return out
+}
+
 func eventTypes(evs []sseEvent) []string {
 	out := make([]string, len(evs))
 	for i, e := range evs {

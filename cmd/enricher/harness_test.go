@@ -16,6 +16,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	runChildIfAsked()
 	goleak.VerifyTestMain(m,
 		// badger and ristretto start process-wide goroutines that outlive a DB.
 		goleak.IgnoreAnyFunction("github.com/dgraph-io/ristretto/v2/z.(*AllocatorPool).freeupAllocators"),

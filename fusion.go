@@ -1,32 +1,35 @@
 package enricher
 
 import (
-	"math"
+	"bytes"
+	"cmp"
+	"fmt"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
-// FusionInput is one model's successful output for one entity.
+// FusionInput is one model's successful output for one entity, as fed to Fuse.
 type FusionInput struct {
-	Model  string         // model key, e.g. "openai::gpt-4o"
+	Model  string         // model key, e.g. "openai::gpt-4o"; distinct across one Fuse call
 	Price  float64        // input_price + output_price of the model, for tie-breaks
-	Output map[string]any // the model's structured output
+	Output map[string]any // the model's structured output (§5.5 shape), JSON-decoded; not modified
 }
 
-// FieldConflict is one leaf on which the models disagreed (SPEC §6.3).
+// FieldConflict is one leaf on which the fused models disagree (SPEC §6.3 FieldConflict).
+// ValuesByModel holds each model's raw value (null when the model had none), deep-copied from
+// the inputs; ResolvedValue is the value held at Path in the merged result (shared with it).
 type FieldConflict struct {
 	Path             string         `json:"path"`
-	FieldType        string         `json:"field_type"` // scalar | multilingual | array
+	FieldType        string         `json:"field_type"` // FieldTypeScalar, FieldTypeMultilingual or FieldTypeArray
 	NeedsArbitration bool           `json:"needs_arbitration"`
 	ValuesByModel    map[string]any `json:"values_by_model"`
 	ResolvedValue    any            `json:"resolved_value"`
-	ResolutionMethod string         `json:"resolution_method"`
+	ResolutionMethod string         `json:"resolution_method"` // one of the Resolution constants
 }
 
-// ConflictReport is the audit trail of a fusion.
+// ConflictReport is the audit trail of one fusion (SPEC §6.3 ConflictReport). TotalFields counts
+// the schema's leaves, so it depends only on the schema; AgreedFields + ConflictedFields =
+// TotalFields; Conflicts lists the conflicted leaves only, in schema order, and is never nil.
 type ConflictReport struct {
 	TotalFields      int             `json:"total_fields"`
 	AgreedFields     int             `json:"agreed_fields"`
@@ -34,463 +37,293 @@ type ConflictReport struct {
 	Conflicts        []FieldConflict `json:"conflicts"`
 }
 
-// Resolution methods (SPEC §6.2).
+// The field types of a FieldConflict (SPEC §6.1).
 const (
-	MethodMajority = "majority"
-	MethodNonNull  = "non_null"
-	MethodLongest  = "longest"
-	MethodMedian   = "median"
-	MethodTieBreak = "tie_break"
-	MethodUnion    = "union"
-	MethodLLM      = "llm"
+	FieldTypeScalar       = "scalar"
+	FieldTypeMultilingual = "multilingual"
+	FieldTypeArray        = "array"
 )
 
-// Fuse merges the outputs of several models for one entity with the rules of SPEC §6.1–§6.2.
-// The result holds every schema property at every depth (null when no model knows it; an
-// object no model gave is null). Inputs are ranked by price (higher first) then model key;
-// that rank breaks remaining ties and picks which spelling represents a group, so the order of
-// inputs never changes the result.
-func Fuse(s *Schema, inputs []FusionInput, languages []string) (map[string]any, ConflictReport) {
-	ranked := slices.Clone(inputs)
-	sort.SliceStable(ranked, func(i, j int) bool {
-		if ranked[i].Price != ranked[j].Price {
-			return ranked[i].Price > ranked[j].Price
-		}
-		return ranked[i].Model < ranked[j].Model
-	})
-	f := &fuser{langs: languages, report: ConflictReport{Conflicts: []FieldConflict{}}}
-	models := make([]string, len(ranked))
-	objs := make([]map[string]any, len(ranked))
-	for i, in := range ranked {
-		models[i], objs[i] = in.Model, in.Output
+// The resolution methods of a FieldConflict (SPEC §6.2, §6.3).
+const (
+	ResolutionMajority = "majority"  // one largest group of equal values
+	ResolutionNonNull  = "non_null"  // nulls dropped, the other values agree
+	ResolutionLongest  = "longest"   // strings, several largest groups: the longest value
+	ResolutionMedian   = "median"    // numbers, no single largest group: the median
+	ResolutionTieBreak = "tie_break" // price, then model key, decided
+	ResolutionUnion    = "union"     // arrays: deduplicated union
+	ResolutionLLM      = "llm"       // replaced by an arbiter's decision (ApplyDecisions)
+)
+
+// fusionDefaultLanguage is the language of multilingual fields when Fuse gets no languages; it
+// matches the output assembly's default.
+const fusionDefaultLanguage = "en"
+
+// Fuse merges the outputs of several models for one entity into one result with a conflict
+// report, by the rules of SPEC §6.1 (conflict detection) and §6.2 (rule-based merge).
+//
+// Leaves are scalar, multilingual and array properties; object properties are not leaves, their
+// properties are compared one by one under a dot-notation path ("headquarters.city"). Null and
+// missing are the same; a value of the wrong shape for its property (an object field that is
+// not a JSON object, an array field that is not an array, a multilingual field that is not an
+// object keyed by language) counts as null. Scalars are compared by their JSON type: a string
+// in a number field is compared as a string.
+//
+// Ties are broken by a preference order over the inputs: higher Price first, then the model key
+// first in byte order. The same order picks the exact spelling that represents a group of equal
+// normalised values, and is the contributor order of array unions, so the result does not
+// depend on the order of inputs. Inputs sharing a model key should not happen; if they do,
+// values_by_model shows the preferred one's value.
+//
+// Shape of merged: it holds every root property, null when unknown. An object property is null
+// when no input holds an object there (every model gave null or nothing); otherwise it is an
+// object holding every one of its properties, recursively. A multilingual property is null
+// when no input holds an object there; otherwise it is an object keyed by exactly the requested
+// languages, each null when unknown. Languages outside the list are ignored; an empty list means
+// ["en"]. Arrays hold the union of the inputs' arrays, their object items shaped like objects.
+// This is the shape of the output assembly (§5.5), so fusing one output with itself returns it
+// unchanged.
+//
+// The numbers of the report (total, agreed, conflicted) count the schema's leaves outside
+// arrays; array items are merged but not counted. merged shares nothing mutable with inputs;
+// the conflicts' ResolvedValue share with merged. s must be a parsed schema, not nil; inputs
+// are only read, so Fuse is safe for concurrent use on shared inputs.
+func Fuse(s *Schema, inputs []FusionInput, languages []string) (merged map[string]any, report ConflictReport) {
+	order := slices.Clone(inputs)
+	slices.SortStableFunc(order, compareFusionInputs)
+	f := fuser{
+		langs:  fusionLanguages(languages),
+		models: make([]string, len(order)),
+		report: ConflictReport{Conflicts: []FieldConflict{}},
 	}
-	merged := f.object(s.Root.Properties, models, objs, "")
-	f.report.ConflictedFields = len(f.report.Conflicts)
-	f.report.AgreedFields = f.report.TotalFields - f.report.ConflictedFields
+	roots := make([]any, len(order))
+	for i, in := range order {
+		f.models[i] = in.Model
+		if in.Output != nil {
+			roots[i] = in.Output
+		}
+	}
+	merged, _ = f.object(s.Root.Properties, "", roots, true)
 	return merged, f.report
 }
 
-type fuser struct {
-	langs  []string
-	report ConflictReport
-}
-
-// object fuses the properties of objects given by models (nil when a model has none).
-func (f *fuser) object(props []*Property, models []string, objs []map[string]any, prefix string) map[string]any {
-	out := make(map[string]any, len(props))
-	for _, p := range props {
-		path := p.Name
-		if prefix != "" {
-			path = prefix + "." + p.Name
-		}
-		vals := make([]any, len(objs))
-		for i, o := range objs {
-			if o != nil {
-				vals[i] = o[p.Name]
-			}
-		}
-		out[p.Name] = f.field(p, models, vals, path)
-	}
-	return out
-}
-
-func (f *fuser) field(p *Property, models []string, vals []any, path string) any {
-	if p.Type == TypeObject && !p.Multilingual {
-		subs := make([]map[string]any, len(vals))
-		given := false
-		for i, v := range vals {
-			if m, ok := v.(map[string]any); ok {
-				subs[i], given = m, true
-			}
-		}
-		merged := f.object(p.Properties, models, subs, path)
-		if !given {
-			return nil
-		}
-		return merged
-	}
-	f.report.TotalFields++
-	kind := "scalar"
-	switch {
-	case p.Multilingual:
-		kind = "multilingual"
-	case p.Type == TypeArray:
-		kind = "array"
-	}
-	keys := make([]string, len(vals))
-	for i, v := range vals {
-		keys[i] = f.norm(p, v)
-	}
-	agree := true
-	for _, k := range keys[1:] {
-		agree = agree && k == keys[0]
-	}
-	if agree {
-		return copyJSONValue(firstNonNull(vals))
-	}
-	var value any
-	var method string
-	switch kind {
-	case "multilingual":
-		value, method = f.multilingual(p, vals)
-	case "array":
-		value, method = f.array(p, models, vals, path), MethodUnion
-	default:
-		value, method = resolveScalar(p.Type, vals, keys)
-	}
-	byModel := make(map[string]any, len(models))
-	for i, m := range models {
-		byModel[m] = copyJSONValue(vals[i])
-	}
-	f.report.Conflicts = append(f.report.Conflicts, FieldConflict{
-		Path: path, FieldType: kind, ValuesByModel: byModel, ResolvedValue: copyJSONValue(value),
-		ResolutionMethod: method, NeedsArbitration: method == MethodLongest || method == MethodMedian || method == MethodTieBreak,
-	})
-	return value
-}
-
-func firstNonNull(vals []any) any {
-	for _, v := range vals {
-		if v != nil {
-			return v
-		}
-	}
-	return nil
-}
-
-// resolveScalar applies the scalar rules to ranked values with their normalised keys.
-func resolveScalar(t Type, vals []any, keys []string) (any, string) {
-	type group struct {
-		key   string
-		rep   any // the value of the highest-ranked member
-		first int // rank of the highest-ranked member
-		count int
-	}
-	var groups []*group
-	index := map[string]*group{}
-	dropped := false
-	for i, v := range vals {
-		if v == nil {
-			dropped = true
-			continue
-		}
-		g := index[keys[i]]
-		if g == nil {
-			g = &group{key: keys[i], rep: v, first: i}
-			index[keys[i]] = g
-			groups = append(groups, g)
-		}
-		g.count++
-	}
-	if len(groups) == 0 {
-		return nil, MethodMajority
-	}
-	if len(groups) == 1 {
-		if dropped {
-			return groups[0].rep, MethodNonNull
-		}
-		return groups[0].rep, MethodMajority
-	}
-	best := 0
-	for _, g := range groups {
-		best = max(best, g.count)
-	}
-	var top []*group
-	for _, g := range groups {
-		if g.count == best {
-			top = append(top, g)
-		}
-	}
-	if len(top) == 1 {
-		return top[0].rep, MethodMajority
-	}
-	switch t {
-	case TypeNumber, TypeInteger:
-		var nums []float64
-		for _, v := range vals {
-			if n, ok := v.(float64); ok {
-				nums = append(nums, n)
-			}
-		}
-		if len(nums) == 0 {
-			break
-		}
-		sort.Float64s(nums)
-		mid := len(nums) / 2
-		m := nums[mid]
-		if len(nums)%2 == 0 {
-			m = (nums[mid-1] + nums[mid]) / 2
-		}
-		if t == TypeInteger {
-			m = math.Round(m) // half away from zero
-		}
-		return m, MethodMedian
-	case TypeBoolean:
-		return true, MethodTieBreak
-	case TypeString:
-		longest, n := []*group(nil), -1
-		for _, g := range top {
-			s, _ := g.rep.(string)
-			switch l := utf8.RuneCountInString(s); {
-			case l > n:
-				longest, n = []*group{g}, l
-			case l == n:
-				longest = append(longest, g)
-			}
-		}
-		if len(longest) == 1 {
-			return longest[0].rep, MethodLongest
-		}
-		top = longest
-	}
-	// Remaining ties go to the group holding the highest-ranked model.
-	win := top[0]
-	for _, g := range top[1:] {
-		if g.first < win.first {
-			win = g
-		}
-	}
-	return win.rep, MethodTieBreak
-}
-
-// multilingual resolves each language by the string rules; the method is the least clear one.
-func (f *fuser) multilingual(p *Property, vals []any) (any, string) {
-	rank := map[string]int{MethodMajority: 0, MethodNonNull: 1, MethodLongest: 2, MethodTieBreak: 3}
-	out := map[string]any{}
-	method := MethodMajority
-	allNull := true
-	for _, lang := range f.langs {
-		lv := make([]any, len(vals))
-		keys := make([]string, len(vals))
-		for i, v := range vals {
-			if m, ok := v.(map[string]any); ok {
-				lv[i] = m[lang]
-			}
-			keys[i] = normScalar(lv[i])
-		}
-		agree := true
-		for _, k := range keys[1:] {
-			agree = agree && k == keys[0]
-		}
-		var val any
-		if agree {
-			val = firstNonNull(lv)
-		} else {
-			var m string
-			val, m = resolveScalar(TypeString, lv, keys)
-			if rank[m] > rank[method] {
-				method = m
-			}
-		}
-		if val != nil {
-			allNull = false
-		}
-		out[lang] = val
-	}
-	if allNull {
-		return nil, method
-	}
-	return out, method
-}
-
-// array unions the arrays of every model: items deduplicated as in §6.1, the first
-// contributor's order, new items appended; object items with equal keys merge field by field.
-func (f *fuser) array(p *Property, models []string, vals []any, path string) any {
-	type item struct {
-		key      string
-		values   []any // one per contributing model, in rank order
-		contribs []string
-	}
-	var items []*item
-	index := map[string]*item{}
-	for i, v := range vals {
-		arr, _ := v.([]any)
-		seen := map[string]bool{}
-		for _, e := range arr {
-			k := f.itemKey(p.Items, e)
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			it := index[k]
-			if it == nil {
-				it = &item{key: k}
-				index[k] = it
-				items = append(items, it)
-			}
-			it.values = append(it.values, e)
-			it.contribs = append(it.contribs, models[i])
-		}
-	}
-	out := make([]any, 0, len(items))
-	for _, it := range items {
-		if p.Items != nil && p.Items.Type == TypeObject && len(it.values) > 1 {
-			objs := make([]map[string]any, len(it.values))
-			for i, v := range it.values {
-				objs[i], _ = v.(map[string]any)
-			}
-			sub := &fuser{langs: f.langs, report: ConflictReport{Conflicts: []FieldConflict{}}}
-			out = append(out, sub.object(p.Items.Properties, it.contribs, objs, path))
-			continue
-		}
-		out = append(out, copyJSONValue(it.values[0]))
-	}
-	return out
-}
-
-// norm returns the comparison key of a leaf value (SPEC §6.1).
-func (f *fuser) norm(p *Property, v any) string {
-	if v == nil {
-		return "\x00null"
-	}
-	switch {
-	case p.Multilingual:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return normScalar(v)
-		}
-		var b strings.Builder
-		for _, l := range f.langs {
-			b.WriteString(l)
-			b.WriteByte('=')
-			b.WriteString(normScalar(m[l]))
-			b.WriteByte('\x01')
-		}
-		return b.String()
-	case p.Type == TypeArray:
-		arr, _ := v.([]any)
-		keys := make([]string, 0, len(arr))
-		for _, e := range arr {
-			keys = append(keys, f.itemKey(p.Items, e))
-		}
-		sort.Strings(keys)
-		keys = slices.Compact(keys)
-		if len(keys) == 0 {
-			return "\x00null" // an empty array is no value
-		}
-		return "[" + strings.Join(keys, "\x02") + "]"
-	}
-	return normScalar(v)
-}
-
-// itemKey identifies an array item: by its is_key fields when its schema has some, else by the
-// whole normalised item.
-func (f *fuser) itemKey(items *Property, e any) string {
-	m, ok := e.(map[string]any)
-	if !ok || items == nil {
-		return normValue(e)
-	}
-	var keyFields []string
-	for _, c := range items.Properties {
-		if c.IsKey {
-			keyFields = append(keyFields, c.Name)
-		}
-	}
-	if len(keyFields) == 0 {
-		return normValue(e)
-	}
-	var b strings.Builder
-	empty := true
-	for _, k := range keyFields {
-		if m[k] != nil {
-			empty = false
-		}
-		b.WriteString(normScalar(m[k]))
-		b.WriteByte('\x03')
-	}
-	if empty {
-		return normValue(e)
-	}
-	return b.String()
-}
-
-// normScalar normalises a scalar: strings trimmed, whitespace collapsed, lower-cased; numbers
-// rounded to 6 significant digits.
-func normScalar(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return "\x00null"
-	case string:
-		return "s:" + strings.ToLower(strings.Join(strings.Fields(t), " "))
-	case float64:
-		return "n:" + strconv.FormatFloat(t, 'g', 6, 64)
-	case bool:
-		return "b:" + strconv.FormatBool(t)
-	}
-	return normValue(v)
-}
-
-// normValue normalises any JSON value (objects by sorted keys, scalars by normScalar).
-func normValue(v any) string {
-	switch t := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var b strings.Builder
-		b.WriteByte('{')
-		for _, k := range keys {
-			b.WriteString(k)
-			b.WriteByte(':')
-			b.WriteString(normValue(t[k]))
-			b.WriteByte(',')
-		}
-		b.WriteByte('}')
-		return b.String()
-	case []any:
-		parts := make([]string, len(t))
-		for i, e := range t {
-			parts[i] = normValue(e)
-		}
-		return "[" + strings.Join(parts, ",") + "]"
-	default:
-		return normScalar(v)
-	}
-}
-
-// copyJSONValue deep-copies a JSON value so results share nothing with inputs.
-func copyJSONValue(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[k] = copyJSONValue(e)
-		}
-		return m
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = copyJSONValue(e)
-		}
-		return out
-	}
-	return v
-}
-
-// ApplyDecisions replaces conflicted values with an arbiter's decisions (path → value) and
-// marks those conflicts resolved by "llm". Paths that are not conflicts are ignored.
+// ApplyDecisions replaces the rule-based value of conflicts with an arbiter's decisions
+// (SPEC §6.3): for each conflict of report whose path is a key of decisions, the decided value
+// is set at that path in merged and as the conflict's ResolvedValue (both share it), and the
+// conflict's ResolutionMethod becomes ResolutionLLM; NeedsArbitration is left as it was. Paths
+// that name no conflict of report are ignored, so a decision can never add a field outside the
+// schema. Objects missing on the way to a path are created. merged and report are modified in
+// place, so they must not be used concurrently; checking that each value fits its field is the
+// caller's job.
 func ApplyDecisions(merged map[string]any, report *ConflictReport, decisions map[string]any) {
+	if merged == nil || report == nil {
+		return
+	}
 	for i := range report.Conflicts {
 		c := &report.Conflicts[i]
 		v, ok := decisions[c.Path]
 		if !ok {
 			continue
 		}
-		setPath(merged, strings.Split(c.Path, "."), copyJSONValue(v))
-		c.ResolvedValue, c.ResolutionMethod = copyJSONValue(v), MethodLLM
+		setFusionPath(merged, c.Path, v)
+		c.ResolvedValue = v
+		c.ResolutionMethod = ResolutionLLM
 	}
 }
 
-func setPath(m map[string]any, path []string, v any) {
-	for len(path) > 1 {
-		next, ok := m[path[0]].(map[string]any)
+// Paths returns the paths of the conflicts, in report order (the conflict_paths of the
+// conflicts_detected event). The result is never nil.
+func (r *ConflictReport) Paths() []string {
+	paths := make([]string, len(r.Conflicts))
+	for i, c := range r.Conflicts {
+		paths[i] = c.Path
+	}
+	return paths
+}
+
+// NeedingArbitration returns the conflicts whose NeedsArbitration is true, in report order: the
+// ones an arbiter is asked about (§6.3). They share their maps with r.
+func (r *ConflictReport) NeedingArbitration() []FieldConflict {
+	var out []FieldConflict
+	for _, c := range r.Conflicts {
+		if c.NeedsArbitration {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// setFusionPath sets v at the dot-notation path in m, creating objects that are missing or
+// null on the way.
+func setFusionPath(m map[string]any, path string, v any) {
+	for {
+		name, rest, nested := strings.Cut(path, ".")
+		if !nested {
+			m[name] = v
+			return
+		}
+		next, ok := m[name].(map[string]any)
 		if !ok {
 			next = map[string]any{}
-			m[path[0]] = next
+			m[name] = next
 		}
-		m, path = next, path[1:]
+		m, path = next, rest
 	}
-	m[path[0]] = v
+}
+
+// compareFusionInputs orders inputs by preference: higher price, then model key, then (only
+// for inputs sharing both, which callers should avoid) their printed output, so that the order
+// is total and the result independent of the order of inputs.
+func compareFusionInputs(a, b FusionInput) int {
+	if c := cmp.Compare(b.Price, a.Price); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Model, b.Model); c != 0 {
+		return c
+	}
+	// fmt prints maps with sorted keys, so equal outputs print equally.
+	return strings.Compare(fmt.Sprint(a.Output), fmt.Sprint(b.Output))
+}
+
+// fusionLanguages returns languages without duplicates, or the default language when empty.
+func fusionLanguages(languages []string) []string {
+	var out []string
+	for _, l := range languages {
+		if !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{fusionDefaultLanguage}
+	}
+	return out
+}
+
+// fuser holds the state of one Fuse call. Candidate slices passed between its methods hold one
+// value per model in preference order (index 0 preferred), nil for null or missing.
+type fuser struct {
+	langs  []string // requested languages, deduplicated, never empty
+	models []string // model keys in preference order
+	report ConflictReport
+	// Scratch buffers, reused across leaves: keyA and keyB hold the comparison keys of a leaf
+	// (fuser.leaf), scratch the keys of a scalar's candidates (fuser.scalar). Neither method
+	// calls itself nor the other while using them.
+	keyA, keyB, scratch []byte
+}
+
+// object merges the objects of props in cands. It returns an object holding every property and
+// whether any candidate was an object. With reporting on (outside arrays), every leaf is
+// compared and counted, its path being prefix.name.
+func (f *fuser) object(props []*Property, prefix string, cands []any, reporting bool) (map[string]any, bool) {
+	objs := make([]map[string]any, len(cands))
+	isObject := false
+	for i, c := range cands {
+		if m, ok := c.(map[string]any); ok {
+			objs[i], isObject = m, true
+		}
+	}
+	out := make(map[string]any, len(props))
+	fields := make([]any, len(cands)) // reused per property: nothing below keeps it
+	for _, p := range props {
+		for i, m := range objs {
+			fields[i] = m[p.Name]
+		}
+		var path string
+		if reporting {
+			path = p.Name
+			if prefix != "" {
+				path = prefix + "." + p.Name
+			}
+		}
+		switch {
+		case p.Type == TypeObject && !p.Multilingual:
+			sub, ok := f.object(p.Properties, path, fields, reporting)
+			if ok {
+				out[p.Name] = sub
+			} else {
+				out[p.Name] = nil
+			}
+		case reporting:
+			out[p.Name] = f.leaf(p, path, fields)
+		default:
+			out[p.Name], _ = f.value(p, fields)
+		}
+	}
+	return out, isObject
+}
+
+// leaf compares and merges the leaf p at path, counting it in the report and recording a
+// conflict when the candidates disagree. It returns the merged value.
+func (f *fuser) leaf(p *Property, path string, cands []any) any {
+	f.report.TotalFields++
+	agreed := true
+	if len(cands) > 0 {
+		f.keyA = f.appendKey(f.keyA[:0], p, cands[0])
+		for _, c := range cands[1:] {
+			f.keyB = f.appendKey(f.keyB[:0], p, c)
+			if !bytes.Equal(f.keyA, f.keyB) {
+				agreed = false
+				break
+			}
+		}
+	}
+	v, method := f.value(p, cands)
+	if agreed {
+		f.report.AgreedFields++
+		return v
+	}
+	f.report.ConflictedFields++
+	byModel := make(map[string]any, len(cands))
+	for i, c := range cands {
+		if _, seen := byModel[f.models[i]]; !seen {
+			byModel[f.models[i]] = copyFusionValue(c)
+		}
+	}
+	f.report.Conflicts = append(f.report.Conflicts, FieldConflict{
+		Path:             path,
+		FieldType:        fusionFieldType(p),
+		NeedsArbitration: fusionNeedsArbitration(method),
+		ValuesByModel:    byModel,
+		ResolvedValue:    v,
+		ResolutionMethod: method,
+	})
+	return v
+}
+
+// fusionFieldType returns the field_type of the leaf p.
+func fusionFieldType(p *Property) string {
+	switch {
+	case p.Multilingual:
+		return FieldTypeMultilingual
+	case p.Type == TypeArray:
+		return FieldTypeArray
+	default:
+		return FieldTypeScalar
+	}
+}
+
+// fusionNeedsArbitration reports whether a conflict resolved by method needs an arbiter.
+func fusionNeedsArbitration(method string) bool {
+	return method == ResolutionLongest || method == ResolutionMedian || method == ResolutionTieBreak
+}
+
+// copyFusionValue returns a deep copy of the JSON value v (objects and arrays copied, scalars
+// shared).
+func copyFusionValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = copyFusionValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = copyFusionValue(e)
+		}
+		return out
+	default:
+		return v
+	}
 }

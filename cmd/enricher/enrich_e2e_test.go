@@ -220,7 +220,7 @@ func TestEnrichValidation(t *testing.T) {
 		{"no models", map[string]any{"entity_data": entity, "schema_id": schemaID, "models": []string{}}, 400, "models"},
 		{"both schemas", map[string]any{"entity_data": entity, "schema_id": schemaID, "target_schema": companySchema, "models": []string{"sim::fast"}}, 400, "exactly one"},
 		{"no schema", map[string]any{"entity_data": entity, "models": []string{"sim::fast"}}, 400, "exactly one"},
-		{"missing search key", map[string]any{"entity_data": map[string]any{"ticker": "ROG"}, "schema_id": schemaID, "models": []string{"sim::fast"}}, 400, "entity_data has none of the search keys: name, country"},
+		{"missing search key", map[string]any{"entity_data": map[string]any{"ticker": "ROG"}, "schema_id": schemaID, "models": []string{"sim::fast"}}, 400, "entity_data has none of the search keys: country, name"},
 		{"bad strategy", map[string]any{"entity_data": entity, "schema_id": schemaID, "models": []string{"sim::fast"}, "strategy": "fast"}, 400, "strategy"},
 		{"bad language", map[string]any{"entity_data": entity, "schema_id": schemaID, "models": []string{"sim::fast"}, "languages": []string{"xx"}}, 400, "xx"},
 		{"unknown schema", map[string]any{"entity_data": entity, "schema_id": "00000000-0000-4000-8000-000000000000", "models": []string{"sim::fast"}}, 404, "schema"},

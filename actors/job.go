@@ -130,7 +130,6 @@ func (a *jobActor) Receive(c actor.Context) {
 				c.Send(w, &jobReply{Status: a.job.Status})
 			}
 			c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID})
-			c.Stop(c.Self())
 		}
 	case *persistFailed:
 		a.log.Error("job cannot store its events; stopping it", "job_id", a.job.ID, "err", m.err)
@@ -138,7 +137,6 @@ func (a *jobActor) Receive(c actor.Context) {
 			c.Send(w, &jobReply{Err: enricher.Wrap(enricher.KindUnavailable, m.err, "storage unavailable")})
 		}
 		c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID})
-		c.Stop(c.Self())
 	}
 }
 

@@ -81,7 +81,12 @@ func (s *supervisorActor) Receive(c actor.Context) {
 		}
 		c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindNotFound, "job is not running")})
 	case *jobFinished:
-		s.forget(m.JobID)
+		// The supervisor stops the job, so its Terminated (a system message, handled before
+		// queued user messages) never overtakes this report.
+		if pid, ok := s.jobs[m.JobID]; ok {
+			s.forget(m.JobID)
+			c.Stop(pid)
+		}
 	case *actor.Terminated:
 		for id, pid := range s.jobs {
 			if pid.Equal(m.Who) {

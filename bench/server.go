@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"time"
+)
+
+func tempDir() (string, error) { return os.MkdirTemp("", "enricher-bench-") }
+
+func removeAll(dir string) { _ = os.RemoveAll(dir) }
+
+// server is a real `enricher serve` child process on a loopback port with its own data dir.
+type server struct {
+	cmd  *exec.Cmd
+	dir  string
+	Base string
+}
+
+var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startServer builds the server binary and starts it with env (KEY=VALUE) added.
+func startServer(env ...string) (*server, error) {
+	dir, err := tempDir()
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, "enricher")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/enricher").CombinedOutput(); err != nil {
+		removeAll(dir)
+		return nil, fmt.Errorf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-level", "info")
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, dir: dir}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		s.Base = "http://" + a
+		return s, nil
+	case <-time.After(60 * time.Second):
+		s.stop()
+		return nil, errors.New("server did not start")
+	}
+}
+
+// stop ends the server (SIGINT, then kill) and removes its directory.
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+	removeAll(s.dir)
+}
+
+// cpu returns the server process's CPU time so far (Linux /proc).
+func (s *server) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	var utime, stime int64
+	// Fields 14 and 15 (1-based) after the ")" that ends the command name.
+	i := len(b) - 1
+	for i > 0 && b[i] != ')' {
+		i--
+	}
+	var skip string
+	_, _ = fmt.Sscanf(string(b[i+2:]), "%s %s %s %s %s %s %s %s %s %s %s %d %d",
+		&skip, &skip, &skip, &skip, &skip, &skip, &skip, &skip, &skip, &skip, &skip, &utime, &stime)
+	return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ = 100
+}

@@ -22,43 +22,18 @@ type CreatedBy struct {
 
 // Record is one stored result: a model run on an entity, a fusion, or a schema job (SPEC §9).
 // Records are immutable once written, except for soft deletion and restore. The JSON form is
-// RecordDetail; Summary returns the RecordSummary view.
+// RecordDetail: the RecordSummary fields followed by the large ones.
 type Record struct {
-	ID                string          `json:"id"`
-	OrganizationID    string          `json:"-"`
-	Type              RecordType      `json:"type"`
-	JobID             string          `json:"job_id"`
-	EntityID          *string         `json:"entity_id"`
-	EntityName        *string         `json:"entity_name"`
-	EntityIndex       *int            `json:"entity_index"`
-	Model             *string         `json:"model"`
-	Provider          *string         `json:"provider"`
-	Strategy          *string         `json:"strategy"`
-	Languages         []string        `json:"languages"`
-	SchemaID          *string         `json:"schema_id"`
-	SchemaContentHash *string         `json:"schema_content_hash"`
-	SchemaEntityName  *string         `json:"schema_entity_name"`
-	Success           bool            `json:"success"`
-	PartialSuccess    bool            `json:"partial_success"`
-	Cancelled         bool            `json:"cancelled"`
-	CostUSD           float64         `json:"cost_usd"`
-	InputTokens       int             `json:"input_tokens"`
-	OutputTokens      int             `json:"output_tokens"`
-	ProcessingTimeMS  int64           `json:"processing_time_ms"`
-	PromptCount       int             `json:"prompt_count"`
-	SourceModels      []string        `json:"source_models"`
-	SourceRecordIDs   []string        `json:"source_record_ids"`
-	FusionMethod      *string         `json:"fusion_method"`
-	IsDeleted         bool            `json:"is_deleted"`
-	CreatedAt         Time            `json:"created_at"`
-	StructuredOutput  json.RawMessage `json:"structured_output"`
-	EntityInput       json.RawMessage `json:"entity_input"`
-	Classification    *Classification `json:"classification"`
-	ConflictReport    json.RawMessage `json:"conflict_report"`
-	ValidationErrors  []string        `json:"validation_errors"`
-	Prompts           []PromptCall    `json:"prompts"`
-	CreatedBy         CreatedBy       `json:"created_by"`
-	DeletedAt         *Time           `json:"deleted_at"`
+	RecordSummary
+	OrganizationID   string          `json:"-"`
+	StructuredOutput json.RawMessage `json:"structured_output"`
+	EntityInput      json.RawMessage `json:"entity_input"`
+	Classification   *Classification `json:"classification"`
+	ConflictReport   json.RawMessage `json:"conflict_report"`
+	ValidationErrors []string        `json:"validation_errors"`
+	Prompts          []PromptCall    `json:"prompts"`
+	CreatedBy        CreatedBy       `json:"created_by"`
+	DeletedAt        *Time           `json:"deleted_at"`
 }
 
 // PromptCall is one LLM call of a record, with every answer received (SPEC §9).
@@ -144,14 +119,4 @@ type RecordSummary struct {
 }
 
 // Summary returns the RecordSummary view of r.
-func (r *Record) Summary() RecordSummary {
-	return RecordSummary{
-		ID: r.ID, Type: r.Type, JobID: r.JobID, EntityID: r.EntityID, EntityName: r.EntityName,
-		EntityIndex: r.EntityIndex, Model: r.Model, Provider: r.Provider, Strategy: r.Strategy,
-		Languages: r.Languages, SchemaID: r.SchemaID, SchemaContentHash: r.SchemaContentHash,
-		SchemaEntityName: r.SchemaEntityName, Success: r.Success, PartialSuccess: r.PartialSuccess,
-		Cancelled: r.Cancelled, CostUSD: r.CostUSD, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
-		ProcessingTimeMS: r.ProcessingTimeMS, PromptCount: r.PromptCount, SourceModels: r.SourceModels,
-		SourceRecordIDs: r.SourceRecordIDs, FusionMethod: r.FusionMethod, IsDeleted: r.IsDeleted, CreatedAt: r.CreatedAt,
-	}
-}
+func (r *Record) Summary() RecordSummary { return r.RecordSummary }

@@ -317,11 +317,12 @@ func (a *jobActor) recordTemplate() enricher.Record {
 	root := a.in.Schema.Root.Name
 	entityID, name := a.entityID, a.entityNm
 	return enricher.Record{
-		OrganizationID: a.job.OrganizationID, Type: enricher.RecordEnrichment, JobID: a.job.ID,
-		EntityID: &entityID, EntityName: &name, Languages: a.in.Spec.Languages, SchemaID: a.in.Spec.SchemaID,
-		SchemaContentHash: &hash, SchemaEntityName: &root, SourceModels: []string{}, SourceRecordIDs: []string{},
-		CreatedAt: enricher.NewTime(a.now()), EntityInput: input, Classification: a.classification,
-		CreatedBy: a.job.CreatedBy,
+		RecordSummary: enricher.RecordSummary{
+			Type: enricher.RecordEnrichment, JobID: a.job.ID, EntityID: &entityID, EntityName: &name,
+			Languages: a.in.Spec.Languages, SchemaID: a.in.Spec.SchemaID, SchemaContentHash: &hash,
+			SchemaEntityName: &root, SourceModels: []string{}, SourceRecordIDs: []string{}, CreatedAt: enricher.NewTime(a.now()),
+		},
+		OrganizationID: a.job.OrganizationID, EntityInput: input, Classification: a.classification, CreatedBy: a.job.CreatedBy,
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,8 +19,8 @@ type sseEvent struct {
 	data map[string]any
 }
 
-// stream reads GET /api/llm/stream/{id} until the server closes it and returns the frames.
-func (c *client) stream(jobID string, headers ...string) ([]sseEvent, string) {
+// openStream sends GET /api/llm/stream/{id} with the client's credential and headers.
+func (c *client) openStream(jobID string, headers ...string) *http.Response {
 	c.ts.t.Helper()
 	req, err := http.NewRequest("GET", c.ts.base+"/api/llm/stream/"+jobID, nil)
 	require.NoError(c.ts.t, err)
@@ -31,26 +32,33 @@ func (c *client) stream(jobID string, headers ...string) ([]sseEvent, string) {
 	}
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(c.ts.t, err)
-	defer res.Body.Close()
 	require.Equal(c.ts.t, 200, res.StatusCode)
 	require.Equal(c.ts.t, "text/event-stream", res.Header.Get("Content-Type"))
 	require.Equal(c.ts.t, "no-cache", res.Header.Get("Cache-Control"))
+	return res
+}
+
+// readEvents parses SSE frames until n events (n < 0: the end of the stream); it returns
+// them and the first line of the stream.
+func readEvents(t *testing.T, r io.Reader, n int) ([]sseEvent, string) {
+	t.Helper()
 	var out []sseEvent
 	var first string
-	sc := bufio.NewScanner(res.Body)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	var cur sseEvent
-	for sc.Scan() {
+	for (n < 0 || len(out) < n) && sc.Scan() {
 		line := sc.Text()
 		if first == "" {
 			first = line
 		}
 		switch {
 		case strings.HasPrefix(line, "id: "):
+			var err error
 			cur.id, err = strconv.ParseInt(line[4:], 10, 64)
-			require.NoError(c.ts.t, err)
+			require.NoError(t, err)
 		case strings.HasPrefix(line, "data: "):
-			require.NoError(c.ts.t, json.Unmarshal([]byte(line[6:]), &cur.data))
+			require.NoError(t, json.Unmarshal([]byte(line[6:]), &cur.data))
 		case line == "" && cur.data != nil:
 			out = append(out, cur)
 			cur = sseEvent{}
@@ -59,30 +67,20 @@ func (c *client) stream(jobID string, headers ...string) ([]sseEvent, string) {
 	return out, first
 }
 
+// stream reads a job's stream until the server closes it and returns the frames.
+func (c *client) stream(jobID string, headers ...string) ([]sseEvent, string) {
+	c.ts.t.Helper()
+	res := c.openStream(jobID, headers...)
+	defer res.Body.Close()
+	return readEvents(c.ts.t, res.Body, -1)
+}
+
 // streamN reads the first n events of a job's stream and hangs up.
 func (c *client) streamN(jobID string, n int) []sseEvent {
 	c.ts.t.Helper()
-	req, err := http.NewRequest("GET", c.ts.base+"/api/llm/stream/"+jobID, nil)
-	require.NoError(c.ts.t, err)
-	req.Header.Set(c.header, c.value)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(c.ts.t, err)
+	res := c.openStream(jobID)
 	defer res.Body.Close()
-	var out []sseEvent
-	var cur sseEvent
-	sc := bufio.NewScanner(res.Body)
-	for len(out) < n && sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "id: "):
-			cur.id, _ = strconv.ParseInt(line[4:], 10, 64)
-		case strings.HasPrefix(line, "data: "):
-			require.NoError(c.ts.t, json.Unmarshal([]byte(line[6:]), &cur.data))
-		case line == "" && cur.data != nil:
-			out = append(out, cur)
-			cur = sseEvent{}
-		}
-	}
+	out, _ := readEvents(c.ts.t, res.Body, n)
 	require.Len(c.ts.t, out, n)
 	return out
 }

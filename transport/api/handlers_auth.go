@@ -59,6 +59,19 @@ func (p problems) err() error {
 	return enricher.Invalid("request", p)
 }
 
+// account checks the fields every new user gives and returns the normalised email.
+func (p *problems) account(email, password string, displayName *string) string {
+	email = enricher.NormalizeEmail(email)
+	if !enricher.ValidEmail(email) {
+		p.add("email: not a valid email address")
+	}
+	p.checkLen("password", password, 8, 256)
+	if displayName != nil {
+		p.checkLen("display_name", *displayName, 0, 100)
+	}
+	return email
+}
+
 // checkLen adds a problem when a string's length in characters is outside lo..hi.
 func (p *problems) checkLen(field, v string, lo, hi int) {
 	if n := utf8.RuneCountInString(v); n < lo || n > hi {
@@ -84,14 +97,7 @@ func handleRegister(c *call) error {
 		return err
 	}
 	var p problems
-	email := enricher.NormalizeEmail(req.Email)
-	if !enricher.ValidEmail(email) {
-		p.add("email: not a valid email address")
-	}
-	p.checkLen("password", req.Password, 8, 256)
-	if req.DisplayName != nil {
-		p.checkLen("display_name", *req.DisplayName, 0, 100)
-	}
+	email := p.account(req.Email, req.Password, req.DisplayName)
 	name := strings.TrimSpace(req.OrganizationName)
 	p.checkLen("organization_name", name, 1, 100)
 	slug, explicit := "", req.OrganizationSlug != nil
@@ -257,14 +263,7 @@ func handleJoin(c *call) error {
 		return err
 	}
 	var p problems
-	email := enricher.NormalizeEmail(req.Email)
-	if !enricher.ValidEmail(email) {
-		p.add("email: not a valid email address")
-	}
-	p.checkLen("password", req.Password, 8, 256)
-	if req.DisplayName != nil {
-		p.checkLen("display_name", *req.DisplayName, 0, 100)
-	}
+	email := p.account(req.Email, req.Password, req.DisplayName)
 	if req.OrganizationSlug == "" {
 		p.add("organization_slug: required")
 	}

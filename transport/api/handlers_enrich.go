@@ -61,7 +61,7 @@ func (c *call) enrichSpec(req *enrichRequest, sync bool) (*enricher.EnrichSpec, 
 			return nil, err
 		}
 		spec.SchemaContent = pc.content
-	} else if !validUUID(*req.SchemaID) {
+	} else if !enricher.ValidUUID(*req.SchemaID) {
 		return nil, enricher.Errorf(enricher.KindInvalid, "schema_id: not a valid id")
 	}
 	// models and options

@@ -222,7 +222,7 @@ func handleAdminUsers(c *call) error {
 		return err
 	}
 	org := string(c.ctx.QueryArgs().Peek("organization_id"))
-	if org != "" && !validUUID(org) {
+	if org != "" && !enricher.ValidUUID(org) {
 		return enricher.Errorf(enricher.KindInvalid, "organization_id: not a valid id")
 	}
 	users, err := c.s.deps.Accounts.Users(org)

@@ -162,29 +162,8 @@ func queryBool(ctx *fasthttp.RequestCtx, name string, def bool) (bool, error) {
 // path is 404 (SPEC §0.1).
 func pathID(ctx *fasthttp.RequestCtx, name, what string) (string, error) {
 	v, _ := ctx.UserValue(name).(string)
-	if !validUUID(v) {
+	if !enricher.ValidUUID(v) {
 		return "", enricher.Errorf(enricher.KindNotFound, "%s not found", what)
 	}
 	return v, nil
-}
-
-// validUUID reports whether s is a lower-case canonical UUID.
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
 }

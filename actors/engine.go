@@ -124,7 +124,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	}
 	log := cfg.Logger.With("component", "engine")
 	sys := actor.NewActorSystem(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log.With("component", "protoactor") }),
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log.With("subsystem", "protoactor") }),
 		actor.WithDeadLetterRequestLogging(false),
 	)
 	e := &Engine{cfg: cfg, deps: deps, log: log, sys: sys, providers: map[string]*actor.PID{}, stats: map[string]*ProviderStats{}}

@@ -1,0 +1,149 @@
+package llm
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/entity-enricher/enricher"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestBuiltinCatalog(t *testing.T) {
+	c, err := NewCatalog(CatalogConfig{Env: env(map[string]string{"OPENAI_API_KEY": "sk-1", "OLLAMA_BASE_URL": "http://localhost:11434/v1/"})})
+	require.NoError(t, err)
+	models := c.Models()
+	require.Len(t, models, 7)
+	want := []string{"anthropic::claude-sonnet-4-5-20250514", "openai::gpt-4o", "google::gemini-2.5-pro",
+		"deepseek::deepseek-chat", "sim::fast", "sim::realistic", "sim::flaky"}
+	for i, m := range models {
+		require.Equal(t, want[i], m.Key)
+	}
+	require.Equal(t, []string{"openai::gpt-4o", "sim::fast", "sim::realistic", "sim::flaky"}, c.Available())
+	require.Equal(t, 3.0, models[0].InputPrice)
+	require.Equal(t, 15.0, models[0].OutputPrice)
+	require.Equal(t, "claude-sonnet-4-5", models[0].UpstreamModel)
+	require.True(t, models[0].SupportsReasoning && models[0].SupportsPDFInput && !models[0].SupportsAudioInput)
+	require.Equal(t, "no_api_key", *models[0].UnavailableReason)
+	require.True(t, models[4].IsSimulated)
+
+	tests := []struct{ key, err string }{
+		{"openai::gpt-5", `unknown model "openai::gpt-5"`},
+		{"google::gemini-2.5-pro", `model "google::gemini-2.5-pro" is not available: GEMINI_API_KEY is not set`},
+		{"sim::fast", ""},
+		{"openai::gpt-4o", ""},
+	}
+	for _, tt := range tests {
+		_, err := c.Lookup(tt.key)
+		if tt.err == "" {
+			require.NoError(t, err, tt.key)
+			continue
+		}
+		require.EqualError(t, err, tt.err)
+		require.True(t, enricher.IsKind(err, enricher.KindInvalid))
+	}
+	p, ok := c.Provider("ollama")
+	require.True(t, ok)
+	require.True(t, p.Available, "ollama needs only a base URL")
+	require.Equal(t, "http://localhost:11434/v1", p.BaseURL)
+	op, _ := c.Provider("openai")
+	require.Equal(t, "sk-1", op.APIKey)
+}
+
+func TestModelsFile(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		err  string
+		test func(t *testing.T, c *Catalog)
+	}{
+		{name: "extra provider and model", file: `{"providers": [{"name": "together", "protocol": "openai", "base_url": "https://api.together.xyz/v1", "api_key_env": "TOGETHER_API_KEY", "max_concurrency": 4}],
+			"models": [{"key": "together::meta-llama/Llama-3.3-70B", "display_name": "Llama", "input_price": 0.88, "output_price": 0.88, "max_output_tokens": 8192}]}`,
+			test: func(t *testing.T, c *Catalog) {
+				m, err := c.Lookup("together::meta-llama/Llama-3.3-70B")
+				require.NoError(t, err)
+				require.Equal(t, "meta-llama/Llama-3.3-70B", m.UpstreamModel)
+				require.Equal(t, 8192, m.MaxOutputTokens)
+				p, _ := c.Provider("together")
+				require.Equal(t, 4, p.MaxConcurrency)
+				require.Equal(t, "together::meta-llama/Llama-3.3-70B", c.Models()[7].Key, "file models come after the built-ins")
+			}},
+		{name: "override price only", file: `{"models": [{"key": "openai::gpt-4o", "input_price": 2.0}]}`,
+			test: func(t *testing.T, c *Catalog) {
+				m := c.Models()[1]
+				require.Equal(t, 2.0, m.InputPrice)
+				require.Equal(t, 10.0, m.OutputPrice, "fields not given keep their value")
+			}},
+		{name: "new sim model", file: `{"models": [{"key": "sim::slow", "display_name": "Slow", "sim": {"base_latency_ms": 5000}}]}`,
+			test: func(t *testing.T, c *Catalog) {
+				_, err := c.Lookup("sim::slow")
+				require.NoError(t, err)
+				require.Equal(t, 5000, c.SimProfiles()["slow"].BaseLatencyMS)
+			}},
+		{name: "tune flaky", file: `{"sim": {"sim::flaky": {"faults": {"rate_limited": 0.2}}}}`,
+			test: func(t *testing.T, c *Catalog) {
+				require.Equal(t, 0.2, c.SimProfiles()["flaky"].Faults["rate_limited"])
+			}},
+		{name: "unknown provider", file: `{"models": [{"key": "foo::bar"}]}`, err: `models[0] ("foo::bar"): unknown provider "foo"`},
+		{name: "sim as provider", file: `{"providers": [{"name": "sim", "protocol": "openai", "base_url": "http://x"}]}`, err: "sim cannot be declared"},
+		{name: "bad protocol", file: `{"providers": [{"name": "x", "protocol": "soap", "base_url": "http://x"}]}`, err: "protocol must be"},
+		{name: "sim model without profile", file: `{"models": [{"key": "sim::new"}]}`, err: "needs a sim profile"},
+		{name: "bad key", file: `{"models": [{"key": "nokey"}]}`, err: `models[0] ("nokey")`},
+		{name: "not json", file: `{`, err: "not valid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := NewCatalog(CatalogConfig{Env: env(map[string]string{"TOGETHER_API_KEY": "k"}), ModelsFile: []byte(tt.file)})
+			if tt.err != "" {
+				require.Error(t, err)
+				require.True(t, strings.Contains(err.Error(), tt.err), err.Error())
+				return
+			}
+			require.NoError(t, err)
+			tt.test(t, c)
+		})
+	}
+}
+
+func TestCost(t *testing.T) {
+	m := enricher.ModelInfo{InputPrice: 3, OutputPrice: 15}
+	require.InDelta(t, 1105*3/1e6+88*15/1e6, m.Cost(1105, 88), 1e-15)
+}
+
+func TestRetryPolicy(t *testing.T) {
+	p := RetryPolicy{}.WithDefaults()
+	rate := &Error{Kind: KindRateLimited, RetryAfter: 7 * time.Second}
+	tests := []struct {
+		name   string
+		tries  int
+		err    error
+		random float64
+		delay  time.Duration
+		retry  bool
+	}{
+		{"first backoff", 1, &Error{Kind: KindServerError}, 0.5, time.Second, true},
+		{"second backoff", 2, &Error{Kind: KindTimeout}, 0.5, 2 * time.Second, true},
+		{"third backoff", 3, &Error{Kind: KindOverloaded}, 0.5, 4 * time.Second, true},
+		{"retries exhausted", 4, &Error{Kind: KindServerError}, 0.5, 0, false},
+		{"jitter low", 1, &Error{Kind: KindServerError}, 0, 800 * time.Millisecond, true},
+		{"jitter high", 1, &Error{Kind: KindServerError}, 1, 1200 * time.Millisecond, true},
+		{"retry-after honoured", 1, rate, 0.5, 7 * time.Second, true},
+		{"retry-after too long falls back", 1, &Error{Kind: KindRateLimited, RetryAfter: 2 * time.Minute}, 0.5, time.Second, true},
+		{"auth not retried", 1, &Error{Kind: KindAuth}, 0.5, 0, false},
+		{"quota not retried", 1, &Error{Kind: KindQuotaExhausted}, 0.5, 0, false},
+		{"bad request not retried", 1, &Error{Kind: KindBadRequest}, 0.5, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, retry := p.Delay(tt.tries, tt.err, tt.random)
+			require.Equal(t, tt.retry, retry)
+			require.Equal(t, tt.delay, d)
+		})
+	}
+	none := RetryPolicy{Retries: -1}.WithDefaults()
+	_, retry := none.Delay(1, &Error{Kind: KindServerError}, 0.5)
+	require.False(t, retry, "llm_retries=0 means no retry")
+}

@@ -25,6 +25,8 @@ func TestMain(m *testing.M) {
 		// sleeps out its idle period (10 s) before it returns.
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+		// protoactor starts one dead-letter throttle goroutine per actor system and never stops it.
+		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
 	)
 }
 

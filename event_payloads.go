@@ -117,6 +117,26 @@ type ConflictsDetectedEvent struct {
 	EntityIndex      *int     `json:"entity_index"`
 }
 
+// ArbitrationStartedEvent is the payload of arbitration_started.
+type ArbitrationStartedEvent struct {
+	ArbitrationModel string `json:"arbitration_model"`
+	ConflictCount    int    `json:"conflict_count"`
+	EntityIndex      *int   `json:"entity_index"`
+}
+
+// ArbitrationCompletedEvent is the payload of arbitration_completed.
+type ArbitrationCompletedEvent struct {
+	ArbitrationModel    string     `json:"arbitration_model"`
+	Success             bool       `json:"success"`
+	Decisions           []Decision `json:"decisions"`
+	FallbackToRuleBased bool       `json:"fallback_to_rule_based"`
+	CostUSD             float64    `json:"cost_usd"`
+	InputTokens         int        `json:"input_tokens"`
+	OutputTokens        int        `json:"output_tokens"`
+	ErrorMessage        *string    `json:"error_message"`
+	EntityIndex         *int       `json:"entity_index"`
+}
+
 // FusionCompletedEvent is the payload of fusion_completed.
 type FusionCompletedEvent struct {
 	Success            bool            `json:"success"`

@@ -84,3 +84,23 @@ type EnrichmentOutcome struct {
 	OutputTokens     int             `json:"output_tokens"`
 	ProcessingTimeMS int64           `json:"processing_time_ms"`
 }
+
+// FusionResponse is the result of a fusion (SPEC §6.4): the automatic fusion's, or a fusion
+// job's completed.result.
+type FusionResponse struct {
+	JobID              string          `json:"job_id"`
+	Success            bool            `json:"success"`
+	Method             *string         `json:"method"`
+	MergedResult       json.RawMessage `json:"merged_result"`
+	ConflictReport     json.RawMessage `json:"conflict_report"`
+	RecordID           *string         `json:"record_id"`
+	ArbitrationModel   *string         `json:"arbitration_model"`
+	SourceModels       []string        `json:"source_models"`
+	SourceRecordIDs    []string        `json:"source_record_ids"`
+	CostUSD            float64         `json:"cost_usd"`
+	InputTokens        int             `json:"input_tokens"`
+	OutputTokens       int             `json:"output_tokens"`
+	ProcessingTimeMS   int64           `json:"processing_time_ms"`
+	ValidationWarnings []string        `json:"validation_warnings"`
+	ErrorMessage       *string         `json:"error_message"`
+}

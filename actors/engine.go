@@ -211,6 +211,16 @@ func (e *Engine) prepare(spec *enricher.EnrichSpec) (*jobInput, error) {
 		}
 		in.Classifier = &m
 	}
+	if spec.ArbitrationModel != nil {
+		m, err := e.deps.Catalog.Lookup(*spec.ArbitrationModel)
+		if err != nil {
+			return nil, err
+		}
+		if e.providers[m.Provider] == nil {
+			return nil, enricher.Errorf(enricher.KindInvalid, "model %q is not available", m.Key)
+		}
+		in.Arbiter = &m
+	}
 	return in, nil
 }
 

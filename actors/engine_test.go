@@ -59,6 +59,14 @@ func (f *fakeProvider) answer(req *llm.Request) *llm.Response {
 		return &llm.Response{Text: `{"status":"match","expected_type":"Company","entity_description":"a company","confidence":0.9,"reasoning":"ok","alternative_interpretations":[]}`,
 			Usage: llm.Usage{InputTokens: 10, OutputTokens: 5}}
 	}
+	if req.Hints != nil && req.Hints.CallKind == "arbitration" {
+		var ds []map[string]any
+		for _, c := range req.Hints.Conflicts {
+			ds = append(ds, map[string]any{"path": c.Path, "value": c.ValuesByModel["fake::b"], "chosen_model": "fake::b", "reasoning": "b is right"})
+		}
+		b, _ := json.Marshal(map[string]any{"decisions": ds})
+		return &llm.Response{Text: string(b), Usage: llm.Usage{InputTokens: 50, OutputTokens: 10}}
+	}
 	var schema struct {
 		Properties map[string]any `json:"properties"`
 	}

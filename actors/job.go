@@ -21,6 +21,7 @@ type jobInput struct {
 	Schema     *enricher.Schema
 	Models     []enricher.ModelInfo // in request order
 	Classifier *enricher.ModelInfo
+	Arbiter    *enricher.ModelInfo
 	Providers  map[string]*actor.PID
 	Hub        *hub
 	Persister  *actor.PID
@@ -73,6 +74,9 @@ type jobActor struct {
 	activeSince time.Time
 	cancelPause scheduler.CancelFunc
 
+	fusion     *fusionRun
+	arbiterPID *actor.PID
+
 	cancelling   *cancelJob
 	cancelWaiter []*actor.PID
 	terminalSeq  int64
@@ -98,8 +102,14 @@ func (a *jobActor) Receive(c actor.Context) {
 		}
 	case *callAttemptFailed:
 		a.attemptFailed(c, m.Spec.Model.Key, m)
-	case *callResult: // classification
-		a.classified(c, m)
+	case *callResult:
+		switch {
+		case m.Spec.Kind == "arbitration" && a.fusion != nil && !a.finished:
+			a.arbitrated(c, m)
+			a.endEnrichment(c, a.fusion.outcome)
+		case m.Spec.Kind == "classification":
+			a.classified(c, m)
+		}
 	case *modelProgress:
 		switch p := m.Msg.(type) {
 		case *callStarted:
@@ -383,8 +393,16 @@ func (a *jobActor) finishJob(c actor.Context) {
 		}
 	}
 	if len(ok) >= 2 {
-		a.fuse(c, ok, outcome)
+		if a.startFusion(c, ok, outcome) {
+			return // the arbiter answers first
+		}
+		a.completeFusion(c, false)
 	}
+	a.endEnrichment(c, outcome)
+}
+
+// endEnrichment ends a single enrichment with completed, or failed when no model succeeded.
+func (a *jobActor) endEnrichment(c actor.Context, outcome *enricher.EnrichmentOutcome) {
 	if outcome.Success {
 		a.terminal(c, enricher.JobCompleted, enricher.EventCompleted, outcome,
 			func(r json.RawMessage) any { return enricher.CompletedEvent{Result: r} }, nil)
@@ -451,6 +469,11 @@ func (a *jobActor) cancel(c actor.Context, m *cancelJob) {
 	if a.classifier != nil {
 		c.Stop(a.classifier)
 		a.classifier = nil
+	}
+	if a.arbiterPID != nil { // cancelled during arbitration: the runs are done, keep the rules' merge
+		c.Stop(a.arbiterPID)
+		a.arbiterPID = nil
+		a.completeFusion(c, false)
 	}
 	if len(a.runs) == 0 {
 		a.emitCancelled(c)

@@ -70,6 +70,8 @@ type EnrichSpec struct {
 	ArbitrationModel    *string          `json:"arbitration_model"`
 	OnMismatch          string           `json:"on_classification_mismatch"`
 	Sync                bool             `json:"sync,omitempty"`
+	// FusionRecordIDs names the records a fusion job merges (job type fusion only).
+	FusionRecordIDs []string `json:"fusion_record_ids,omitempty"`
 }
 
 // Job is the stored state of a job. The job actor owns it while the job runs; storage keeps the

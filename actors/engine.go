@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,8 @@ type Store interface {
 	ActiveJobs() ([]*enricher.Job, error)
 	Events(job string, after, upTo int64, fn func(seq int64, data []byte) error) error
 	RecordsOfJob(org, job string) ([]*enricher.Record, error)
+	Record(org, id string) (*enricher.Record, error)
+	JobWithSpec(org, id string) (*enricher.Job, error)
 }
 
 // Catalog resolves model keys (transport/llm's catalog).
@@ -137,7 +140,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		st := &ProviderStats{}
 		e.stats[name] = st
 		pc := ProviderConfig{Name: name, Concurrency: conc, Queue: cfg.ProviderQueue, Retry: cfg.Retry, Timeout: cfg.LLMTimeout, OnRetry: cfg.OnRetry}
-		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, cfg.Now, st)))
+		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, time.Now, st)))
 	}
 	e.sup = sys.Root.Spawn(actor.PropsFromProducer(newSupervisor(&e.cfg, log), actor.WithSupervisor(stopStrategy)))
 	if err := e.recover(); err != nil {
@@ -157,7 +160,7 @@ func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichS
 	if e.stopped.Load() {
 		return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
 	}
-	in, err := e.prepare(spec)
+	in, err := e.prepare(org, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +178,9 @@ func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichS
 		CreatedAt: enricher.NewTime(e.cfg.Now()), CreatedBy: by, Spec: raw, Models: spec.Models,
 		Strategy: &strategy, SchemaID: spec.SchemaID, TotalModels: len(spec.Models), RecordIDs: []string{},
 	}
+	if spec.FusionRecordIDs != nil {
+		job.Type, job.TotalModels, job.Strategy, job.Models = enricher.JobFusion, 0, nil, []string{}
+	}
 	if err := e.deps.Store.CreateJob(job); err != nil {
 		e.sys.Root.Send(e.sup, &release{Org: org})
 		return nil, err
@@ -184,14 +190,90 @@ func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichS
 	return job, nil
 }
 
+// StartFusion checks the records to merge and starts a fusion job (SPEC §6.4). Errors:
+// KindNotFound for a record that is unknown, deleted or of another organization; KindInvalid
+// for a record that is not a successful enrichment record, two records of one model, or
+// records of different schema content or languages.
+func (e *Engine) StartFusion(org string, by enricher.CreatedBy, ids []string, arbiter *string) (*enricher.Job, error) {
+	var first *enricher.Record
+	models := map[string]bool{}
+	var keys []string
+	for _, id := range ids {
+		r, err := e.deps.Store.Record(org, id)
+		if err == nil && r.IsDeleted {
+			err = enricher.Errorf(enricher.KindNotFound, "record %s not found", id)
+		}
+		if err != nil {
+			if enricher.IsKind(err, enricher.KindNotFound) {
+				return nil, enricher.Errorf(enricher.KindNotFound, "record %s not found", id)
+			}
+			return nil, err
+		}
+		switch {
+		case r.Type != enricher.RecordEnrichment || !r.Success || r.Model == nil:
+			return nil, enricher.Errorf(enricher.KindInvalid, "record %s is not a successful enrichment record", id)
+		case models[*r.Model]:
+			return nil, enricher.Errorf(enricher.KindInvalid, "two records of model %q: fusion merges different models", *r.Model)
+		case first != nil && (ptrStr(r.SchemaContentHash) != ptrStr(first.SchemaContentHash) || !slices.Equal(r.Languages, first.Languages)):
+			return nil, enricher.Errorf(enricher.KindInvalid, "record %s was enriched with another schema or other languages than %s", id, first.ID)
+		}
+		models[*r.Model] = true
+		keys = append(keys, *r.Model)
+		if first == nil {
+			first = r
+		}
+	}
+	job, err := e.deps.Store.JobWithSpec(org, first.JobID)
+	if err != nil {
+		return nil, fmt.Errorf("job of record %s: %w", first.ID, err)
+	}
+	var src enricher.EnrichSpec
+	if err := json.Unmarshal(job.Spec, &src); err != nil {
+		return nil, fmt.Errorf("job of record %s: %w", first.ID, err)
+	}
+	var entity map[string]any
+	if err := json.Unmarshal(first.EntityInput, &entity); err != nil {
+		return nil, fmt.Errorf("entity of record %s: %w", first.ID, err)
+	}
+	spec := &enricher.EnrichSpec{
+		EntityData: entity, SchemaID: first.SchemaID, SchemaContent: src.SchemaContent, Models: keys,
+		Languages: first.Languages, Strategy: enricher.StrategySinglePass, ArbitrationModel: arbiter, FusionRecordIDs: ids,
+	}
+	return e.Start(org, by, spec)
+}
+
+func ptrStr(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 // prepare resolves the schema and models of a spec into a job input (without the job).
-func (e *Engine) prepare(spec *enricher.EnrichSpec) (*jobInput, error) {
+func (e *Engine) prepare(org string, spec *enricher.EnrichSpec) (*jobInput, error) {
 	schema, err := enricher.ParseSchema(spec.SchemaContent)
 	if err != nil {
 		return nil, err
 	}
 	in := &jobInput{Spec: spec, Schema: schema, Providers: e.providers, Persister: e.persister, Cfg: &e.cfg, Log: e.log}
+	if spec.FusionRecordIDs != nil {
+		for _, id := range spec.FusionRecordIDs {
+			r, err := e.deps.Store.Record(org, id)
+			if err != nil {
+				return nil, err
+			}
+			in.Sources = append(in.Sources, r)
+			m, err := e.deps.Catalog.Lookup(*r.Model)
+			if err != nil { // a model no longer available still merges; it only loses its price
+				m = enricher.ModelInfo{Key: *r.Model}
+			}
+			in.Models = append(in.Models, m)
+		}
+	}
 	for _, key := range spec.Models {
+		if spec.FusionRecordIDs != nil {
+			break // the sources' models, resolved above
+		}
 		m, err := e.deps.Catalog.Lookup(key)
 		if err != nil {
 			return nil, err
@@ -245,7 +327,7 @@ func (e *Engine) recover() error {
 			e.log.Error("recovery: unreadable job spec; job skipped", "job_id", j.ID, "err", err)
 			continue
 		}
-		in, err := e.prepare(&spec)
+		in, err := e.prepare(j.OrganizationID, &spec)
 		if err != nil {
 			e.log.Error("recovery: job cannot run any more; skipped", "job_id", j.ID, "err", err)
 			continue

@@ -192,3 +192,35 @@ func safeFuse(s *enricher.Schema, in []enricher.FusionInput, langs []string) (me
 	merged, report = enricher.Fuse(s, in, langs)
 	return merged, report, nil
 }
+
+// startFusionJob runs a fusion job: the source records stand for finished runs.
+func (a *jobActor) startFusionJob(c actor.Context) {
+	a.setStatus(enricher.JobRunning)
+	var ok []*modelDone
+	for _, r := range a.in.Sources {
+		ok = append(ok, doneFromRecord(r))
+	}
+	if a.startFusion(c, ok, &enricher.EnrichmentOutcome{}) {
+		return
+	}
+	a.completeFusion(c, false)
+	a.endFusionJob(c)
+}
+
+// endFusionJob ends a fusion job with its FusionResponse.
+func (a *jobActor) endFusionJob(c actor.Context) {
+	f := a.fusion
+	if f.failed || f.response == nil {
+		msg := "fusion failed"
+		resp := &enricher.FusionResponse{JobID: a.job.ID, SourceModels: f.sources, SourceRecordIDs: nonNilIDs(f.ids),
+			ValidationWarnings: []string{}, ErrorMessage: &msg}
+		a.emit(c, enricher.EventError, enricher.ErrorEvent{ErrorCode: "fusion_failed", ErrorMessage: msg, Fatal: true}, nil)
+		a.job.ErrorMessage = &msg
+		a.terminal(c, enricher.JobFailed, enricher.EventFailed, resp, func(r json.RawMessage) any {
+			return enricher.FailedEvent{ErrorCode: "fusion_failed", ErrorMessage: msg, Result: r}
+		}, nil)
+		return
+	}
+	a.terminal(c, enricher.JobCompleted, enricher.EventCompleted, f.response,
+		func(r json.RawMessage) any { return enricher.CompletedEvent{Result: r} }, nil)
+}

@@ -27,6 +27,7 @@ type jobInput struct {
 	Persister  *actor.PID
 	Cfg        *Config
 	Recovered  []*enricher.Record // records this job wrote before a restart
+	Sources    []*enricher.Record // the records a fusion job merges
 	Log        *slog.Logger
 }
 
@@ -106,7 +107,11 @@ func (a *jobActor) Receive(c actor.Context) {
 		switch {
 		case m.Spec.Kind == "arbitration" && a.fusion != nil && !a.finished:
 			a.arbitrated(c, m)
-			a.endEnrichment(c, a.fusion.outcome)
+			if a.in.Sources != nil {
+				a.endFusionJob(c)
+			} else {
+				a.endEnrichment(c, a.fusion.outcome)
+			}
 		case m.Spec.Kind == "classification":
 			a.classified(c, m)
 		}
@@ -151,7 +156,7 @@ func (a *jobActor) Receive(c actor.Context) {
 }
 
 func (a *jobActor) start(c actor.Context) {
-	a.timers = scheduler.NewTimerScheduler(c)
+	a.timers = scheduler.NewTimerScheduler(c.ActorSystem().Root)
 	j := *a.in.Job
 	a.job = &j
 	if a.job.RecordIDs == nil {
@@ -170,6 +175,10 @@ func (a *jobActor) start(c actor.Context) {
 		}
 	}
 	a.classification = a.job.Classification
+	if a.in.Sources != nil {
+		a.startFusionJob(c)
+		return
+	}
 	switch {
 	case a.job.Status == enricher.JobPaused && a.job.Pause != nil:
 		a.pause(c, a.job.Pause.Classification, false)
@@ -517,15 +526,19 @@ func (a *jobActor) emitCancelled(c actor.Context) {
 
 // terminal ends the job: it sets the status, stores the outcome as the job's result, and
 // emits the terminal event that payload builds around that result.
-func (a *jobActor) terminal(c actor.Context, status enricher.JobStatus, typ string, o *enricher.EnrichmentOutcome,
+func (a *jobActor) terminal(c actor.Context, status enricher.JobStatus, typ string, result any,
 	payload func(result json.RawMessage) any, records []*enricher.Record) {
 	a.current = nil
 	a.setStatus(status)
 	a.job.Pause = nil
 	a.job.FinishedAt = enricher.NewTimePtr(a.now())
-	o.Status = status
-	o.ProcessingTimeMS = a.activeMS()
-	a.job.Result, _ = json.Marshal(o)
+	switch o := result.(type) {
+	case *enricher.EnrichmentOutcome:
+		o.Status, o.ProcessingTimeMS = status, a.activeMS()
+	case *enricher.FusionResponse:
+		o.ProcessingTimeMS = a.activeMS()
+	}
+	a.job.Result, _ = json.Marshal(result)
 	a.finished = true
 	a.terminalSeq = a.emit(c, typ, payload(a.job.Result), records)
 }

@@ -95,6 +95,8 @@ type ProviderStats struct {
 	maxInflight atomic.Int64
 }
 
+// newProviderActor returns the producer of a provider actor. now must be the real clock: it
+// times cool-downs against real timers.
 func newProviderActor(cfg ProviderConfig, p llm.Provider, now func() time.Time, stats *ProviderStats) actor.Producer {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
@@ -112,7 +114,7 @@ func newProviderActor(cfg ProviderConfig, p llm.Provider, now func() time.Time, 
 func (a *providerActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
-		a.timers = scheduler.NewTimerScheduler(c)
+		a.timers = scheduler.NewTimerScheduler(c.ActorSystem().Root)
 	case *providerCall:
 		if len(a.queue) >= a.cfg.Queue {
 			c.Send(m.ReplyTo, &providerResult{ID: m.ID, Err: &llm.Error{Kind: llm.KindOverloaded,

@@ -84,6 +84,9 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/api/llm/jobs", minRole: op, handle: handleListJobs},
 		{method: "GET", path: "/api/llm/jobs/{job_id}", minRole: op, handle: handleJobStatus},
 		{method: "GET", path: "/api/records/{record_id}", minRole: op, handle: handleGetRecord},
+
+		{method: "POST", path: "/api/fusion/merge", minRole: op, handle: s.idempotent("/api/fusion/merge", handleMerge)},
+		{method: "POST", path: "/api/fusion/merge/stream", minRole: op, handle: s.idempotent("/api/fusion/merge/stream", handleMergeStream)},
 	}
 }
 

@@ -71,6 +71,8 @@ type JobLister interface {
 type Engine interface {
 	// Start admits, stores and starts a job; it returns once the job is stored.
 	Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec) (*enricher.Job, error)
+	// StartFusion checks the records and starts a fusion job (KindNotFound, KindInvalid).
+	StartFusion(org string, by enricher.CreatedBy, recordIDs []string, arbiter *string) (*enricher.Job, error)
 	// Subscribe opens a stream on a job of org (KindNotFound, KindTooMany).
 	Subscribe(org, jobID string) (EventStream, error)
 	// Cancel and Continue return once the job took the command (KindNotFound, KindConflict).

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/entity-enricher/enricher"
+)
+
+// mergeRequest is the body of POST /api/fusion/merge and /merge/stream (SPEC §6.4).
+type mergeRequest struct {
+	ResultIDs        []string `json:"result_ids"`
+	ArbitrationModel *string  `json:"arbitration_model"`
+	TimeoutSeconds   *int     `json:"timeout_seconds"`
+}
+
+// startMerge checks a merge request and starts its fusion job.
+func (c *call) startMerge(req *mergeRequest) (*enricher.Job, error) {
+	max := c.s.cfg.Limits.MaxModels
+	if len(req.ResultIDs) < 2 || len(req.ResultIDs) > max {
+		return nil, enricher.Errorf(enricher.KindInvalid, "result_ids: give 2 to %d record ids", max)
+	}
+	seen := map[string]bool{}
+	for i, id := range req.ResultIDs {
+		if !enricher.ValidUUID(id) {
+			return nil, enricher.Errorf(enricher.KindInvalid, "result_ids[%d]: not a valid id", i)
+		}
+		if seen[id] {
+			return nil, enricher.Errorf(enricher.KindInvalid, "result_ids[%d]: %s is listed twice", i, id)
+		}
+		seen[id] = true
+	}
+	if req.TimeoutSeconds != nil && (*req.TimeoutSeconds < 1 || *req.TimeoutSeconds > 600) {
+		return nil, enricher.Errorf(enricher.KindInvalid, "timeout_seconds: must be from 1 to 600")
+	}
+	if req.ArbitrationModel != nil {
+		if _, err := c.s.deps.Models.Lookup(*req.ArbitrationModel); err != nil {
+			return nil, enricher.Wrap(enricher.KindInvalid, err, "arbitration_model: "+err.Error())
+		}
+	}
+	return c.s.deps.Engine.StartFusion(c.p.org.ID, c.createdBy(), req.ResultIDs, req.ArbitrationModel)
+}
+
+func handleMergeStream(c *call) error {
+	if c.replay != nil {
+		c.ctx.SetStatusCode(fasthttp.StatusOK)
+		c.ctx.SetContentType("application/json")
+		c.ctx.SetBody(c.replay.Response)
+		return nil
+	}
+	var req mergeRequest
+	if err := decodeBody(c.ctx, &req); err != nil {
+		return err
+	}
+	job, err := c.startMerge(&req)
+	if err != nil {
+		return err
+	}
+	resp := startResponse{JobID: job.ID, Message: "fusion started", StreamURL: "/api/llm/stream/" + job.ID}
+	c.remember(job.ID, resp)
+	return c.ok(resp)
+}
+
+func handleMerge(c *call) error {
+	var req mergeRequest
+	if err := decodeBody(c.ctx, &req); err != nil {
+		return err
+	}
+	timeout := 300 * time.Second
+	if req.TimeoutSeconds != nil {
+		timeout = time.Duration(*req.TimeoutSeconds) * time.Second
+	}
+	jobID := ""
+	if c.replay != nil {
+		jobID = c.replay.JobID
+	} else {
+		job, err := c.startMerge(&req)
+		if err != nil {
+			return err
+		}
+		jobID = job.ID
+		c.remember(jobID, nil)
+	}
+	final, err := c.s.waitTerminal(c.p.org.ID, jobID, time.Now().Add(timeout))
+	if err != nil {
+		return err
+	}
+	if final == nil {
+		writeJSON(c.ctx, fasthttp.StatusGatewayTimeout, errorBody{
+			Detail: fmt.Sprintf("the fusion is still running after %s; stream it or read it later", timeout), JobID: jobID})
+		return nil
+	}
+	var resp enricher.FusionResponse
+	if err := json.Unmarshal(final.Result, &resp); err != nil {
+		return fmt.Errorf("job %s result: %w", jobID, err)
+	}
+	return c.ok(resp)
+}

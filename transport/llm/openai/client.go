@@ -175,8 +175,9 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 		return nil, ctxError(err)
 	}
 	deadline := time.Now().Add(c.cfg.Timeout)
+	ctxDeadline := false
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+		deadline, ctxDeadline = d, true
 	}
 	hreq := &fasthttp.Request{}
 	hresp := &fasthttp.Response{}
@@ -208,7 +209,12 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, ctxError(cerr)
 		}
-		return nil, transportError(err, c.cfg.MaxResponseBytes)
+		e := transportError(err, c.cfg.MaxResponseBytes)
+		if ctxDeadline && e.Kind == llm.KindTimeout && !errors.Is(err, errFirstByte) {
+			// The connection deadline is ctx's; it may fire just before ctx does.
+			return nil, ctxError(context.DeadlineExceeded)
+		}
+		return nil, e
 	}
 	status := hresp.StatusCode()
 	if status < 200 || status > 299 {

@@ -203,7 +203,7 @@ func TestCompleteErrors(t *testing.T) {
 				"invalid_request_error", "context_length_exceeded")},
 			wantKind: llm.KindContextLength, wantStatus: 400, wantMessage: "maximum context length"},
 		{name: "400 context length by wording (vLLM flat body)",
-			reply: llmtest.OpenAIReply{Status: 400, Body: `{"object":"error","message":"This model's maximum context length is 4096 tokens.","type":"BadRequestError","param":null,"code":400}`},
+			reply:    llmtest.OpenAIReply{Status: 400, Body: `{"object":"error","message":"This model's maximum context length is 4096 tokens.","type":"BadRequestError","param":null,"code":400}`},
 			wantKind: llm.KindContextLength, wantStatus: 400},
 		{name: "400 other", reply: llmtest.OpenAIReply{Status: 400, Body: llmtest.OpenAIErrorBody("Invalid 'messages'", "invalid_request_error", "")},
 			wantKind: llm.KindBadRequest, wantStatus: 400, wantMessage: "Invalid 'messages'"},

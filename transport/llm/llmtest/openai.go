@@ -23,7 +23,9 @@ const (
 	// usage with prompt_tokens_details.
 	OpenAIFlavorOpenAI OpenAIFlavor = iota
 	// OpenAIFlavorDeepSeek is api.deepseek.com: json_object only (json_schema is a 400),
-	// usage with prompt_cache_hit_tokens/prompt_cache_miss_tokens.
+	// usage with prompt_cache_hit_tokens/prompt_cache_miss_tokens. It also rejects
+	// max_completion_tokens, which DeepSeek would silently ignore, so tests catch a client
+	// not configured with max_tokens.
 	OpenAIFlavorDeepSeek
 	// OpenAIFlavorOllama is Ollama's /v1: both formats, bare usage, no auth check.
 	OpenAIFlavorOllama

@@ -132,8 +132,16 @@ func (s *OpenAIServer) Connections() int {
 	return s.conns
 }
 
-// Disconnected receives one value each time a client hangs up on a stalled or slow reply.
+// Disconnected receives one value each time a client hangs up on a stalled or slow reply
+// (up to 64 unread values are kept; more are dropped).
 func (s *OpenAIServer) Disconnected() <-chan struct{} { return s.disconnects }
+
+func (s *OpenAIServer) noteDisconnect() {
+	select {
+	case s.disconnects <- struct{}{}:
+	default:
+	}
+}
 
 // OpenAIErrorBody returns an OpenAI error body.
 func OpenAIErrorBody(message, typ, code string) string {
@@ -198,7 +206,7 @@ func (s *OpenAIServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if reply.Stall {
 		<-r.Context().Done()
-		s.disconnects <- struct{}{}
+		s.noteDisconnect()
 		return
 	}
 	if reply.Status != 0 && reply.Status != http.StatusOK || reply.Body != "" {
@@ -227,7 +235,7 @@ func (s *OpenAIServer) serve(w http.ResponseWriter, r *http.Request) {
 		flusher, _ := w.(http.Flusher)
 		for range reply.KeepAlive {
 			if _, err := io.WriteString(w, "\n"); err != nil {
-				s.disconnects <- struct{}{}
+				s.noteDisconnect()
 				return
 			}
 			if flusher != nil {
@@ -235,7 +243,7 @@ func (s *OpenAIServer) serve(w http.ResponseWriter, r *http.Request) {
 			}
 			select {
 			case <-r.Context().Done():
-				s.disconnects <- struct{}{}
+				s.noteDisconnect()
 				return
 			case <-time.After(every):
 			}

@@ -409,3 +409,47 @@ func TestCompleteRejectsBadRequest(t *testing.T) {
 		})
 	}
 }
+
+func TestCompleteCancelLeavesOtherCallsAlone(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t, llmtest.OpenAIFlavorOpenAI, "")
+	fake.Script(func(_ int, body []byte) llmtest.OpenAIReply {
+		if strings.Contains(string(body), "stall me") {
+			return llmtest.OpenAIReply{Stall: true}
+		}
+		return llmtest.OpenAIReply{KeepAlive: 3}
+	})
+	c := newClient(t, openai.Config{BaseURL: fake.URL, MaxConns: 4})
+	ctx, cancel := context.WithCancel(context.Background())
+	stalled := personRequest()
+	stalled.Messages[0].Content = "stall me"
+	errs := make(chan error, 9)
+	go func() {
+		_, err := c.Complete(ctx, stalled)
+		errs <- err
+	}()
+	for range 8 {
+		go func() {
+			_, err := c.Complete(context.Background(), personRequest())
+			errs <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	var cancelled, ok int
+	for range 9 {
+		err := <-errs
+		switch {
+		case err == nil:
+			ok++
+		case llm.KindOf(err) == llm.KindCancelled:
+			cancelled++
+		default:
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	require.Equal(t, 8, ok)
+	require.Equal(t, 1, cancelled)
+	_, err := c.Complete(context.Background(), personRequest())
+	require.NoError(t, err, "the pool still works after an abort")
+}

@@ -1,0 +1,344 @@
+// Package openai is the llm.Provider for the OpenAI Chat Completions wire protocol
+// (POST {BaseURL}/chat/completions), used by OpenAI itself and by the OpenAI-compatible
+// servers: DeepSeek, Ollama (/v1), vLLM and llama.cpp (providers.md §2, §4, §5).
+//
+// Structured output: in ModeJSONSchema the answer schema is sent as a strict
+// `response_format: {"type":"json_schema"}` after translation to OpenAI's strict subset
+// (strictSchema); a schema that does not fit, and every schema in ModeJSONObject (DeepSeek),
+// is sent as `{"type":"json_object"}` with the schema appended to the system prompt, which
+// then also contains the word "json" that json_object mode requires.
+//
+// Responses: the text is choices[0].message.content, StopReason its finish_reason. Usage:
+// InputTokens = prompt_tokens − cached tokens, CacheReadTokens = the cached tokens
+// (prompt_tokens_details.cached_tokens, or DeepSeek's prompt_cache_hit_tokens),
+// CacheWriteTokens = prompt_tokens_details.cache_write_tokens (informational: those tokens
+// are also counted in InputTokens). A refusal (message.refusal) or a content_filter stop is
+// a bad_request (the same prompt would be refused again); an empty or blank answer
+// (DeepSeek's documented failure mode) is a server_error, so the call is retried.
+//
+// Errors: 402 and insufficient_quota bodies → quota_exhausted; code context_length_exceeded
+// or a 400/413/422 about the context window → context_length_exceeded; 429 → rate_limited;
+// 401/403 → auth_failed; 404 or code model_not_found → model_not_found; 408 → timeout;
+// 503/529 → overloaded; other 5xx → server_error; other 4xx → bad_request. Retryable kinds
+// carry the wait from retry-after-ms, retry-after, or x-ratelimit-reset-*. Network failures
+// are server_error, the deadline timeout, a cancelled context cancelled. Messages are the
+// vendor's; the API key appears only in the Authorization header.
+package openai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/entity-enricher/enricher/transport/llm"
+)
+
+// Mode selects how the answer schema is sent.
+type Mode string
+
+// The modes.
+const (
+	// ModeJSONSchema sends a strict json_schema response format when the schema fits
+	// (OpenAI, Ollama, vLLM, llama.cpp), else falls back to ModeJSONObject.
+	ModeJSONSchema Mode = "json_schema"
+	// ModeJSONObject sends {"type":"json_object"} and the schema in the system prompt
+	// (DeepSeek).
+	ModeJSONObject Mode = "json_object"
+)
+
+// Defaults of Config.
+const (
+	DefaultConnectTimeout   = 10 * time.Second
+	DefaultTimeout          = 120 * time.Second
+	DefaultMaxResponseBytes = 8 << 20
+	DefaultMaxConns         = 64
+)
+
+// Config configures a Client.
+type Config struct {
+	// BaseURL is the API root, e.g. "https://api.openai.com/v1" or
+	// "https://api.deepseek.com"; "/chat/completions" is appended. Required.
+	BaseURL string
+	// APIKey is sent as "Authorization: Bearer <key>"; empty sends no Authorization header
+	// (Ollama). It is never logged or put into an error.
+	APIKey string
+	// ConnectTimeout bounds dialling (and the TLS handshake). Default DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// FirstByteTimeout bounds the wait for the first response byte after the request was
+	// sent. 0 (the default) means only Timeout applies: OpenAI sends nothing before a
+	// non-streamed answer is complete.
+	FirstByteTimeout time.Duration
+	// Timeout bounds a whole call, including DeepSeek's keep-alive blank lines; a ctx
+	// deadline that comes earlier wins. Default DefaultTimeout.
+	Timeout time.Duration
+	// MaxResponseBytes caps the response body; a larger one is a server_error. Default
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int
+	// MaxConns caps the open connections. Default DefaultMaxConns.
+	MaxConns int
+	// Mode selects the structured-output mechanism. Default ModeJSONSchema.
+	Mode Mode
+	// LegacyMaxTokens sends the answer cap as max_tokens (compatible servers) instead of
+	// max_completion_tokens (OpenAI).
+	LegacyMaxTokens bool
+}
+
+// withDefaults returns a copy of c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxResponseBytes == 0 {
+		c.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.Mode == "" {
+		c.Mode = ModeJSONSchema
+	}
+	return c
+}
+
+// Client is an llm.Provider speaking OpenAI Chat Completions. It is safe for concurrent use
+// and reuses connections; it holds no state between calls besides its connection pool.
+type Client struct {
+	cfg       Config
+	url       string
+	auth      string
+	http      *fasthttp.Client
+	transport *transport
+	now       func() time.Time
+}
+
+var _ llm.Provider = (*Client)(nil)
+
+// New returns a Client for cfg, or an error naming the bad field.
+func New(cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return nil, errors.New("openai: BaseURL must be an http or https URL")
+	}
+	if cfg.Mode != ModeJSONSchema && cfg.Mode != ModeJSONObject {
+		return nil, fmt.Errorf("openai: unknown Mode %q", cfg.Mode)
+	}
+	if cfg.ConnectTimeout < 0 || cfg.FirstByteTimeout < 0 || cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 || cfg.MaxConns < 0 {
+		return nil, errors.New("openai: timeouts and limits must not be negative")
+	}
+	t := &transport{}
+	connect := cfg.ConnectTimeout
+	c := &Client{
+		cfg:       cfg,
+		url:       base + "/chat/completions",
+		transport: t,
+		now:       time.Now,
+		http: &fasthttp.Client{
+			Transport:           t,
+			MaxConnsPerHost:     cfg.MaxConns,
+			MaxResponseBodySize: cfg.MaxResponseBytes,
+			MaxIdleConnDuration: 30 * time.Second,
+			MaxConnWaitTimeout:  cfg.Timeout,
+			Dial: func(addr string) (net.Conn, error) {
+				return fasthttp.DialTimeout(addr, connect)
+			},
+			RetryIfErr: func(_ *fasthttp.Request, _ int, err error) (bool, bool) {
+				return false, errors.Is(err, errStale)
+			},
+			NoDefaultUserAgentHeader: true,
+		},
+	}
+	if cfg.APIKey != "" {
+		c.auth = "Bearer " + cfg.APIKey
+	}
+	return c, nil
+}
+
+// Complete sends req and returns the answer, or an *llm.Error.
+func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	body, err := c.requestBody(req)
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindBadRequest, Message: err.Error(), Err: err}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError(err)
+	}
+	deadline := time.Now().Add(c.cfg.Timeout)
+	ctxDeadline := false
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline, ctxDeadline = d, true
+	}
+	hreq := &fasthttp.Request{}
+	hresp := &fasthttp.Response{}
+	hreq.SetRequestURI(c.url)
+	hreq.Header.SetMethod(fasthttp.MethodPost)
+	hreq.Header.SetContentType("application/json")
+	hreq.Header.Set("Accept", "application/json")
+	if c.auth != "" {
+		hreq.Header.Set("Authorization", c.auth)
+	}
+	hreq.SetBodyRaw(body)
+
+	cl := &call{deadline: deadline, firstByte: c.cfg.FirstByteTimeout}
+	c.transport.calls.Store(hreq, cl)
+	done := make(chan error, 1)
+	go func() {
+		defer c.transport.calls.Delete(hreq)
+		done <- c.http.DoDeadline(hreq, hresp, deadline)
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// Close the connection so the server sees the call end; the goroutine finishes
+		// on its own and owns hreq/hresp from here.
+		cl.abort()
+		return nil, ctxError(ctx.Err())
+	}
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, ctxError(cerr)
+		}
+		e := transportError(err, c.cfg.MaxResponseBytes)
+		if ctxDeadline && e.Kind == llm.KindTimeout && !errors.Is(err, errFirstByte) {
+			// The connection deadline is ctx's; it may fire just before ctx does.
+			return nil, ctxError(context.DeadlineExceeded)
+		}
+		return nil, e
+	}
+	status := hresp.StatusCode()
+	if status < 200 || status > 299 {
+		return nil, statusError(status, hresp.Body(), func(name string) string {
+			return string(hresp.Header.Peek(name))
+		}, c.now())
+	}
+	return parseResponse(hresp.Body())
+}
+
+// ctxError maps the end of ctx to an *llm.Error.
+func ctxError(err error) *llm.Error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &llm.Error{Kind: llm.KindTimeout, Message: "deadline exceeded", Err: err}
+	}
+	return &llm.Error{Kind: llm.KindCancelled, Message: "call cancelled", Err: err}
+}
+
+// schemaNamePattern is what OpenAI accepts as response_format.json_schema.name.
+var schemaNameInvalid = regexp.MustCompile(`[^a-zA-Z0-9_-]+`)
+
+// jsonInstruction introduces the schema appended to the system prompt in json_object mode; it
+// contains the lower-case word "json" that DeepSeek requires.
+const jsonInstruction = "\n\nReply with a single json object, without prose or code fences, that conforms to this JSON Schema:\n"
+
+// requestBody returns the wire body of req. req.Hints are never sent.
+func (c *Client) requestBody(req *llm.Request) ([]byte, error) {
+	if req.Model == "" {
+		return nil, errors.New("model is empty")
+	}
+	if len(req.Messages) == 0 {
+		return nil, errors.New("no messages")
+	}
+	w := chatRequest{Model: req.Model, Temperature: req.Temperature}
+	if c.cfg.LegacyMaxTokens {
+		w.MaxTokens = req.MaxTokens
+	} else {
+		w.MaxCompletionTokens = req.MaxTokens
+	}
+	system := req.System
+	if len(req.Schema) > 0 {
+		var strict json.RawMessage
+		var err error = errors.New("json_object mode")
+		if c.cfg.Mode == ModeJSONSchema {
+			strict, err = strictSchema(req.Schema)
+		}
+		if err == nil {
+			w.ResponseFormat = &responseFormat{Type: "json_schema", JSONSchema: &jsonSchemaFormat{
+				Name: schemaName(req.SchemaName), Strict: true, Schema: strict}}
+		} else {
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, req.Schema); err != nil {
+				return nil, fmt.Errorf("schema is not JSON: %w", err)
+			}
+			w.ResponseFormat = &responseFormat{Type: "json_object"}
+			system += jsonInstruction + compact.String()
+		}
+	}
+	if system != "" {
+		w.Messages = append(w.Messages, chatMessage{Role: "system", Content: system})
+	}
+	for _, m := range req.Messages {
+		if m.Role != "user" && m.Role != "assistant" {
+			return nil, fmt.Errorf("message role %q is not user or assistant", m.Role)
+		}
+		w.Messages = append(w.Messages, chatMessage{Role: m.Role, Content: m.Content})
+	}
+	return json.Marshal(w)
+}
+
+// schemaName returns name in OpenAI's [a-zA-Z0-9_-]{1,64} form; "answer" when empty.
+func schemaName(name string) string {
+	name = schemaNameInvalid.ReplaceAllString(name, "_")
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	if strings.Trim(name, "_") == "" {
+		return "answer"
+	}
+	return name
+}
+
+// parseResponse reads a successful body, which may start with DeepSeek's blank keep-alive
+// lines.
+func parseResponse(body []byte) (*llm.Response, error) {
+	var w chatResponse
+	if err := json.Unmarshal(bytes.TrimSpace(body), &w); err != nil {
+		return nil, &llm.Error{Kind: llm.KindServerError, Status: 200, Message: "response is not valid JSON: " + err.Error(), Err: err}
+	}
+	if len(w.Choices) == 0 {
+		return nil, &llm.Error{Kind: llm.KindServerError, Status: 200, Message: "response has no choices"}
+	}
+	ch := w.Choices[0]
+	if ch.Message.Refusal != nil && *ch.Message.Refusal != "" {
+		return nil, &llm.Error{Kind: llm.KindBadRequest, Status: 200, Message: "model refused: " + *ch.Message.Refusal}
+	}
+	text := ""
+	if ch.Message.Content != nil {
+		text = *ch.Message.Content
+	}
+	if strings.TrimSpace(text) == "" {
+		if ch.FinishReason == "content_filter" {
+			return nil, &llm.Error{Kind: llm.KindBadRequest, Status: 200, Message: "answer withheld by the content filter"}
+		}
+		return nil, &llm.Error{Kind: llm.KindServerError, Status: 200, Message: "empty answer (finish_reason " + ch.FinishReason + ")"}
+	}
+	return &llm.Response{Text: text, Usage: usageOf(w.Usage), StopReason: ch.FinishReason}, nil
+}
+
+// usageOf converts the usage block; cached tokens are moved out of InputTokens.
+func usageOf(u *chatUsage) llm.Usage {
+	if u == nil {
+		return llm.Usage{}
+	}
+	cached, written := u.PromptCacheHitTokens, 0
+	if d := u.PromptTokensDetails; d != nil {
+		cached = max(cached, d.CachedTokens)
+		written = d.CacheWriteTokens
+	}
+	cached = min(cached, u.PromptTokens)
+	return llm.Usage{
+		InputTokens:      u.PromptTokens - cached,
+		OutputTokens:     u.CompletionTokens,
+		CacheReadTokens:  cached,
+		CacheWriteTokens: written,
+	}
+}

@@ -147,7 +147,7 @@ func TestCompleteErrorMapping(t *testing.T) {
 		wantMsg    string
 	}{
 		{name: "429 with retry-after seconds", status: 429, headers: map[string]string{"retry-after": "7"},
-			body: body("rate_limit_error", "Number of requests has exceeded your rate limit"),
+			body:     body("rate_limit_error", "Number of requests has exceeded your rate limit"),
 			wantKind: llm.KindRateLimited, wantRetry: 7 * time.Second, wantMsg: "exceeded your rate limit"},
 		{name: "429 with retry-after-ms", status: 429, headers: map[string]string{"retry-after-ms": "1500", "retry-after": "2"},
 			body: body("rate_limit_error", "slow down"), wantKind: llm.KindRateLimited, wantRetry: 1500 * time.Millisecond},

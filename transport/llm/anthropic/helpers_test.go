@@ -66,4 +66,3 @@ func waitFor(t *testing.T, ch <-chan struct{}, d time.Duration, what string) {
 		t.Fatalf("timed out waiting for %s", what)
 	}
 }
-

@@ -349,3 +349,16 @@ func TestNewValidates(t *testing.T) {
 		})
 	}
 }
+
+func TestCompleteRetriesStaleKeepAlive(t *testing.T) {
+	b := setup(t, nil)
+	_, err := b.client.Complete(context.Background(), personRequest())
+	require.NoError(t, err)
+	b.fake.CloseClientConnections() // the pooled connection is now dead
+	resp, err := b.client.Complete(context.Background(), personRequest())
+	require.NoError(t, err)
+	require.Equal(t, `{"age":1,"name":"x"}`, resp.Text)
+	reqs := b.fake.Requests()
+	require.Len(t, reqs, 2)
+	require.NotEqual(t, reqs[0].RemoteAddr, reqs[1].RemoteAddr)
+}

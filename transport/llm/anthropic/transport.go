@@ -78,6 +78,9 @@ func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp 
 	hc.ReleaseWriter(bw)
 	if err != nil {
 		finish(false)
+		if reused && c.ctx.Err() == nil && isClosed(err) {
+			return true, errStaleConn
+		}
 		return false, err
 	}
 
@@ -131,5 +134,5 @@ func isTimeout(err error) bool {
 
 func isClosed(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }

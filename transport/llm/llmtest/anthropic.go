@@ -83,6 +83,10 @@ func (s *AnthropicServer) Close() {
 	s.srv.Close()
 }
 
+// CloseClientConnections closes every open client connection, idle keep-alive ones included,
+// as a server or load balancer dropping them would.
+func (s *AnthropicServer) CloseClientConnections() { s.srv.CloseClientConnections() }
+
 // Script sets the function that decides replies; nil restores normal answers.
 func (s *AnthropicServer) Script(f AnthropicScriptFunc) {
 	s.mu.Lock()

@@ -172,8 +172,9 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 		return nil, err
 	}
 	deadline := time.Now().Add(c.cfg.Timeout)
+	ctxBound := false
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+		deadline, ctxBound = d, true
 	}
 	hreq := fasthttp.AcquireRequest()
 	hresp := fasthttp.AcquireResponse()
@@ -195,6 +196,11 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	hreq.SetTimeout(time.Until(deadline))
 
 	if err := c.http.Do(hreq, hresp); err != nil {
+		if ctxBound && !time.Now().Before(deadline) {
+			// The connection deadline (ctx's) can fire just before ctx's own timer; ctx is
+			// about to end, so wait for it and report the ctx deadline.
+			<-ctx.Done()
+		}
 		return nil, transportError(ctx, err, c.cfg.MaxResponseBytes)
 	}
 	status := hresp.StatusCode()

@@ -1,0 +1,299 @@
+// Package anthropic is the llm.Provider of the Anthropic Messages API (POST /v1/messages,
+// providers.md §1). It asks for structured output through a forced tool: the answer schema is
+// the input_schema of one tool, "record_answer", which tool_choice forces the model to call; the
+// answer is the JSON of that tool_use block's input. Without a schema, the answer is the text of
+// the response's text blocks. The calls are plain (not streamed) HTTPS requests made with
+// fasthttp.
+package anthropic
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/entity-enricher/enricher/transport/llm"
+	"github.com/valyala/fasthttp"
+)
+
+// ToolName is the name of the forced tool that carries the answer.
+const ToolName = "record_answer"
+
+// toolDescription is the description of the forced tool.
+const toolDescription = "Record the complete answer. Call this tool exactly once; its input is the answer."
+
+// The Config defaults.
+const (
+	DefaultBaseURL          = "https://api.anthropic.com"
+	DefaultVersion          = "2023-06-01"
+	DefaultConnectTimeout   = 10 * time.Second
+	DefaultTimeout          = 120 * time.Second
+	DefaultMaxResponseBytes = 8 << 20
+	DefaultMaxTokens        = 8192
+	DefaultMaxConns         = 64
+)
+
+// The values of Config.AuthStyle.
+const (
+	AuthAPIKey = "x-api-key" // x-api-key: <key> (the documented header)
+	AuthBearer = "bearer"    // Authorization: Bearer <key> (SDK v2, proxies)
+)
+
+// Config configures a Client. Zero fields take the defaults listed with them.
+type Config struct {
+	// BaseURL is the API root without /v1 (default DefaultBaseURL); a trailing slash is ignored.
+	BaseURL string
+	// APIKey is the credential. It is sent only in the auth header, never logged or returned in
+	// an error. Empty: no auth header is sent (for keyless proxies).
+	APIKey string
+	// AuthStyle is AuthAPIKey (default) or AuthBearer.
+	AuthStyle string
+	// Version is the anthropic-version header (default DefaultVersion).
+	Version string
+	// ConnectTimeout bounds dialling a new connection (default 10 s).
+	ConnectTimeout time.Duration
+	// FirstByteTimeout bounds the wait for the first response byte after the request is sent.
+	// 0 means no separate limit (Timeout applies). A non-streamed answer arrives only when the
+	// model has finished, so this is at most Timeout in practice.
+	FirstByteTimeout time.Duration
+	// Timeout bounds a whole call, connection to last byte (default 120 s, SPEC llm_timeout). An
+	// earlier ctx deadline wins.
+	Timeout time.Duration
+	// MaxResponseBytes caps the response body (default 8 MiB); a larger body is a server_error.
+	MaxResponseBytes int
+	// MaxTokens is max_tokens when a Request has none (default 8192); the API requires it.
+	MaxTokens int
+	// MaxConns caps the open connections to the API host (default 64); a call waits for a free
+	// one up to Timeout (without watching ctx), then fails with server_error.
+	MaxConns int
+	// NowFunc returns the current time, for HTTP-date Retry-After values (default time.Now).
+	NowFunc func() time.Time
+}
+
+// WithDefaults returns a copy of c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.BaseURL == "" {
+		c.BaseURL = DefaultBaseURL
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.AuthStyle == "" {
+		c.AuthStyle = AuthAPIKey
+	}
+	if c.Version == "" {
+		c.Version = DefaultVersion
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxResponseBytes == 0 {
+		c.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if c.MaxTokens == 0 {
+		c.MaxTokens = DefaultMaxTokens
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.NowFunc == nil {
+		c.NowFunc = time.Now
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("anthropic: base URL %q is not an http(s) URL", c.BaseURL)
+	}
+	if c.AuthStyle != AuthAPIKey && c.AuthStyle != AuthBearer {
+		return fmt.Errorf("anthropic: auth style %q is not %q or %q", c.AuthStyle, AuthAPIKey, AuthBearer)
+	}
+	if c.ConnectTimeout < 0 || c.FirstByteTimeout < 0 || c.Timeout < 0 || c.MaxResponseBytes < 0 ||
+		c.MaxTokens < 0 || c.MaxConns < 0 {
+		return errors.New("anthropic: timeouts and limits must not be negative")
+	}
+	return nil
+}
+
+// Client is an llm.Provider for the Anthropic Messages API. It holds one fasthttp.Client
+// (keep-alive connections are reused across calls) and is safe for concurrent use; it needs no
+// Close (idle connections are closed by fasthttp after a while).
+type Client struct {
+	cfg      Config
+	endpoint string
+	http     *fasthttp.Client
+}
+
+var _ llm.Provider = (*Client)(nil)
+
+// New returns a Client for cfg (after WithDefaults). It fails when the base URL is not an
+// http(s) URL, the auth style is unknown or a limit is negative.
+func New(cfg Config) (*Client, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	return &Client{
+		cfg:      cfg,
+		endpoint: cfg.BaseURL + "/v1/messages",
+		http: &fasthttp.Client{
+			Dial:                     func(addr string) (net.Conn, error) { return dialer.Dial("tcp", addr) },
+			Transport:                transport{},
+			RetryIfErr:               retryStale,
+			MaxConnsPerHost:          cfg.MaxConns,
+			MaxResponseBodySize:      cfg.MaxResponseBytes,
+			MaxConnWaitTimeout:       cfg.Timeout,
+			NoDefaultUserAgentHeader: true,
+		},
+	}, nil
+}
+
+// Complete sends req and returns the answer (llm.Provider). With req.Schema the answer is the
+// JSON object the model passed to the forced tool; without, the concatenated text blocks.
+// req.Hints is never sent. Failures are *llm.Error:
+//   - HTTP errors as mapped by statusError (see errors.go), transport failures as server_error,
+//     deadlines as timeout, ctx cancellation as cancelled (wrapping ctx.Err());
+//   - stop_reason "max_tokens" with a schema (the tool input may be partial): bad_request, as
+//     the same call would be cut again;
+//   - stop_reason "refusal": bad_request;
+//   - a 200 without the answer (no tool_use block with a schema, no text without one) or a body
+//     that is not a Messages response: server_error, as a retry may succeed.
+func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	body, wrapped, err := c.encode(req)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(c.cfg.Timeout)
+	ctxBound := false
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline, ctxBound = d, true
+	}
+	hreq := fasthttp.AcquireRequest()
+	hresp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(hreq)
+	defer fasthttp.ReleaseResponse(hresp)
+	hreq.SetRequestURI(c.endpoint)
+	hreq.Header.SetMethod(fasthttp.MethodPost)
+	hreq.Header.SetContentType("application/json")
+	hreq.Header.Set("anthropic-version", c.cfg.Version)
+	if c.cfg.APIKey != "" {
+		if c.cfg.AuthStyle == AuthBearer {
+			hreq.Header.Set("Authorization", "Bearer "+c.cfg.APIKey)
+		} else {
+			hreq.Header.Set("x-api-key", c.cfg.APIKey)
+		}
+	}
+	hreq.SetBody(body)
+	hreq.SetUserValue(callKey{}, &call{ctx: ctx, deadline: deadline, firstByte: c.cfg.FirstByteTimeout})
+	hreq.SetTimeout(time.Until(deadline))
+
+	if err := c.http.Do(hreq, hresp); err != nil {
+		if ctxBound && !time.Now().Before(deadline) {
+			// The connection deadline (ctx's) can fire just before ctx's own timer; ctx is
+			// about to end, so wait for it and report the ctx deadline.
+			<-ctx.Done()
+		}
+		return nil, transportError(ctx, err, c.cfg.MaxResponseBytes)
+	}
+	status := hresp.StatusCode()
+	if status < 200 || status > 299 {
+		header := func(k string) string { return string(hresp.Header.Peek(k)) }
+		return nil, statusError(status, header, hresp.Body(), c.cfg.NowFunc())
+	}
+	return decode(hresp.Body(), req.Schema != nil, wrapped)
+}
+
+// encode builds the request body; wrapped reports a non-object schema wrapped by toolSchema.
+func (c *Client) encode(req *llm.Request) (body []byte, wrapped bool, err error) {
+	if len(req.Messages) == 0 {
+		return nil, false, &llm.Error{Kind: llm.KindBadRequest, Message: "request has no messages"}
+	}
+	m := messageRequest{
+		Model:       req.Model,
+		MaxTokens:   req.MaxTokens,
+		System:      req.System,
+		Messages:    make([]inputMessage, 0, len(req.Messages)),
+		Temperature: req.Temperature,
+	}
+	if m.MaxTokens <= 0 {
+		m.MaxTokens = c.cfg.MaxTokens
+	}
+	for _, msg := range req.Messages {
+		m.Messages = append(m.Messages, inputMessage{Role: msg.Role, Content: msg.Content})
+	}
+	if req.Schema != nil {
+		schema, w, err := toolSchema(req.Schema)
+		if err != nil {
+			return nil, false, &llm.Error{Kind: llm.KindBadRequest, Message: err.Error(), Err: err}
+		}
+		wrapped = w
+		m.Tools = []tool{{Name: ToolName, Description: toolDescription, InputSchema: schema}}
+		m.ToolChoice = &toolChoice{Type: "tool", Name: ToolName}
+	}
+	body, err = json.Marshal(m)
+	if err != nil {
+		return nil, false, &llm.Error{Kind: llm.KindBadRequest, Message: "encode request: " + err.Error(), Err: err}
+	}
+	return body, wrapped, nil
+}
+
+// decode reads a 200 body. withSchema selects the tool answer over the text blocks.
+func decode(body []byte, withSchema, wrapped bool) (*llm.Response, error) {
+	var m messageResponse
+	if err := json.Unmarshal(body, &m); err != nil || m.Type != "message" {
+		return nil, &llm.Error{Kind: llm.KindServerError, Status: 200, Message: "response is not a Messages API message", Err: err}
+	}
+	resp := &llm.Response{
+		StopReason: m.StopReason,
+		Usage: llm.Usage{
+			InputTokens:      m.Usage.InputTokens,
+			OutputTokens:     m.Usage.OutputTokens,
+			CacheReadTokens:  m.Usage.CacheReadInputTokens,
+			CacheWriteTokens: m.Usage.CacheCreationInputTokens,
+		},
+	}
+	switch m.StopReason {
+	case "refusal":
+		return nil, &llm.Error{Kind: llm.KindBadRequest, Status: 200, Message: "the model refused to answer (stop_reason refusal)"}
+	case "max_tokens":
+		if withSchema {
+			return nil, &llm.Error{Kind: llm.KindBadRequest, Status: 200, Message: fmt.Sprintf(
+				"the answer was cut at max_tokens (%d output tokens) before it was complete", m.Usage.OutputTokens)}
+		}
+	}
+	if withSchema {
+		for _, b := range m.Content {
+			if b.Type != "tool_use" || b.Name != ToolName {
+				continue
+			}
+			text, err := answerText(b.Input, wrapped)
+			if err != nil {
+				return nil, &llm.Error{Kind: llm.KindServerError, Status: 200, Message: "the answer tool input is unusable: " + err.Error(), Err: err}
+			}
+			resp.Text = text
+			return resp, nil
+		}
+		return nil, &llm.Error{Kind: llm.KindServerError, Status: 200, Message: fmt.Sprintf(
+			"the model did not call the %s tool (stop_reason %q)", ToolName, m.StopReason)}
+	}
+	var sb strings.Builder
+	for _, b := range m.Content {
+		if b.Type == "text" {
+			sb.WriteString(b.Text)
+		}
+	}
+	if strings.TrimSpace(sb.String()) == "" {
+		return nil, &llm.Error{Kind: llm.KindServerError, Status: 200, Message: fmt.Sprintf(
+			"the answer is empty (stop_reason %q)", m.StopReason)}
+	}
+	resp.Text = sb.String()
+	return resp, nil
+}

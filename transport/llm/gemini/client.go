@@ -105,11 +105,10 @@ func New(cfg Config) (*Client, error) {
 		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
 			return fasthttp.DialTimeout(addr, min(timeout, connect))
 		},
-		MaxConnsPerHost:               cfg.MaxConns,
-		MaxResponseBodySize:           cfg.MaxResponseBytes,
-		MaxIdemponentCallAttempts:     1,
-		NoDefaultUserAgentHeader:      true,
-		DisableHeaderNamesNormalizing: false,
+		MaxConnsPerHost:           cfg.MaxConns,
+		MaxResponseBodySize:       cfg.MaxResponseBytes,
+		MaxIdemponentCallAttempts: 1,
+		NoDefaultUserAgentHeader:  true,
 	}
 	return &Client{cfg: cfg, http: hc, calls: calls}, nil
 }

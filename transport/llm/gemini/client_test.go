@@ -378,3 +378,34 @@ func TestNew(t *testing.T) {
 		})
 	}
 }
+
+func TestCompleteCancelClosesOnlyItsConnection(t *testing.T) {
+	t.Parallel()
+	srv := llmtest.NewGeminiServer(t)
+	srv.Script(func(_ int, body []byte) llmtest.GeminiReply {
+		if strings.Contains(string(body), "stall me") {
+			return llmtest.GeminiReply{Stall: true}
+		}
+		time.Sleep(300 * time.Millisecond)
+		return llmtest.GeminiReply{}
+	})
+	c := newTestClient(t, srv, nil)
+	slow := make(chan error, 1)
+	go func() {
+		_, err := c.Complete(context.Background(), smallRequest())
+		slow <- err
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	stalled := smallRequest()
+	stalled.Messages[0].Content = "stall me"
+	_, err := c.Complete(ctx, stalled)
+	require.Equal(t, llm.KindCancelled, llm.KindOf(err))
+	require.NoError(t, <-slow, "the concurrent call must not be affected")
+	select {
+	case <-srv.Disconnected():
+	case <-time.After(time.Second):
+		t.Fatal("the fake did not see the connection close")
+	}
+	require.Equal(t, 1, srv.Disconnects())
+}

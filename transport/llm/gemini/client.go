@@ -1,0 +1,280 @@
+// Package gemini is the llm.Provider of Google's Gemini Developer API (generateContent,
+// providers.md §3): one non-streaming POST {BaseURL}/v1beta/models/{model}:generateContent per
+// call, the key in the x-goog-api-key header, the answer schema through generationConfig's
+// responseJsonSchema (default) or responseSchema, over one pooled fasthttp client.
+package gemini
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/entity-enricher/enricher/transport/llm"
+)
+
+// Defaults of Config.
+const (
+	DefaultBaseURL          = "https://generativelanguage.googleapis.com"
+	DefaultConnectTimeout   = 10 * time.Second
+	DefaultTimeout          = 120 * time.Second
+	DefaultMaxResponseBytes = 8 << 20
+)
+
+// Config configures a Client. Zero fields take the documented defaults.
+type Config struct {
+	// BaseURL is the API root without /v1beta; default DefaultBaseURL. A trailing slash is ignored.
+	BaseURL string
+	// APIKey is sent only in the x-goog-api-key header; required.
+	APIKey string
+	// ConnectTimeout caps dialling (TCP and TLS); default DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// FirstByteTimeout caps the wait from the request being written to the first response
+	// byte; default 0: only Timeout applies (a non-streaming thinking model sends nothing
+	// until its whole answer is ready).
+	FirstByteTimeout time.Duration
+	// Timeout caps a whole call, connection included; default DefaultTimeout. A sooner ctx
+	// deadline wins.
+	Timeout time.Duration
+	// MaxResponseBytes caps a response body; a bigger one fails with server_error. Default
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int
+	// SchemaField chooses how the answer schema is sent: SchemaFieldJSON (default) passes it
+	// verbatim as responseJsonSchema; SchemaFieldOpenAPI translates it to responseSchema.
+	SchemaField string
+	// MaxConns caps the open connections to the API host; default fasthttp's (512).
+	MaxConns int
+}
+
+// withDefaults returns a copy of cfg with zero fields set.
+func (cfg Config) withDefaults() Config {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if cfg.SchemaField == "" {
+		cfg.SchemaField = SchemaFieldJSON
+	}
+	return cfg
+}
+
+// Client is the Gemini llm.Provider. It is safe for concurrent use; connections are pooled
+// and reused between calls.
+type Client struct {
+	cfg   Config
+	http  *fasthttp.Client
+	calls *sync.Map // *fasthttp.Request → *call, read by ctxTransport
+}
+
+var _ llm.Provider = (*Client)(nil)
+
+// New returns a Client for cfg. It fails when APIKey is empty, BaseURL is not an absolute
+// http(s) URL, or SchemaField is unknown. It does no I/O.
+func New(cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	if cfg.APIKey == "" {
+		return nil, errors.New("gemini: APIKey is required")
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("gemini: BaseURL %q is not an absolute http(s) URL", cfg.BaseURL)
+	}
+	if cfg.SchemaField != SchemaFieldJSON && cfg.SchemaField != SchemaFieldOpenAPI {
+		return nil, fmt.Errorf("gemini: SchemaField must be %q or %q", SchemaFieldJSON, SchemaFieldOpenAPI)
+	}
+	calls := &sync.Map{}
+	connect := cfg.ConnectTimeout
+	hc := &fasthttp.Client{
+		Transport: &ctxTransport{calls: calls},
+		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
+			return fasthttp.DialTimeout(addr, min(timeout, connect))
+		},
+		MaxConnsPerHost:           cfg.MaxConns,
+		MaxResponseBodySize:       cfg.MaxResponseBytes,
+		MaxIdemponentCallAttempts: 1,
+		NoDefaultUserAgentHeader:  true,
+	}
+	return &Client{cfg: cfg, http: hc, calls: calls}, nil
+}
+
+// Complete sends req and returns the answer text with its usage. Errors are *llm.Error:
+// a bad request (unknown role, untranslatable schema) is bad_request before anything is sent;
+// HTTP errors are mapped by statusError; network failures are server_error; a call past its
+// deadline is timeout; a cancelled ctx is cancelled and closes the connection at once. A
+// refusal (blocked prompt or answer) is bad_request; an empty answer is server_error.
+func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	body, err := c.requestBody(req)
+	if err != nil {
+		return nil, &llm.Error{Kind: llm.KindBadRequest, Message: err.Error(), Err: err}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError(err)
+	}
+	deadline := time.Now().Add(c.cfg.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+
+	hreq, hresp := &fasthttp.Request{}, &fasthttp.Response{}
+	hreq.Header.SetMethod(fasthttp.MethodPost)
+	hreq.SetRequestURI(c.cfg.BaseURL + "/v1beta/models/" + url.PathEscape(req.Model) + ":generateContent")
+	hreq.Header.SetContentType("application/json")
+	hreq.Header.Set("x-goog-api-key", c.cfg.APIKey)
+	hreq.SetBody(body)
+
+	cl := &call{ctx: ctx, deadline: deadline, firstByte: c.cfg.FirstByteTimeout}
+	c.calls.Store(hreq, cl)
+	done := make(chan error, 1)
+	go func() {
+		defer c.calls.Delete(hreq)
+		done <- c.http.DoDeadline(hreq, hresp, deadline)
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// The transport closes the connection; the goroutine ends on its own.
+		return nil, ctxError(ctx.Err())
+	}
+	if err != nil {
+		return nil, c.transportError(ctx, err)
+	}
+	status := hresp.StatusCode()
+	if status < 200 || status > 299 {
+		return nil, statusError(status, hresp.Body(), string(hresp.Header.Peek("Retry-After")), time.Now())
+	}
+	return parseAnswer(hresp.Body())
+}
+
+// requestBody builds the JSON body of req.
+func (c *Client) requestBody(req *llm.Request) ([]byte, error) {
+	if req.Model == "" {
+		return nil, errors.New("no model")
+	}
+	if len(req.Messages) == 0 {
+		return nil, errors.New("no messages")
+	}
+	gr := generateRequest{GenerationConfig: generationConfig{
+		Temperature:     req.Temperature,
+		MaxOutputTokens: req.MaxTokens,
+	}}
+	if req.System != "" {
+		gr.SystemInstruction = &content{Parts: []part{{Text: req.System}}}
+	}
+	for i, m := range req.Messages {
+		role := m.Role
+		switch role {
+		case "user":
+		case "assistant":
+			role = "model"
+		default:
+			return nil, fmt.Errorf("message %d has role %q (want user or assistant)", i, m.Role)
+		}
+		gr.Contents = append(gr.Contents, content{Role: role, Parts: []part{{Text: m.Content}}})
+	}
+	if len(req.Schema) > 0 {
+		gr.GenerationConfig.ResponseMimeType = "application/json"
+		if c.cfg.SchemaField == SchemaFieldOpenAPI {
+			s, err := openAPISchema(req.Schema)
+			if err != nil {
+				return nil, err
+			}
+			gr.GenerationConfig.ResponseSchema = s
+		} else {
+			if !json.Valid(req.Schema) {
+				return nil, errors.New("answer schema is not valid JSON")
+			}
+			gr.GenerationConfig.ResponseJSONSchema = req.Schema
+		}
+	}
+	return json.Marshal(gr)
+}
+
+// refusalReasons are the finishReason values that mean the answer was withheld by a filter.
+var refusalReasons = map[string]bool{
+	"SAFETY": true, "RECITATION": true, "PROHIBITED_CONTENT": true, "BLOCKLIST": true, "SPII": true,
+	"IMAGE_SAFETY": true, "LANGUAGE": true,
+}
+
+// parseAnswer reads a 200 body: the text of the first candidate's non-thought parts, usage
+// and finish reason.
+func parseAnswer(body []byte) (*llm.Response, error) {
+	var gr generateResponse
+	if err := json.Unmarshal(body, &gr); err != nil {
+		return nil, &llm.Error{Kind: llm.KindServerError, Status: 200, Message: "response is not valid JSON: " + err.Error(), Err: err}
+	}
+	if len(gr.Candidates) == 0 {
+		if fb := gr.PromptFeedback; fb != nil && fb.BlockReason != "" {
+			return nil, answerError(llm.KindBadRequest, "refused: prompt blocked (%s) %s", fb.BlockReason, fb.BlockReasonMessage)
+		}
+		return nil, answerError(llm.KindServerError, "empty answer: no candidates")
+	}
+	cand := gr.Candidates[0]
+	if refusalReasons[cand.FinishReason] {
+		return nil, answerError(llm.KindBadRequest, "refused: answer blocked (finishReason %s)", cand.FinishReason)
+	}
+	var text strings.Builder
+	if cand.Content != nil {
+		for _, p := range cand.Content.Parts {
+			if !p.Thought {
+				text.WriteString(p.Text)
+			}
+		}
+	}
+	if strings.TrimSpace(text.String()) == "" {
+		return nil, answerError(llm.KindServerError, "empty answer (finishReason %s)", cand.FinishReason)
+	}
+	resp := &llm.Response{Text: text.String(), StopReason: cand.FinishReason}
+	if u := gr.UsageMetadata; u != nil {
+		resp.Usage = llm.Usage{
+			InputTokens:     u.PromptTokenCount - u.CachedContentTokenCount + u.ToolUsePromptTokenCount,
+			OutputTokens:    u.CandidatesTokenCount + u.ThoughtsTokenCount,
+			CacheReadTokens: u.CachedContentTokenCount,
+		}
+	}
+	return resp, nil
+}
+
+// transportError maps an error of the HTTP exchange (no response) to an *llm.Error.
+func (c *Client) transportError(ctx context.Context, err error) *llm.Error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxError(ctxErr)
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return &llm.Error{Kind: llm.KindServerError, Message: fmt.Sprintf("response larger than %d bytes", c.cfg.MaxResponseBytes), Err: err}
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout),
+		errors.Is(err, errFirstByte), errors.As(err, &ne) && ne.Timeout():
+		msg := "no response in time"
+		if errors.Is(err, errFirstByte) {
+			msg = fmt.Sprintf("no first response byte within %s", c.cfg.FirstByteTimeout)
+		}
+		return &llm.Error{Kind: llm.KindTimeout, Message: msg, Err: err}
+	default:
+		return &llm.Error{Kind: llm.KindServerError, Message: "network: " + err.Error(), Err: err}
+	}
+}
+
+// ctxError maps the error of a finished ctx.
+func ctxError(err error) *llm.Error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &llm.Error{Kind: llm.KindTimeout, Message: "no response in time: context deadline exceeded", Err: err}
+	}
+	return &llm.Error{Kind: llm.KindCancelled, Message: "cancelled", Err: err}
+}

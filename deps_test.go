@@ -20,6 +20,9 @@ func TestImportDirection(t *testing.T) {
 		{mod + "/transport/api", []string{mod + "/actors", mod + "/storage", mod + "/transport/llm", "github.com/asynkron/protoactor-go", "github.com/dgraph-io/badger"}},
 		{mod + "/transport/llm", []string{mod + "/actors", mod + "/storage", mod + "/transport/api"}},
 		{mod + "/transport/llm/sim", []string{mod + "/actors", mod + "/storage", mod + "/transport/api"}},
+		{mod + "/transport/llm/openai", []string{mod + "/actors", mod + "/storage", mod + "/transport/api"}},
+		{mod + "/transport/llm/anthropic", []string{mod + "/actors", mod + "/storage", mod + "/transport/api"}},
+		{mod + "/transport/llm/gemini", []string{mod + "/actors", mod + "/storage", mod + "/transport/api"}},
 		{mod + "/actors", []string{mod + "/transport/api", "github.com/valyala/fasthttp"}},
 	}
 	for _, tt := range tests {

@@ -25,6 +25,11 @@ func TestMain(m *testing.M) {
 		// sleeps out its idle period (10 s) before it returns.
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+		// The adapters' fasthttp clients sweep idle connections with goroutines that return by
+		// themselves once the pool is empty (after up to 10 s).
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*Client).mCleaner"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"), // the process-wide dialer
 		// protoactor starts one dead-letter throttle goroutine per actor system and never stops it.
 		goleak.IgnoreAnyFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"),
 	)

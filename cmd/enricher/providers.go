@@ -1,19 +1,27 @@
 package main
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/entity-enricher/enricher/actors"
 	"github.com/entity-enricher/enricher/transport/api"
 	"github.com/entity-enricher/enricher/transport/llm"
+	"github.com/entity-enricher/enricher/transport/llm/anthropic"
+	"github.com/entity-enricher/enricher/transport/llm/gemini"
+	"github.com/entity-enricher/enricher/transport/llm/openai"
 	"github.com/entity-enricher/enricher/transport/llm/sim"
 )
 
-// newProviders builds one client per available provider whose wire protocol is implemented.
-func newProviders(cat *llm.Catalog, seed int64) map[string]actors.Provider {
+// newProviders builds one client per available provider, by its wire protocol.
+func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[string]actors.Provider, error) {
 	out := map[string]actors.Provider{}
 	for _, p := range cat.Providers() {
 		if !p.Available {
 			continue
 		}
+		var impl llm.Provider
+		var err error
 		switch p.Protocol {
 		case "sim":
 			profiles := map[string]sim.Profile{}
@@ -21,10 +29,29 @@ func newProviders(cat *llm.Catalog, seed int64) map[string]actors.Provider {
 				profiles[name] = sim.Profile{BaseLatencyMS: sp.BaseLatencyMS, MSPerOutputToken: sp.MSPerOutputToken,
 					Jitter: sp.Jitter, TimeoutMS: sp.TimeoutMS, Faults: sp.Faults}
 			}
-			out[p.Name] = actors.Provider{Impl: sim.New(sim.Config{Seed: seed, Profiles: profiles}), Concurrency: p.MaxConcurrency}
+			impl = sim.New(sim.Config{Seed: seed, Profiles: profiles})
+		case "anthropic":
+			impl, err = anthropic.New(anthropic.Config{BaseURL: p.BaseURL, APIKey: p.APIKey, Timeout: timeout})
+		case "gemini":
+			impl, err = gemini.New(gemini.Config{BaseURL: p.BaseURL, APIKey: p.APIKey, Timeout: timeout})
+		case "openai":
+			cfg := openai.Config{BaseURL: p.BaseURL, APIKey: p.APIKey, Timeout: timeout}
+			if p.Name != "openai" { // OpenAI-compatible servers take max_tokens
+				cfg.LegacyMaxTokens = true
+			}
+			if p.Name == "deepseek" { // DeepSeek has no json_schema mode
+				cfg.Mode = openai.ModeJSONObject
+			}
+			impl, err = openai.New(cfg)
+		default:
+			continue
 		}
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+		}
+		out[p.Name] = actors.Provider{Impl: impl, Concurrency: p.MaxConcurrency}
 	}
-	return out
+	return out, nil
 }
 
 // engineAPI adapts actors.Engine to the front end's Engine interface.

@@ -81,6 +81,10 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	if err != nil {
 		return nil, err
 	}
+	providers, err := newProviders(catalog, int64(cfg.SimSeed), cfg.LLMTimeout)
+	if err != nil {
+		return nil, err
+	}
 	m.engine, err = actors.New(actors.Config{
 		MaxJobs: cfg.MaxJobs, MaxJobsPerOrg: cfg.MaxJobsPerOrg, MaxAttempts: cfg.MaxValidationRetr + 1,
 		MaxOutputTokens: cfg.LLMMaxOutputTok, LLMTimeout: cfg.LLMTimeout, ProviderConcurrency: cfg.ProviderConc,
@@ -88,7 +92,7 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 		PauseTimeout: cfg.PauseTimeout, ClassifyMaxChars: cfg.ClassifyMaxChars, SSEBuffer: cfg.SSEBuffer,
 		SSEMaxSubscribers: cfg.SSEMaxSubscribers, EventMaxBytes: cfg.EventMaxBytes, JobEventsMaxBytes: cfg.JobEventsMaxBytes,
 		Logger: log, Now: env.Now,
-	}, actors.Deps{Store: m.db, Catalog: catalog, Providers: newProviders(catalog, int64(cfg.SimSeed))})
+	}, actors.Deps{Store: m.db, Catalog: catalog, Providers: providers})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,3 @@
-// Package llmtest holds wire-faithful fake servers of the LLM vendors, for the adapters' tests.
-// Each fake listens on 127.0.0.1, checks requests the way its vendor does, answers a schema-valid
-// object built from the request's answer schema, and can be scripted to fail.
 package llmtest
 
 import (

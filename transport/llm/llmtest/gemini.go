@@ -1,6 +1,3 @@
-// Package llmtest holds wire-faithful fake vendor servers for adapter tests. Each fake is a
-// loopback HTTP server that accepts one vendor's request shape, answers with a schema-valid JSON
-// object and the vendor's usage block, records every request, and can be scripted to fail.
 package llmtest
 
 import (

@@ -200,38 +200,48 @@ func handleEnrichSync(c *call) error {
 	if err != nil {
 		return err
 	}
-	timeout := 300 * time.Second
-	if req.TimeoutSeconds != nil {
-		timeout = time.Duration(*req.TimeoutSeconds) * time.Second
-	}
-	jobID := ""
-	if c.replay != nil {
-		jobID = c.replay.JobID
-	} else {
-		job, err := c.s.deps.Engine.Start(c.p.org.ID, c.createdBy(), spec)
-		if err != nil {
-			return err
-		}
-		jobID = job.ID
-		c.remember(jobID, nil)
-	}
-	final, err := c.s.waitTerminal(c.p.org.ID, jobID, time.Now().Add(timeout))
-	if err != nil {
+	final, err := c.runBlocking(req.TimeoutSeconds, func() (*enricher.Job, error) {
+		return c.s.deps.Engine.Start(c.p.org.ID, c.createdBy(), spec)
+	})
+	if err != nil || final == nil {
 		return err
-	}
-	if final == nil {
-		writeJSON(c.ctx, fasthttp.StatusGatewayTimeout, errorBody{
-			Detail: fmt.Sprintf("the job is still running after %s; stream it or read it later", timeout), JobID: jobID})
-		return nil
 	}
 	var outcome enricher.EnrichmentOutcome
 	if err := json.Unmarshal(final.Result, &outcome); err != nil {
-		return fmt.Errorf("job %s result: %w", jobID, err)
+		return fmt.Errorf("job %s result: %w", final.ID, err)
 	}
 	if req.IncludePerModelResults == nil || !*req.IncludePerModelResults {
 		outcome.PerModelResults = nil
 	}
 	return c.ok(outcome)
+}
+
+// runBlocking serves a blocking endpoint: it starts the job (or takes the one an idempotent
+// replay names), waits up to timeoutSeconds (default 300) for it to end and returns it. When
+// the job outlives the wait it answers 504 with the job id itself and returns nil, nil.
+func (c *call) runBlocking(timeoutSeconds *int, start func() (*enricher.Job, error)) (*enricher.Job, error) {
+	timeout := 300 * time.Second
+	if timeoutSeconds != nil {
+		timeout = time.Duration(*timeoutSeconds) * time.Second
+	}
+	jobID := ""
+	if c.replay != nil {
+		jobID = c.replay.JobID
+	} else {
+		job, err := start()
+		if err != nil {
+			return nil, err
+		}
+		jobID = job.ID
+		c.remember(jobID, nil)
+	}
+	final, err := c.s.waitTerminal(c.p.org.ID, jobID, time.Now().Add(timeout))
+	if err != nil || final != nil {
+		return final, err
+	}
+	writeJSON(c.ctx, fasthttp.StatusGatewayTimeout, errorBody{
+		Detail: fmt.Sprintf("the job is still running after %s; stream it or read it later", timeout), JobID: jobID})
+	return nil, nil
 }
 
 // waitTerminal waits until job id is terminal or timeout passes (nil job then), following its

@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -69,33 +68,13 @@ func handleMerge(c *call) error {
 	if err := decodeBody(c.ctx, &req); err != nil {
 		return err
 	}
-	timeout := 300 * time.Second
-	if req.TimeoutSeconds != nil {
-		timeout = time.Duration(*req.TimeoutSeconds) * time.Second
-	}
-	jobID := ""
-	if c.replay != nil {
-		jobID = c.replay.JobID
-	} else {
-		job, err := c.startMerge(&req)
-		if err != nil {
-			return err
-		}
-		jobID = job.ID
-		c.remember(jobID, nil)
-	}
-	final, err := c.s.waitTerminal(c.p.org.ID, jobID, time.Now().Add(timeout))
-	if err != nil {
+	final, err := c.runBlocking(req.TimeoutSeconds, func() (*enricher.Job, error) { return c.startMerge(&req) })
+	if err != nil || final == nil {
 		return err
-	}
-	if final == nil {
-		writeJSON(c.ctx, fasthttp.StatusGatewayTimeout, errorBody{
-			Detail: fmt.Sprintf("the fusion is still running after %s; stream it or read it later", timeout), JobID: jobID})
-		return nil
 	}
 	var resp enricher.FusionResponse
 	if err := json.Unmarshal(final.Result, &resp); err != nil {
-		return fmt.Errorf("job %s result: %w", jobID, err)
+		return fmt.Errorf("job %s result: %w", final.ID, err)
 	}
 	return c.ok(resp)
 }

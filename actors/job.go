@@ -3,7 +3,6 @@ package actors
 import (
 	"encoding/json"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -565,44 +564,21 @@ func (a *jobActor) setStatus(s enricher.JobStatus) {
 // emit numbers an event, encodes it with the common header, and sends it to the persister with
 // the records it names and the job snapshot. It returns the event's seq.
 func (a *jobActor) emit(c actor.Context, typ string, payload any, records []*enricher.Record) int64 {
-	a.job.LastSeq++
-	seq := a.job.LastSeq
 	running := make([]string, 0, len(a.runs))
 	for _, m := range a.in.Models {
 		if _, ok := a.runs[m.Key]; ok {
 			running = append(running, m.Key)
 		}
 	}
-	h := enricher.EventHeader{
-		Type: typ, Seq: seq, JobID: a.job.ID, JobType: a.job.Type, Status: a.job.Status, Timestamp: a.now(),
-		TotalModels: a.job.TotalModels, CompletedModels: a.job.CompletedModels, RunningModels: running,
-		CurrentModel: a.current, LastErrorSummary: a.lastError,
-	}
+	h := enricher.EventHeader{Type: typ, RunningModels: running, CurrentModel: a.current, LastErrorSummary: a.lastError}
 	if a.current != nil {
 		h.CurrentAttempt, h.MaxAttempts = a.attempts[*a.current], a.in.Cfg.MaxAttempts
 	}
-	maxPayload := a.in.Cfg.EventMaxBytes
-	if a.job.EventBytes > int64(a.in.Cfg.JobEventsMaxBytes) {
-		maxPayload = 1
-	}
-	data, err := enricher.AppendEvent(nil, &h, payload, maxPayload)
-	if err != nil {
-		a.log.Error("event encoding failed", "job_id", a.job.ID, "type", typ, "err", err)
-		data, _ = enricher.AppendEvent(nil, &h, nil, 0)
-	}
-	a.job.EventBytes += int64(len(data))
-	snap := *a.job
-	snap.RecordIDs = slices.Clone(a.job.RecordIDs)
-	ev := Event{Seq: seq, Data: data, Terminal: enricher.TerminalEvent(typ)}
-	req := &persist{
-		batch:  storage.Batch{Jobs: []*enricher.Job{&snap}, Events: []storage.EventEntry{{JobID: a.job.ID, Seq: seq, Data: data}}, Records: records},
-		events: []Event{ev}, hub: a.in.Hub, upTo: seq,
-	}
-	if ev.Terminal {
-		req.notify = c.Self()
-	}
-	c.Send(a.in.Persister, req)
-	return seq
+	return emitEvent(c, a.sink(), a.job, &h, payload, records)
+}
+
+func (a *jobActor) sink() eventSink {
+	return eventSink{hub: a.in.Hub, persister: a.in.Persister, cfg: a.in.Cfg, log: a.log}
 }
 
 // persistSnapshot stores the job state without an event (pause restored after a restart).

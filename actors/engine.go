@@ -38,6 +38,8 @@ type Config struct {
 	// OnRetry, when set, is told of every transport retry a provider schedules (metrics, tests).
 	// It is called from the provider actor and must not block.
 	OnRetry func(provider string, try int, delay time.Duration)
+	// MaxSchemasPerOrg caps the live schemas a generation job may leave (default 1000).
+	MaxSchemasPerOrg int
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -58,6 +60,7 @@ func (c Config) WithDefaults() Config {
 	def(&c.SSEMaxSubscribers, 32)
 	def(&c.EventMaxBytes, 1<<20)
 	def(&c.JobEventsMaxBytes, 256<<20)
+	def(&c.MaxSchemasPerOrg, 1000)
 	if c.LLMTimeout <= 0 {
 		c.LLMTimeout = 120 * time.Second
 	}
@@ -101,6 +104,7 @@ type Deps struct {
 	Store     Store
 	Catalog   Catalog
 	Providers map[string]Provider // by provider name
+	Schemas   SchemaStore         // where schema jobs save; nil refuses schema jobs
 }
 
 // Engine is the facade the front end calls: it starts, streams, cancels and continues jobs. It
@@ -306,13 +310,20 @@ func (e *Engine) prepare(org string, spec *enricher.EnrichSpec) (*jobInput, erro
 	return in, nil
 }
 
-// launch registers the job's hub and asks the supervisor to start it.
+// launch starts an enrichment or fusion job actor.
 func (e *Engine) launch(in *jobInput) {
-	h := newHub(in.Job.LastSeq, e.cfg.SSEMaxSubscribers, e.cfg.SSEBuffer)
-	e.hubs.Store(in.Job.ID, h)
-	in.Hub = h
-	h.onFinish = func() { e.hubs.Delete(in.Job.ID) }
-	e.sys.Root.Send(e.sup, &spawnJob{In: in})
+	in.Hub = e.newHub(in.Job)
+	e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newJobActor(in), actor.WithSupervisor(stopStrategy))})
+}
+
+// newHub registers the hub of a job about to start; it unregisters itself after the
+// terminal event.
+func (e *Engine) newHub(job *enricher.Job) *hub {
+	h := newHub(job.LastSeq, e.cfg.SSEMaxSubscribers, e.cfg.SSEBuffer)
+	e.hubs.Store(job.ID, h)
+	id := job.ID
+	h.onFinish = func() { e.hubs.Delete(id) }
+	return h
 }
 
 // recover restarts every job that was not finished when the server stopped.
@@ -322,6 +333,12 @@ func (e *Engine) recover() error {
 		return fmt.Errorf("recovery: %w", err)
 	}
 	for _, j := range jobs {
+		if j.Type == enricher.JobSchemaGeneration || j.Type == enricher.JobSchemaEdit {
+			if err := e.recoverSchemaJob(j); err != nil {
+				e.log.Error("recovery: schema job cannot run any more; skipped", "job_id", j.ID, "err", err)
+			}
+			continue
+		}
 		var spec enricher.EnrichSpec
 		if err := json.Unmarshal(j.Spec, &spec); err != nil {
 			e.log.Error("recovery: unreadable job spec; job skipped", "job_id", j.ID, "err", err)
@@ -419,4 +436,90 @@ func (e *Engine) Stop() {
 		})
 		e.sys.Shutdown()
 	})
+}
+
+// StartSchemaJob admits, stores and starts a schema generation or AI edit job. Errors:
+// KindInvalid (model), KindNotFound (schema to edit), KindConflict (deleted schema),
+// KindTooMany (admission), KindUnavailable.
+func (e *Engine) StartSchemaJob(org string, by enricher.CreatedBy, spec *enricher.SchemaJobSpec) (*enricher.Job, error) {
+	if e.stopped.Load() {
+		return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
+	}
+	in, err := e.prepareSchemaJob(org, spec)
+	if err != nil {
+		return nil, err
+	}
+	res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: org}, askTimeout).Result()
+	if err != nil {
+		return nil, enricher.Wrap(enricher.KindUnavailable, err, "job admission unavailable")
+	}
+	if r := res.(*reserved); r.Err != nil {
+		return nil, r.Err
+	}
+	raw, _ := json.Marshal(spec)
+	job := &enricher.Job{
+		ID: uuid.NewString(), OrganizationID: org, Type: enricher.JobType(spec.Kind), Status: enricher.JobPending,
+		CreatedAt: enricher.NewTime(e.cfg.Now()), CreatedBy: by, Spec: raw, Models: []string{spec.Model},
+		TotalModels: 1, RecordIDs: []string{},
+	}
+	if spec.Kind == enricher.SchemaJobEdit {
+		id := spec.SchemaID
+		job.SchemaID = &id
+	}
+	if err := e.deps.Store.CreateJob(job); err != nil {
+		e.sys.Root.Send(e.sup, &release{Org: org})
+		return nil, err
+	}
+	in.Job = job
+	e.launchSchemaJob(in)
+	return job, nil
+}
+
+func (e *Engine) prepareSchemaJob(org string, spec *enricher.SchemaJobSpec) (*schemaJobInput, error) {
+	if e.deps.Schemas == nil {
+		return nil, enricher.Errorf(enricher.KindUnavailable, "schema jobs are not available")
+	}
+	m, err := e.deps.Catalog.Lookup(spec.Model)
+	if err != nil {
+		return nil, err
+	}
+	if e.providers[m.Provider] == nil {
+		return nil, enricher.Errorf(enricher.KindInvalid, "model %q is not available: no client for provider %q", m.Key, m.Provider)
+	}
+	in := &schemaJobInput{Spec: spec, Model: m, Provider: e.providers[m.Provider], Schemas: e.deps.Schemas,
+		MaxLive: e.cfg.MaxSchemasPerOrg, Log: e.log}
+	if spec.Kind == enricher.SchemaJobEdit {
+		s, err := e.deps.Schemas.Schema(org, spec.SchemaID)
+		if err != nil {
+			return nil, err
+		}
+		if s.IsDeleted {
+			return nil, enricher.Errorf(enricher.KindConflict, "schema is deleted: restore it first")
+		}
+		in.Current = s.Content
+	}
+	return in, nil
+}
+
+func (e *Engine) launchSchemaJob(in *schemaJobInput) {
+	in.Sink = eventSink{hub: e.newHub(in.Job), persister: e.persister, cfg: &e.cfg, log: e.log}
+	e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newSchemaJobActor(in), actor.WithSupervisor(stopStrategy))})
+}
+
+// recoverSchemaJob runs an unfinished schema job again (its call is at-least-once).
+func (e *Engine) recoverSchemaJob(j *enricher.Job) error {
+	var spec enricher.SchemaJobSpec
+	if err := json.Unmarshal(j.Spec, &spec); err != nil {
+		return err
+	}
+	in, err := e.prepareSchemaJob(j.OrganizationID, &spec)
+	if err != nil {
+		return err
+	}
+	if _, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: j.OrganizationID}, askTimeout).Result(); err != nil {
+		return err
+	}
+	in.Job = j
+	e.launchSchemaJob(in)
+	return nil
 }

@@ -16,8 +16,11 @@ type (
 	reserved struct{ Err error }
 	// release gives back a slot whose job could not be stored.
 	release struct{ Org string }
-	// spawnJob starts a job actor for a stored job whose slot is reserved.
-	spawnJob struct{ In *jobInput }
+	// spawnJob starts the actor of a stored job whose slot is reserved.
+	spawnJob struct {
+		Job   *enricher.Job
+		Props *actor.Props
+	}
 	// toJob forwards Msg to the running job JobID; the job answers the original sender. When the
 	// job is not running the supervisor answers jobReply with a KindNotFound error.
 	toJob struct {
@@ -66,14 +69,14 @@ func (s *supervisorActor) Receive(c actor.Context) {
 	case *release:
 		s.free(m.Org)
 	case *spawnJob:
-		id := m.In.Job.ID
-		pid, err := c.SpawnNamed(actor.PropsFromProducer(newJobActor(m.In), actor.WithSupervisor(stopStrategy)), "job-"+id)
+		id := m.Job.ID
+		pid, err := c.SpawnNamed(m.Props, "job-"+id)
 		if err != nil {
 			s.log.Error("job actor not started", "job_id", id, "err", err)
-			s.free(m.In.Job.OrganizationID)
+			s.free(m.Job.OrganizationID)
 			return
 		}
-		s.jobs[id], s.owner[id] = pid, m.In.Job.OrganizationID
+		s.jobs[id], s.owner[id] = pid, m.Job.OrganizationID
 	case *toJob:
 		if pid, ok := s.jobs[m.JobID]; ok {
 			c.RequestWithCustomSender(pid, m.Msg, c.Sender())

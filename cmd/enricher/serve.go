@@ -91,8 +91,8 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 		ProviderQueue: cfg.ProviderQueue, Retry: llm.RetryPolicy{Retries: retriesSetting(cfg.LLMRetries)},
 		PauseTimeout: cfg.PauseTimeout, ClassifyMaxChars: cfg.ClassifyMaxChars, SSEBuffer: cfg.SSEBuffer,
 		SSEMaxSubscribers: cfg.SSEMaxSubscribers, EventMaxBytes: cfg.EventMaxBytes, JobEventsMaxBytes: cfg.JobEventsMaxBytes,
-		Logger: log, Now: env.Now,
-	}, actors.Deps{Store: m.db, Catalog: catalog, Providers: providers})
+		MaxSchemasPerOrg: cfg.MaxSchemasPerOrg, Logger: log, Now: env.Now,
+	}, actors.Deps{Store: m.db, Catalog: catalog, Providers: providers, Schemas: m.db})
 	if err != nil {
 		return nil, err
 	}

@@ -168,10 +168,7 @@ func (c *call) createdBy() enricher.CreatedBy {
 }
 
 func handleEnrichStream(c *call) error {
-	if c.replay != nil {
-		c.ctx.SetStatusCode(fasthttp.StatusOK)
-		c.ctx.SetContentType("application/json")
-		c.ctx.SetBody(c.replay.Response)
+	if c.replayed() {
 		return nil
 	}
 	var req enrichRequest

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/entity-enricher/enricher"
 )
 
@@ -44,10 +42,7 @@ func (c *call) startMerge(req *mergeRequest) (*enricher.Job, error) {
 }
 
 func handleMergeStream(c *call) error {
-	if c.replay != nil {
-		c.ctx.SetStatusCode(fasthttp.StatusOK)
-		c.ctx.SetContentType("application/json")
-		c.ctx.SetBody(c.replay.Response)
+	if c.replayed() {
 		return nil
 	}
 	var req mergeRequest

@@ -73,6 +73,8 @@ func (s *Server) routeTable() []route {
 		{method: "DELETE", path: "/api/schema/saved/{schema_id}", minRole: ed, handle: handleDeleteSchema},
 		{method: "POST", path: "/api/schema/saved/{schema_id}/restore", minRole: ed, handle: handleRestoreSchema},
 		{method: "POST", path: "/api/schema/saved/{schema_id}/duplicate", minRole: ed, handle: handleDuplicateSchema},
+		{method: "POST", path: "/api/schema/generate/stream", minRole: ed, handle: s.idempotent("/api/schema/generate/stream", handleGenerateSchema)},
+		{method: "POST", path: "/api/schema/saved/{schema_id}/prompt/stream", minRole: ed, handle: s.idempotent("/api/schema/saved/{schema_id}/prompt/stream", handleEditSchema)},
 
 		{method: "GET", path: "/api/enrichment/options", minRole: op, handle: handleOptions},
 

@@ -73,6 +73,8 @@ type Engine interface {
 	Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec) (*enricher.Job, error)
 	// StartFusion checks the records and starts a fusion job (KindNotFound, KindInvalid).
 	StartFusion(org string, by enricher.CreatedBy, recordIDs []string, arbiter *string) (*enricher.Job, error)
+	// StartSchemaJob starts a schema generation or AI edit job.
+	StartSchemaJob(org string, by enricher.CreatedBy, spec *enricher.SchemaJobSpec) (*enricher.Job, error)
 	// Subscribe opens a stream on a job of org (KindNotFound, KindTooMany).
 	Subscribe(org, jobID string) (EventStream, error)
 	// Cancel and Continue return once the job took the command (KindNotFound, KindConflict).

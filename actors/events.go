@@ -1,0 +1,56 @@
+package actors
+
+import (
+	"log/slog"
+	"slices"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/entity-enricher/enricher"
+	"github.com/entity-enricher/enricher/storage"
+)
+
+// eventSink is where a job's events go: the persister, then the job's hub.
+type eventSink struct {
+	hub       *hub
+	persister *actor.PID
+	cfg       *Config
+	log       *slog.Logger
+}
+
+// emitEvent gives the next seq of job to an event whose header h is filled with the
+// job-specific fields (type, running and current model, attempt, last error), completes the
+// common fields from job, encodes it, and sends it to the persister with the records it names
+// and a snapshot of job. Payloads over event_max_bytes, or once the job's events passed
+// job_events_max_bytes, are truncated (SPEC §8.3). The actor that owns job must call it; a
+// terminal event asks the persister to report back to that actor. It returns the seq.
+func emitEvent(c actor.Context, sink eventSink, job *enricher.Job, h *enricher.EventHeader, payload any, records []*enricher.Record) int64 {
+	job.LastSeq++
+	h.Seq, h.JobID, h.JobType, h.Status, h.Timestamp = job.LastSeq, job.ID, job.Type, job.Status, sink.cfg.Now()
+	h.TotalModels, h.CompletedModels = job.TotalModels, job.CompletedModels
+	if h.RunningModels == nil {
+		h.RunningModels = []string{}
+	}
+	maxPayload := sink.cfg.EventMaxBytes
+	if job.EventBytes > int64(sink.cfg.JobEventsMaxBytes) {
+		maxPayload = 1
+	}
+	data, err := enricher.AppendEvent(nil, h, payload, maxPayload)
+	if err != nil {
+		sink.log.Error("event encoding failed", "job_id", job.ID, "type", h.Type, "err", err)
+		data, _ = enricher.AppendEvent(nil, h, nil, 0)
+	}
+	job.EventBytes += int64(len(data))
+	snap := *job
+	snap.RecordIDs = slices.Clone(job.RecordIDs)
+	ev := Event{Seq: h.Seq, Data: data, Terminal: enricher.TerminalEvent(h.Type)}
+	req := &persist{
+		batch:  storage.Batch{Jobs: []*enricher.Job{&snap}, Events: []storage.EventEntry{{JobID: job.ID, Seq: h.Seq, Data: data}}, Records: records},
+		events: []Event{ev}, hub: sink.hub, upTo: h.Seq,
+	}
+	if ev.Terminal {
+		req.notify = c.Self()
+	}
+	c.Send(sink.persister, req)
+	return h.Seq
+}

@@ -201,3 +201,56 @@ const (
 	ReasonClassificationMismatch = "classification_mismatch"
 	ReasonOrganizationDeleted    = "organization_deleted"
 )
+
+// BatchSummary is the result of a batch job (SPEC §7.1).
+type BatchSummary struct {
+	TotalEntities     int     `json:"total_entities"`
+	CompletedEntities int     `json:"completed_entities"`
+	FailedEntities    int     `json:"failed_entities"`
+	SkippedEntities   int     `json:"skipped_entities"`
+	CostUSD           float64 `json:"cost_usd"`
+	InputTokens       int     `json:"input_tokens"`
+	OutputTokens      int     `json:"output_tokens"`
+	ProcessingTimeMS  int64   `json:"processing_time_ms"`
+}
+
+// BatchStartedEvent is the payload of batch_started.
+type BatchStartedEvent struct {
+	SelectedIndices []int `json:"selected_indices"`
+}
+
+// EntityStartedEvent is the payload of entity_started.
+type EntityStartedEvent struct {
+	EntityIndex int    `json:"entity_index"`
+	EntityLabel string `json:"entity_label"`
+}
+
+// EntityCompletedEvent is the payload of entity_completed.
+type EntityCompletedEvent struct {
+	EntityIndex      int             `json:"entity_index"`
+	EntityLabel      string          `json:"entity_label"`
+	Success          bool            `json:"success"`
+	Skipped          bool            `json:"skipped"`
+	ErrorMessage     *string         `json:"error_message"`
+	Results          []ModelResult   `json:"results"`
+	Fusion           *FusionSummary  `json:"fusion"`
+	FinalResult      json.RawMessage `json:"final_result"`
+	FinalRecordID    *string         `json:"final_record_id"`
+	CostUSD          float64         `json:"cost_usd"`
+	ProcessingTimeMS int64           `json:"processing_time_ms"`
+	IsTruncated      bool            `json:"truncated,omitempty"`
+}
+
+// Truncated drops the large objects.
+func (e EntityCompletedEvent) Truncated() any {
+	e.FinalResult, e.Results, e.IsTruncated = nil, nil, true
+	return e
+}
+
+// BatchCompletedEvent is the payload of batch_completed.
+type BatchCompletedEvent struct {
+	CostUSD          float64 `json:"cost_usd"`
+	InputTokens      int     `json:"input_tokens"`
+	OutputTokens     int     `json:"output_tokens"`
+	ProcessingTimeMS int64   `json:"processing_time_ms"`
+}

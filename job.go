@@ -103,7 +103,11 @@ type Job struct {
 	Result            json.RawMessage `json:"result"`
 	EventBytes        int64           `json:"event_bytes"`
 	Classification    *Classification `json:"classification,omitempty"` // for recovery
-	PausedMS          int64           `json:"paused_ms"`                // paused time so far
+	EntityDone        []byte          `json:"entity_done,omitempty"`    // batch: bitmap of finished entity indices
+	CostUSD           float64         `json:"cost_usd,omitempty"`       // batch totals so far
+	InputTokens       int             `json:"input_tokens,omitempty"`
+	OutputTokens      int             `json:"output_tokens,omitempty"`
+	PausedMS          int64           `json:"paused_ms"` // paused time so far
 }
 
 // Pause describes a job paused on a classification mismatch.

@@ -40,6 +40,8 @@ type Config struct {
 	OnRetry func(provider string, try int, delay time.Duration)
 	// MaxSchemasPerOrg caps the live schemas a generation job may leave (default 1000).
 	MaxSchemasPerOrg int
+	// BatchConcurrency is the number of entities in flight per batch (default 8).
+	BatchConcurrency int
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -61,6 +63,7 @@ func (c Config) WithDefaults() Config {
 	def(&c.EventMaxBytes, 1<<20)
 	def(&c.JobEventsMaxBytes, 256<<20)
 	def(&c.MaxSchemasPerOrg, 1000)
+	def(&c.BatchConcurrency, 8)
 	if c.LLMTimeout <= 0 {
 		c.LLMTimeout = 120 * time.Second
 	}
@@ -184,6 +187,13 @@ func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichS
 	}
 	if spec.FusionRecordIDs != nil {
 		job.Type, job.TotalModels, job.Strategy, job.Models = enricher.JobFusion, 0, nil, []string{}
+	}
+	if spec.Entities != nil {
+		total := len(spec.Entities)
+		if spec.SelectedIndices != nil {
+			total = len(spec.SelectedIndices)
+		}
+		job.Type, job.TotalModels = enricher.JobBatchEnrichment, total*len(spec.Models)
 	}
 	if err := e.deps.Store.CreateJob(job); err != nil {
 		e.sys.Root.Send(e.sup, &release{Org: org})
@@ -310,9 +320,16 @@ func (e *Engine) prepare(org string, spec *enricher.EnrichSpec) (*jobInput, erro
 	return in, nil
 }
 
-// launch starts an enrichment or fusion job actor.
+// launch starts an enrichment, batch or fusion job actor.
 func (e *Engine) launch(in *jobInput) {
 	in.Hub = e.newHub(in.Job)
+	if in.Spec.Entities != nil {
+		b := &batchInput{Job: in.Job, Spec: in.Spec, Schema: in.Schema, Models: in.Models, Classifier: in.Classifier,
+			Arbiter: in.Arbiter, Providers: in.Providers, Window: e.cfg.BatchConcurrency, Log: e.log,
+			Sink: eventSink{hub: in.Hub, persister: e.persister, cfg: &e.cfg, log: e.log}}
+		e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newBatchActor(b), actor.WithSupervisor(stopStrategy))})
+		return
+	}
 	e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newJobActor(in), actor.WithSupervisor(stopStrategy))})
 }
 

@@ -41,11 +41,10 @@ func emitEvent(c actor.Context, sink eventSink, job *enricher.Job, h *enricher.E
 		data, _ = enricher.AppendEvent(nil, h, nil, 0)
 	}
 	job.EventBytes += int64(len(data))
-	snap := *job
-	snap.RecordIDs = slices.Clone(job.RecordIDs)
+	snap := snapshotJob(job)
 	ev := Event{Seq: h.Seq, Data: data, Terminal: enricher.TerminalEvent(h.Type)}
 	req := &persist{
-		batch:  storage.Batch{Jobs: []*enricher.Job{&snap}, Events: []storage.EventEntry{{JobID: job.ID, Seq: h.Seq, Data: data}}, Records: records},
+		batch:  storage.Batch{Jobs: []*enricher.Job{snap}, Events: []storage.EventEntry{{JobID: job.ID, Seq: h.Seq, Data: data}}, Records: records},
 		events: []Event{ev}, hub: sink.hub, upTo: h.Seq,
 	}
 	if ev.Terminal {
@@ -53,4 +52,22 @@ func emitEvent(c actor.Context, sink eventSink, job *enricher.Job, h *enricher.E
 	}
 	c.Send(sink.persister, req)
 	return h.Seq
+}
+
+// storageBatch wraps records in a storage batch.
+func storageBatch(records []*enricher.Record) storage.Batch { return storage.Batch{Records: records} }
+
+// snapshotJob copies job deeply enough that the owner may go on changing it while the
+// persister encodes the copy.
+func snapshotJob(job *enricher.Job) *enricher.Job {
+	snap := *job
+	snap.RecordIDs = slices.Clone(job.RecordIDs)
+	snap.EntityDone = slices.Clone(job.EntityDone)
+	for _, p := range []**int{&snap.TotalEntities, &snap.CompletedEntities, &snap.FailedEntities, &snap.SkippedEntities} {
+		if *p != nil {
+			v := **p
+			*p = &v
+		}
+	}
+	return &snap
 }

@@ -27,6 +27,7 @@ type jobInput struct {
 	Cfg        *Config
 	Recovered  []*enricher.Record // records this job wrote before a restart
 	Sources    []*enricher.Record // the records a fusion job merges
+	Entity     *int               // batch: the entity's index; its events go to the parent batch actor
 	Log        *slog.Logger
 }
 
@@ -163,7 +164,7 @@ func (a *jobActor) start(c actor.Context) {
 	}
 	a.entity, a.directive = enricher.StripSimDirective(a.in.Spec.EntityData)
 	a.entityID = enricher.EntityID(a.job.OrganizationID, a.in.Schema, a.entity)
-	a.entityNm = enricher.EntityName(a.in.Schema, a.entity, nil)
+	a.entityNm = enricher.EntityName(a.in.Schema, a.entity, a.in.Entity)
 	a.activeSince = a.now()
 	if a.job.StartedAt == nil {
 		a.job.StartedAt = enricher.NewTimePtr(a.now())
@@ -336,7 +337,7 @@ func (a *jobActor) recordTemplate() enricher.Record {
 	entityID, name := a.entityID, a.entityNm
 	return enricher.Record{
 		RecordSummary: enricher.RecordSummary{
-			Type: enricher.RecordEnrichment, JobID: a.job.ID, EntityID: &entityID, EntityName: &name,
+			Type: enricher.RecordEnrichment, JobID: a.job.ID, EntityID: &entityID, EntityName: &name, EntityIndex: a.in.Entity,
 			Languages: a.in.Spec.Languages, SchemaID: a.in.Spec.SchemaID, SchemaContentHash: &hash,
 			SchemaEntityName: &root, SourceModels: []string{}, SourceRecordIDs: []string{}, CreatedAt: enricher.NewTime(a.now()),
 		},
@@ -411,6 +412,10 @@ func (a *jobActor) finishJob(c actor.Context) {
 
 // endEnrichment ends a single enrichment with completed, or failed when no model succeeded.
 func (a *jobActor) endEnrichment(c actor.Context, outcome *enricher.EnrichmentOutcome) {
+	if a.in.Entity != nil {
+		a.entityDone(c, outcome, "", nil)
+		return
+	}
 	if outcome.Success {
 		a.terminal(c, enricher.JobCompleted, enricher.EventCompleted, outcome,
 			func(r json.RawMessage) any { return enricher.CompletedEvent{Result: r} }, nil)
@@ -519,6 +524,10 @@ func (a *jobActor) emitCancelled(c actor.Context) {
 	}
 	outcome.Success, outcome.Result, outcome.RecordID, outcome.Model = false, nil, nil, nil
 	reason := a.cancelling.Reason
+	if a.in.Entity != nil {
+		a.entityDone(c, outcome, reason, records)
+		return
+	}
 	a.terminal(c, enricher.JobCancelled, enricher.EventCancelled, outcome,
 		func(r json.RawMessage) any { return enricher.CancelledEvent{Reason: reason, Result: r} }, records)
 }
@@ -564,6 +573,10 @@ func (a *jobActor) setStatus(s enricher.JobStatus) {
 // emit numbers an event, encodes it with the common header, and sends it to the persister with
 // the records it names and the job snapshot. It returns the event's seq.
 func (a *jobActor) emit(c actor.Context, typ string, payload any, records []*enricher.Record) int64 {
+	if a.in.Entity != nil {
+		a.forward(c, typ, payload, records)
+		return 0
+	}
 	running := make([]string, 0, len(a.runs))
 	for _, m := range a.in.Models {
 		if _, ok := a.runs[m.Key]; ok {
@@ -583,6 +596,5 @@ func (a *jobActor) sink() eventSink {
 
 // persistSnapshot stores the job state without an event (pause restored after a restart).
 func (a *jobActor) persistSnapshot(c actor.Context) {
-	snap := *a.job
-	c.Send(a.in.Persister, &persist{batch: storage.Batch{Jobs: []*enricher.Job{&snap}}})
+	c.Send(a.in.Persister, &persist{batch: storage.Batch{Jobs: []*enricher.Job{snapshotJob(a.job)}}})
 }

@@ -1,0 +1,298 @@
+package actors
+
+import (
+	"encoding/json"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/entity-enricher/enricher"
+)
+
+// batchInput is what a batch actor starts with. Read-only.
+type batchInput struct {
+	Job        *enricher.Job
+	Spec       *enricher.EnrichSpec
+	Schema     *enricher.Schema
+	Models     []enricher.ModelInfo
+	Classifier *enricher.ModelInfo
+	Arbiter    *enricher.ModelInfo
+	Providers  map[string]*actor.PID
+	Sink       eventSink
+	Window     int
+	Log        *slog.Logger
+}
+
+// batchActor runs a batch (SPEC §7.1): at most Window entity jobs in flight, in ascending
+// index order; it is the only writer of the batch's event sequence, numbering its own events
+// and those its entity jobs forward. Entity results go to the store with their events; the
+// actor keeps only counters and a bitmap of finished entities, so memory does not grow with
+// the batch.
+type batchActor struct {
+	in        *batchInput
+	job       *enricher.Job
+	order     []int // entity indices still to start
+	inflight  map[int]*actor.PID
+	running   map[int][]string
+	current   *string
+	attempt   int
+	lastError *string
+	cancel    *cancelJob
+	waiters   []*actor.PID
+	finished  bool
+}
+
+func newBatchActor(in *batchInput) actor.Producer {
+	return func() actor.Actor { return &batchActor{in: in, inflight: map[int]*actor.PID{}, running: map[int][]string{}} }
+}
+
+func (b *batchActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		b.start(c)
+	case *entityEvent:
+		b.entityEvent(c, m)
+	case *entityDone:
+		b.entityFinished(c, m)
+	case *cancelJob:
+		if b.finished {
+			c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindConflict, "job already finished")})
+			return
+		}
+		b.waiters = append(b.waiters, c.Sender())
+		if b.cancel != nil {
+			return
+		}
+		b.cancel = m
+		*b.job.SkippedEntities += len(b.order) // never started
+		b.order = nil
+		for _, pid := range b.inflight {
+			c.Send(pid, &cancelJob{Reason: m.Reason})
+		}
+		b.maybeEnd(c)
+	case *continueJob:
+		c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindConflict, "job is not paused (status %s)", b.job.Status)})
+	case *persisted:
+		if b.finished {
+			for _, w := range b.waiters {
+				c.Send(w, &jobReply{Status: b.job.Status})
+			}
+			c.Send(c.Parent(), &jobFinished{JobID: b.job.ID, OrgID: b.job.OrganizationID})
+		}
+	case *persistFailed:
+		b.in.Log.Error("batch cannot store its events", "job_id", b.job.ID, "err", m.err)
+		c.Send(c.Parent(), &jobFinished{JobID: b.job.ID, OrgID: b.job.OrganizationID})
+	}
+}
+
+func (b *batchActor) start(c actor.Context) {
+	j := *b.in.Job
+	b.job = &j
+	if b.job.RecordIDs == nil {
+		b.job.RecordIDs = []string{}
+	}
+	indices := b.in.Spec.SelectedIndices
+	if indices == nil {
+		indices = make([]int, len(b.in.Spec.Entities))
+		for i := range indices {
+			indices[i] = i
+		}
+	}
+	total := len(indices)
+	if b.job.EntityDone == nil {
+		b.job.EntityDone = make([]byte, (len(b.in.Spec.Entities)+7)/8)
+		zero := 0
+		b.job.TotalEntities, b.job.CompletedEntities, b.job.FailedEntities, b.job.SkippedEntities = &total, &zero, ptrInt(0), ptrInt(0)
+	}
+	for _, i := range indices {
+		if !bitSet(b.job.EntityDone, i) {
+			b.order = append(b.order, i)
+		}
+	}
+	if b.job.StartedAt == nil {
+		b.job.StartedAt = enricher.NewTimePtr(b.in.Sink.cfg.Now())
+	}
+	b.job.Status = enricher.JobRunning
+	if b.job.LastSeq == 0 {
+		b.emit(c, enricher.EventBatchStarted, enricher.BatchStartedEvent{SelectedIndices: b.in.Spec.SelectedIndices}, nil)
+	}
+	b.fill(c)
+	b.maybeEnd(c)
+}
+
+func ptrInt(v int) *int { return &v }
+
+func bitSet(bm []byte, i int) bool { return i/8 < len(bm) && bm[i/8]&(1<<(i%8)) != 0 }
+
+func setBit(bm []byte, i int) {
+	if i/8 < len(bm) {
+		bm[i/8] |= 1 << (i % 8)
+	}
+}
+
+// fill starts entities until the window is full.
+func (b *batchActor) fill(c actor.Context) {
+	for len(b.inflight) < b.in.Window && len(b.order) > 0 && b.cancel == nil {
+		i := b.order[0]
+		b.order = b.order[1:]
+		b.startEntity(c, i)
+	}
+}
+
+// startEntity runs the single-entity pipeline on entity i as a child job actor.
+func (b *batchActor) startEntity(c actor.Context, i int) {
+	data := b.in.Spec.Entities[i]
+	clean, _ := enricher.StripSimDirective(data)
+	idx := i
+	label := enricher.EntityName(b.in.Schema, clean, &idx)
+	b.emit(c, enricher.EventEntityStarted, enricher.EntityStartedEvent{EntityIndex: i, EntityLabel: label}, nil)
+	if err := enricher.CheckSearchKeys(b.in.Schema, clean); err != nil {
+		msg := errorMessage(err)
+		b.finishEntity(c, i, label, enricher.EntityCompletedEvent{ErrorMessage: &msg, Results: []enricher.ModelResult{}}, false, false, nil)
+		return
+	}
+	spec := *b.in.Spec
+	spec.Entities, spec.SelectedIndices, spec.EntityData, spec.Sync = nil, nil, data, true
+	pseudo := &enricher.Job{ID: b.job.ID, OrganizationID: b.job.OrganizationID, Type: b.job.Type, CreatedBy: b.job.CreatedBy,
+		Status: enricher.JobRunning, TotalModels: len(b.in.Models), RecordIDs: []string{}}
+	in := &jobInput{Job: pseudo, Spec: &spec, Schema: b.in.Schema, Models: b.in.Models, Classifier: b.in.Classifier,
+		Arbiter: b.in.Arbiter, Providers: b.in.Providers, Cfg: b.in.Sink.cfg, Log: b.in.Log, Entity: &idx}
+	b.inflight[i] = c.Spawn(actor.PropsFromProducer(newJobActor(in)))
+}
+
+// entityEvent numbers and stores an event an entity job forwarded.
+func (b *batchActor) entityEvent(c actor.Context, m *entityEvent) {
+	b.running[m.Index] = m.Running
+	b.current, b.attempt = m.Current, m.Attempt
+	if m.LastError != nil {
+		b.lastError = m.LastError
+	}
+	if m.Type == enricher.EventModelCompleted {
+		b.job.CompletedModels++
+	}
+	for _, r := range m.Records {
+		b.addRecord(r)
+	}
+	b.emit(c, m.Type, m.Payload, m.Records)
+}
+
+func (b *batchActor) addRecord(r *enricher.Record) {
+	b.job.RecordCount++
+	if len(b.job.RecordIDs) < 1000 {
+		b.job.RecordIDs = append(b.job.RecordIDs, r.ID)
+	}
+}
+
+// entityFinished turns an entity job's end into entity_completed.
+func (b *batchActor) entityFinished(c actor.Context, m *entityDone) {
+	if pid, ok := b.inflight[m.Index]; ok {
+		c.Stop(pid)
+		delete(b.inflight, m.Index)
+	}
+	delete(b.running, m.Index)
+	o := m.Outcome
+	clean, _ := enricher.StripSimDirective(b.in.Spec.Entities[m.Index])
+	idx := m.Index
+	label := enricher.EntityName(b.in.Schema, clean, &idx)
+	ev := enricher.EntityCompletedEvent{Results: o.PerModelResults, Fusion: o.Fusion, CostUSD: o.CostUSD, ProcessingTimeMS: o.ProcessingTimeMS}
+	if ev.Results == nil {
+		ev.Results = []enricher.ModelResult{}
+	}
+	for _, r := range m.Records {
+		b.addRecord(r)
+		o.CostUSD += r.CostUSD
+	}
+	ev.CostUSD = o.CostUSD
+	b.job.CostUSD += o.CostUSD
+	b.job.InputTokens += o.InputTokens
+	b.job.OutputTokens += o.OutputTokens
+	skipped := m.Reason == enricher.ReasonClassificationMismatch
+	if m.Reason == "" && o.Success {
+		ev.FinalResult, ev.FinalRecordID = o.Result, o.RecordID
+	} else if !skipped && m.Reason == "" {
+		msg := "every model failed"
+		if len(o.FailedModels) > 0 && o.FailedModels[0].ErrorMessage != nil {
+			msg = *o.FailedModels[0].ErrorMessage
+		}
+		ev.ErrorMessage = &msg
+	}
+	if m.Reason != "" && !skipped { // cancelled with the batch: counts as skipped, no entity_completed
+		setBit(b.job.EntityDone, m.Index)
+		*b.job.SkippedEntities++
+		b.persistRecords(c, m.Records)
+		b.maybeEnd(c)
+		return
+	}
+	b.finishEntity(c, m.Index, label, ev, m.Reason == "" && o.Success, skipped, m.Records)
+}
+
+// persistRecords stores records without an event (those of entities cut short by a cancel).
+func (b *batchActor) persistRecords(c actor.Context, records []*enricher.Record) {
+	if len(records) > 0 {
+		c.Send(b.in.Sink.persister, &persist{batch: storageBatch(records)})
+	}
+}
+
+// finishEntity counts an entity and emits its entity_completed, then starts the next ones.
+func (b *batchActor) finishEntity(c actor.Context, i int, label string, ev enricher.EntityCompletedEvent, success, skipped bool, records []*enricher.Record) {
+	setBit(b.job.EntityDone, i)
+	switch {
+	case success:
+		*b.job.CompletedEntities++
+	case skipped:
+		*b.job.SkippedEntities++
+	default:
+		*b.job.FailedEntities++
+	}
+	ev.EntityIndex, ev.EntityLabel, ev.Success, ev.Skipped = i, label, success, skipped
+	b.emit(c, enricher.EventEntityCompleted, ev, records)
+	b.fill(c)
+	b.maybeEnd(c)
+}
+
+// maybeEnd ends the batch once nothing is in flight and nothing is left to start.
+func (b *batchActor) maybeEnd(c actor.Context) {
+	if b.finished || len(b.inflight) > 0 || (len(b.order) > 0 && b.cancel == nil) {
+		return
+	}
+	b.finished = true
+	b.current = nil
+	ms := b.in.Sink.cfg.Now().Sub(b.job.StartedAt.Time).Milliseconds()
+	sum := enricher.BatchSummary{TotalEntities: *b.job.TotalEntities, CompletedEntities: *b.job.CompletedEntities,
+		FailedEntities: *b.job.FailedEntities, SkippedEntities: *b.job.SkippedEntities, CostUSD: b.job.CostUSD,
+		InputTokens: b.job.InputTokens, OutputTokens: b.job.OutputTokens, ProcessingTimeMS: ms}
+	raw, _ := json.Marshal(sum)
+	b.job.Result = raw
+	b.job.FinishedAt = enricher.NewTimePtr(b.in.Sink.cfg.Now())
+	if b.cancel != nil {
+		b.job.Status = enricher.JobCancelled
+		b.emit(c, enricher.EventCancelled, enricher.CancelledEvent{Reason: b.cancel.Reason, Result: raw}, nil)
+		return
+	}
+	b.emit(c, enricher.EventBatchCompleted, enricher.BatchCompletedEvent{CostUSD: sum.CostUSD, InputTokens: sum.InputTokens,
+		OutputTokens: sum.OutputTokens, ProcessingTimeMS: ms}, nil)
+	b.job.Status = enricher.JobCompleted
+	b.emit(c, enricher.EventCompleted, enricher.CompletedEvent{Result: raw}, nil)
+}
+
+func (b *batchActor) emit(c actor.Context, typ string, payload any, records []*enricher.Record) int64 {
+	var running []string
+	seen := map[string]bool{}
+	for _, m := range b.in.Models {
+		for _, r := range b.running {
+			for _, k := range r {
+				if k == m.Key && !seen[k] {
+					seen[k] = true
+					running = append(running, k)
+				}
+			}
+		}
+	}
+	h := enricher.EventHeader{Type: typ, RunningModels: running, CurrentModel: b.current, LastErrorSummary: b.lastError,
+		Batch: &enricher.BatchCounters{TotalEntities: *b.job.TotalEntities, CompletedEntities: *b.job.CompletedEntities,
+			FailedEntities: *b.job.FailedEntities, SkippedEntities: *b.job.SkippedEntities}}
+	if b.current != nil {
+		h.CurrentAttempt, h.MaxAttempts = b.attempt, b.in.Sink.cfg.MaxAttempts
+	}
+	return emitEvent(c, b.in.Sink, b.job, &h, payload, records)
+}

@@ -43,7 +43,9 @@ type batchActor struct {
 }
 
 func newBatchActor(in *batchInput) actor.Producer {
-	return func() actor.Actor { return &batchActor{in: in, inflight: map[int]*actor.PID{}, running: map[int][]string{}} }
+	return func() actor.Actor {
+		return &batchActor{in: in, inflight: map[int]*actor.PID{}, running: map[int][]string{}}
+	}
 }
 
 func (b *batchActor) Receive(c actor.Context) {

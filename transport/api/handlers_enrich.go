@@ -25,26 +25,95 @@ type enrichRequest struct {
 	// sync only
 	TimeoutSeconds         *int  `json:"timeout_seconds"`
 	IncludePerModelResults *bool `json:"include_per_model_results"`
+	// batch only
+	Entities        []json.RawMessage `json:"entities"`
+	SelectedIndices []int             `json:"selected_indices"`
+}
+
+// The three ways an enrichment starts.
+const (
+	modeStream = iota
+	modeSync
+	modeBatch
+)
+
+// parseEntity checks one entity: a non-empty JSON object of at most max bytes as compact JSON.
+func parseEntity(field string, raw json.RawMessage, max int) (map[string]any, error) {
+	if !present(raw) || !isObject(raw) {
+		return nil, enricher.Errorf(enricher.KindInvalid, "%s is not an object", field)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		return nil, enricher.Errorf(enricher.KindInvalid, "%s: not valid JSON", field)
+	}
+	if compact.Len() > max {
+		return nil, enricher.Errorf(enricher.KindInvalid, "%s: %d bytes, the maximum is %d", field, compact.Len(), max)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(compact.Bytes(), &m); err != nil || len(m) == 0 {
+		return nil, enricher.Errorf(enricher.KindInvalid, "%s: at least one field is required", field)
+	}
+	return m, nil
+}
+
+// batchEntities checks every entity of a batch before the job exists, listing every bad one.
+func (c *call) batchEntities(req *enrichRequest, spec *enricher.EnrichSpec) error {
+	lim := c.s.cfg.Limits
+	if len(req.Entities) == 0 || len(req.Entities) > lim.MaxBatchEntities {
+		return enricher.Errorf(enricher.KindInvalid, "entities: give 1 to %d entities", lim.MaxBatchEntities)
+	}
+	var p problems
+	spec.Entities = make([]map[string]any, len(req.Entities))
+	for i, raw := range req.Entities {
+		e, err := parseEntity(fmt.Sprintf("entities[%d]", i), raw, lim.MaxEntityBytes)
+		if err != nil {
+			p.add("%s", errorMessage(err))
+			continue
+		}
+		spec.Entities[i] = e
+	}
+	if req.SelectedIndices != nil {
+		if len(req.SelectedIndices) == 0 {
+			p.add("selected_indices: must not be empty")
+		}
+		seen := map[int]bool{}
+		for i, idx := range req.SelectedIndices {
+			switch {
+			case idx < 0 || idx >= len(req.Entities):
+				p.add("selected_indices[%d]: %d is out of range", i, idx)
+			case seen[idx]:
+				p.add("selected_indices[%d]: %d is listed twice", i, idx)
+			}
+			seen[idx] = true
+		}
+		spec.SelectedIndices = req.SelectedIndices
+	}
+	return p.err()
+}
+
+func errorMessage(err error) string {
+	var de *enricher.Error
+	if errorAs(err, &de) {
+		return de.Message
+	}
+	return err.Error()
 }
 
 // enrichSpec validates an enrichment request and resolves its schema into a job spec. The
 // checks run in the order of SPEC §0.2: body problems (400) before an unknown schema_id (404).
-func (c *call) enrichSpec(req *enrichRequest, sync bool) (*enricher.EnrichSpec, error) {
+func (c *call) enrichSpec(req *enrichRequest, mode int) (*enricher.EnrichSpec, error) {
 	lim := c.s.cfg.Limits
-	spec := &enricher.EnrichSpec{Strategy: enricher.StrategySinglePass, Languages: []string{"en"}, Sync: sync}
-	// entity_data
-	if !present(req.EntityData) || !isObject(req.EntityData) {
-		return nil, enricher.Errorf(enricher.KindInvalid, "entity_data: required, a JSON object")
-	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, req.EntityData); err != nil {
-		return nil, enricher.Errorf(enricher.KindInvalid, "entity_data: not valid JSON")
-	}
-	if compact.Len() > lim.MaxEntityBytes {
-		return nil, enricher.Errorf(enricher.KindInvalid, "entity_data: %d bytes, the maximum is %d", compact.Len(), lim.MaxEntityBytes)
-	}
-	if err := json.Unmarshal(compact.Bytes(), &spec.EntityData); err != nil || len(spec.EntityData) == 0 {
-		return nil, enricher.Errorf(enricher.KindInvalid, "entity_data: at least one field is required")
+	spec := &enricher.EnrichSpec{Strategy: enricher.StrategySinglePass, Languages: []string{"en"}, Sync: mode == modeSync}
+	if mode == modeBatch {
+		if err := c.batchEntities(req, spec); err != nil {
+			return nil, err
+		}
+	} else {
+		e, err := parseEntity("entity_data", req.EntityData, lim.MaxEntityBytes)
+		if err != nil {
+			return nil, err
+		}
+		spec.EntityData = e
 	}
 	// schema
 	hasID, hasInline := req.SchemaID != nil, present(req.TargetSchema)
@@ -105,9 +174,13 @@ func (c *call) enrichSpec(req *enrichRequest, sync bool) (*enricher.EnrichSpec, 
 	spec.ClassificationModel, spec.ArbitrationModel = req.ClassificationModel, req.ArbitrationModel
 	spec.OnMismatch = enricher.MismatchPause
 	allowed := []string{enricher.MismatchPause, enricher.MismatchContinue, enricher.MismatchCancel}
-	if sync {
+	switch mode {
+	case modeSync:
 		spec.OnMismatch = enricher.MismatchCancel
 		allowed = allowed[1:]
+	case modeBatch:
+		spec.OnMismatch = enricher.MismatchSkip
+		allowed = []string{enricher.MismatchSkip, enricher.MismatchContinue}
 	}
 	if req.OnMismatch != nil {
 		ok := false
@@ -115,11 +188,15 @@ func (c *call) enrichSpec(req *enrichRequest, sync bool) (*enricher.EnrichSpec, 
 			ok = ok || a == *req.OnMismatch
 		}
 		if !ok {
-			return nil, enricher.Errorf(enricher.KindInvalid, "on_classification_mismatch: %q is not allowed here", *req.OnMismatch)
+			where := "here"
+			if mode == modeBatch {
+				where = "in a batch"
+			}
+			return nil, enricher.Errorf(enricher.KindInvalid, "on_classification_mismatch: %q is not allowed %s", *req.OnMismatch, where)
 		}
 		spec.OnMismatch = *req.OnMismatch
 	}
-	if sync && req.TimeoutSeconds != nil {
+	if mode == modeSync && req.TimeoutSeconds != nil {
 		max := int(c.s.cfg.SyncMaxTimeout / time.Second)
 		if t := *req.TimeoutSeconds; t < 1 || t > max {
 			return nil, enricher.Errorf(enricher.KindInvalid, "timeout_seconds: must be from 1 to %d", max)
@@ -140,9 +217,11 @@ func (c *call) enrichSpec(req *enrichRequest, sync bool) (*enricher.EnrichSpec, 
 	if err != nil {
 		return nil, err
 	}
-	clean, _ := enricher.StripSimDirective(spec.EntityData)
-	if err := enricher.CheckSearchKeys(schema, clean); err != nil {
-		return nil, err
+	if mode != modeBatch { // a batch entity without a search key fails alone, at run time
+		clean, _ := enricher.StripSimDirective(spec.EntityData)
+		if err := enricher.CheckSearchKeys(schema, clean); err != nil {
+			return nil, err
+		}
 	}
 	return spec, nil
 }
@@ -175,7 +254,7 @@ func handleEnrichStream(c *call) error {
 	if err := decodeBody(c.ctx, &req); err != nil {
 		return err
 	}
-	spec, err := c.enrichSpec(&req, false)
+	spec, err := c.enrichSpec(&req, modeStream)
 	if err != nil {
 		return err
 	}
@@ -193,7 +272,7 @@ func handleEnrichSync(c *call) error {
 	if err := decodeBody(c.ctx, &req); err != nil {
 		return err
 	}
-	spec, err := c.enrichSpec(&req, true)
+	spec, err := c.enrichSpec(&req, modeSync)
 	if err != nil {
 		return err
 	}
@@ -272,4 +351,37 @@ func (s *Server) waitTerminal(org, id string, until time.Time) (*enricher.Job, e
 		return s.waitTerminal(org, id, until)
 	}
 	return j, nil
+}
+
+// batchStartResponse answers a batch start.
+type batchStartResponse struct {
+	JobID     string `json:"job_id"`
+	Message   string `json:"message"`
+	Total     int    `json:"total"`
+	StreamURL string `json:"stream_url"`
+}
+
+func handleBatchStart(c *call) error {
+	if c.replayed() {
+		return nil
+	}
+	var req enrichRequest
+	if err := decodeBody(c.ctx, &req); err != nil {
+		return err
+	}
+	spec, err := c.enrichSpec(&req, modeBatch)
+	if err != nil {
+		return err
+	}
+	job, err := c.s.deps.Engine.Start(c.p.org.ID, c.createdBy(), spec)
+	if err != nil {
+		return err
+	}
+	total := len(spec.Entities)
+	if spec.SelectedIndices != nil {
+		total = len(spec.SelectedIndices)
+	}
+	resp := batchStartResponse{JobID: job.ID, Message: "batch started", Total: total, StreamURL: "/api/llm/stream/" + job.ID}
+	c.remember(job.ID, resp)
+	return c.ok(resp)
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
@@ -46,20 +45,11 @@ func handleGenerateSchema(c *call) error {
 	if err := decodeBody(c.ctx, &req); err != nil {
 		return err
 	}
-	if !present(req.EntityData) || !isObject(req.EntityData) {
-		return enricher.Errorf(enricher.KindInvalid, "entity_data: required, a JSON object")
+	sample, err := parseEntity("entity_data", req.EntityData, c.s.cfg.Limits.MaxEntityBytes)
+	if err != nil {
+		return err
 	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, req.EntityData); err != nil {
-		return enricher.Errorf(enricher.KindInvalid, "entity_data: not valid JSON")
-	}
-	if max := c.s.cfg.Limits.MaxEntityBytes; compact.Len() > max {
-		return enricher.Errorf(enricher.KindInvalid, "entity_data: %d bytes, the maximum is %d", compact.Len(), max)
-	}
-	spec := &enricher.SchemaJobSpec{Kind: enricher.SchemaJobGeneration, Model: req.Model}
-	if err := json.Unmarshal(compact.Bytes(), &spec.Sample); err != nil || len(spec.Sample) == 0 {
-		return enricher.Errorf(enricher.KindInvalid, "entity_data: at least one field is required")
-	}
+	spec := &enricher.SchemaJobSpec{Kind: enricher.SchemaJobGeneration, Model: req.Model, Sample: sample}
 	if req.Model == "" {
 		return enricher.Errorf(enricher.KindInvalid, "model: required")
 	}

@@ -122,13 +122,6 @@ func putJobTxn(txn *badger.Txn, j *enricher.Job) error {
 	return txn.Set(keyJobActive(j.ID), []byte(j.OrganizationID))
 }
 
-func putRecordTxn(txn *badger.Txn, r *enricher.Record) error {
-	if err := putJSON(txn, keyRecord(r.OrganizationID, r.ID), &recordRow{Record: *r, Org: r.OrganizationID}); err != nil {
-		return err
-	}
-	return txn.Set(keyRecordOfJob(r.JobID, r.ID), nil)
-}
-
 // recordRow is the stored form of a record.
 type recordRow struct {
 	enricher.Record

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/actors"
+	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/transport/api"
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/anthropic"
@@ -64,4 +66,12 @@ func (e engineAPI) Subscribe(org, id string) (api.EventStream, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// recordsAPI adapts storage.DB's record listing to the front end's query type.
+type recordsAPI struct{ *storage.DB }
+
+// ListRecords runs a records query.
+func (r recordsAPI) ListRecords(org string, q api.RecordQuery) ([]enricher.RecordSummary, int, error) {
+	return r.DB.Records(org, storage.RecordQuery(q))
 }

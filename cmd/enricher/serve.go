@@ -104,7 +104,7 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 			MaxBatchEntities: cfg.MaxBatchEntities, MaxEntityBytes: cfg.MaxEntityBytes},
 		SSEHeartbeat: cfg.SSEHeartbeat, SyncMaxTimeout: cfg.SyncMaxTimeout, JobRetention: cfg.JobRetention,
 		IdempotencyTTL: cfg.IdempotencyTTL, Version: version, Logger: log, NowFunc: env.Now,
-	}, api.Deps{Accounts: m.db, Keys: m.db, Schemas: m.db, Records: m.db, Jobs: m.db, Models: catalog, Health: m.db,
+	}, api.Deps{Accounts: m.db, Keys: m.db, Schemas: m.db, Records: recordsAPI{m.db}, Jobs: m.db, Models: catalog, Health: m.db,
 		Engine: engineAPI{m.engine}, Idempotency: m.db})
 	if err != nil {
 		return nil, err

@@ -87,7 +87,10 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/api/llm/continue/{job_id}", minRole: op, handle: handleContinue},
 		{method: "GET", path: "/api/llm/jobs", minRole: op, handle: handleListJobs},
 		{method: "GET", path: "/api/llm/jobs/{job_id}", minRole: op, handle: handleJobStatus},
+		{method: "GET", path: "/api/records", minRole: op, handle: handleListRecords},
 		{method: "GET", path: "/api/records/{record_id}", minRole: op, handle: handleGetRecord},
+		{method: "POST", path: "/api/records/batch-delete", minRole: op, handle: handleDeleteRecords},
+		{method: "POST", path: "/api/records/batch-restore", minRole: adm, handle: handleRestoreRecords},
 
 		{method: "POST", path: "/api/fusion/merge", minRole: op, handle: s.idempotent("/api/fusion/merge", handleMerge)},
 		{method: "POST", path: "/api/fusion/merge/stream", minRole: op, handle: s.idempotent("/api/fusion/merge/stream", handleMergeStream)},

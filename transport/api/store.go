@@ -57,9 +57,24 @@ type ModelCatalog interface {
 // Pinger reports whether storage answers (GET /health).
 type Pinger interface{ Ping() error }
 
-// RecordStore reads records. Implemented by storage.DB.
+// RecordStore reads, lists, deletes and restores records. Implemented by storage.DB (through
+// a small adapter in cmd for the query type).
 type RecordStore interface {
 	Record(org, id string) (*enricher.Record, error)
+	ListRecords(org string, q RecordQuery) ([]enricher.RecordSummary, int, error)
+	DeleteRecords(org string, ids []string, hard bool, now enricher.Time) (int, []string, error)
+	RestoreRecords(org string, ids []string) (int, []string, error)
+}
+
+// RecordQuery is a parsed GET /api/records query.
+type RecordQuery struct {
+	Type, Model, EntityID, JobID, SchemaID string
+	Success                                *bool
+	Search                                 string // lower-cased
+	Since, Until                           int64  // unix ms, 0 = unbounded
+	SortBy                                 string
+	Asc, IncludeDeleted                    bool
+	Offset, Limit                          int
 }
 
 // JobLister lists an organization's jobs, newest first. Implemented by storage.DB.

@@ -1,0 +1,339 @@
+package storage
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/entity-enricher/enricher"
+)
+
+// Record indexes (values: the RecordSummary JSON, so list pages never load whole records):
+//
+//	rx/<org>/c/<created>/<id>            by creation time
+//	rx/<org>/$/<cost>/<id>               by cost
+//	rx/<org>/p/<processing ms>/<id>      by processing time
+//	rx/<org>/<f>/<value>/<created>/<id>  per filter f: t type, m model, j job, e entity, s schema
+//	rxc/<org>/n, rxc/<org>/d             record count, soft-deleted count (uint64 BE)
+//
+// Numbers in keys are 16 hex digits, big-endian, so byte order is numeric order.
+func hex16(v uint64) string { return hex.EncodeToString(binary.BigEndian.AppendUint64(nil, v)) }
+
+// costKey orders costs (non-negative floats) by their IEEE bits.
+func costKey(c float64) string { return hex16(math.Float64bits(math.Max(c, 0))) }
+
+func recordIndexKeys(r *enricher.Record) [][]byte {
+	org, id := r.OrganizationID, r.ID
+	created := hex16(uint64(r.CreatedAt.UnixMilli()))
+	base := "rx/" + org + "/"
+	keys := []string{
+		base + "c/" + created + "/" + id,
+		base + "$/" + costKey(r.CostUSD) + "/" + id,
+		base + "p/" + hex16(uint64(max(r.ProcessingTimeMS, 0))) + "/" + id,
+		base + "t/" + string(r.Type) + "/" + created + "/" + id,
+		base + "j/" + r.JobID + "/" + created + "/" + id,
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"m", r.Model}, {"e", r.EntityID}, {"s", r.SchemaID}} {
+		if f.v != nil && *f.v != "" {
+			keys = append(keys, base+f.name+"/"+*f.v+"/"+created+"/"+id)
+		}
+	}
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = []byte(k)
+	}
+	return out
+}
+
+func keyRecordCount(org, which string) []byte { return []byte("rxc/" + org + "/" + which) }
+
+func addCount(txn *badger.Txn, key []byte, delta int64) error {
+	v, _, err := getRaw(txn, key)
+	if err != nil {
+		return err
+	}
+	var n int64
+	if len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	return txn.Set(key, binary.BigEndian.AppendUint64(nil, uint64(max(n+delta, 0))))
+}
+
+func readCount(txn *badger.Txn, key []byte) (int, error) {
+	v, _, err := getRaw(txn, key)
+	if err != nil || len(v) != 8 {
+		return 0, err
+	}
+	return int(binary.BigEndian.Uint64(v)), nil
+}
+
+// putRecordTxn stores a record with its indexes; a new record counts once.
+func putRecordTxn(txn *badger.Txn, r *enricher.Record) error {
+	isNew := true
+	if ok, err := exists(txn, keyRecord(r.OrganizationID, r.ID)); err != nil {
+		return err
+	} else if ok {
+		isNew = false
+	}
+	if err := putJSON(txn, keyRecord(r.OrganizationID, r.ID), &recordRow{Record: *r, Org: r.OrganizationID}); err != nil {
+		return err
+	}
+	if err := txn.Set(keyRecordOfJob(r.JobID, r.ID), nil); err != nil {
+		return err
+	}
+	if err := putRecordIndexes(txn, r); err != nil {
+		return err
+	}
+	if isNew {
+		return addCount(txn, keyRecordCount(r.OrganizationID, "n"), 1)
+	}
+	return nil
+}
+
+func putRecordIndexes(txn *badger.Txn, r *enricher.Record) error {
+	sum, err := json.Marshal(r.Summary())
+	if err != nil {
+		return err
+	}
+	for _, k := range recordIndexKeys(r) {
+		if err := txn.Set(k, sum); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RecordQuery selects and orders records (SPEC §9, GET /api/records).
+type RecordQuery struct {
+	Type, Model, EntityID, JobID, SchemaID string // "" = any
+	Success                                *bool
+	Search                                 string // lower-cased substring of entity_name
+	Since, Until                           int64  // unix ms; 0 = unbounded
+	SortBy                                 string // created_at (default) | cost_usd | processing_time_ms
+	Asc                                    bool
+	IncludeDeleted                         bool
+	Offset, Limit                          int
+}
+
+// Records returns one page of the records of org that match q, and how many match in all.
+//
+// The walk uses the index that fits best (a job, entity, schema, model or type index when
+// that filter is set and the order is by creation time; else the order's own index) and reads
+// only index values. total comes from maintained counters when q has no filter, and from a
+// key-only count of one index when q has exactly one equality filter; otherwise it is counted
+// during the walk, which then runs over the whole matching range.
+func (db *DB) Records(org string, q RecordQuery) ([]enricher.RecordSummary, int, error) {
+	var out []enricher.RecordSummary
+	total := 0
+	err := db.view(func(txn *badger.Txn) error {
+		prefix, timeKeyed := recordIndexPrefix(org, q)
+		fastTotal, known, err := recordTotal(txn, org, q)
+		if err != nil {
+			return err
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false, Reverse: !q.Asc})
+		defer it.Close()
+		seek := prefix
+		if !q.Asc {
+			seek = append(append([]byte{}, prefix...), 0xff)
+		}
+		if timeKeyed && q.Until > 0 && !q.Asc {
+			seek = append(append([]byte{}, prefix...), hex16(uint64(q.Until))...)
+		} else if timeKeyed && q.Since > 0 && q.Asc {
+			seek = append(append([]byte{}, prefix...), hex16(uint64(q.Since))...)
+		}
+		matched := 0
+		for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
+			var s enricher.RecordSummary
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &s) }); err != nil {
+				return err
+			}
+			ms := s.CreatedAt.UnixMilli()
+			if timeKeyed && ((!q.Asc && q.Since > 0 && ms < q.Since) || (q.Asc && q.Until > 0 && ms >= q.Until)) {
+				break // past the time range: the rest of this index is outside it too
+			}
+			if !recordMatches(&s, q) {
+				continue
+			}
+			if matched >= q.Offset && len(out) < q.Limit {
+				out = append(out, s)
+			}
+			matched++
+			if known && len(out) >= q.Limit {
+				break
+			}
+		}
+		total = matched
+		if known {
+			total = fastTotal
+		}
+		return nil
+	})
+	if out == nil {
+		out = []enricher.RecordSummary{}
+	}
+	return out, total, err
+}
+
+// recordIndexPrefix picks the index to walk; timeKeyed says its keys continue with the
+// creation time.
+func recordIndexPrefix(org string, q RecordQuery) ([]byte, bool) {
+	base := "rx/" + org + "/"
+	switch q.SortBy {
+	case "cost_usd":
+		return []byte(base + "$/"), false
+	case "processing_time_ms":
+		return []byte(base + "p/"), false
+	}
+	for _, f := range []struct{ name, v string }{{"j", q.JobID}, {"e", q.EntityID}, {"s", q.SchemaID}, {"m", q.Model}, {"t", q.Type}} {
+		if f.v != "" {
+			return []byte(base + f.name + "/" + f.v + "/"), true
+		}
+	}
+	return []byte(base + "c/"), true
+}
+
+// recordTotal returns the number of matches without walking values when it can.
+func recordTotal(txn *badger.Txn, org string, q RecordQuery) (int, bool, error) {
+	if q.Success != nil || q.Search != "" || q.Since > 0 || q.Until > 0 {
+		return 0, false, nil
+	}
+	filters := 0
+	for _, v := range []string{q.Type, q.Model, q.EntityID, q.JobID, q.SchemaID} {
+		if v != "" {
+			filters++
+		}
+	}
+	switch {
+	case filters == 0:
+		n, err := readCount(txn, keyRecordCount(org, "n"))
+		if err != nil || q.IncludeDeleted {
+			return n, err == nil, err
+		}
+		d, err := readCount(txn, keyRecordCount(org, "d"))
+		return n - d, err == nil, err
+	case filters == 1 && q.IncludeDeleted:
+		prefix, _ := recordIndexPrefix(org, RecordQuery{Type: q.Type, Model: q.Model, EntityID: q.EntityID, JobID: q.JobID, SchemaID: q.SchemaID})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+		defer it.Close()
+		n := 0
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			n++
+		}
+		return n, true, nil
+	}
+	return 0, false, nil
+}
+
+func recordMatches(s *enricher.RecordSummary, q RecordQuery) bool {
+	ms := s.CreatedAt.UnixMilli()
+	switch {
+	case s.IsDeleted && !q.IncludeDeleted,
+		q.Type != "" && string(s.Type) != q.Type,
+		q.Success != nil && s.Success != *q.Success,
+		q.Model != "" && (s.Model == nil || *s.Model != q.Model),
+		q.EntityID != "" && (s.EntityID == nil || *s.EntityID != q.EntityID),
+		q.JobID != "" && s.JobID != q.JobID,
+		q.SchemaID != "" && (s.SchemaID == nil || *s.SchemaID != q.SchemaID),
+		q.Since > 0 && ms < q.Since,
+		q.Until > 0 && ms >= q.Until,
+		q.Search != "" && (s.EntityName == nil || !strings.Contains(strings.ToLower(*s.EntityName), q.Search)):
+		return false
+	}
+	return true
+}
+
+// DeleteRecords soft-deletes (or, with hard, removes) records of org by id, and returns how
+// many it deleted and the ids it did not find (unknown or of another organization). Deleting
+// a soft-deleted record again counts as deleted.
+func (db *DB) DeleteRecords(org string, ids []string, hard bool, now enricher.Time) (int, []string, error) {
+	return db.changeRecords(org, ids, func(txn *badger.Txn, r *enricher.Record) (bool, error) {
+		if hard {
+			for _, k := range recordIndexKeys(r) {
+				if err := txn.Delete(k); err != nil {
+					return false, err
+				}
+			}
+			if err := txn.Delete(keyRecordOfJob(r.JobID, r.ID)); err != nil {
+				return false, err
+			}
+			if err := txn.Delete(keyRecord(org, r.ID)); err != nil {
+				return false, err
+			}
+			if r.IsDeleted {
+				if err := addCount(txn, keyRecordCount(org, "d"), -1); err != nil {
+					return false, err
+				}
+			}
+			return true, addCount(txn, keyRecordCount(org, "n"), -1)
+		}
+		if r.IsDeleted {
+			return true, nil
+		}
+		r.IsDeleted, r.DeletedAt = true, &now
+		return true, addCount(txn, keyRecordCount(org, "d"), 1)
+	}, !hard)
+}
+
+// RestoreRecords brings soft-deleted records back. Hard-deleted and unknown ids are not found.
+func (db *DB) RestoreRecords(org string, ids []string) (int, []string, error) {
+	return db.changeRecords(org, ids, func(txn *badger.Txn, r *enricher.Record) (bool, error) {
+		if !r.IsDeleted {
+			return true, nil
+		}
+		r.IsDeleted, r.DeletedAt = false, nil
+		return true, addCount(txn, keyRecordCount(org, "d"), -1)
+	}, true)
+}
+
+// changeRecords applies fn to each record of org named in ids, in one transaction; with
+// rewrite set it stores the changed record and its index values.
+func (db *DB) changeRecords(org string, ids []string, fn func(*badger.Txn, *enricher.Record) (bool, error), rewrite bool) (int, []string, error) {
+	var done int
+	var missing []string
+	err := db.update(func(txn *badger.Txn) error {
+		done, missing = 0, nil
+		for _, id := range ids {
+			var row recordRow
+			err := getJSON(txn, keyRecord(org, id), "record", &row)
+			if enricher.IsKind(err, enricher.KindNotFound) {
+				missing = append(missing, id)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			r := row.Record
+			r.OrganizationID = org
+			ok, err := fn(txn, &r)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				missing = append(missing, id)
+				continue
+			}
+			done++
+			if rewrite {
+				if err := putJSON(txn, keyRecord(org, id), &recordRow{Record: r, Org: org}); err != nil {
+					return err
+				}
+				if err := putRecordIndexes(txn, &r); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if missing == nil {
+		missing = []string{}
+	}
+	return done, missing, err
+}

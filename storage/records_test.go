@@ -1,0 +1,154 @@
+package storage
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/entity-enricher/enricher"
+)
+
+func strp(s string) *string { return &s }
+
+// TestRecordsAgreeWithBruteForce checks the indexed listing against a plain filter and sort
+// over the same records, for random queries, pages and deletions.
+func TestRecordsAgreeWithBruteForce(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	types := []enricher.RecordType{enricher.RecordEnrichment, enricher.RecordFusion}
+	models := []string{"sim::fast", "sim::realistic", "openai::gpt-4o"}
+	var all []*enricher.Record
+	var batch Batch
+	for i := range 300 {
+		r := &enricher.Record{OrganizationID: "org"}
+		r.ID = fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		r.Type = types[rng.IntN(2)]
+		r.JobID = fmt.Sprintf("job-%d", rng.IntN(10))
+		r.Model = strp(models[rng.IntN(3)])
+		r.EntityID = strp(fmt.Sprintf("ent-%d", rng.IntN(20)))
+		r.EntityName = strp(fmt.Sprintf("Company %d", rng.IntN(50)))
+		r.SchemaID = strp(fmt.Sprintf("schema-%d", rng.IntN(3)))
+		r.Success = rng.IntN(4) != 0
+		r.CostUSD = float64(rng.IntN(1000)) / 1e5
+		r.ProcessingTimeMS = int64(rng.IntN(5000))
+		r.CreatedAt = enricher.NewTime(t0.Add(time.Duration(rng.IntN(10000)) * time.Second))
+		all = append(all, r)
+		batch.Records = append(batch.Records, r)
+	}
+	require.NoError(t, db.Commit(&batch))
+	other := &enricher.Record{OrganizationID: "other"}
+	other.ID, other.Type, other.JobID, other.CreatedAt = "x", enricher.RecordEnrichment, "job-1", enricher.NewTime(t0)
+	require.NoError(t, db.Commit(&Batch{Records: []*enricher.Record{other}}))
+
+	var toDelete []string
+	for _, r := range all[:40] {
+		toDelete = append(toDelete, r.ID)
+		r.IsDeleted = true
+	}
+	n, missing, err := db.DeleteRecords("org", append(toDelete, "missing", "x"), false, enricher.NewTime(t0))
+	require.NoError(t, err)
+	require.Equal(t, 40, n)
+	require.Equal(t, []string{"missing", "x"}, missing, "another organization's record is not found")
+
+	for i := range 250 {
+		q := RecordQuery{Limit: 1 + rng.IntN(30), SortBy: []string{"created_at", "cost_usd", "processing_time_ms"}[rng.IntN(3)], Asc: rng.IntN(2) == 0}
+		if rng.IntN(3) == 0 {
+			q.Type = string(types[rng.IntN(2)])
+		}
+		if rng.IntN(3) == 0 {
+			q.Model = models[rng.IntN(3)]
+		}
+		if rng.IntN(5) == 0 {
+			q.JobID = fmt.Sprintf("job-%d", rng.IntN(10))
+		}
+		if rng.IntN(6) == 0 {
+			q.EntityID = fmt.Sprintf("ent-%d", rng.IntN(20))
+		}
+		if rng.IntN(6) == 0 {
+			q.SchemaID = fmt.Sprintf("schema-%d", rng.IntN(3))
+		}
+		if rng.IntN(4) == 0 {
+			b := rng.IntN(2) == 0
+			q.Success = &b
+		}
+		if rng.IntN(5) == 0 {
+			q.Search = fmt.Sprintf("company %d", rng.IntN(6))
+		}
+		if rng.IntN(4) == 0 {
+			q.Since = t0.Add(time.Duration(rng.IntN(5000)) * time.Second).UnixMilli()
+		}
+		if rng.IntN(4) == 0 {
+			q.Until = t0.Add(time.Duration(5000+rng.IntN(5000)) * time.Second).UnixMilli()
+		}
+		q.IncludeDeleted = rng.IntN(3) == 0
+		q.Offset = rng.IntN(3) * q.Limit
+
+		want := bruteForce(all, q)
+		got, total, err := db.Records("org", q)
+		require.NoError(t, err)
+		require.Equal(t, len(want), total, "query %d: %+v", i, q)
+		end := min(q.Offset+q.Limit, len(want))
+		var wantIDs, gotIDs []string
+		if q.Offset < len(want) {
+			for _, r := range want[q.Offset:end] {
+				wantIDs = append(wantIDs, r.ID)
+			}
+		}
+		for _, s := range got {
+			gotIDs = append(gotIDs, s.ID)
+		}
+		require.Equal(t, wantIDs, gotIDs, "query %d: %+v", i, q)
+	}
+
+	restored, missing, err := db.RestoreRecords("org", toDelete[:10])
+	require.NoError(t, err)
+	require.Equal(t, 10, restored)
+	require.Empty(t, missing)
+	_, total, err := db.Records("org", RecordQuery{Limit: 1})
+	require.NoError(t, err)
+	require.Equal(t, 300-30, total)
+	hard, _, err := db.DeleteRecords("org", toDelete[:5], true, enricher.NewTime(t0))
+	require.NoError(t, err)
+	require.Equal(t, 5, hard)
+	_, total, err = db.Records("org", RecordQuery{Limit: 1, IncludeDeleted: true})
+	require.NoError(t, err)
+	require.Equal(t, 295, total)
+	_, missing, err = db.RestoreRecords("org", toDelete[:1])
+	require.NoError(t, err)
+	require.Equal(t, toDelete[:1], missing, "a hard delete is final")
+}
+
+// bruteForce filters and sorts like Records, ties broken by id in the same direction.
+func bruteForce(all []*enricher.Record, q RecordQuery) []*enricher.Record {
+	var out []*enricher.Record
+	for _, r := range all {
+		s := r.Summary()
+		if recordMatches(&s, q) {
+			out = append(out, r)
+		}
+	}
+	key := func(r *enricher.Record) string {
+		switch q.SortBy {
+		case "cost_usd":
+			return costKey(r.CostUSD) + "/" + r.ID
+		case "processing_time_ms":
+			return hex16(uint64(r.ProcessingTimeMS)) + "/" + r.ID
+		}
+		return hex16(uint64(r.CreatedAt.UnixMilli())) + "/" + r.ID
+	}
+	sort.Slice(out, func(i, j int) bool {
+		c := strings.Compare(key(out[i]), key(out[j]))
+		if q.Asc {
+			return c < 0
+		}
+		return c > 0
+	})
+	return slices.Clip(out)
+}

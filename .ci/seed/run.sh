@@ -23,4 +23,25 @@ curl -sf -X POST "$BASE/api/schema/saved" -H "X-API-Key: $KEY" -d '{
 out=$(/usr/bin/python3 .ci/seed/workflow.py)
 echo "$out"
 echo "$out" | jq -e '.name == "Moderna Inc" and .country == "US" and has("founded_year") and has("ceo")' >/dev/null
-echo "seed python workflow: 1 passed, 0 failed"
+
+# The seed's curl batch example (models swapped for sim ones), then the records it ends with.
+SCHEMA_ID=$(curl -s -H "X-API-Key: $KEY" "$BASE/api/schema/saved" | jq -r '.schemas[0].id')
+JOB_ID=$(curl -s -X POST \
+  -H "X-API-Key: $KEY" \
+  -H "Content-Type: application/json" \
+  "$BASE/api/enrichment/batch/start" \
+  -d '{
+    "entities": [
+      {"name": "Pfizer Inc", "country": "US"},
+      {"name": "Roche", "country": "CH"}
+    ],
+    "schema_id": "'"$SCHEMA_ID"'",
+    "models": ["sim::fast", "sim::realistic"],
+    "strategy": "multi_expertise",
+    "arbitration_model": "sim::fast"
+  }' | jq -r '.job_id')
+curl -sN -H "X-API-Key: $KEY" "$BASE/api/llm/stream/$JOB_ID" > "$work/batch.sse"
+grep -q '"type":"batch_completed"' "$work/batch.sse"
+curl -s -H "X-API-Key: $KEY" "$BASE/api/records?type=enrichment&page_size=10" | jq '.records' > "$work/records.json"
+jq -e --arg job "$JOB_ID" '[.[] | select(.job_id == $job)] | length == 4' "$work/records.json" >/dev/null
+echo "seed examples (python workflow, curl batch): 2 passed, 0 failed"

@@ -120,3 +120,37 @@ type RecordSummary struct {
 
 // Summary returns the RecordSummary view of r.
 func (r *Record) Summary() RecordSummary { return r.RecordSummary }
+
+// StatsKey identifies a row of record statistics: record type and answering model.
+type StatsKey struct {
+	Type  RecordType
+	Model string
+}
+
+// StatsRow sums records (GET /api/records/stats).
+type StatsRow struct {
+	Records      int     `json:"records"`
+	Successful   int     `json:"successful"`
+	CostUSD      float64 `json:"cost_usd"`
+	InputTokens  int     `json:"input_tokens"`
+	OutputTokens int     `json:"output_tokens"`
+	TimeMS       int64   `json:"time_ms"`
+}
+
+// Add adds o to s (sign 1) or takes it away (sign -1).
+func (s *StatsRow) Add(o StatsRow, sign int) {
+	s.Records += sign * o.Records
+	s.Successful += sign * o.Successful
+	s.CostUSD += float64(sign) * o.CostUSD
+	s.InputTokens += sign * o.InputTokens
+	s.OutputTokens += sign * o.OutputTokens
+	s.TimeMS += int64(sign) * o.TimeMS
+}
+
+// CostRow sums billed provider responses of one model (GET /api/costs/*).
+type CostRow struct {
+	Requests     int     `json:"requests"`
+	CostUSD      float64 `json:"cost_usd"`
+	InputTokens  int     `json:"input_tokens"`
+	OutputTokens int     `json:"output_tokens"`
+}

@@ -91,10 +91,16 @@ func putRecordTxn(txn *badger.Txn, r *enricher.Record) error {
 	if err := putRecordIndexes(txn, r); err != nil {
 		return err
 	}
-	if isNew {
-		return addCount(txn, keyRecordCount(r.OrganizationID, "n"), 1)
+	if !isNew {
+		return nil
 	}
-	return nil
+	if err := addStats(txn, r, 1); err != nil {
+		return err
+	}
+	if err := addCosts(txn, r, 1); err != nil {
+		return err
+	}
+	return addCount(txn, keyRecordCount(r.OrganizationID, "n"), 1)
 }
 
 func putRecordIndexes(txn *badger.Txn, r *enricher.Record) error {
@@ -271,6 +277,11 @@ func (db *DB) DeleteRecords(org string, ids []string, hard bool, now enricher.Ti
 				if err := addCount(txn, keyRecordCount(org, "d"), -1); err != nil {
 					return false, err
 				}
+			} else if err := addStats(txn, r, -1); err != nil {
+				return false, err
+			}
+			if err := addCosts(txn, r, -1); err != nil {
+				return false, err
 			}
 			return true, addCount(txn, keyRecordCount(org, "n"), -1)
 		}
@@ -278,6 +289,9 @@ func (db *DB) DeleteRecords(org string, ids []string, hard bool, now enricher.Ti
 			return true, nil
 		}
 		r.IsDeleted, r.DeletedAt = true, &now
+		if err := addStats(txn, r, -1); err != nil {
+			return false, err
+		}
 		return true, addCount(txn, keyRecordCount(org, "d"), 1)
 	}, !hard)
 }
@@ -289,6 +303,9 @@ func (db *DB) RestoreRecords(org string, ids []string) (int, []string, error) {
 			return true, nil
 		}
 		r.IsDeleted, r.DeletedAt = false, nil
+		if err := addStats(txn, r, 1); err != nil {
+			return false, err
+		}
 		return true, addCount(txn, keyRecordCount(org, "d"), -1)
 	}, true)
 }

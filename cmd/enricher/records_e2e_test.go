@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -31,6 +32,24 @@ func TestRecordsListAndDelete(t *testing.T) {
 	for _, bad := range []string{"?type=x", "?sort_by=name", "?sort_order=up", "?page_size=0", "?success=maybe", "?since=yesterday", "?job_id=nope"} {
 		c.must(400, "GET", "/api/records"+bad, nil)
 	}
+
+	stats := c.must(200, "GET", "/api/records/stats", nil)
+	require.EqualValues(t, 6, stats.get("total_records"))
+	require.EqualValues(t, 4, stats.get("by_type").(map[string]any)["enrichment"])
+	require.EqualValues(t, 2, stats.get("by_type").(map[string]any)["fusion"])
+	require.EqualValues(t, 2, stats.get("by_model").(map[string]any)["sim::fast"].(map[string]any)["records"])
+	require.EqualValues(t, 4, c.must(200, "GET", "/api/records/stats?type=enrichment", nil).get("total_records"))
+	ts.clock.Advance(time.Second) // end_date (default now) is exclusive; the test clock stands still
+	summary := c.must(200, "GET", "/api/costs/summary", nil)
+	require.Greater(t, summary.get("total_requests").(float64), 3.0)
+	require.Greater(t, summary.get("total_cost").(float64), 0.0)
+	require.Contains(t, []any{"sim::fast", "sim::realistic"}, summary.get("most_used_model"))
+	byModel := c.must(200, "GET", "/api/costs/by-model", nil).get("models").([]any)
+	require.Len(t, byModel, 2)
+	require.Equal(t, "sim::realistic", byModel[0].(map[string]any)["model"], "the pricier model first")
+	c.must(400, "GET", "/api/costs/summary?start_date=2026-05-01&end_date=2026-04-01", nil)
+	empty := c.must(200, "GET", "/api/costs/summary?start_date=2020-01-01&end_date=2020-02-01", nil)
+	require.Nil(t, empty.get("most_used_model"))
 
 	ids := []string{}
 	for _, r := range all.body["records"].([]any) {

@@ -64,6 +64,10 @@ type RecordStore interface {
 	ListRecords(org string, q RecordQuery) ([]enricher.RecordSummary, int, error)
 	DeleteRecords(org string, ids []string, hard bool, now enricher.Time) (int, []string, error)
 	RestoreRecords(org string, ids []string) (int, []string, error)
+	// Stats sums live records created in [since, until) (unix ms, 0 = unbounded) by type and model.
+	Stats(org, typ string, since, until int64) (map[enricher.StatsKey]enricher.StatsRow, error)
+	// Costs sums billed responses of records created in [since, until) by answering model.
+	Costs(org string, since, until int64) (map[string]enricher.CostRow, error)
 }
 
 // RecordQuery is a parsed GET /api/records query.

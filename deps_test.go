@@ -23,6 +23,7 @@ func TestImportDirection(t *testing.T) {
 		{mod + "/transport/llm/openai", []string{mod + "/actors", mod + "/storage", mod + "/transport/api"}},
 		{mod + "/transport/llm/anthropic", []string{mod + "/actors", mod + "/storage", mod + "/transport/api"}},
 		{mod + "/transport/llm/gemini", []string{mod + "/actors", mod + "/storage", mod + "/transport/api"}},
+		{mod + "/transport/fetch", []string{mod + "/actors", mod + "/storage", mod + "/transport/api", mod + "/transport/llm"}},
 		{mod + "/actors", []string{mod + "/transport/api", "github.com/valyala/fasthttp"}},
 	}
 	for _, tt := range tests {

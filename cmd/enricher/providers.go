@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/entity-enricher/enricher/actors"
 	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/transport/api"
+	"github.com/entity-enricher/enricher/transport/fetch"
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/anthropic"
 	"github.com/entity-enricher/enricher/transport/llm/gemini"
@@ -74,4 +76,16 @@ type recordsAPI struct{ *storage.DB }
 // ListRecords runs a records query.
 func (r recordsAPI) ListRecords(org string, q api.RecordQuery) ([]enricher.RecordSummary, int, error) {
 	return r.DB.Records(org, storage.RecordQuery(q))
+}
+
+// fetcherAPI adapts transport/fetch to the front end.
+type fetcherAPI struct{ *fetch.Fetcher }
+
+// FetchEntities GETs url and decodes its entities.
+func (f fetcherAPI) FetchEntities(ctx context.Context, url string, a api.FetchAuth) ([]map[string]any, string, time.Duration, error) {
+	res, err := f.Fetch(ctx, url, fetch.Auth(a))
+	if err != nil {
+		return nil, "", 0, err
+	}
+	return res.Entities, res.Format, res.Elapsed, nil
 }

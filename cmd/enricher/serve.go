@@ -19,6 +19,7 @@ import (
 	"github.com/entity-enricher/enricher/actors"
 	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/transport/api"
+	"github.com/entity-enricher/enricher/transport/fetch"
 	"github.com/entity-enricher/enricher/transport/llm"
 )
 
@@ -105,7 +106,9 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 		SSEHeartbeat: cfg.SSEHeartbeat, SyncMaxTimeout: cfg.SyncMaxTimeout, JobRetention: cfg.JobRetention,
 		IdempotencyTTL: cfg.IdempotencyTTL, Version: version, Logger: log, NowFunc: env.Now,
 	}, api.Deps{Accounts: m.db, Keys: m.db, Schemas: m.db, Records: recordsAPI{m.db}, Jobs: m.db, Models: catalog, Health: m.db,
-		Engine: engineAPI{m.engine}, Idempotency: m.db})
+		Engine: engineAPI{m.engine}, Idempotency: m.db,
+		Fetcher: fetcherAPI{fetch.New(fetch.Config{Timeout: cfg.FetchTimeout, MaxBytes: int64(cfg.FetchMaxBytes),
+			MaxEntities: cfg.MaxBatchEntities, AllowPrivate: cfg.FetchAllowPrivate})}})
 	if err != nil {
 		return nil, err
 	}

@@ -81,6 +81,8 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/api/single/enrich/stream", minRole: op, handle: s.idempotent("/api/single/enrich/stream", handleEnrichStream)},
 		{method: "POST", path: "/api/single/enrich/sync", minRole: op, handle: s.idempotent("/api/single/enrich/sync", handleEnrichSync)},
 		{method: "POST", path: "/api/enrichment/batch/start", minRole: op, handle: s.idempotent("/api/enrichment/batch/start", handleBatchStart)},
+		{method: "POST", path: "/api/enrichment/batch/fetch", minRole: op, handle: handleBatchFetch},
+		{method: "POST", path: "/api/batch/fetch", minRole: op, handle: handleBatchFetch},
 		{method: "POST", path: "/api/batch/start", minRole: op, handle: s.idempotent("/api/enrichment/batch/start", handleBatchStart)},
 		{method: "GET", path: "/api/llm/stream/{job_id}", minRole: op, queryToken: true, handle: handleStream},
 		{method: "POST", path: "/api/llm/cancel/{job_id}", minRole: op, handle: handleCancel},

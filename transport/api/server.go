@@ -117,6 +117,7 @@ type Deps struct {
 	Health      Pinger
 	Engine      Engine
 	Idempotency IdempotencyStore
+	Fetcher     EntityFetcher
 }
 
 // Server is the HTTP front end. Build it with New, run it with Serve, stop it with Shutdown.
@@ -149,7 +150,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("api: TokenSecret must hold at least 16 bytes")
 	}
 	if deps.Accounts == nil || deps.Keys == nil || deps.Schemas == nil || deps.Records == nil || deps.Jobs == nil ||
-		deps.Models == nil || deps.Health == nil || deps.Engine == nil || deps.Idempotency == nil {
+		deps.Models == nil || deps.Health == nil || deps.Engine == nil || deps.Idempotency == nil || deps.Fetcher == nil {
 		return nil, errors.New("api: every dependency is required")
 	}
 	now := cfg.NowFunc()

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"time"
 
 	"github.com/entity-enricher/enricher"
@@ -114,4 +115,20 @@ type EventStream interface {
 	// event, when the subscriber fell behind, or at shutdown.
 	Live() <-chan enricher.StreamEvent
 	Close()
+}
+
+// EntityFetcher downloads entity lists for batches (transport/fetch, through cmd).
+type EntityFetcher interface {
+	// FetchEntities GETs url and decodes its entities; errors are KindInvalid with a detail.
+	FetchEntities(ctx context.Context, url string, auth FetchAuth) (entities []map[string]any, format string, elapsed time.Duration, err error)
+}
+
+// FetchAuth is the auth object of a batch fetch request (SPEC §7.2).
+type FetchAuth struct {
+	Type         string `json:"auth_type"`
+	BearerToken  string `json:"bearer_token"`
+	APIKeyHeader string `json:"api_key_header"`
+	APIKeyValue  string `json:"api_key_value"`
+	Username     string `json:"basic_username"`
+	Password     string `json:"basic_password"`
 }

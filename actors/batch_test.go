@@ -2,13 +2,17 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/entity-enricher/enricher"
+	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/transport/llm"
+	"github.com/entity-enricher/enricher/transport/llm/sim"
 )
 
 func batchSpec(n int, models ...string) *enricher.EnrichSpec {
@@ -93,5 +97,71 @@ func TestBatchCancel(t *testing.T) {
 	require.EqualValues(t, 9, sum["skipped_entities"])
 	for _, e := range events {
 		require.NotEqual(t, "batch_completed", e.typ())
+	}
+}
+
+// TestBatchThousandEntitiesWithFlaky runs 1,000 entities on three sim models, one of them
+// injecting faults, and checks that every entity is accounted for and that the counts match
+// the stored records.
+func TestBatchThousandEntitiesWithFlaky(t *testing.T) {
+	t.Parallel()
+	db, err := storage.Open(storage.Config{InMemory: true})
+	require.NoError(t, err)
+	defer db.Close()
+	cat, err := llm.NewCatalog(llm.CatalogConfig{})
+	require.NoError(t, err)
+	flaky := sim.BuiltinProfiles()["flaky"]
+	flaky.BaseLatencyMS, flaky.MSPerOutputToken, flaky.TimeoutMS = 0, 0, 5
+	flaky.Faults["rate_limited"] = 0.001 // each 429 pauses the whole sim provider for 1 s
+	provider := sim.New(sim.Config{Profiles: map[string]sim.Profile{"fast": {}, "realistic": {}, "flaky": flaky}})
+	eng, err := New(Config{BatchConcurrency: 16, ProviderConcurrency: 32, Retry: llm.RetryPolicy{Base: time.Millisecond}},
+		Deps{Store: db, Catalog: cat, Providers: map[string]Provider{"sim": {Impl: provider}}})
+	require.NoError(t, err)
+	defer eng.Stop()
+
+	s := batchSpec(1000, "sim::fast", "sim::realistic", "sim::flaky")
+	s.Strategy = enricher.StrategySinglePass
+	job, err := eng.Start("org1", enricher.CreatedBy{}, s)
+	require.NoError(t, err)
+	require.NoError(t, waitDone(eng, job.ID))
+	final, err := eng.Job("org1", job.ID)
+	require.NoError(t, err)
+	require.Equal(t, enricher.JobCompleted, final.Status)
+	var sum enricher.BatchSummary
+	require.NoError(t, json.Unmarshal(final.Result, &sum))
+	require.Equal(t, 1000, sum.TotalEntities)
+	require.Equal(t, 1000, sum.CompletedEntities+sum.FailedEntities+sum.SkippedEntities)
+
+	records, err := db.RecordsOfJob("org1", job.ID)
+	require.NoError(t, err)
+	succeeded := map[int]bool{}
+	var cost float64
+	for _, r := range records {
+		cost += r.CostUSD
+		if r.Type == enricher.RecordEnrichment && r.Success {
+			succeeded[*r.EntityIndex] = true
+		}
+	}
+	require.Equal(t, sum.CompletedEntities, len(succeeded), "completed entities are those with a successful run")
+	require.InDelta(t, sum.CostUSD, cost, 1e-9, "the batch cost is the sum of its records")
+}
+
+// waitDone follows a job until it is terminal.
+func waitDone(eng *Engine, id string) error {
+	for {
+		s, err := eng.Subscribe("org1", id)
+		if err != nil {
+			return err
+		}
+		for live := s.Live(); live != nil; {
+			if _, ok := <-live; !ok {
+				break
+			}
+		}
+		s.Close()
+		j, err := eng.Job("org1", id)
+		if err != nil || j.Status.Terminal() {
+			return err
+		}
 	}
 }

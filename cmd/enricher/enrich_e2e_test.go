@@ -38,16 +38,15 @@ func (c *client) openStream(jobID string, headers ...string) *http.Response {
 	return res
 }
 
-// readEvents parses SSE frames until n events (n < 0: the end of the stream); it returns
-// them and the first line of the stream.
-func readEvents(t *testing.T, r io.Reader, n int) ([]sseEvent, string) {
+// scanEvents parses SSE frames from r, calling stop with each until it returns true; it
+// returns the first line of the stream.
+func scanEvents(t *testing.T, r io.Reader, stop func(sseEvent) bool) string {
 	t.Helper()
-	var out []sseEvent
 	var first string
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	var cur sseEvent
-	for (n < 0 || len(out) < n) && sc.Scan() {
+	for sc.Scan() {
 		line := sc.Text()
 		if first == "" {
 			first = line
@@ -60,11 +59,31 @@ func readEvents(t *testing.T, r io.Reader, n int) ([]sseEvent, string) {
 		case strings.HasPrefix(line, "data: "):
 			require.NoError(t, json.Unmarshal([]byte(line[6:]), &cur.data))
 		case line == "" && cur.data != nil:
-			out = append(out, cur)
+			if stop(cur) {
+				return first
+			}
 			cur = sseEvent{}
 		}
 	}
+	return first
+}
+
+// readEvents parses SSE frames until n events (n < 0: the end of the stream); it returns
+// them and the first line of the stream.
+func readEvents(t *testing.T, r io.Reader, n int) ([]sseEvent, string) {
+	t.Helper()
+	var out []sseEvent
+	first := scanEvents(t, r, func(e sseEvent) bool {
+		out = append(out, e)
+		return n >= 0 && len(out) >= n
+	})
 	return out, first
+}
+
+// readEventsUntil parses frames of an open stream until stop returns true.
+func readEventsUntil(t *testing.T, res *http.Response, stop func(sseEvent) bool) {
+	t.Helper()
+	scanEvents(t, res.Body, stop)
 }
 
 // stream reads a job's stream until the server closes it and returns the frames.

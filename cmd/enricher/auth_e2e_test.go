@@ -289,3 +289,15 @@ func TestHealthAndCheckSlug(t *testing.T) {
 	require.Equal(t, false, r.get("available"))
 	ts.anon().must(400, "GET", "/api/auth/check-slug", nil)
 }
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey, "ENRICHER_RATE_LIMIT": "1"}, nil)
+	c := ts.bootstrap()
+	c.must(200, "GET", "/api/auth/me", nil)
+	c.must(200, "GET", "/api/auth/me", nil) // burst of twice the rate
+	r := c.must(429, "GET", "/api/auth/me", nil)
+	require.NotEmpty(t, r.header.Get("Retry-After"))
+	ts.clock.Advance(time.Second)
+	c.must(200, "GET", "/api/auth/me", nil)
+}

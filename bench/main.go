@@ -17,7 +17,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench <engine|auth> [flags]")
+		fmt.Fprintln(os.Stderr, "usage: go run ./bench <engine|auth|records> [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -26,6 +26,8 @@ func main() {
 		err = runEngine(os.Args[2:])
 	case "auth":
 		err = runAuth(os.Args[2:])
+	case "records":
+		err = runRecords(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown scenario %q", os.Args[1])
 	}

@@ -54,6 +54,29 @@ func recordIndexKeys(r *enricher.Record) [][]byte {
 
 func keyRecordCount(org, which string) []byte { return []byte("rxc/" + org + "/" + which) }
 
+// recordCounterNames are the counters a record belongs to: all records, its type, its model
+// and its success. Prefixed "n:" they count records, "d:" soft-deleted ones.
+func recordCounterNames(r *enricher.Record) []string {
+	return []string{"all", "t:" + string(r.Type), "m:" + modelOf(r), "s:" + boolName(r.Success)}
+}
+
+func boolName(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// countRecord adds delta to the "n:" (family "n") or "d:" (family "d") counters of r.
+func countRecord(txn *badger.Txn, r *enricher.Record, family string, delta int64) error {
+	for _, name := range recordCounterNames(r) {
+		if err := addCount(txn, keyRecordCount(r.OrganizationID, family+":"+name), delta); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func addCount(txn *badger.Txn, key []byte, delta int64) error {
 	v, _, err := getRaw(txn, key)
 	if err != nil {
@@ -100,7 +123,7 @@ func putRecordTxn(txn *badger.Txn, r *enricher.Record) error {
 	if err := addCosts(txn, r, 1); err != nil {
 		return err
 	}
-	return addCount(txn, keyRecordCount(r.OrganizationID, "n"), 1)
+	return countRecord(txn, r, "n", 1)
 }
 
 func putRecordIndexes(txn *badger.Txn, r *enricher.Record) error {
@@ -155,17 +178,34 @@ func (db *DB) Records(org string, q RecordQuery) ([]enricher.RecordSummary, int,
 		} else if timeKeyed && q.Since > 0 && q.Asc {
 			seek = append(append([]byte{}, prefix...), hex16(uint64(q.Since))...)
 		}
+		allMatch, err := everyEntryMatches(txn, org, q, timeKeyed)
+		if err != nil {
+			return err
+		}
 		matched := 0
 		for it.Seek(seek); it.ValidForPrefix(prefix); it.Next() {
+			key := it.Item().Key()
+			if timeKeyed {
+				ms := keyTime(key[len(prefix):])
+				if (!q.Asc && q.Since > 0 && ms < q.Since) || (q.Asc && q.Until > 0 && ms >= q.Until) {
+					break // past the time range: the rest of this index is outside it too
+				}
+				if (q.Since > 0 && ms < q.Since) || (q.Until > 0 && ms >= q.Until) {
+					continue
+				}
+			}
+			if allMatch && (matched < q.Offset || len(out) >= q.Limit) { // counted by key alone
+				matched++
+				if known && len(out) >= q.Limit {
+					break
+				}
+				continue
+			}
 			var s enricher.RecordSummary
 			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &s) }); err != nil {
 				return err
 			}
-			ms := s.CreatedAt.UnixMilli()
-			if timeKeyed && ((!q.Asc && q.Since > 0 && ms < q.Since) || (q.Asc && q.Until > 0 && ms >= q.Until)) {
-				break // past the time range: the rest of this index is outside it too
-			}
-			if !recordMatches(&s, q) {
+			if !allMatch && !recordMatches(&s, q) {
 				continue
 			}
 			if matched >= q.Offset && len(out) < q.Limit {
@@ -188,6 +228,42 @@ func (db *DB) Records(org string, q RecordQuery) ([]enricher.RecordSummary, int,
 	return out, total, err
 }
 
+// everyEntryMatches reports whether every entry of the walked index within the time range
+// matches q, so that entries can be skipped and counted without reading their values: q has
+// at most the one filter the index is keyed by, a time range only on a time-keyed index, and
+// no soft-deleted record can be in the way.
+func everyEntryMatches(txn *badger.Txn, org string, q RecordQuery, timeKeyed bool) (bool, error) {
+	if q.Success != nil || q.Search != "" || (!timeKeyed && (q.Since > 0 || q.Until > 0)) {
+		return false, nil
+	}
+	filters := 0
+	for _, v := range []string{q.Type, q.Model, q.EntityID, q.JobID, q.SchemaID} {
+		if v != "" {
+			filters++
+		}
+	}
+	if filters > 1 || (filters == 1 && q.SortBy != "" && q.SortBy != "created_at") {
+		return false, nil
+	}
+	if q.IncludeDeleted {
+		return true, nil
+	}
+	d, err := readCount(txn, keyRecordCount(org, "d:all"))
+	return d == 0, err
+}
+
+// keyTime reads the creation time (unix ms) at the start of a time-keyed index key suffix.
+func keyTime(suffix []byte) int64 {
+	if len(suffix) < 16 {
+		return 0
+	}
+	b, err := hex.DecodeString(string(suffix[:16]))
+	if err != nil {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(b))
+}
+
 // recordIndexPrefix picks the index to walk; timeKeyed says its keys continue with the
 // creation time.
 func recordIndexPrefix(org string, q RecordQuery) ([]byte, bool) {
@@ -206,27 +282,43 @@ func recordIndexPrefix(org string, q RecordQuery) ([]byte, bool) {
 	return []byte(base + "c/"), true
 }
 
-// recordTotal returns the number of matches without walking values when it can.
+// recordTotal returns the number of matches from the counters when q filters on at most one
+// of type, model or success (and nothing else), or from a key-only count of the job, entity
+// or schema index when that is the only filter and deleted records are included.
 func recordTotal(txn *badger.Txn, org string, q RecordQuery) (int, bool, error) {
-	if q.Success != nil || q.Search != "" || q.Since > 0 || q.Until > 0 {
+	if q.Search != "" || q.Since > 0 || q.Until > 0 {
 		return 0, false, nil
 	}
-	filters := 0
-	for _, v := range []string{q.Type, q.Model, q.EntityID, q.JobID, q.SchemaID} {
+	var counted []string
+	if q.Type != "" {
+		counted = append(counted, "t:"+q.Type)
+	}
+	if q.Model != "" {
+		counted = append(counted, "m:"+q.Model)
+	}
+	if q.Success != nil {
+		counted = append(counted, "s:"+boolName(*q.Success))
+	}
+	indexed := 0
+	for _, v := range []string{q.EntityID, q.JobID, q.SchemaID} {
 		if v != "" {
-			filters++
+			indexed++
 		}
 	}
 	switch {
-	case filters == 0:
-		n, err := readCount(txn, keyRecordCount(org, "n"))
+	case indexed == 0 && len(counted) <= 1:
+		name := "all"
+		if len(counted) == 1 {
+			name = counted[0]
+		}
+		n, err := readCount(txn, keyRecordCount(org, "n:"+name))
 		if err != nil || q.IncludeDeleted {
 			return n, err == nil, err
 		}
-		d, err := readCount(txn, keyRecordCount(org, "d"))
+		d, err := readCount(txn, keyRecordCount(org, "d:"+name))
 		return n - d, err == nil, err
-	case filters == 1 && q.IncludeDeleted:
-		prefix, _ := recordIndexPrefix(org, RecordQuery{Type: q.Type, Model: q.Model, EntityID: q.EntityID, JobID: q.JobID, SchemaID: q.SchemaID})
+	case indexed == 1 && len(counted) == 0 && q.IncludeDeleted:
+		prefix, _ := recordIndexPrefix(org, RecordQuery{EntityID: q.EntityID, JobID: q.JobID, SchemaID: q.SchemaID})
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
 		defer it.Close()
 		n := 0
@@ -274,7 +366,7 @@ func (db *DB) DeleteRecords(org string, ids []string, hard bool, now enricher.Ti
 				return false, err
 			}
 			if r.IsDeleted {
-				if err := addCount(txn, keyRecordCount(org, "d"), -1); err != nil {
+				if err := countRecord(txn, r, "d", -1); err != nil {
 					return false, err
 				}
 			} else if err := addStats(txn, r, -1); err != nil {
@@ -283,7 +375,7 @@ func (db *DB) DeleteRecords(org string, ids []string, hard bool, now enricher.Ti
 			if err := addCosts(txn, r, -1); err != nil {
 				return false, err
 			}
-			return true, addCount(txn, keyRecordCount(org, "n"), -1)
+			return true, countRecord(txn, r, "n", -1)
 		}
 		if r.IsDeleted {
 			return true, nil
@@ -292,7 +384,7 @@ func (db *DB) DeleteRecords(org string, ids []string, hard bool, now enricher.Ti
 		if err := addStats(txn, r, -1); err != nil {
 			return false, err
 		}
-		return true, addCount(txn, keyRecordCount(org, "d"), 1)
+		return true, countRecord(txn, r, "d", 1)
 	}, !hard)
 }
 
@@ -306,7 +398,7 @@ func (db *DB) RestoreRecords(org string, ids []string) (int, []string, error) {
 		if err := addStats(txn, r, 1); err != nil {
 			return false, err
 		}
-		return true, addCount(txn, keyRecordCount(org, "d"), -1)
+		return true, countRecord(txn, r, "d", -1)
 	}, true)
 }
 

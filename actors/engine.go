@@ -160,6 +160,23 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 // askTimeout bounds every request-reply with an actor.
 const askTimeout = 10 * time.Second
 
+// admitAndStore reserves an admission slot for job and stores it; the slot is given back when
+// the job cannot be stored. Errors: KindTooMany, KindUnavailable.
+func (e *Engine) admitAndStore(job *enricher.Job) error {
+	res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: job.OrganizationID}, askTimeout).Result()
+	if err != nil {
+		return enricher.Wrap(enricher.KindUnavailable, err, "job admission unavailable")
+	}
+	if r := res.(*reserved); r.Err != nil {
+		return r.Err
+	}
+	if err := e.deps.Store.CreateJob(job); err != nil {
+		e.sys.Root.Send(e.sup, &release{Org: job.OrganizationID})
+		return err
+	}
+	return nil
+}
+
 // Start admits, stores and starts a single enrichment job. It returns once the job is stored.
 // Errors: KindTooMany (admission), KindUnavailable (shutdown or storage), KindInvalid (a model
 // that vanished from the catalog).
@@ -170,13 +187,6 @@ func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichS
 	in, err := e.prepare(org, spec)
 	if err != nil {
 		return nil, err
-	}
-	res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: org}, askTimeout).Result()
-	if err != nil {
-		return nil, enricher.Wrap(enricher.KindUnavailable, err, "job admission unavailable")
-	}
-	if r := res.(*reserved); r.Err != nil {
-		return nil, r.Err
 	}
 	raw, _ := json.Marshal(spec)
 	strategy := spec.Strategy
@@ -195,8 +205,7 @@ func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichS
 		}
 		job.Type, job.TotalModels = enricher.JobBatchEnrichment, total*len(spec.Models)
 	}
-	if err := e.deps.Store.CreateJob(job); err != nil {
-		e.sys.Root.Send(e.sup, &release{Org: org})
+	if err := e.admitAndStore(job); err != nil {
 		return nil, err
 	}
 	in.Job = job
@@ -466,13 +475,6 @@ func (e *Engine) StartSchemaJob(org string, by enricher.CreatedBy, spec *enriche
 	if err != nil {
 		return nil, err
 	}
-	res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: org}, askTimeout).Result()
-	if err != nil {
-		return nil, enricher.Wrap(enricher.KindUnavailable, err, "job admission unavailable")
-	}
-	if r := res.(*reserved); r.Err != nil {
-		return nil, r.Err
-	}
 	raw, _ := json.Marshal(spec)
 	job := &enricher.Job{
 		ID: uuid.NewString(), OrganizationID: org, Type: enricher.JobType(spec.Kind), Status: enricher.JobPending,
@@ -483,8 +485,7 @@ func (e *Engine) StartSchemaJob(org string, by enricher.CreatedBy, spec *enriche
 		id := spec.SchemaID
 		job.SchemaID = &id
 	}
-	if err := e.deps.Store.CreateJob(job); err != nil {
-		e.sys.Root.Send(e.sup, &release{Org: org})
+	if err := e.admitAndStore(job); err != nil {
 		return nil, err
 	}
 	in.Job = job

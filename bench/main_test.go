@@ -1,0 +1,61 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestScenariosSmoke runs every scenario at a tiny size so the harness cannot rot. It checks
+// only that figures are produced and sane (finite, and positive where a rate is expected),
+// never speed.
+func TestScenariosSmoke(t *testing.T) {
+	if err := os.Chdir(".."); err != nil { // scenarios build ./cmd/enricher from the module root
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	tests := []struct {
+		name     string
+		run      func([]string) error
+		args     []string
+		positive []string
+	}{
+		{"engine", runEngine, []string{"-jobs", "10", "-concurrency", "4"}, []string{"jobs_per_s", "calls_per_s", "events_per_job", "log_bytes_per_job"}},
+		{"records", runRecords, []string{"-n", "3000", "-reps", "1"}, []string{"total"}},
+		{"auth", runAuth, []string{"-clients", "2", "-duration", "300ms"}, []string{"requests_per_s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.run(append(tt.args, "-out", out)); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(out, tt.name+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res struct {
+				Rows []map[string]any `json:"rows"`
+			}
+			if err := json.Unmarshal(b, &res); err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Rows) == 0 {
+				t.Fatal("no rows")
+			}
+			for _, row := range res.Rows {
+				for k, v := range row {
+					if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0) || f < 0) {
+						t.Errorf("%s: %s = %v", tt.name, k, f)
+					}
+				}
+			}
+			for _, k := range tt.positive { // the first row is the plainest case of each scenario
+				if f, _ := res.Rows[0][k].(float64); f <= 0 {
+					t.Errorf("%s: %s = %v, want > 0", tt.name, k, res.Rows[0][k])
+				}
+			}
+		})
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -12,7 +14,12 @@ import (
 // only that figures are produced and sane (finite, and positive where a rate is expected),
 // never speed.
 func TestScenariosSmoke(t *testing.T) {
-	if err := os.Chdir(".."); err != nil { // scenarios build ./cmd/enricher from the module root
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Scenarios build ./cmd/enricher from the module root.
+	if err := os.Chdir(filepath.Dir(strings.TrimSpace(string(gomod)))); err != nil {
 		t.Fatal(err)
 	}
 	out := t.TempDir()

@@ -79,11 +79,11 @@ func (b *batchActor) Receive(c actor.Context) {
 			for _, w := range b.waiters {
 				c.Send(w, &jobReply{Status: b.job.Status})
 			}
-			c.Send(c.Parent(), &jobFinished{JobID: b.job.ID, OrgID: b.job.OrganizationID})
+			c.Send(c.Parent(), &jobFinished{JobID: b.job.ID, OrgID: b.job.OrganizationID, Status: b.job.Status})
 		}
 	case *persistFailed:
 		b.in.Log.Error("batch cannot store its events", "job_id", b.job.ID, "err", m.err)
-		c.Send(c.Parent(), &jobFinished{JobID: b.job.ID, OrgID: b.job.OrganizationID})
+		c.Send(c.Parent(), &jobFinished{JobID: b.job.ID, OrgID: b.job.OrganizationID, Status: b.job.Status})
 	}
 }
 

@@ -30,6 +30,7 @@ type callSpec struct {
 	ExpertiseName *string
 	Hints         llm.Hints
 	Now           func() time.Time
+	Observer      Observer // default: none
 }
 
 // callAttemptFailed reports one failed try or invalid answer of a call to its parent.
@@ -153,6 +154,7 @@ func (a *callActor) answered(c actor.Context, m *providerResult) {
 	a.call.OutputTokens += entry.OutputTokens
 	a.call.CostUSD += cost
 	a.call.Attempts = a.attempt
+	a.observer().LLMUsage(a.spec.Model.Key, entry.InputTokens, entry.OutputTokens, cost)
 	out, problems := a.spec.Check(text)
 	if len(problems) == 0 {
 		a.call.AttemptLog = append(a.call.AttemptLog, entry)
@@ -173,6 +175,7 @@ func (a *callActor) answered(c actor.Context, m *providerResult) {
 		a.finish(c, false, nil, kind, fmt.Sprintf("no valid answer after %d attempts: %s", a.attempt, strings.Join(shown, "; ")))
 		return
 	}
+	a.observer().ValidationRetry(a.spec.Model.Key)
 	a.messages = append(a.messages, llm.Message{Role: "assistant", Content: text},
 		llm.Message{Role: "user", Content: enricher.CorrectionPrompt(problems)})
 	a.ask(c)
@@ -213,4 +216,11 @@ func errorText(err error) string {
 		return string(le.Kind) + ": " + le.Message
 	}
 	return err.Error()
+}
+
+func (a *callActor) observer() Observer {
+	if a.spec.Observer == nil {
+		return nopObserver{}
+	}
+	return a.spec.Observer
 }

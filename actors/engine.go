@@ -42,6 +42,8 @@ type Config struct {
 	MaxSchemasPerOrg int
 	// BatchConcurrency is the number of entities in flight per batch (default 8).
 	BatchConcurrency int
+	// Observer is told of calls, retries, provider load and jobs (metrics). Default: none.
+	Observer Observer
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -75,6 +77,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 	return c
 }
@@ -146,7 +151,8 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		}
 		st := &ProviderStats{}
 		e.stats[name] = st
-		pc := ProviderConfig{Name: name, Concurrency: conc, Queue: cfg.ProviderQueue, Retry: cfg.Retry, Timeout: cfg.LLMTimeout, OnRetry: cfg.OnRetry}
+		pc := ProviderConfig{Name: name, Concurrency: conc, Queue: cfg.ProviderQueue, Retry: cfg.Retry, Timeout: cfg.LLMTimeout,
+			OnRetry: cfg.OnRetry, Observer: cfg.Observer}
 		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, time.Now, st)))
 	}
 	e.sup = sys.Root.Spawn(actor.PropsFromProducer(newSupervisor(&e.cfg, log), actor.WithSupervisor(stopStrategy)))

@@ -83,7 +83,7 @@ func (a *jobActor) startFusion(c actor.Context, ok []*modelDone, o *enricher.Enr
 			decisions, values, problems := enricher.ParseDecisions(schema, text, pending, langs)
 			return arbitrationOutput{decisions: decisions, values: values}, problems
 		},
-		MaxAttempts: a.in.Cfg.MaxAttempts, MaxTokens: a.maxTokens(arbiter), Now: a.in.Cfg.Now,
+		MaxAttempts: a.in.Cfg.MaxAttempts, MaxTokens: a.maxTokens(arbiter), Now: a.in.Cfg.Now, Observer: a.in.Cfg.Observer,
 		Hints: llm.Hints{Entity: a.entity, Directive: a.directive, Conflicts: conflicts, Languages: langs},
 	}
 	a.arbiterPID = c.Spawn(actor.PropsFromProducer(newCallActor(spec)))

@@ -43,6 +43,7 @@ type (
 	// jobFinished tells the supervisor a job's terminal event is stored.
 	jobFinished struct {
 		JobID, OrgID string
+		Status       enricher.JobStatus
 	}
 	pauseExpired struct{}
 )
@@ -144,14 +145,14 @@ func (a *jobActor) Receive(c actor.Context) {
 			for _, w := range a.cancelWaiter {
 				c.Send(w, &jobReply{Status: a.job.Status})
 			}
-			c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID})
+			c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID, Status: a.job.Status})
 		}
 	case *persistFailed:
 		a.log.Error("job cannot store its events; stopping it", "job_id", a.job.ID, "err", m.err)
 		for _, w := range a.cancelWaiter {
 			c.Send(w, &jobReply{Err: enricher.Wrap(enricher.KindUnavailable, m.err, "storage unavailable")})
 		}
-		c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID})
+		c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID, Status: a.job.Status})
 	}
 }
 
@@ -215,7 +216,7 @@ func (a *jobActor) classify(c actor.Context) {
 			cl, problems := enricher.ParseClassification(text)
 			return cl, problems
 		},
-		MaxAttempts: a.in.Cfg.MaxAttempts, MaxTokens: a.maxTokens(m), Now: a.in.Cfg.Now,
+		MaxAttempts: a.in.Cfg.MaxAttempts, MaxTokens: a.maxTokens(m), Now: a.in.Cfg.Now, Observer: a.in.Cfg.Observer,
 	}
 	spec.Hints.Entity, spec.Hints.Directive, spec.Hints.RootName = a.entity, a.directive, a.in.Schema.Root.Name
 	a.classifier = c.Spawn(actor.PropsFromProducer(newCallActor(spec)))
@@ -312,7 +313,7 @@ func (a *jobActor) startModels(c actor.Context) {
 			Input: a.in.Spec.EntityData, Directive: a.directive, Languages: a.in.Spec.Languages,
 			Strategy: a.in.Spec.Strategy, Classification: a.classification, Mismatch: a.mismatch,
 			MaxAttempts: a.in.Cfg.MaxAttempts, MaxTokens: a.maxTokens(m), Plan: plan,
-			Record: a.recordTemplate(), Now: a.in.Cfg.Now,
+			Record: a.recordTemplate(), Now: a.in.Cfg.Now, Observer: a.in.Cfg.Observer,
 		}
 		if i == 0 && a.classCall != nil {
 			spec.Prior = []enricher.PromptCall{*a.classCall}

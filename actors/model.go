@@ -29,6 +29,7 @@ type modelSpec struct {
 	Record         enricher.Record       // template: job, entity, schema and creator fields set
 	Prior          []enricher.PromptCall // calls billed to this run before it started (classification)
 	Now            func() time.Time
+	Observer       Observer
 }
 
 // plannedCall is one call of a model run: all asked fields, or one domain's.
@@ -191,7 +192,7 @@ func (a *modelActor) newCall(p plannedCall) *callSpec {
 		},
 		MaxAttempts: a.spec.MaxAttempts, MaxTokens: a.spec.MaxTokens, ExpertiseKey: key, ExpertiseName: name,
 		Hints: llm.Hints{Entity: a.spec.Entity, Directive: a.spec.Directive, Languages: a.spec.Languages},
-		Now:   a.spec.Now,
+		Now:   a.spec.Now, Observer: a.spec.Observer,
 	}
 }
 

@@ -22,6 +22,7 @@ type ProviderConfig struct {
 	Retry       llm.RetryPolicy
 	Timeout     time.Duration // one try; default 120s
 	OnRetry     func(provider string, try int, delay time.Duration)
+	Observer    Observer // default: none
 }
 
 // providerCall asks the provider actor for one answer. Ctx is cancelled when the caller stops;
@@ -107,6 +108,9 @@ func newProviderActor(cfg ProviderConfig, p llm.Provider, now func() time.Time, 
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 120 * time.Second
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
 	cfg.Retry = cfg.Retry.WithDefaults()
 	return func() actor.Actor { return &providerActor{cfg: cfg, provider: p, now: now, stats: stats} }
 }
@@ -125,6 +129,15 @@ func (a *providerActor) Receive(c actor.Context) {
 		a.pump(c)
 	case *tryDone:
 		a.inflight--
+		outcome := "success"
+		if m.err != nil {
+			outcome = string(llm.KindOf(m.err))
+		}
+		model := m.call.Req.Model
+		if h := m.call.Req.Hints; h != nil && h.ModelKey != "" {
+			model = h.ModelKey
+		}
+		a.cfg.Observer.LLMCall(a.cfg.Name, model, outcome, a.now().Sub(m.call.start))
 		a.finish(c, m)
 		a.pump(c)
 	case *requeue:
@@ -138,6 +151,7 @@ func (a *providerActor) Receive(c actor.Context) {
 
 // pump starts queued calls while capacity allows and no cool-down is in force.
 func (a *providerActor) pump(c actor.Context) {
+	defer func() { a.cfg.Observer.ProviderLoad(a.cfg.Name, a.inflight, len(a.queue)) }()
 	for a.inflight < a.cfg.Concurrency && len(a.queue) > 0 {
 		if wait := a.coolUntil.Sub(a.now()); wait > 0 {
 			if !a.waking {

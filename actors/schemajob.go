@@ -117,11 +117,11 @@ func (a *schemaJobActor) Receive(c actor.Context) {
 		c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindConflict, "job is not paused (status %s)", a.job.Status)})
 	case *persisted:
 		if a.job.Status.Terminal() {
-			c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID})
+			c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID, Status: a.job.Status})
 		}
 	case *persistFailed:
 		a.in.Log.Error("schema job cannot store its events", "job_id", a.job.ID, "err", m.err)
-		c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID})
+		c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID, Status: a.job.Status})
 	}
 }
 
@@ -164,7 +164,7 @@ func (a *schemaJobActor) callSpec() *callSpec {
 			ans, problems := enricher.ParseSchemaAnswer(text, sample)
 			return ans, problems
 		},
-		MaxAttempts: a.in.Sink.cfg.MaxAttempts, MaxTokens: maxTokens, Hints: hints, Now: a.in.Sink.cfg.Now,
+		MaxAttempts: a.in.Sink.cfg.MaxAttempts, MaxTokens: maxTokens, Hints: hints, Now: a.in.Sink.cfg.Now, Observer: a.in.Sink.cfg.Observer,
 	}
 }
 

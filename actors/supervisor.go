@@ -40,6 +40,7 @@ type supervisorActor struct {
 	log      *slog.Logger
 	jobs     map[string]*actor.PID
 	owner    map[string]string // job -> org
+	types    map[string]string // job -> job type
 	perOrg   map[string]int
 	total    int
 	stopping bool
@@ -47,7 +48,7 @@ type supervisorActor struct {
 
 func newSupervisor(cfg *Config, log *slog.Logger) actor.Producer {
 	return func() actor.Actor {
-		return &supervisorActor{cfg: cfg, log: log, jobs: map[string]*actor.PID{}, owner: map[string]string{}, perOrg: map[string]int{}}
+		return &supervisorActor{cfg: cfg, log: log, jobs: map[string]*actor.PID{}, owner: map[string]string{}, types: map[string]string{}, perOrg: map[string]int{}}
 	}
 }
 
@@ -76,7 +77,8 @@ func (s *supervisorActor) Receive(c actor.Context) {
 			s.free(m.Job.OrganizationID)
 			return
 		}
-		s.jobs[id], s.owner[id] = pid, m.Job.OrganizationID
+		s.jobs[id], s.owner[id], s.types[id] = pid, m.Job.OrganizationID, string(m.Job.Type)
+		s.cfg.Observer.JobStarted(string(m.Job.Type))
 	case *toJob:
 		if pid, ok := s.jobs[m.JobID]; ok {
 			c.RequestWithCustomSender(pid, m.Msg, c.Sender())
@@ -87,6 +89,7 @@ func (s *supervisorActor) Receive(c actor.Context) {
 		// The supervisor stops the job, so its Terminated (a system message, handled before
 		// queued user messages) never overtakes this report.
 		if pid, ok := s.jobs[m.JobID]; ok {
+			s.cfg.Observer.JobFinished(s.types[m.JobID], string(m.Status))
 			s.forget(m.JobID)
 			c.Stop(pid)
 		}
@@ -94,6 +97,7 @@ func (s *supervisorActor) Receive(c actor.Context) {
 		for id, pid := range s.jobs {
 			if pid.Equal(m.Who) {
 				s.log.Warn("job actor stopped before its terminal event; it resumes at the next start", "job_id", id)
+				s.cfg.Observer.JobFinished(s.types[id], "")
 				s.forget(id)
 			}
 		}
@@ -109,6 +113,7 @@ func (s *supervisorActor) forget(id string) {
 	if org, ok := s.owner[id]; ok {
 		delete(s.jobs, id)
 		delete(s.owner, id)
+		delete(s.types, id)
 		s.free(org)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
 
 	"github.com/entity-enricher/enricher/actors"
 	"github.com/entity-enricher/enricher/storage"
@@ -26,12 +27,15 @@ import (
 // Main is one running server: storage, model catalog and HTTP front end, wired from a Config.
 // Open builds it and opens the listener; Run serves until its context ends, then shuts down.
 type Main struct {
-	cfg    *Config
-	log    *slog.Logger
-	db     *storage.DB
-	engine *actors.Engine
-	api    *api.Server
-	ln     net.Listener
+	cfg       *Config
+	log       *slog.Logger
+	db        *storage.DB
+	engine    *actors.Engine
+	api       *api.Server
+	ln        net.Listener
+	metrics   *metrics
+	metricsLn net.Listener     // set when metrics_listen is
+	metricsSv *fasthttp.Server // serves /metrics on metricsLn, without auth
 }
 
 // Env is what Main takes from its process: environment lookups (provider credentials), the log
@@ -82,6 +86,7 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	if err != nil {
 		return nil, err
 	}
+	m.metrics = newMetrics()
 	providers, err := newProviders(catalog, int64(cfg.SimSeed), cfg.LLMTimeout)
 	if err != nil {
 		return nil, err
@@ -92,10 +97,26 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 		ProviderQueue: cfg.ProviderQueue, Retry: llm.RetryPolicy{Retries: retriesSetting(cfg.LLMRetries)},
 		PauseTimeout: cfg.PauseTimeout, ClassifyMaxChars: cfg.ClassifyMaxChars, SSEBuffer: cfg.SSEBuffer,
 		SSEMaxSubscribers: cfg.SSEMaxSubscribers, EventMaxBytes: cfg.EventMaxBytes, JobEventsMaxBytes: cfg.JobEventsMaxBytes,
-		MaxSchemasPerOrg: cfg.MaxSchemasPerOrg, Logger: log, Now: env.Now,
+		MaxSchemasPerOrg: cfg.MaxSchemasPerOrg, BatchConcurrency: cfg.BatchConcurrency, Observer: m.metrics, Logger: log, Now: env.Now,
 	}, actors.Deps{Store: m.db, Catalog: catalog, Providers: providers, Schemas: m.db})
 	if err != nil {
 		return nil, err
+	}
+	var metricsOnMain fasthttp.RequestHandler
+	if cfg.MetricsListen == "" {
+		metricsOnMain = m.metrics.handler()
+	} else {
+		if m.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return nil, fmt.Errorf("metrics listener: %w", err)
+		}
+		h := m.metrics.handler()
+		m.metricsSv = &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+			if string(ctx.Path()) != "/metrics" {
+				ctx.Error(`{"detail":"not found"}`, fasthttp.StatusNotFound)
+				return
+			}
+			h(ctx)
+		}, NoDefaultServerHeader: true}
 	}
 	m.api, err = api.New(api.Config{
 		MaxBodyBytes: cfg.MaxBodyBytes, DisableSignup: !cfg.AllowSignup, TokenSecret: secret,
@@ -107,6 +128,7 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 		IdempotencyTTL: cfg.IdempotencyTTL, Version: version, Logger: log, NowFunc: env.Now,
 	}, api.Deps{Accounts: m.db, Keys: m.db, Schemas: m.db, Records: recordsAPI{m.db}, Jobs: m.db, Models: catalog, Health: m.db,
 		Engine: engineAPI{m.engine}, Idempotency: m.db,
+		Metrics: m.metrics, MetricsHandler: metricsOnMain,
 		Fetcher: fetcherAPI{fetch.New(fetch.Config{Timeout: cfg.FetchTimeout, MaxBytes: int64(cfg.FetchMaxBytes),
 			MaxEntities: cfg.MaxBatchEntities, AllowPrivate: cfg.FetchAllowPrivate})}})
 	if err != nil {
@@ -127,6 +149,13 @@ func (m *Main) Run(ctx context.Context) error {
 	m.log.Info("listening", "addr", m.Addr(), "data_dir", m.cfg.DataDir, "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- m.api.Serve(m.ln) }()
+	metricsDone := make(chan error, 1)
+	if m.metricsSv != nil {
+		m.log.Info("metrics listening", "addr", m.metricsLn.Addr().String())
+		go func() { metricsDone <- m.metricsSv.Serve(m.metricsLn) }()
+	} else {
+		metricsDone <- nil
+	}
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -141,6 +170,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if serveErr == nil {
 		serveErr = <-errc
 	}
+	if m.metricsSv != nil {
+		err = errors.Join(err, m.metricsSv.ShutdownWithContext(sctx))
+	}
+	err = errors.Join(err, <-metricsDone)
 	return errors.Join(serveErr, err, m.db.Close())
 }
 
@@ -154,6 +187,9 @@ func (m *Main) close() {
 	}
 	if m.ln != nil {
 		_ = m.ln.Close()
+	}
+	if m.metricsLn != nil {
+		_ = m.metricsLn.Close()
 	}
 	if m.db != nil {
 		_ = m.db.Close()

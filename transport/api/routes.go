@@ -1,6 +1,8 @@
 package api
 
 import (
+	"time"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/entity-enricher/enricher"
@@ -106,14 +108,14 @@ func (s *Server) routeTable() []route {
 // limiting and error answering.
 func (s *Server) handler(r route) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
 		c := &call{ctx: ctx, s: s}
 		if err := s.admit(c, r); err != nil {
 			writeError(ctx, s.log, err)
-			return
-		}
-		if err := r.handle(c); err != nil {
+		} else if err := r.handle(c); err != nil {
 			writeError(ctx, s.log, err)
 		}
+		s.deps.Metrics.Request(r.method, r.path, ctx.Response.StatusCode(), time.Since(start))
 	}
 }
 

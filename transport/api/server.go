@@ -118,6 +118,11 @@ type Deps struct {
 	Engine      Engine
 	Idempotency IdempotencyStore
 	Fetcher     EntityFetcher
+	// Metrics observes requests and streams (optional). MetricsHandler serves GET /metrics to
+	// admins on this listener (optional: nil when metrics have their own listener, then the
+	// route is 404 here).
+	Metrics        Metrics
+	MetricsHandler fasthttp.RequestHandler
 }
 
 // Server is the HTTP front end. Build it with New, run it with Serve, stop it with Shutdown.
@@ -172,7 +177,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.router.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
 		writeJSON(ctx, fasthttp.StatusMethodNotAllowed, errorBody{Detail: "method not allowed"})
 	}
+	if s.deps.Metrics == nil {
+		s.deps.Metrics = nopMetrics{}
+	}
 	s.routes = s.routeTable()
+	if deps.MetricsHandler != nil {
+		h := deps.MetricsHandler
+		s.routes = append(s.routes, route{method: "GET", path: "/metrics", minRole: enricher.RoleAdmin,
+			handle: func(c *call) error { h(c.ctx); return nil }})
+	}
 	for _, r := range s.routes {
 		s.router.Handle(r.method, r.path, s.handler(r))
 	}

@@ -35,19 +35,21 @@ func handleStream(c *call) error {
 	c.ctx.SetContentType("text/event-stream")
 	c.ctx.Response.Header.Set("Cache-Control", "no-cache")
 	c.ctx.Response.Header.Set("X-Accel-Buffering", "no")
-	heartbeat := c.s.cfg.SSEHeartbeat
+	heartbeat, metrics := c.s.cfg.SSEHeartbeat, c.s.deps.Metrics
+	metrics.StreamOpened()
 	c.ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer stream.Close()
-		writeSSE(w, stream, after, heartbeat)
+		metrics.StreamClosed(writeSSE(w, stream, after, heartbeat))
 	})
 	return nil
 }
 
 // writeSSE is the writer loop of one stream. It is the only goroutine touching the socket and
-// stops at the first failed flush (the client left).
-func writeSSE(w *bufio.Writer, stream EventStream, after int64, heartbeat time.Duration) {
+// stops at the first failed flush (the client left). It returns why the stream ended:
+// completed, client_gone, or closed (slow subscriber dropped, or shutdown).
+func writeSSE(w *bufio.Writer, stream EventStream, after int64, heartbeat time.Duration) string {
 	if _, err := w.WriteString("retry: 3000\n\n"); err != nil || w.Flush() != nil {
-		return
+		return "client_gone"
 	}
 	done := false
 	last, err := stream.Replay(after, func(seq int64, data []byte) error {
@@ -58,12 +60,12 @@ func writeSSE(w *bufio.Writer, stream EventStream, after int64, heartbeat time.D
 		}
 		return nil
 	})
-	if err != nil || w.Flush() != nil || done {
-		return
+	if err != nil || w.Flush() != nil {
+		return "client_gone"
 	}
 	live := stream.Live()
-	if live == nil {
-		return
+	if done || live == nil {
+		return "completed"
 	}
 	ping := time.NewTicker(heartbeat)
 	defer ping.Stop()
@@ -71,7 +73,7 @@ func writeSSE(w *bufio.Writer, stream EventStream, after int64, heartbeat time.D
 		select {
 		case ev, ok := <-live:
 			if !ok {
-				return
+				return "closed"
 			}
 			if ev.Seq <= last {
 				continue
@@ -84,7 +86,7 @@ func writeSSE(w *bufio.Writer, stream EventStream, after int64, heartbeat time.D
 				case more, ok := <-live:
 					if !ok {
 						_ = w.Flush()
-						return
+						return "closed"
 					}
 					if more.Seq > last {
 						last = more.Seq
@@ -95,13 +97,16 @@ func writeSSE(w *bufio.Writer, stream EventStream, after int64, heartbeat time.D
 					drained = true
 				}
 			}
-			if w.Flush() != nil || ev.Terminal {
-				return
+			if w.Flush() != nil {
+				return "client_gone"
+			}
+			if ev.Terminal {
+				return "completed"
 			}
 			ping.Reset(heartbeat)
 		case <-ping.C:
 			if _, err := w.WriteString(": ping\n\n"); err != nil || w.Flush() != nil {
-				return
+				return "client_gone"
 			}
 		}
 	}

@@ -132,3 +132,20 @@ type FetchAuth struct {
 	Username     string `json:"basic_username"`
 	Password     string `json:"basic_password"`
 }
+
+// Metrics is told of every request and stream, for the Prometheus metrics (cmd). It must be
+// safe for concurrent use and must not block.
+type Metrics interface {
+	// Request is one answered request; route is the path pattern, never the raw path.
+	Request(method, route string, status int, d time.Duration)
+	// StreamOpened and StreamClosed bracket an SSE subscriber; reason is why it ended
+	// (completed, client_gone, slow_subscriber, shutdown).
+	StreamOpened()
+	StreamClosed(reason string)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) Request(string, string, int, time.Duration) {}
+func (nopMetrics) StreamOpened()                              {}
+func (nopMetrics) StreamClosed(string)                        {}

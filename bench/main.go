@@ -17,7 +17,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench <engine|auth|records> [flags]")
+		fmt.Fprintln(os.Stderr, "usage: go run ./bench <engine|auth|records|batch> [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -28,6 +28,8 @@ func main() {
 		err = runAuth(os.Args[2:])
 	case "records":
 		err = runRecords(os.Args[2:])
+	case "batch":
+		err = runBatch(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown scenario %q", os.Args[1])
 	}

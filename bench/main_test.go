@@ -30,6 +30,7 @@ func TestScenariosSmoke(t *testing.T) {
 		positive []string
 	}{
 		{"engine", runEngine, []string{"-jobs", "10", "-concurrency", "4"}, []string{"jobs_per_s", "calls_per_s", "events_per_job", "log_bytes_per_job"}},
+		{"batch", runBatch, []string{"-entities", "20"}, []string{"entities_per_s", "peak_rss_mb"}},
 		{"records", runRecords, []string{"-n", "3000", "-reps", "1"}, []string{"total"}},
 		{"auth", runAuth, []string{"-clients", "2", "-duration", "300ms"}, []string{"requests_per_s"}},
 	}

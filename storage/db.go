@@ -59,8 +59,17 @@ func Open(cfg Config) (*DB, error) {
 		WithLoggingLevel(badger.WARNING).
 		WithSyncWrites(cfg.SyncWrites).
 		WithMetricsEnabled(false).
-		WithNumVersionsToKeep(1)
-	if cfg.InMemory {
+		WithNumVersionsToKeep(1).
+		// Bounded memory on small machines: the defaults (5 × 64 MiB memtables, 1 GiB value-log
+		// files mapped into memory, 256 MiB block cache) make the resident set grow past 3 GiB
+		// under load.
+		WithNumMemtables(3).
+		WithValueLogFileSize(128 << 20).
+		WithBlockCacheSize(64 << 20).
+		WithIndexCacheSize(64 << 20)
+	if !cfg.InMemory {
+		opts = opts.WithValueThreshold(1 << 10) // values over 1 KiB go to the value log
+	} else {
 		opts = opts.WithDir("").WithValueDir("").WithInMemory(true).
 			WithMemTableSize(8 << 20).WithBlockCacheSize(4 << 20).WithNumMemtables(2)
 	}

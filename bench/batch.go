@@ -1,0 +1,91 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/entity-enricher/enricher"
+	"github.com/entity-enricher/enricher/actors"
+	"github.com/entity-enricher/enricher/storage"
+	"github.com/entity-enricher/enricher/transport/llm"
+	"github.com/entity-enricher/enricher/transport/llm/sim"
+)
+
+// runBatch runs one batch of n entities on three zero-latency sim models with fusion through
+// the engine on an on-disk store: wall time, entities/s, records/s, event-log bytes per entity
+// and the process's peak RSS (VmHWM).
+func runBatch(args []string) error {
+	var n, window int
+	var out string
+	if err := flags("batch", args, func(fs *flag.FlagSet) {
+		fs.IntVar(&n, "entities", 100_000, "entities in the batch")
+		fs.IntVar(&window, "window", 8, "batch_concurrency")
+		fs.StringVar(&out, "out", "bench/results", "results directory")
+	}); err != nil {
+		return err
+	}
+	dir, err := tempDir()
+	if err != nil {
+		return err
+	}
+	defer removeAll(dir)
+	db, err := storage.Open(storage.Config{Dir: dir})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	cat, err := llm.NewCatalog(llm.CatalogConfig{})
+	if err != nil {
+		return err
+	}
+	eng, err := actors.New(actors.Config{BatchConcurrency: window, ProviderConcurrency: 64},
+		actors.Deps{Store: db, Catalog: cat, Providers: map[string]actors.Provider{"sim": {Impl: sim.New(sim.Config{Profiles: zeroLatency()})}}})
+	if err != nil {
+		return err
+	}
+	defer eng.Stop()
+	spec := &enricher.EnrichSpec{SchemaContent: []byte(benchSchema), Models: []string{"sim::fast", "sim::realistic", "sim::flaky"},
+		Languages: []string{"en"}, Strategy: enricher.StrategySinglePass, OnMismatch: enricher.MismatchSkip}
+	for i := range n {
+		spec.Entities = append(spec.Entities, map[string]any{"name": fmt.Sprintf("Company %d", i), "country": "US"})
+	}
+	start := time.Now()
+	job, err := eng.Start("bench", enricher.CreatedBy{}, spec)
+	if err != nil {
+		return err
+	}
+	if err := waitJob(eng, job.ID); err != nil {
+		return err
+	}
+	wall := time.Since(start)
+	j, err := db.Job("bench", job.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Println("limit: zero-latency sim models; the figures are the engine's and badger's own cost (2 cores)")
+	return report("batch", []string{"entities", "wall_s", "entities_per_s", "records_per_s", "log_bytes_per_entity", "peak_rss_mb"}, []Row{{
+		"entities": n, "wall_s": wall.Seconds(), "entities_per_s": float64(n) / wall.Seconds(),
+		"records_per_s": float64(j.RecordCount) / wall.Seconds(), "log_bytes_per_entity": float64(j.EventBytes) / float64(n),
+		"peak_rss_mb": peakRSSMB(),
+	}}, out)
+}
+
+// peakRSSMB reads VmHWM from /proc/self/status.
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}

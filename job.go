@@ -103,7 +103,6 @@ type Job struct {
 	Result            json.RawMessage `json:"result"`
 	EventBytes        int64           `json:"event_bytes"`
 	Classification    *Classification `json:"classification,omitempty"` // for recovery
-	EntityDone        []byte          `json:"entity_done,omitempty"`    // batch: bitmap of finished entity indices
 	CostUSD           float64         `json:"cost_usd,omitempty"`       // batch totals so far
 	InputTokens       int             `json:"input_tokens,omitempty"`
 	OutputTokens      int             `json:"output_tokens,omitempty"`

@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/entity-enricher/enricher"
+	"github.com/entity-enricher/enricher/storage"
 )
 
 // batchInput is what a batch actor starts with. Read-only.
@@ -20,6 +21,7 @@ type batchInput struct {
 	Providers  map[string]*actor.PID
 	Sink       eventSink
 	Window     int
+	Finished   []int // entities that ended before a restart
 	Log        *slog.Logger
 }
 
@@ -40,6 +42,7 @@ type batchActor struct {
 	cancel    *cancelJob
 	waiters   []*actor.PID
 	finished  bool
+	done      []byte // bitmap of ended entities; stored as marks, not in the job snapshot
 }
 
 func newBatchActor(in *batchInput) actor.Producer {
@@ -101,13 +104,15 @@ func (b *batchActor) start(c actor.Context) {
 		}
 	}
 	total := len(indices)
-	if b.job.EntityDone == nil {
-		b.job.EntityDone = make([]byte, (len(b.in.Spec.Entities)+7)/8)
-		zero := 0
-		b.job.TotalEntities, b.job.CompletedEntities, b.job.FailedEntities, b.job.SkippedEntities = &total, &zero, ptrInt(0), ptrInt(0)
+	if b.job.TotalEntities == nil {
+		b.job.TotalEntities, b.job.CompletedEntities, b.job.FailedEntities, b.job.SkippedEntities = &total, ptrInt(0), ptrInt(0), ptrInt(0)
+	}
+	b.done = make([]byte, (len(b.in.Spec.Entities)+7)/8)
+	for _, i := range b.in.Finished {
+		setBit(b.done, i)
 	}
 	for _, i := range indices {
-		if !bitSet(b.job.EntityDone, i) {
+		if !bitSet(b.done, i) {
 			b.order = append(b.order, i)
 		}
 	}
@@ -219,25 +224,19 @@ func (b *batchActor) entityFinished(c actor.Context, m *entityDone) {
 		ev.ErrorMessage = &msg
 	}
 	if m.Reason != "" && !skipped { // cancelled with the batch: counts as skipped, no entity_completed
-		setBit(b.job.EntityDone, m.Index)
+		setBit(b.done, m.Index)
 		*b.job.SkippedEntities++
-		b.persistRecords(c, m.Records)
+		c.Send(b.in.Sink.persister, &persist{batch: storage.Batch{Records: m.Records,
+			Finished: []storage.EntityMark{{JobID: b.job.ID, Index: m.Index}}}})
 		b.maybeEnd(c)
 		return
 	}
 	b.finishEntity(c, m.Index, label, ev, m.Reason == "" && o.Success, skipped, m.Records)
 }
 
-// persistRecords stores records without an event (those of entities cut short by a cancel).
-func (b *batchActor) persistRecords(c actor.Context, records []*enricher.Record) {
-	if len(records) > 0 {
-		c.Send(b.in.Sink.persister, &persist{batch: storageBatch(records)})
-	}
-}
-
 // finishEntity counts an entity and emits its entity_completed, then starts the next ones.
 func (b *batchActor) finishEntity(c actor.Context, i int, label string, ev enricher.EntityCompletedEvent, success, skipped bool, records []*enricher.Record) {
-	setBit(b.job.EntityDone, i)
+	setBit(b.done, i)
 	switch {
 	case success:
 		*b.job.CompletedEntities++
@@ -247,7 +246,8 @@ func (b *batchActor) finishEntity(c actor.Context, i int, label string, ev enric
 		*b.job.FailedEntities++
 	}
 	ev.EntityIndex, ev.EntityLabel, ev.Success, ev.Skipped = i, label, success, skipped
-	b.emit(c, enricher.EventEntityCompleted, ev, records)
+	b.emitWith(c, enricher.EventEntityCompleted, ev, storage.Batch{Records: records,
+		Finished: []storage.EntityMark{{JobID: b.job.ID, Index: i}}})
 	b.fill(c)
 	b.maybeEnd(c)
 }
@@ -278,6 +278,11 @@ func (b *batchActor) maybeEnd(c actor.Context) {
 }
 
 func (b *batchActor) emit(c actor.Context, typ string, payload any, records []*enricher.Record) int64 {
+	return b.emitWith(c, typ, payload, storage.Batch{Records: records})
+}
+
+// emitWith numbers and stores an event of the batch with extra writes in the same batch.
+func (b *batchActor) emitWith(c actor.Context, typ string, payload any, extra storage.Batch) int64 {
 	var running []string
 	seen := map[string]bool{}
 	for _, m := range b.in.Models {
@@ -296,5 +301,5 @@ func (b *batchActor) emit(c actor.Context, typ string, payload any, records []*e
 	if b.current != nil {
 		h.CurrentAttempt, h.MaxAttempts = b.attempt, b.in.Sink.cfg.MaxAttempts
 	}
-	return emitEvent(c, b.in.Sink, b.job, &h, payload, records)
+	return emitEventWith(c, b.in.Sink, b.job, &h, payload, extra)
 }

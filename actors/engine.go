@@ -94,6 +94,7 @@ type Store interface {
 	RecordsOfJob(org, job string) ([]*enricher.Record, error)
 	Record(org, id string) (*enricher.Record, error)
 	JobWithSpec(org, id string) (*enricher.Job, error)
+	FinishedEntities(job string) ([]int, error)
 }
 
 // Catalog resolves model keys (transport/llm's catalog).
@@ -339,7 +340,11 @@ func (e *Engine) prepare(org string, spec *enricher.EnrichSpec) (*jobInput, erro
 func (e *Engine) launch(in *jobInput) {
 	in.Hub = e.newHub(in.Job)
 	if in.Spec.Entities != nil {
-		b := &batchInput{Job: in.Job, Spec: in.Spec, Schema: in.Schema, Models: in.Models, Classifier: in.Classifier,
+		finished, err := e.deps.Store.FinishedEntities(in.Job.ID)
+		if err != nil {
+			e.log.Error("batch recovery: finished entities unreadable; they run again", "job_id", in.Job.ID, "err", err)
+		}
+		b := &batchInput{Finished: finished, Job: in.Job, Spec: in.Spec, Schema: in.Schema, Models: in.Models, Classifier: in.Classifier,
 			Arbiter: in.Arbiter, Providers: in.Providers, Window: e.cfg.BatchConcurrency, Log: e.log,
 			Sink: eventSink{hub: in.Hub, persister: e.persister, cfg: &e.cfg, log: e.log}}
 		e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newBatchActor(b), actor.WithSupervisor(stopStrategy))})

@@ -2,7 +2,6 @@ package actors
 
 import (
 	"log/slog"
-	"slices"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -25,6 +24,11 @@ type eventSink struct {
 // job_events_max_bytes, are truncated (SPEC §8.3). The actor that owns job must call it; a
 // terminal event asks the persister to report back to that actor. It returns the seq.
 func emitEvent(c actor.Context, sink eventSink, job *enricher.Job, h *enricher.EventHeader, payload any, records []*enricher.Record) int64 {
+	return emitEventWith(c, sink, job, h, payload, storage.Batch{Records: records})
+}
+
+// emitEventWith is emitEvent with more writes in the event's batch (finished-entity marks).
+func emitEventWith(c actor.Context, sink eventSink, job *enricher.Job, h *enricher.EventHeader, payload any, extra storage.Batch) int64 {
 	job.LastSeq++
 	h.Seq, h.JobID, h.JobType, h.Status, h.Timestamp = job.LastSeq, job.ID, job.Type, job.Status, sink.cfg.Now()
 	h.TotalModels, h.CompletedModels = job.TotalModels, job.CompletedModels
@@ -44,7 +48,8 @@ func emitEvent(c actor.Context, sink eventSink, job *enricher.Job, h *enricher.E
 	snap := snapshotJob(job)
 	ev := Event{Seq: h.Seq, Data: data, Terminal: enricher.TerminalEvent(h.Type)}
 	req := &persist{
-		batch:  storage.Batch{Jobs: []*enricher.Job{snap}, Events: []storage.EventEntry{{JobID: job.ID, Seq: h.Seq, Data: data}}, Records: records},
+		batch: storage.Batch{Jobs: []*enricher.Job{snap}, Events: []storage.EventEntry{{JobID: job.ID, Seq: h.Seq, Data: data}},
+			Records: extra.Records, Finished: extra.Finished},
 		events: []Event{ev}, hub: sink.hub, upTo: h.Seq,
 	}
 	if ev.Terminal {
@@ -54,15 +59,12 @@ func emitEvent(c actor.Context, sink eventSink, job *enricher.Job, h *enricher.E
 	return h.Seq
 }
 
-// storageBatch wraps records in a storage batch.
-func storageBatch(records []*enricher.Record) storage.Batch { return storage.Batch{Records: records} }
-
 // snapshotJob copies job deeply enough that the owner may go on changing it while the
-// persister encodes the copy.
+// persister encodes the copy. RecordIDs only ever grows by append, so the copy shares its
+// prefix instead of cloning it.
 func snapshotJob(job *enricher.Job) *enricher.Job {
 	snap := *job
-	snap.RecordIDs = slices.Clone(job.RecordIDs)
-	snap.EntityDone = slices.Clone(job.EntityDone)
+	snap.RecordIDs = job.RecordIDs[:len(job.RecordIDs):len(job.RecordIDs)]
 	for _, p := range []**int{&snap.TotalEntities, &snap.CompletedEntities, &snap.FailedEntities, &snap.SkippedEntities} {
 		if *p != nil {
 			v := **p

@@ -103,10 +103,19 @@ func (p *persisterActor) flush(c actor.Context) {
 	p.pending = nil
 	p.writing = true
 	var b storage.Batch
+	last := map[string]int{} // job id -> index in b.Jobs: only a job's latest snapshot is written
 	for _, r := range reqs {
 		b.Records = append(b.Records, r.batch.Records...)
 		b.Events = append(b.Events, r.batch.Events...)
-		b.Jobs = append(b.Jobs, r.batch.Jobs...)
+		b.Finished = append(b.Finished, r.batch.Finished...)
+		for _, j := range r.batch.Jobs {
+			if i, ok := last[j.ID]; ok {
+				b.Jobs[i] = j
+				continue
+			}
+			last[j.ID] = len(b.Jobs)
+			b.Jobs = append(b.Jobs, j)
+		}
 	}
 	self, root, store := c.Self(), c.ActorSystem().Root, p.store
 	go func() {

@@ -45,13 +45,41 @@ type EventEntry struct {
 // those events name. Records are written before (in the same transaction as) the events that
 // mention them, which is how a record id never appears in an event before the record exists.
 type Batch struct {
-	Jobs    []*enricher.Job
-	Events  []EventEntry
-	Records []*enricher.Record
+	Jobs     []*enricher.Job
+	Events   []EventEntry
+	Records  []*enricher.Record
+	Finished []EntityMark // batch entities that ended
+}
+
+// EntityMark records that entity Index of batch JobID ended (recovery skips it).
+type EntityMark struct {
+	JobID string
+	Index int
+}
+
+func keyEntityDone(job string, index int) []byte {
+	return binary.BigEndian.AppendUint32([]byte("bd/"+job+"/"), uint32(index))
+}
+
+// FinishedEntities returns the indices of the entities of batch job that ended.
+func (db *DB) FinishedEntities(job string) ([]int, error) {
+	var out []int
+	err := db.view(func(txn *badger.Txn) error {
+		prefix := []byte("bd/" + job + "/")
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			out = append(out, int(binary.BigEndian.Uint32(it.Item().Key()[len(prefix):])))
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Empty reports whether b holds nothing.
-func (b *Batch) Empty() bool { return len(b.Jobs) == 0 && len(b.Events) == 0 && len(b.Records) == 0 }
+func (b *Batch) Empty() bool {
+	return len(b.Jobs) == 0 && len(b.Events) == 0 && len(b.Records) == 0 && len(b.Finished) == 0
+}
 
 // Commit writes b atomically. A batch too large for one badger transaction is written in
 // several, records first, then events, then job snapshots, so readers never see an event
@@ -68,6 +96,11 @@ func (db *DB) Commit(b *Batch) error {
 	}
 	for _, e := range b.Events {
 		if err := db.update(func(txn *badger.Txn) error { return txn.Set(keyEvent(e.JobID, e.Seq), e.Data) }); err != nil {
+			return err
+		}
+	}
+	for _, m := range b.Finished {
+		if err := db.update(func(txn *badger.Txn) error { return txn.Set(keyEntityDone(m.JobID, m.Index), nil) }); err != nil {
 			return err
 		}
 	}
@@ -92,6 +125,11 @@ func writeBatch(txn *badger.Txn, b *Batch) error {
 	}
 	for _, e := range b.Events {
 		if err := txn.Set(keyEvent(e.JobID, e.Seq), e.Data); err != nil {
+			return err
+		}
+	}
+	for _, m := range b.Finished {
+		if err := txn.Set(keyEntityDone(m.JobID, m.Index), nil); err != nil {
 			return err
 		}
 	}

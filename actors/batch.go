@@ -43,6 +43,7 @@ type batchActor struct {
 	waiters   []*actor.PID
 	finished  bool
 	done      []byte // bitmap of ended entities; stored as marks, not in the job snapshot
+	unstored  int    // entity_completed events not yet stored: new entities wait while it is high
 }
 
 func newBatchActor(in *batchInput) actor.Producer {
@@ -78,6 +79,11 @@ func (b *batchActor) Receive(c actor.Context) {
 	case *continueJob:
 		c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindConflict, "job is not paused (status %s)", b.job.Status)})
 	case *persisted:
+		if !b.finished || m.upTo < b.job.LastSeq {
+			b.unstored = max(0, b.unstored-1)
+			b.fill(c)
+			return
+		}
 		if b.finished {
 			for _, w := range b.waiters {
 				c.Send(w, &jobReply{Status: b.job.Status})
@@ -137,9 +143,10 @@ func setBit(bm []byte, i int) {
 	}
 }
 
-// fill starts entities until the window is full.
+// fill starts entities until the window is full. It waits while more than a window of entity
+// ends are not stored yet, so a batch never runs ahead of its event log (bounded memory).
 func (b *batchActor) fill(c actor.Context) {
-	for len(b.inflight) < b.in.Window && len(b.order) > 0 && b.cancel == nil {
+	for len(b.inflight) < b.in.Window && len(b.order) > 0 && b.cancel == nil && b.unstored < b.in.Window {
 		i := b.order[0]
 		b.order = b.order[1:]
 		b.startEntity(c, i)
@@ -246,6 +253,7 @@ func (b *batchActor) finishEntity(c actor.Context, i int, label string, ev enric
 		*b.job.FailedEntities++
 	}
 	ev.EntityIndex, ev.EntityLabel, ev.Success, ev.Skipped = i, label, success, skipped
+	b.unstored++
 	b.emitWith(c, enricher.EventEntityCompleted, ev, storage.Batch{Records: records,
 		Finished: []storage.EntityMark{{JobID: b.job.ID, Index: i}}})
 	b.fill(c)

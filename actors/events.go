@@ -52,7 +52,7 @@ func emitEventWith(c actor.Context, sink eventSink, job *enricher.Job, h *enrich
 			Records: extra.Records, Finished: extra.Finished},
 		events: []Event{ev}, hub: sink.hub, upTo: h.Seq,
 	}
-	if ev.Terminal {
+	if ev.Terminal || len(extra.Finished) > 0 { // batches pace themselves on stored entity ends
 		req.notify = c.Self()
 	}
 	c.Send(sink.persister, req)

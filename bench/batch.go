@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -20,13 +21,22 @@ import (
 // and the process's peak RSS (VmHWM).
 func runBatch(args []string) error {
 	var n, window int
-	var out string
+	var out, memprofile string
 	if err := flags("batch", args, func(fs *flag.FlagSet) {
 		fs.IntVar(&n, "entities", 100_000, "entities in the batch")
 		fs.IntVar(&window, "window", 8, "batch_concurrency")
 		fs.StringVar(&out, "out", "bench/results", "results directory")
+		fs.StringVar(&memprofile, "memprofile", "", "write a heap profile at the end")
 	}); err != nil {
 		return err
+	}
+	if memprofile != "" {
+		defer func() {
+			if f, err := os.Create(memprofile); err == nil {
+				_ = pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}()
 	}
 	dir, err := tempDir()
 	if err != nil {

@@ -318,3 +318,35 @@ func waitFor(t *testing.T, b *bundle, s *Stream, typ string) []event {
 	t.Fatalf("no %s event", typ)
 	return nil
 }
+
+func TestQuotaExhaustedNotRetried(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{}, 0)
+	b.provider.CompleteFunc = func(ctx context.Context, req *llm.Request, n int) (*llm.Response, error) {
+		return nil, &llm.Error{Kind: llm.KindQuotaExhausted, Status: 429, Message: "insufficient_quota"}
+	}
+	_, stream := b.start(spec("fake::a"))
+	events := b.collect(stream, 0)
+	done := events[len(events)-3]
+	require.Equal(t, "model_completed", done.typ())
+	require.Equal(t, "rate_limited", done["error_code"], "quota exhaustion is reported as rate_limited")
+	require.Equal(t, 1, b.provider.calls, "and never retried")
+	require.Empty(t, b.retries)
+}
+
+func TestRetryTotalWaitCap(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Retry: llm.RetryPolicy{Base: 10 * time.Millisecond, Retries: 5, MaxTotalWait: 35 * time.Millisecond}}, 0)
+	b.provider.CompleteFunc = func(ctx context.Context, req *llm.Request, n int) (*llm.Response, error) {
+		return nil, &llm.Error{Kind: llm.KindServerError, Status: 500, Message: "boom"}
+	}
+	_, stream := b.start(spec("fake::a"))
+	events := b.collect(stream, 0)
+	require.Equal(t, "failed", events[len(events)-1].typ())
+	var waited time.Duration
+	for len(b.retries) > 0 {
+		waited += <-b.retries
+	}
+	require.LessOrEqual(t, waited, 35*time.Millisecond, "retries stop before the total wait passes the cap")
+	require.Less(t, b.provider.calls, 6, "the cap cuts the retries short of llm_retries")
+}

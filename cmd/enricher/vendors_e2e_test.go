@@ -3,7 +3,9 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -64,4 +66,31 @@ func TestVendorsEndToEnd(t *testing.T) {
 	require.NotEmpty(t, ge.Requests())
 	require.NotEmpty(t, ds.Requests())
 	require.NotEmpty(t, ol.Requests())
+}
+
+// TestCancelAbortsVendorRequest cancels a job whose OpenAI call is stalled: the fake sees its
+// connection close, and the job ends cancelled.
+func TestCancelAbortsVendorRequest(t *testing.T) {
+	t.Parallel()
+	oa := llmtest.NewOpenAIServer(llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
+	defer oa.Close()
+	oa.Script(func(n int, body []byte) llmtest.OpenAIReply { return llmtest.OpenAIReply{Stall: true} })
+	ts := startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey,
+		"OPENAI_API_KEY": "sk-openai-test", "OPENAI_BASE_URL": oa.URL}, nil)
+	c := ts.bootstrap()
+	schemaID := c.must(200, "POST", "/api/schema/saved", map[string]any{"name": "Company", "schema_content": companySchema}).str("id")
+	jobID := c.must(200, "POST", "/api/single/enrich/stream", map[string]any{"entity_data": map[string]any{"name": "Roche", "country": "CH"},
+		"schema_id": schemaID, "models": []string{"openai::gpt-4o"}}).str("job_id")
+	c.streamN(jobID, 1) // model_started: the call is on its way
+	for deadline := time.Now().Add(10 * time.Second); len(oa.Requests()) == 0; runtime.Gosched() {
+		require.True(t, time.Now().Before(deadline), "the call never reached the vendor")
+	}
+	c.must(200, "POST", "/api/llm/cancel/"+jobID, nil)
+	select {
+	case <-oa.Disconnected():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the vendor never saw the connection close")
+	}
+	events, _ := c.stream(jobID)
+	require.Equal(t, "cancelled", events[len(events)-1].data["type"])
 }

@@ -152,3 +152,39 @@ func bruteForce(all []*enricher.Record, q RecordQuery) []*enricher.Record {
 	})
 	return slices.Clip(out)
 }
+
+// TestPagingWhileRecordsAreAdded pages through a listing while new records keep arriving: with
+// `until` set to the time of the first page, every page comes from the same set, so the pages
+// hold no duplicate and no hole.
+func TestPagingWhileRecordsAreAdded(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	add := func(from, n int, at time.Time) {
+		var b Batch
+		for i := from; i < from+n; i++ {
+			r := &enricher.Record{OrganizationID: "org"}
+			r.ID = fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+			r.Type, r.JobID = enricher.RecordEnrichment, "job"
+			r.CreatedAt = enricher.NewTime(at.Add(time.Duration(i) * time.Millisecond))
+			b.Records = append(b.Records, r)
+		}
+		require.NoError(t, db.Commit(&b))
+	}
+	add(0, 95, t0)
+	until := t0.Add(time.Hour).UnixMilli() // "now" when the client asked for page 1
+	seen := map[string]bool{}
+	for page := 0; ; page++ {
+		add(1000+page*7, 7, t0.Add(2*time.Hour)) // records keep arriving between pages
+		got, total, err := db.Records("org", RecordQuery{Limit: 10, Offset: page * 10, Until: until})
+		require.NoError(t, err)
+		require.Equal(t, 95, total)
+		for _, s := range got {
+			require.False(t, seen[s.ID], "duplicate %s", s.ID)
+			seen[s.ID] = true
+		}
+		if len(got) < 10 {
+			break
+		}
+	}
+	require.Len(t, seen, 95, "no hole")
+}

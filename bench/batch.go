@@ -77,21 +77,22 @@ func runBatch(args []string) error {
 		return err
 	}
 	fmt.Println("limit: zero-latency sim models; the figures are the engine's and badger's own cost (2 cores)")
-	return report("batch", []string{"entities", "wall_s", "entities_per_s", "records_per_s", "log_bytes_per_entity", "peak_rss_mb"}, []Row{{
+	return report("batch", []string{"entities", "wall_s", "entities_per_s", "records_per_s", "log_bytes_per_entity", "peak_rss_mb", "anon_rss_mb", "file_rss_mb"}, []Row{{
 		"entities": n, "wall_s": wall.Seconds(), "entities_per_s": float64(n) / wall.Seconds(),
 		"records_per_s": float64(j.RecordCount) / wall.Seconds(), "log_bytes_per_entity": float64(j.EventBytes) / float64(n),
-		"peak_rss_mb": peakRSSMB(),
+		"peak_rss_mb": procStatusMB("VmHWM:"), "anon_rss_mb": procStatusMB("RssAnon:"), "file_rss_mb": procStatusMB("RssFile:"),
 	}}, out)
 }
 
-// peakRSSMB reads VmHWM from /proc/self/status.
-func peakRSSMB() float64 {
+// procStatusMB reads a kB field of /proc/self/status (VmHWM: peak resident set; RssAnon and
+// RssFile: the resident set now, anonymous memory and mapped files) in MB.
+func procStatusMB(field string) float64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
+		if strings.HasPrefix(line, field) {
 			f := strings.Fields(line)
 			kb, _ := strconv.ParseFloat(f[1], 64)
 			return kb / 1024

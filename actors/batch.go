@@ -15,6 +15,7 @@ type batchInput struct {
 	Job        *enricher.Job
 	Spec       *enricher.EnrichSpec
 	Schema     *enricher.Schema
+	SchemaHash string
 	Models     []enricher.ModelInfo
 	Classifier *enricher.ModelInfo
 	Arbiter    *enricher.ModelInfo
@@ -169,7 +170,7 @@ func (b *batchActor) startEntity(c actor.Context, i int) {
 	spec.Entities, spec.SelectedIndices, spec.EntityData, spec.Sync = nil, nil, data, true
 	pseudo := &enricher.Job{ID: b.job.ID, OrganizationID: b.job.OrganizationID, Type: b.job.Type, CreatedBy: b.job.CreatedBy,
 		Status: enricher.JobRunning, TotalModels: len(b.in.Models), RecordIDs: []string{}}
-	in := &jobInput{Job: pseudo, Spec: &spec, Schema: b.in.Schema, Models: b.in.Models, Classifier: b.in.Classifier,
+	in := &jobInput{Job: pseudo, Spec: &spec, Schema: b.in.Schema, SchemaHash: b.in.SchemaHash, Models: b.in.Models, Classifier: b.in.Classifier,
 		Arbiter: b.in.Arbiter, Providers: b.in.Providers, Cfg: b.in.Sink.cfg, Log: b.in.Log, Entity: &idx}
 	b.inflight[i] = c.Spawn(actor.PropsFromProducer(newJobActor(in)))
 }

@@ -285,7 +285,11 @@ func (e *Engine) prepare(org string, spec *enricher.EnrichSpec) (*jobInput, erro
 	if err != nil {
 		return nil, err
 	}
-	in := &jobInput{Spec: spec, Schema: schema, Providers: e.providers, Persister: e.persister, Cfg: &e.cfg, Log: e.log}
+	hash, err := enricher.SchemaContentHash(spec.SchemaContent)
+	if err != nil {
+		return nil, err
+	}
+	in := &jobInput{Spec: spec, Schema: schema, SchemaHash: hash, Providers: e.providers, Persister: e.persister, Cfg: &e.cfg, Log: e.log}
 	if spec.FusionRecordIDs != nil {
 		for _, id := range spec.FusionRecordIDs {
 			r, err := e.deps.Store.Record(org, id)
@@ -344,7 +348,7 @@ func (e *Engine) launch(in *jobInput) {
 		if err != nil {
 			e.log.Error("batch recovery: finished entities unreadable; they run again", "job_id", in.Job.ID, "err", err)
 		}
-		b := &batchInput{Finished: finished, Job: in.Job, Spec: in.Spec, Schema: in.Schema, Models: in.Models, Classifier: in.Classifier,
+		b := &batchInput{Finished: finished, Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Models: in.Models, Classifier: in.Classifier,
 			Arbiter: in.Arbiter, Providers: in.Providers, Window: e.cfg.BatchConcurrency, Log: e.log,
 			Sink: eventSink{hub: in.Hub, persister: e.persister, cfg: &e.cfg, log: e.log}}
 		e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newBatchActor(b), actor.WithSupervisor(stopStrategy))})

@@ -18,6 +18,7 @@ type jobInput struct {
 	Job        *enricher.Job // snapshot as stored (pending, or the last state when recovering)
 	Spec       *enricher.EnrichSpec
 	Schema     *enricher.Schema
+	SchemaHash string               // content hash of Spec.SchemaContent, computed once
 	Models     []enricher.ModelInfo // in request order
 	Classifier *enricher.ModelInfo
 	Arbiter    *enricher.ModelInfo
@@ -303,11 +304,11 @@ func (a *jobActor) resume(c actor.Context) {
 func (a *jobActor) startModels(c actor.Context) {
 	a.setStatus(enricher.JobRunning)
 	first := true
+	plan := planCalls(a.in.Schema, a.entity, a.in.Spec.Strategy, a.in.Spec.Languages) // the same for every model
 	for i, m := range a.in.Models {
 		if _, done := a.results[m.Key]; done {
 			continue
 		}
-		plan := planCalls(a.in.Schema, a.entity, a.in.Spec.Strategy, a.in.Spec.Languages)
 		spec := &modelSpec{
 			Model: m, Provider: a.in.Providers[m.Provider], Schema: a.in.Schema, Entity: a.entity,
 			Input: a.in.Spec.EntityData, Directive: a.directive, Languages: a.in.Spec.Languages,
@@ -333,7 +334,7 @@ func (a *jobActor) startModels(c actor.Context) {
 // recordTemplate returns the fields every enrichment record of this job shares.
 func (a *jobActor) recordTemplate() enricher.Record {
 	input, _ := json.Marshal(a.in.Spec.EntityData)
-	hash, _ := enricher.SchemaContentHash(a.in.Spec.SchemaContent)
+	hash := a.in.SchemaHash
 	root := a.in.Schema.Root.Name
 	entityID, name := a.entityID, a.entityNm
 	return enricher.Record{

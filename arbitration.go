@@ -85,15 +85,17 @@ func ParseDecisions(s *Schema, text string, conflicts []FieldConflict, languages
 	}
 	var problems []string
 	values := map[string]any{}
+	seen := map[string]bool{} // paths with a decision, valid or not
 	for i, d := range ans.Decisions {
 		switch {
 		case !want[d.Path]:
 			problems = append(problems, fmt.Sprintf("decisions[%d].path: %q is not a conflict to decide", i, d.Path))
 			continue
-		case values[d.Path] != nil || containsKey(values, d.Path):
+		case seen[d.Path]:
 			problems = append(problems, fmt.Sprintf("decisions[%d].path: %q is decided twice", i, d.Path))
 			continue
 		}
+		seen[d.Path] = true
 		if p := PropertyAt(s, d.Path); p != nil {
 			field := *p
 			field.Name = "value"
@@ -108,7 +110,7 @@ func ParseDecisions(s *Schema, text string, conflicts []FieldConflict, languages
 		values[d.Path] = d.Value
 	}
 	for _, c := range conflicts {
-		if !containsKey(values, c.Path) && !hasProblemFor(problems, c.Path) {
+		if !seen[c.Path] {
 			problems = append(problems, fmt.Sprintf("decisions: no decision for %q", c.Path))
 		}
 	}
@@ -116,18 +118,4 @@ func ParseDecisions(s *Schema, text string, conflicts []FieldConflict, languages
 		return nil, nil, problems
 	}
 	return ans.Decisions, values, nil
-}
-
-func containsKey(m map[string]any, k string) bool {
-	_, ok := m[k]
-	return ok
-}
-
-func hasProblemFor(problems []string, path string) bool {
-	for _, p := range problems {
-		if strings.Contains(p, "("+path+")") || strings.Contains(p, `"`+path+`"`) {
-			return true
-		}
-	}
-	return false
 }

@@ -114,3 +114,13 @@ func IsKind(err error, k Kind) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Kind == k
 }
+
+// PublicMessage returns the client-safe message of err: the message of the first *Error in its
+// chain, or "internal error" for internal and foreign errors.
+func PublicMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Kind != KindInternal && e.Message != "" {
+		return e.Message
+	}
+	return "internal error"
+}

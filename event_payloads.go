@@ -204,14 +204,11 @@ const (
 
 // BatchSummary is the result of a batch job (SPEC §7.1).
 type BatchSummary struct {
-	TotalEntities     int     `json:"total_entities"`
-	CompletedEntities int     `json:"completed_entities"`
-	FailedEntities    int     `json:"failed_entities"`
-	SkippedEntities   int     `json:"skipped_entities"`
-	CostUSD           float64 `json:"cost_usd"`
-	InputTokens       int     `json:"input_tokens"`
-	OutputTokens      int     `json:"output_tokens"`
-	ProcessingTimeMS  int64   `json:"processing_time_ms"`
+	BatchCounters
+	CostUSD          float64 `json:"cost_usd"`
+	InputTokens      int     `json:"input_tokens"`
+	OutputTokens     int     `json:"output_tokens"`
+	ProcessingTimeMS int64   `json:"processing_time_ms"`
 }
 
 // BatchStartedEvent is the payload of batch_started.

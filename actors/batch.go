@@ -162,7 +162,7 @@ func (b *batchActor) startEntity(c actor.Context, i int) {
 	label := enricher.EntityName(b.in.Schema, clean, &idx)
 	b.emit(c, enricher.EventEntityStarted, enricher.EntityStartedEvent{EntityIndex: i, EntityLabel: label}, nil)
 	if err := enricher.CheckSearchKeys(b.in.Schema, clean); err != nil {
-		msg := errorMessage(err)
+		msg := enricher.PublicMessage(err)
 		b.finishEntity(c, i, label, enricher.EntityCompletedEvent{ErrorMessage: &msg, Results: []enricher.ModelResult{}}, false, false, nil)
 		return
 	}
@@ -269,8 +269,7 @@ func (b *batchActor) maybeEnd(c actor.Context) {
 	b.finished = true
 	b.current = nil
 	ms := b.in.Sink.cfg.Now().Sub(b.job.StartedAt.Time).Milliseconds()
-	sum := enricher.BatchSummary{TotalEntities: *b.job.TotalEntities, CompletedEntities: *b.job.CompletedEntities,
-		FailedEntities: *b.job.FailedEntities, SkippedEntities: *b.job.SkippedEntities, CostUSD: b.job.CostUSD,
+	sum := enricher.BatchSummary{BatchCounters: b.counters(), CostUSD: b.job.CostUSD,
 		InputTokens: b.job.InputTokens, OutputTokens: b.job.OutputTokens, ProcessingTimeMS: ms}
 	raw, _ := json.Marshal(sum)
 	b.job.Result = raw
@@ -305,10 +304,17 @@ func (b *batchActor) emitWith(c actor.Context, typ string, payload any, extra st
 		}
 	}
 	h := enricher.EventHeader{Type: typ, RunningModels: running, CurrentModel: b.current, LastErrorSummary: b.lastError,
-		Batch: &enricher.BatchCounters{TotalEntities: *b.job.TotalEntities, CompletedEntities: *b.job.CompletedEntities,
-			FailedEntities: *b.job.FailedEntities, SkippedEntities: *b.job.SkippedEntities}}
+		Batch: ptrCounters(b.counters())}
 	if b.current != nil {
 		h.CurrentAttempt, h.MaxAttempts = b.attempt, b.in.Sink.cfg.MaxAttempts
 	}
 	return emitEventWith(c, b.in.Sink, b.job, &h, payload, extra)
 }
+
+// counters returns the batch's entity counters as they stand.
+func (b *batchActor) counters() enricher.BatchCounters {
+	return enricher.BatchCounters{TotalEntities: *b.job.TotalEntities, CompletedEntities: *b.job.CompletedEntities,
+		FailedEntities: *b.job.FailedEntities, SkippedEntities: *b.job.SkippedEntities}
+}
+
+func ptrCounters(c enricher.BatchCounters) *enricher.BatchCounters { return &c }

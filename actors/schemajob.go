@@ -97,7 +97,7 @@ func (a *schemaJobActor) Receive(c actor.Context) {
 		a.save(c)
 	case *schemaSaved:
 		if m.Err != nil {
-			a.fail(c, "the schema could not be saved: "+errorMessage(m.Err))
+			a.fail(c, "the schema could not be saved: "+enricher.PublicMessage(m.Err))
 			return
 		}
 		a.succeed(c, m.Schema, m.Reused)
@@ -123,17 +123,6 @@ func (a *schemaJobActor) Receive(c actor.Context) {
 		a.in.Log.Error("schema job cannot store its events", "job_id", a.job.ID, "err", m.err)
 		c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID, Status: a.job.Status})
 	}
-}
-
-func errorMessage(err error) string {
-	var de *enricher.Error
-	if e, ok := err.(*enricher.Error); ok {
-		de = e
-	}
-	if de != nil && de.Kind != enricher.KindInternal {
-		return de.Message
-	}
-	return "internal error"
 }
 
 func (a *schemaJobActor) callSpec() *callSpec {

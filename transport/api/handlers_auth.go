@@ -44,6 +44,15 @@ func (s *Server) issueTokens(user *enricher.User) (tokenPair, error) {
 	}, nil
 }
 
+// loggedIn answers a register or login with fresh tokens for user.
+func (c *call) loggedIn(user *enricher.User, org *enricher.Organization) error {
+	tokens, err := c.s.issueTokens(user)
+	if err != nil {
+		return err
+	}
+	return c.ok(loginResponse{tokenPair: tokens, User: user, Organization: org})
+}
+
 // problems collects validation messages of one request body.
 type problems []string
 
@@ -122,11 +131,7 @@ func handleRegister(c *call) error {
 	if err != nil {
 		return err
 	}
-	tokens, err := c.s.issueTokens(user)
-	if err != nil {
-		return err
-	}
-	return c.ok(loginResponse{tokenPair: tokens, User: user, Organization: org})
+	return c.loggedIn(user, org)
 }
 
 type loginRequest struct {
@@ -178,11 +183,7 @@ func handleLogin(c *call) error {
 	if err != nil {
 		return err
 	}
-	tokens, err := c.s.issueTokens(user)
-	if err != nil {
-		return err
-	}
-	return c.ok(loginResponse{tokenPair: tokens, User: user, Organization: org})
+	return c.loggedIn(user, org)
 }
 
 type refreshRequest struct {

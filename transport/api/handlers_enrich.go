@@ -67,7 +67,7 @@ func (c *call) batchEntities(req *enrichRequest, spec *enricher.EnrichSpec) erro
 	for i, raw := range req.Entities {
 		e, err := parseEntity(fmt.Sprintf("entities[%d]", i), raw, lim.MaxEntityBytes)
 		if err != nil {
-			p.add("%s", errorMessage(err))
+			p.add("%s", enricher.PublicMessage(err))
 			continue
 		}
 		spec.Entities[i] = e
@@ -89,14 +89,6 @@ func (c *call) batchEntities(req *enrichRequest, spec *enricher.EnrichSpec) erro
 		spec.SelectedIndices = req.SelectedIndices
 	}
 	return p.err()
-}
-
-func errorMessage(err error) string {
-	var de *enricher.Error
-	if errorAs(err, &de) {
-		return de.Message
-	}
-	return err.Error()
 }
 
 // enrichSpec validates an enrichment request and resolves its schema into a job spec. The

@@ -74,6 +74,15 @@ func (c *call) keyViews(keys []*enricher.APIKey) ([]apiKeyView, error) {
 	return out, nil
 }
 
+// keyResponse answers with the view of one key.
+func (c *call) keyResponse(k *enricher.APIKey) error {
+	views, err := c.keyViews([]*enricher.APIKey{k})
+	if err != nil {
+		return err
+	}
+	return c.ok(views[0])
+}
+
 func handleListKeys(c *call) error {
 	revoked, err := queryBool(c.ctx, "include_revoked", false)
 	if err != nil {
@@ -250,11 +259,7 @@ func handlePatchKey(c *call) error {
 	if err != nil {
 		return err
 	}
-	views, err := c.keyViews([]*enricher.APIKey{k})
-	if err != nil {
-		return err
-	}
-	return c.ok(views[0])
+	return c.keyResponse(k)
 }
 
 func handleRevokeKey(c *call) error {
@@ -272,9 +277,5 @@ func handleRevokeKey(c *call) error {
 	if err != nil {
 		return err
 	}
-	views, err := c.keyViews([]*enricher.APIKey{k})
-	if err != nil {
-		return err
-	}
-	return c.ok(views[0])
+	return c.keyResponse(k)
 }

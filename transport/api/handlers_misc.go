@@ -1,15 +1,12 @@
 package api
 
 import (
-	"errors"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/entity-enricher/enricher"
 )
-
-func errorAs(err error, target **enricher.Error) bool { return errors.As(err, target) }
 
 func handleHealth(c *call) error {
 	status, storage, code := "ok", "ok", fasthttp.StatusOK

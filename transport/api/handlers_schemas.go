@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -142,7 +143,7 @@ func (f *schemaFields) check(requireAll bool) (*parsedContent, error) {
 		pc, err := parseContent(f.SchemaContent)
 		if err != nil {
 			var de *enricher.Error
-			if len(p) == 0 || !errorAs(err, &de) {
+			if len(p) == 0 || !errors.As(err, &de) {
 				return nil, err
 			}
 			p = append(p, de.Problems...)

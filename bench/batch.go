@@ -11,7 +11,6 @@ import (
 
 	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/actors"
-	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/sim"
 )
@@ -38,16 +37,11 @@ func runBatch(args []string) error {
 			}
 		}()
 	}
-	dir, err := tempDir()
+	db, closeDB, err := openStore()
 	if err != nil {
 		return err
 	}
-	defer removeAll(dir)
-	db, err := storage.Open(storage.Config{Dir: dir})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer closeDB()
 	cat, err := llm.NewCatalog(llm.CatalogConfig{})
 	if err != nil {
 		return err

@@ -9,7 +9,6 @@ import (
 
 	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/actors"
-	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/sim"
 )
@@ -67,16 +66,11 @@ func zeroLatency() map[string]sim.Profile {
 }
 
 func engineRun(strategy enricher.Strategy, models []string, n, conc int) (Row, error) {
-	dir, err := tempDir()
+	db, closeDB, err := openStore()
 	if err != nil {
 		return nil, err
 	}
-	defer removeAll(dir)
-	db, err := storage.Open(storage.Config{Dir: dir})
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
+	defer closeDB()
 	cat, err := llm.NewCatalog(llm.CatalogConfig{})
 	if err != nil {
 		return nil, err

@@ -21,16 +21,11 @@ func runRecords(args []string) error {
 	}); err != nil {
 		return err
 	}
-	dir, err := tempDir()
+	db, closeDB, err := openStore()
 	if err != nil {
 		return err
 	}
-	defer removeAll(dir)
-	db, err := storage.Open(storage.Config{Dir: dir})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer closeDB()
 	models := []string{"sim::fast", "sim::realistic", "openai::gpt-4o", "anthropic::claude-sonnet-4-5-20250514"}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	start := time.Now()

@@ -9,11 +9,26 @@ import (
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/entity-enricher/enricher/storage"
 )
 
 func tempDir() (string, error) { return os.MkdirTemp("", "enricher-bench-") }
 
 func removeAll(dir string) { _ = os.RemoveAll(dir) }
+
+// openStore opens an on-disk store in a temporary directory; closeDB closes it and removes it.
+func openStore() (db *storage.DB, closeDB func(), err error) {
+	dir, err := tempDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	if db, err = storage.Open(storage.Config{Dir: dir}); err != nil {
+		removeAll(dir)
+		return nil, nil, err
+	}
+	return db, func() { _ = db.Close(); removeAll(dir) }, nil
+}
 
 // server is a real `enricher serve` child process on a loopback port with its own data dir.
 type server struct {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/entity-enricher/enricher"
@@ -21,7 +19,7 @@ import (
 func runBatch(args []string) error {
 	var n, window int
 	var out, memprofile string
-	if err := flags("batch", args, func(fs *flag.FlagSet) {
+	if err := flags("batch-100k", args, func(fs *flag.FlagSet) {
 		fs.IntVar(&n, "entities", 100_000, "entities in the batch")
 		fs.IntVar(&window, "window", 8, "batch_concurrency")
 		fs.StringVar(&out, "out", "bench/results", "results directory")
@@ -37,7 +35,7 @@ func runBatch(args []string) error {
 			}
 		}()
 	}
-	db, closeDB, err := openStore()
+	db, closeDB, err := openStore(false)
 	if err != nil {
 		return err
 	}
@@ -71,26 +69,13 @@ func runBatch(args []string) error {
 		return err
 	}
 	fmt.Println("limit: zero-latency sim models; the figures are the engine's and badger's own cost (2 cores)")
-	return report("batch", []string{"entities", "wall_s", "entities_per_s", "records_per_s", "log_bytes_per_entity", "peak_rss_mb", "anon_rss_mb", "file_rss_mb"}, []Row{{
+	return report("batch-100k", []string{"entities", "wall_s", "entities_per_s", "records_per_s", "log_bytes_per_entity", "peak_rss_mb", "anon_rss_mb", "file_rss_mb"}, []Row{{
 		"entities": n, "wall_s": wall.Seconds(), "entities_per_s": float64(n) / wall.Seconds(),
 		"records_per_s": float64(j.RecordCount) / wall.Seconds(), "log_bytes_per_entity": float64(j.EventBytes) / float64(n),
 		"peak_rss_mb": procStatusMB("VmHWM:"), "anon_rss_mb": procStatusMB("RssAnon:"), "file_rss_mb": procStatusMB("RssFile:"),
 	}}, out)
 }
 
-// procStatusMB reads a kB field of /proc/self/status (VmHWM: peak resident set; RssAnon and
-// RssFile: the resident set now, anonymous memory and mapped files) in MB.
-func procStatusMB(field string) float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, field) {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
+// procStatusMB reads a kB field of this process's /proc status (VmHWM: peak resident set;
+// RssAnon and RssFile: the resident set now, anonymous memory and mapped files) in MB.
+func procStatusMB(field string) float64 { return procMB(os.Getpid(), field) }

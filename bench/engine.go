@@ -49,7 +49,7 @@ func runEngine(args []string) error {
 		{enricher.StrategyMultiExpertise, []string{"sim::fast"}},
 		{enricher.StrategyMultiExpertise, []string{"sim::fast", "sim::realistic", "sim::flaky"}},
 	} {
-		row, err := engineRun(c.strategy, c.models, jobs, conc)
+		row, err := engineRun(c.strategy, c.models, jobs, conc, false)
 		if err != nil {
 			return err
 		}
@@ -65,8 +65,10 @@ func zeroLatency() map[string]sim.Profile {
 	return map[string]sim.Profile{"fast": {}, "realistic": {}, "flaky": {}}
 }
 
-func engineRun(strategy enricher.Strategy, models []string, n, conc int) (Row, error) {
-	db, closeDB, err := openStore()
+// engineRun runs n jobs, conc at a time, on a fresh on-disk store (fsync on every commit
+// with syncWrites).
+func engineRun(strategy enricher.Strategy, models []string, n, conc int, syncWrites bool) (Row, error) {
+	db, closeDB, err := openStore(syncWrites)
 	if err != nil {
 		return nil, err
 	}
@@ -83,8 +85,8 @@ func engineRun(strategy enricher.Strategy, models []string, n, conc int) (Row, e
 	defer eng.Stop()
 
 	var mu sync.Mutex
-	var lat []time.Duration
-	var events, bytes, calls int64
+	var lat, startLat []time.Duration
+	var events, bytes, calls, records int64
 	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
 	var firstErr error
@@ -100,6 +102,7 @@ func engineRun(strategy enricher.Strategy, models []string, n, conc int) (Row, e
 			spec := &enricher.EnrichSpec{EntityData: map[string]any{"name": fmt.Sprintf("Company %d", i), "country": "US"},
 				SchemaContent: []byte(benchSchema), Models: models, Languages: []string{"en"}, Strategy: strategy, OnMismatch: "pause"}
 			job, err := eng.Start("bench", enricher.CreatedBy{}, spec)
+			started := time.Since(t0)
 			if err == nil {
 				err = waitJob(eng, job.ID)
 			}
@@ -119,6 +122,8 @@ func engineRun(strategy enricher.Strategy, models []string, n, conc int) (Row, e
 			}
 			mu.Lock()
 			lat = append(lat, time.Since(t0))
+			startLat = append(startLat, started)
+			records += int64(len(recs))
 			events += j.LastSeq
 			bytes += j.EventBytes
 			calls += int64(c)
@@ -141,6 +146,9 @@ func engineRun(strategy enricher.Strategy, models []string, n, conc int) (Row, e
 		"p99_ms":            float64(percentile(lat, 99).Microseconds()) / 1000,
 		"events_per_job":    float64(events) / float64(n),
 		"log_bytes_per_job": float64(bytes) / float64(n),
+		"records_per_s":     float64(records) / elapsed.Seconds(),
+		"start_p50_ms":      ms(percentile(startLat, 50)),
+		"start_p99_ms":      ms(percentile(startLat, 99)),
 	}, nil
 }
 

@@ -30,9 +30,17 @@ func TestScenariosSmoke(t *testing.T) {
 		positive []string
 	}{
 		{"engine", runEngine, []string{"-jobs", "10", "-concurrency", "4"}, []string{"jobs_per_s", "calls_per_s", "events_per_job", "log_bytes_per_job"}},
-		{"batch", runBatch, []string{"-entities", "20"}, []string{"entities_per_s", "peak_rss_mb"}},
+		{"http", runHTTP, []string{"-clients", "2", "-duration", "300ms"}, []string{"enrichments_per_s", "p50_ms", "server_cpu_us_per_enrichment"}},
+		{"latency-bound", runLatencyBound, []string{"-latency", "20ms", "-cap", "4", "-duration", "300ms"}, []string{"calls_per_s", "efficiency_pct"}},
+		{"overhead", runOverhead, []string{"-calls", "6", "-round", "3"}, []string{"direct_p50_ms", "server_p50_ms"}},
+		{"sse-fanout", runFanout, []string{"-subs", "4", "-per-job", "2", "-entities", "2", "-latency", "20ms", "-stuck-jobs", "2"}, []string{"events_per_s", "p99_delay_ms", "job_ms_free", "job_ms_stuck"}},
+		{"batch-100k", runBatch, []string{"-entities", "20"}, []string{"entities_per_s", "peak_rss_mb"}},
 		{"records", runRecords, []string{"-n", "3000", "-reps", "1"}, []string{"total"}},
+		{"durability", runDurability, []string{"-jobs", "4", "-concurrency", "2"}, []string{"jobs_per_s", "records_per_s", "start_p50_ms"}},
 		{"auth", runAuth, []string{"-clients", "2", "-duration", "300ms"}, []string{"requests_per_s"}},
+	}
+	if len(tests) != len(scenarios) {
+		t.Errorf("%d scenarios smoke-tested, %d registered", len(tests), len(scenarios))
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,5 +73,20 @@ func TestScenariosSmoke(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestMergeRuns(t *testing.T) {
+	runs := [][]Row{
+		{{"name": "a", "v": 3.0}},
+		{{"name": "a", "v": 1.0}},
+		{{"name": "a", "v": 2.0}},
+	}
+	got := mergeRuns(runs)[0]
+	want := Row{"name": "a", "v": 2.0, "v_min": 1.0, "v_max": 3.0}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
 	}
 }

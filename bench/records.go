@@ -21,7 +21,7 @@ func runRecords(args []string) error {
 	}); err != nil {
 		return err
 	}
-	db, closeDB, err := openStore()
+	db, closeDB, err := openStore(false)
 	if err != nil {
 		return err
 	}
@@ -103,5 +103,3 @@ func runRecords(args []string) error {
 }
 
 func ptrBool(b bool) *bool { return &b }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/entity-enricher/enricher/storage"
@@ -17,13 +18,14 @@ func tempDir() (string, error) { return os.MkdirTemp("", "enricher-bench-") }
 
 func removeAll(dir string) { _ = os.RemoveAll(dir) }
 
-// openStore opens an on-disk store in a temporary directory; closeDB closes it and removes it.
-func openStore() (db *storage.DB, closeDB func(), err error) {
+// openStore opens an on-disk store in a temporary directory (fsync on every commit with
+// syncWrites); closeDB closes it and removes it.
+func openStore(syncWrites bool) (db *storage.DB, closeDB func(), err error) {
 	dir, err := tempDir()
 	if err != nil {
 		return nil, nil, err
 	}
-	if db, err = storage.Open(storage.Config{Dir: dir}); err != nil {
+	if db, err = storage.Open(storage.Config{Dir: dir, SyncWrites: syncWrites}); err != nil {
 		removeAll(dir)
 		return nil, nil, err
 	}
@@ -39,16 +41,45 @@ type server struct {
 
 var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
-// startServer builds the server binary and starts it with env (KEY=VALUE) added.
+var build struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// serverBinary builds ./cmd/enricher once per harness run.
+func serverBinary() (string, error) {
+	build.once.Do(func() {
+		dir, err := os.MkdirTemp("", "enricher-bench-bin-")
+		if err != nil {
+			build.err = err
+			return
+		}
+		build.bin = filepath.Join(dir, "enricher")
+		if out, err := exec.Command("go", "build", "-o", build.bin, "./cmd/enricher").CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	return build.bin, build.err
+}
+
+// removeBinary deletes the binary serverBinary built.
+func removeBinary() {
+	if build.bin != "" {
+		removeAll(filepath.Dir(build.bin))
+	}
+}
+
+// startServer starts the server binary with env (KEY=VALUE) added, on a loopback port with
+// a temporary data dir.
 func startServer(env ...string) (*server, error) {
-	dir, err := tempDir()
+	bin, err := serverBinary()
 	if err != nil {
 		return nil, err
 	}
-	bin := filepath.Join(dir, "enricher")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/enricher").CombinedOutput(); err != nil {
-		removeAll(dir)
-		return nil, fmt.Errorf("build: %v\n%s", err, out)
+	dir, err := tempDir()
+	if err != nil {
+		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--log-level", "info")
 	cmd.Env = append(os.Environ(), env...)

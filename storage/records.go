@@ -3,9 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"math"
-	"strings"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -126,19 +124,6 @@ func putRecordTxn(txn *badger.Txn, r *enricher.Record) error {
 	return countRecord(txn, r, "n", 1)
 }
 
-func putRecordIndexes(txn *badger.Txn, r *enricher.Record) error {
-	sum, err := json.Marshal(r.Summary())
-	if err != nil {
-		return err
-	}
-	for _, k := range recordIndexKeys(r) {
-		if err := txn.Set(k, sum); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // RecordQuery selects and orders records (SPEC §9, GET /api/records).
 type RecordQuery struct {
 	Type, Model, EntityID, JobID, SchemaID string // "" = any
@@ -160,6 +145,7 @@ type RecordQuery struct {
 // during the walk, which then runs over the whole matching range.
 func (db *DB) Records(org string, q RecordQuery) ([]enricher.RecordSummary, int, error) {
 	var out []enricher.RecordSummary
+	var page []pageEntry
 	total := 0
 	err := db.view(func(txn *badger.Txn) error {
 		prefix, timeKeyed := recordIndexPrefix(org, q)
@@ -194,25 +180,26 @@ func (db *DB) Records(org string, q RecordQuery) ([]enricher.RecordSummary, int,
 					continue
 				}
 			}
-			if allMatch && (matched < q.Offset || len(out) >= q.Limit) { // counted by key alone
+			if allMatch && (matched < q.Offset || len(page) >= q.Limit) { // counted by key alone
 				matched++
-				if known && len(out) >= q.Limit {
+				if known && len(page) >= q.Limit {
 					break
 				}
 				continue
 			}
-			var s enricher.RecordSummary
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &s) }); err != nil {
+			var e indexEntry
+			var old *enricher.RecordSummary
+			if err := it.Item().Value(func(v []byte) (err error) { e, old, err = decodeIndexEntry(v); return err }); err != nil {
 				return err
 			}
-			if !allMatch && !recordMatches(&s, q) {
+			if !allMatch && !e.matches(q) {
 				continue
 			}
-			if matched >= q.Offset && len(out) < q.Limit {
-				out = append(out, s)
+			if matched >= q.Offset && len(page) < q.Limit {
+				page = append(page, pageEntry{id: idOfIndexKey(key), sum: old})
 			}
 			matched++
-			if known && len(out) >= q.Limit {
+			if known && len(page) >= q.Limit {
 				break
 			}
 		}
@@ -220,7 +207,8 @@ func (db *DB) Records(org string, q RecordQuery) ([]enricher.RecordSummary, int,
 		if known {
 			total = fastTotal
 		}
-		return nil
+		out, err = loadSummaries(txn, org, page)
+		return err
 	})
 	if out == nil {
 		out = []enricher.RecordSummary{}
@@ -330,34 +318,14 @@ func recordTotal(txn *badger.Txn, org string, q RecordQuery) (int, bool, error) 
 	return 0, false, nil
 }
 
-func recordMatches(s *enricher.RecordSummary, q RecordQuery) bool {
-	ms := s.CreatedAt.UnixMilli()
-	switch {
-	case s.IsDeleted && !q.IncludeDeleted,
-		q.Type != "" && string(s.Type) != q.Type,
-		q.Success != nil && s.Success != *q.Success,
-		q.Model != "" && (s.Model == nil || *s.Model != q.Model),
-		q.EntityID != "" && (s.EntityID == nil || *s.EntityID != q.EntityID),
-		q.JobID != "" && s.JobID != q.JobID,
-		q.SchemaID != "" && (s.SchemaID == nil || *s.SchemaID != q.SchemaID),
-		q.Since > 0 && ms < q.Since,
-		q.Until > 0 && ms >= q.Until,
-		q.Search != "" && (s.EntityName == nil || !strings.Contains(strings.ToLower(*s.EntityName), q.Search)):
-		return false
-	}
-	return true
-}
-
 // DeleteRecords soft-deletes (or, with hard, removes) records of org by id, and returns how
 // many it deleted and the ids it did not find (unknown or of another organization). Deleting
 // a soft-deleted record again counts as deleted.
 func (db *DB) DeleteRecords(org string, ids []string, hard bool, now enricher.Time) (int, []string, error) {
 	return db.changeRecords(org, ids, func(txn *badger.Txn, r *enricher.Record) (bool, error) {
 		if hard {
-			for _, k := range recordIndexKeys(r) {
-				if err := txn.Delete(k); err != nil {
-					return false, err
-				}
+			if err := deleteRecordIndexes(txn, r); err != nil {
+				return false, err
 			}
 			if err := txn.Delete(keyRecordOfJob(r.JobID, r.ID)); err != nil {
 				return false, err

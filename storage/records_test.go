@@ -125,12 +125,25 @@ func TestRecordsAgreeWithBruteForce(t *testing.T) {
 	require.Equal(t, toDelete[:1], missing, "a hard delete is final")
 }
 
+// bruteMatch is the listing filter written out independently of the index code.
+func bruteMatch(r *enricher.Record, q RecordQuery) bool {
+	is := func(p *string, v string) bool { return v == "" || (p != nil && *p == v) }
+	ms := r.CreatedAt.UnixMilli()
+	name := ""
+	if r.EntityName != nil {
+		name = strings.ToLower(*r.EntityName)
+	}
+	return (q.IncludeDeleted || !r.IsDeleted) && (q.Type == "" || string(r.Type) == q.Type) &&
+		(q.Success == nil || r.Success == *q.Success) && is(r.Model, q.Model) && is(r.EntityID, q.EntityID) &&
+		(q.JobID == "" || r.JobID == q.JobID) && is(r.SchemaID, q.SchemaID) &&
+		(q.Since == 0 || ms >= q.Since) && (q.Until == 0 || ms < q.Until) && strings.Contains(name, q.Search)
+}
+
 // bruteForce filters and sorts like Records, ties broken by id in the same direction.
 func bruteForce(all []*enricher.Record, q RecordQuery) []*enricher.Record {
 	var out []*enricher.Record
 	for _, r := range all {
-		s := r.Summary()
-		if recordMatches(&s, q) {
+		if bruteMatch(r, q) {
 			out = append(out, r)
 		}
 	}

@@ -52,3 +52,19 @@ func TestMetricsListener(t *testing.T) {
 	require.Equal(t, 200, res.StatusCode)
 	require.True(t, strings.Contains(string(b), "enricher_sse_subscribers"), "no auth on the metrics listener")
 }
+
+func TestPprofListener(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	ts := startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey, "ENRICHER_PPROF_LISTEN": addr}, nil)
+	ts.bootstrap().must(404, "GET", "/debug/pprof/", nil) // never on the main listener
+	res, err := http.Get("http://" + addr + "/debug/pprof/heap?debug=1")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	require.Equal(t, 200, res.StatusCode)
+	require.Contains(t, string(b), "heap profile")
+}

@@ -36,6 +36,7 @@ type Main struct {
 	metrics   *metrics
 	metricsLn net.Listener     // set when metrics_listen is
 	metricsSv *fasthttp.Server // serves /metrics on metricsLn, without auth
+	pprof     *pprofServer     // set when pprof_listen is
 }
 
 // Env is what Main takes from its process: environment lookups (provider credentials), the log
@@ -134,6 +135,11 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.PprofListen != "" {
+		if m.pprof, err = listenPprof(cfg.PprofListen); err != nil {
+			return nil, err
+		}
+	}
 	if m.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, err
 	}
@@ -147,6 +153,9 @@ func (m *Main) Addr() string { return m.ln.Addr().String() }
 // shutdown_grace and closes the store.
 func (m *Main) Run(ctx context.Context) error {
 	m.log.Info("listening", "addr", m.Addr(), "data_dir", m.cfg.DataDir, "version", version)
+	if m.pprof != nil {
+		m.log.Info("pprof listening", "addr", m.pprof.ln.Addr().String())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- m.api.Serve(m.ln) }()
 	metricsDone := make(chan error, 1)
@@ -174,6 +183,9 @@ func (m *Main) Run(ctx context.Context) error {
 		err = errors.Join(err, m.metricsSv.ShutdownWithContext(sctx))
 	}
 	err = errors.Join(err, <-metricsDone)
+	if m.pprof != nil {
+		err = errors.Join(err, m.pprof.close(sctx))
+	}
 	return errors.Join(serveErr, err, m.db.Close())
 }
 
@@ -190,6 +202,9 @@ func (m *Main) close() {
 	}
 	if m.metricsLn != nil {
 		_ = m.metricsLn.Close()
+	}
+	if m.pprof != nil {
+		_ = m.pprof.close(context.Background())
 	}
 	if m.db != nil {
 		_ = m.db.Close()

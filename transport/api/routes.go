@@ -42,6 +42,9 @@ func (s *Server) routeTable() []route {
 	op, ed, own, adm := enricher.RoleOperator, enricher.RoleEditor, enricher.RoleOwner, enricher.RoleAdmin
 	return []route{
 		{method: "GET", path: "/health", minRole: public, handle: handleHealth},
+		{method: "GET", path: "/api/openapi.json", minRole: adm, queryToken: true, handle: handleOpenAPI},
+		{method: "GET", path: "/docs", minRole: adm, queryToken: true, handle: handleDocs},
+		{method: "GET", path: "/docs/assets/{file}", minRole: public, handle: handleDocsAsset},
 
 		{method: "POST", path: "/api/auth/register", minRole: public, handle: handleRegister},
 		{method: "POST", path: "/api/auth/login", minRole: public, handle: handleLogin},

@@ -71,8 +71,13 @@ func formatOf(path string, raw []byte) string {
 	case len(t) > 0 && t[0] == '[':
 		return formatJSON
 	case len(t) > 0 && t[0] == '{':
-		if json.Valid(t) && !bytes.Contains(t, []byte("\n")) {
-			return formatJSON
+		var obj map[string]json.RawMessage // one object holding the list, or NDJSON
+		if json.Unmarshal(t, &obj) == nil {
+			for _, k := range []string{"data", "results", "items", "entities", "records"} {
+				if v := bytes.TrimSpace(obj[k]); len(v) > 0 && v[0] == '[' {
+					return formatJSON
+				}
+			}
 		}
 		return formatNDJSON
 	}

@@ -60,7 +60,7 @@ func echoServer(t *testing.T) *httptest.Server {
 		json.NewEncoder(w).Encode(map[string]any{
 			"job_id": r.Method + " " + r.URL.Path, "message": r.URL.RawQuery,
 			"stream_url": r.Header.Get("X-API-Key") + "|" + r.Header.Get("Authorization") + "|" + r.Header.Get("Idempotency-Key"),
-			"total": len(body),
+			"total":      len(body),
 		})
 	}))
 	t.Cleanup(ts.Close)

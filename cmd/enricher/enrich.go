@@ -19,7 +19,8 @@ const enrichUsage = `usage: enricher enrich -schema FILE|ID -models KEYS -in FIL
 
 Enriches every entity of a JSON, NDJSON or CSV file (or stdin) with batch jobs on a server,
 follows their events, and writes one NDJSON line per entity. With -out, an interrupted run
-resumes with -resume without enriching finished entities again.
+resumes with -resume without enriching finished entities again: interrupting the command
+leaves its batch jobs running on the server, and -resume re-attaches to them.
 
 flags:
 `
@@ -159,12 +160,16 @@ func (r *enrichRun) openOutput(f *enrichFlags, entities, chunk int) (failed int,
 			return 0, 0, err
 		}
 	}
+	fp, err := fingerprintOf(r.entities, r.base)
+	if err != nil {
+		return 0, 0, err
+	}
 	if r.state == nil {
-		r.state = newRunState(entities, chunk)
+		r.state = newRunState(entities, fp, chunk)
 		flags |= os.O_TRUNC
 	} else {
-		if r.state.Entities != entities {
-			return 0, 0, fmt.Errorf("the input has %d entities, the interrupted run had %d", entities, r.state.Entities)
+		if r.state.Entities != entities || r.state.Fingerprint != fp {
+			return 0, 0, errors.New("the input or the -schema, -models, -strategy or -languages settings differ from the interrupted run's")
 		}
 		if r.done, failed, cost, err = priorOutput(f.out, entities); err != nil {
 			return 0, 0, err

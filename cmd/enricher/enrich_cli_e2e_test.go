@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -172,6 +173,12 @@ func TestEnrichCLIKilledThenResumed(t *testing.T) {
 	require.Equal(t, 0, code, stderr.String())
 	require.Equal(t, 1000, countLines(out))
 	requireEnrichedOnce(t, restclient.New(ts.base, restclient.WithAPIKey(testBootstrapKey)), 1000, 4)
+
+	// Resuming with other settings is refused.
+	stderr.Reset()
+	changed := append(slices.Clone(args), "-resume", "-strategy", "multi_expertise")
+	require.Equal(t, 1, run(context.Background(), changed, os.Getenv, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "differ from the interrupted run")
 }
 
 // countLines counts the complete lines of a file (0 when it does not exist).

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -11,20 +12,36 @@ import (
 )
 
 // runState is what `enricher enrich` keeps next to its output (<out>.state) so that an
-// interrupted run can resume: the run's id (the root of its idempotency keys), the input size
-// and chunk size it was planned with, and the batch jobs started for each chunk, by the
-// chunk's first input index, oldest first.
+// interrupted run can resume: the run's id (the root of its idempotency keys), the input size,
+// a fingerprint of the input and batch settings, the chunk size it was planned with, and the
+// batch jobs started for each chunk, by the chunk's first input index, oldest first.
 type runState struct {
-	RunID    string              `json:"run_id"`
-	Entities int                 `json:"entities"`
-	Chunk    int                 `json:"chunk"`
-	Jobs     map[string][]string `json:"jobs"`
+	RunID       string              `json:"run_id"`
+	Entities    int                 `json:"entities"`
+	Fingerprint string              `json:"fingerprint"`
+	Chunk       int                 `json:"chunk"`
+	Jobs        map[string][]string `json:"jobs"`
 }
 
-func newRunState(entities, chunk int) *runState {
+func newRunState(entities int, fingerprint string, chunk int) *runState {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return &runState{RunID: hex.EncodeToString(b), Entities: entities, Chunk: chunk, Jobs: map[string][]string{}}
+	return &runState{RunID: hex.EncodeToString(b), Entities: entities, Fingerprint: fingerprint, Chunk: chunk,
+		Jobs: map[string][]string{}}
+}
+
+// fingerprintOf is the hex SHA-256 of the JSON of the entities and the batch settings (maps
+// encode with sorted keys, so equal inputs give equal fingerprints).
+func fingerprintOf(entities []map[string]any, settings any) (string, error) {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	if err := enc.Encode(entities); err != nil {
+		return "", err
+	}
+	if err := enc.Encode(settings); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // jobsOf returns the jobs started for the chunk beginning at start.

@@ -25,6 +25,9 @@ leaves its batch jobs running on the server, and -resume re-attaches to them.
 flags:
 `
 
+// batchBodyBudget is the largest batch body the default chunk size aims at, in bytes.
+const batchBodyBudget = 6 << 20
+
 // enrichFlags are the settings of one `enricher enrich` run.
 type enrichFlags struct {
 	server, key, schema, models, strategy, languages string
@@ -128,6 +131,11 @@ func enrich(ctx context.Context, f *enrichFlags, stdin io.Reader, stdout, stderr
 			return fmt.Errorf("read the server's limits: %w", err)
 		}
 		chunk = max(o.Limits.MaxBatchEntities, 1)
+		if b, err := json.Marshal(entities); err == nil {
+			// Keep a batch body well under the default max_body_bytes (8 MiB), which the
+			// options do not report.
+			chunk = min(chunk, max(1, batchBodyBudget*len(entities)/max(len(b), 1)))
+		}
 	}
 	priorFailed, priorCost := 0, 0.0
 	r.done = map[int]bool{}

@@ -8,7 +8,7 @@ import (
 
 // TestImportDirection keeps the arrows of DESIGN.md §2 true: the root imports nothing of the
 // module, storage never imports fasthttp or protoactor, transport/api never imports actors or
-// storage, and adapters never import actors.
+// storage, adapters never import actors, and the Go client imports only the root.
 func TestImportDirection(t *testing.T) {
 	const mod = "github.com/entity-enricher/enricher"
 	tests := []struct {
@@ -25,6 +25,7 @@ func TestImportDirection(t *testing.T) {
 		{mod + "/transport/llm/gemini", []string{mod + "/actors", mod + "/storage", mod + "/transport/api"}},
 		{mod + "/transport/fetch", []string{mod + "/actors", mod + "/storage", mod + "/transport/api", mod + "/transport/llm"}},
 		{mod + "/actors", []string{mod + "/transport/api", "github.com/valyala/fasthttp"}},
+		{mod + "/transport/client", []string{mod + "/actors", mod + "/storage", mod + "/transport/", "github.com/valyala/fasthttp", "github.com/asynkron/protoactor-go"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {

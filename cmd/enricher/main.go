@@ -1,4 +1,5 @@
-// Command enricher runs the Entity Enricher server (`enricher serve`).
+// Command enricher runs the Entity Enricher server (`enricher serve`) and its batch command
+// line client (`enricher enrich`).
 //
 // Configuration comes from ENRICHER_* environment variables and flags (see `enricher serve -h`
 // and the README); provider credentials from the vendors' usual variables (ANTHROPIC_API_KEY,
@@ -28,6 +29,7 @@ const usage = `usage: enricher <command> [flags]
 
 commands:
   serve     run the server (enricher serve -h lists every setting)
+  enrich    enrich a JSON, NDJSON or CSV file of entities on a server (enricher enrich -h)
   version   print the version
 `
 
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return 1
 		}
 		return 0
+	case "enrich":
+		return runEnrich(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version)
 		return 0

@@ -1,0 +1,237 @@
+package client
+
+import (
+	"encoding/json"
+
+	"github.com/entity-enricher/enricher"
+)
+
+// Health is the answer of GET /health (SPEC §12).
+type Health struct {
+	Status        string `json:"status"`
+	Version       string `json:"version"`
+	UptimeSeconds int64  `json:"uptime_seconds"`
+	Storage       string `json:"storage"`
+	JobsActive    int    `json:"jobs_active"`
+}
+
+// LoginResponse is the answer of login and register (SPEC §1.1).
+type LoginResponse struct {
+	AccessToken      string                 `json:"access_token"`
+	RefreshToken     string                 `json:"refresh_token"`
+	TokenType        string                 `json:"token_type"`
+	ExpiresAt        enricher.Time          `json:"expires_at"`
+	RefreshExpiresAt enricher.Time          `json:"refresh_expires_at"`
+	User             *enricher.User         `json:"user"`
+	Organization     *enricher.Organization `json:"organization"`
+}
+
+// CreateAPIKeyRequest is the body of POST /api/auth/api-keys (SPEC §2). A nil Role makes a
+// user key; empty Scopes mean both; a nil ExpiresInDays never expires.
+type CreateAPIKeyRequest struct {
+	Name          string           `json:"name"`
+	Role          *enricher.Role   `json:"role,omitempty"`
+	Scopes        []enricher.Scope `json:"scopes,omitempty"`
+	ExpiresInDays *int             `json:"expires_in_days,omitempty"`
+}
+
+// APIKey is the ApiKey object of SPEC §2.
+type APIKey struct {
+	enricher.APIKey
+	EffectiveRole enricher.Role `json:"effective_role"`
+}
+
+// APIKeyCreated is an APIKey with the full key, which the server shows only once.
+type APIKeyCreated struct {
+	APIKey
+	Key string `json:"key"`
+}
+
+// Limits are the request limits the server reports in its options (SPEC §3.4).
+type Limits struct {
+	MaxModels        int `json:"max_models"`
+	MaxLanguages     int `json:"max_languages"`
+	MaxBatchEntities int `json:"max_batch_entities"`
+	MaxEntityBytes   int `json:"max_entity_bytes"`
+}
+
+// StrategyInfo names an enrichment strategy.
+type StrategyInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// Options is the answer of GET /api/enrichment/options (SPEC §3.4).
+type Options struct {
+	Models            []enricher.ModelInfo `json:"models"`
+	AvailableModels   []string             `json:"available_models"`
+	Languages         map[string]string    `json:"languages"`
+	Strategies        []StrategyInfo       `json:"strategies"`
+	DefaultStrategy   string               `json:"default_strategy"`
+	ModelsLastUpdated enricher.Time        `json:"models_last_updated"`
+	Limits            Limits               `json:"limits"`
+}
+
+// SaveSchemaRequest is the body of POST /api/schema/saved (SPEC §4.4).
+type SaveSchemaRequest struct {
+	Name          string          `json:"name"`
+	SchemaContent json.RawMessage `json:"schema_content"`
+	Tags          []string        `json:"tags,omitempty"`
+	IsPinned      bool            `json:"is_pinned,omitempty"`
+}
+
+// SchemaList is the answer of GET /api/schema/saved. Its items carry the list fields only:
+// SchemaContent and the other large fields are empty (use GetSchema).
+type SchemaList struct {
+	Schemas []enricher.SavedSchema `json:"schemas"`
+	Total   int                    `json:"total"`
+}
+
+// EnrichRequest is the body of a single enrichment (SPEC §5.1). Exactly one of SchemaID and
+// TargetSchema is set; empty optional fields take the server's defaults.
+type EnrichRequest struct {
+	EntityData               map[string]any  `json:"entity_data"`
+	SchemaID                 string          `json:"schema_id,omitempty"`
+	TargetSchema             json.RawMessage `json:"target_schema,omitempty"`
+	Models                   []string        `json:"models"`
+	Languages                []string        `json:"languages,omitempty"`
+	Strategy                 string          `json:"strategy,omitempty"`
+	ClassificationModel      string          `json:"classification_model,omitempty"`
+	ArbitrationModel         string          `json:"arbitration_model,omitempty"`
+	OnClassificationMismatch string          `json:"on_classification_mismatch,omitempty"`
+}
+
+// SyncRequest is the body of the blocking enrichment (SPEC §5.2).
+type SyncRequest struct {
+	EnrichRequest
+	TimeoutSeconds         int  `json:"timeout_seconds,omitempty"`
+	IncludePerModelResults bool `json:"include_per_model_results,omitempty"`
+}
+
+// BatchRequest is the body of POST /api/enrichment/batch/start (SPEC §7.1).
+type BatchRequest struct {
+	Entities                 []map[string]any `json:"entities"`
+	SchemaID                 string           `json:"schema_id,omitempty"`
+	TargetSchema             json.RawMessage  `json:"target_schema,omitempty"`
+	Models                   []string         `json:"models"`
+	Languages                []string         `json:"languages,omitempty"`
+	Strategy                 string           `json:"strategy,omitempty"`
+	ClassificationModel      string           `json:"classification_model,omitempty"`
+	ArbitrationModel         string           `json:"arbitration_model,omitempty"`
+	OnClassificationMismatch string           `json:"on_classification_mismatch,omitempty"`
+	SelectedIndices          []int            `json:"selected_indices,omitempty"`
+}
+
+// Started is the answer of a streaming job start: the job and where to follow it. Total is set
+// by batch starts only.
+type Started struct {
+	JobID     string `json:"job_id"`
+	Message   string `json:"message"`
+	StreamURL string `json:"stream_url"`
+	Total     int    `json:"total,omitempty"`
+}
+
+// FetchAuth is the optional credential of a batch fetch (SPEC §7.2).
+type FetchAuth struct {
+	AuthType      string `json:"auth_type,omitempty"`
+	BearerToken   string `json:"bearer_token,omitempty"`
+	APIKeyHeader  string `json:"api_key_header,omitempty"`
+	APIKeyValue   string `json:"api_key_value,omitempty"`
+	BasicUsername string `json:"basic_username,omitempty"`
+	BasicPassword string `json:"basic_password,omitempty"`
+}
+
+// FetchResponse is the answer of a batch fetch: entities to pass to StartBatch.
+type FetchResponse struct {
+	Entities    []map[string]any `json:"entities"`
+	Total       int              `json:"total"`
+	Format      string           `json:"format"`
+	FetchTimeMS int64            `json:"fetch_time_ms"`
+}
+
+// Job is the JobStatus object of SPEC §8.6. Entity counters are nil outside batches; Result
+// is the terminal event's result (null before, absent in lists).
+type Job struct {
+	JobID              string             `json:"job_id"`
+	JobType            enricher.JobType   `json:"job_type"`
+	Status             enricher.JobStatus `json:"status"`
+	IsPaused           bool               `json:"is_paused"`
+	CreatedAt          enricher.Time      `json:"created_at"`
+	StartedAt          *enricher.Time     `json:"started_at"`
+	FinishedAt         *enricher.Time     `json:"finished_at"`
+	CreatedBy          enricher.CreatedBy `json:"created_by"`
+	Models             []string           `json:"models"`
+	Strategy           *enricher.Strategy `json:"strategy"`
+	SchemaID           *string            `json:"schema_id"`
+	TotalModels        int                `json:"total_models"`
+	CompletedModels    int                `json:"completed_models"`
+	TotalEntities      *int               `json:"total_entities"`
+	CompletedEntities  *int               `json:"completed_entities"`
+	FailedEntities     *int               `json:"failed_entities"`
+	SkippedEntities    *int               `json:"skipped_entities"`
+	RecordIDs          []string           `json:"record_ids"`
+	RecordIDsTruncated bool               `json:"record_ids_truncated"`
+	LastSeq            int64              `json:"last_seq"`
+	Pause              *enricher.Pause    `json:"pause,omitempty"`
+	ErrorMessage       *string            `json:"error_message"`
+	Result             json.RawMessage    `json:"result,omitempty"`
+}
+
+// JobQuery filters GET /api/llm/jobs; zero fields are left out.
+type JobQuery struct {
+	Status   enricher.JobStatus
+	JobType  enricher.JobType
+	Page     int
+	PageSize int
+}
+
+// JobList is one page of jobs, newest first.
+type JobList struct {
+	Jobs       []Job `json:"jobs"`
+	Total      int   `json:"total"`
+	Page       int   `json:"page"`
+	PageSize   int   `json:"page_size"`
+	TotalPages int   `json:"total_pages"`
+}
+
+// JobAction is the answer of cancel and continue.
+type JobAction struct {
+	JobID   string             `json:"job_id"`
+	Status  enricher.JobStatus `json:"status"`
+	Message string             `json:"message"`
+}
+
+// RecordPage is one page of record summaries.
+type RecordPage struct {
+	Records    []enricher.RecordSummary `json:"records"`
+	Total      int                      `json:"total"`
+	Page       int                      `json:"page"`
+	PageSize   int                      `json:"page_size"`
+	TotalPages int                      `json:"total_pages"`
+}
+
+// DeleteResult is the answer of POST /api/records/batch-delete.
+type DeleteResult struct {
+	Deleted  int      `json:"deleted"`
+	NotFound []string `json:"not_found"`
+}
+
+// CostSummary is the answer of GET /api/costs/summary (SPEC §9).
+type CostSummary struct {
+	StartDate          enricher.Time `json:"start_date"`
+	EndDate            enricher.Time `json:"end_date"`
+	TotalCost          float64       `json:"total_cost"`
+	TotalRequests      int           `json:"total_requests"`
+	TotalInputTokens   int           `json:"total_input_tokens"`
+	TotalOutputTokens  int           `json:"total_output_tokens"`
+	AvgCostPerRequest  float64       `json:"avg_cost_per_request"`
+	MostUsedModel      *string       `json:"most_used_model"`
+	MostExpensiveModel *string       `json:"most_expensive_model"`
+}
+
+// FusionRequest is the body of POST /api/fusion/merge (SPEC §6.4).
+type FusionRequest struct {
+	ResultIDs        []string `json:"result_ids"`
+	ArbitrationModel string   `json:"arbitration_model,omitempty"`
+	TimeoutSeconds   int      `json:"timeout_seconds,omitempty"`
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -40,6 +41,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: go run ./bench <scenario> [flags] | -all [-runs 3] [-out dir]\nscenarios:", scenarioNames())
 		os.Exit(2)
 	}
+	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" { // the harness process: in-process scenarios
+		f, err := os.Create(path)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	var err error
 	if os.Args[1] == "-all" || os.Args[1] == "--all" {
 		err = runAll(os.Args[2:])
@@ -48,8 +55,9 @@ func main() {
 	} else {
 		err = fmt.Errorf("unknown scenario %q (have %s)", os.Args[1], scenarioNames())
 	}
-	removeBinary()
 	if err != nil {
+		pprof.StopCPUProfile()
+		removeBinary()
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}

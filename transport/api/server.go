@@ -144,6 +144,8 @@ type Server struct {
 
 	stopping atomic.Bool
 	stopOnce sync.Once
+	streams  sync.WaitGroup // SSE writers on hijacked connections
+	closing  chan struct{}  // closed at Shutdown: SSE writers end
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
 }
@@ -166,6 +168,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		lockout: newLockout(10, 15*time.Minute),
 		limiter: newRateLimiter(cfg.RateLimit),
 		started: now, loaded: now,
+		closing: make(chan struct{}),
 	}
 	s.router = router.New()
 	s.router.RedirectTrailingSlash = false
@@ -219,7 +222,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.stopOnce.Do(func() {
 		s.stopping.Store(true)
+		close(s.closing)
 		err = s.http.ShutdownWithContext(ctx)
+		streamsDone := make(chan struct{})
+		go func() { s.streams.Wait(); close(streamsDone) }()
+		select { // every stream ends at its next event, ping or write deadline
+		case <-streamsDone:
+		case <-ctx.Done():
+			err = errors.Join(err, ctx.Err())
+		}
 		s.bgCancel()
 		s.bgWG.Wait()
 		s.flushUsage()

@@ -1,9 +1,11 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
+	"io"
+	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -15,6 +17,11 @@ import (
 // resume point, then live events, with ": ping" heartbeats; the response ends after the
 // terminal event, when the subscriber falls behind (the client resumes with Last-Event-ID) or
 // at shutdown.
+//
+// The stream takes the connection over from fasthttp (hijack): one goroutine per subscriber
+// writes the response head and the frames itself, with a write deadline, and the body ends
+// when the connection closes. That spares the pipe, the second goroutine and the buffers a
+// streamed fasthttp body holds for its whole life, so an idle subscriber costs little.
 func handleStream(c *call) error {
 	id, err := pathID(c.ctx, "job_id", "job")
 	if err != nil {
@@ -31,36 +38,45 @@ func handleStream(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.ctx.SetStatusCode(fasthttp.StatusOK)
-	c.ctx.SetContentType("text/event-stream")
-	c.ctx.Response.Header.Set("Cache-Control", "no-cache")
-	c.ctx.Response.Header.Set("X-Accel-Buffering", "no")
-	heartbeat, metrics := c.s.cfg.SSEHeartbeat, c.s.deps.Metrics
-	metrics.StreamOpened()
-	c.ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+	s, rid := c.s, requestID(c.ctx)
+	s.streams.Add(1)
+	c.ctx.SetStatusCode(fasthttp.StatusOK) // for the request metrics; the stream writes its own head
+	c.ctx.HijackSetNoResponse(true)
+	s.deps.Metrics.StreamOpened()
+	c.ctx.Hijack(func(conn net.Conn) {
+		defer s.streams.Done()
 		defer stream.Close()
-		metrics.StreamClosed(writeSSE(w, stream, after, heartbeat))
+		w := newSSEWriter(conn, sseWriteTimeout)
+		w.raw("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n" +
+			"X-Accel-Buffering: no\r\nConnection: close\r\nX-Request-ID: " + rid + "\r\n\r\n")
+		s.deps.Metrics.StreamClosed(writeSSE(w, stream, after, s.cfg.SSEHeartbeat, s.closing))
 	})
 	return nil
 }
 
-// writeSSE is the writer loop of one stream. It is the only goroutine touching the socket and
-// stops at the first failed flush (the client left). It returns why the stream ended:
-// completed, client_gone, or closed (slow subscriber dropped, or shutdown).
-func writeSSE(w *bufio.Writer, stream EventStream, after int64, heartbeat time.Duration) string {
-	if _, err := w.WriteString("retry: 3000\n\n"); err != nil || w.Flush() != nil {
+// sseWriteTimeout bounds each write to a subscriber: one that stops reading is disconnected
+// (and resumes with Last-Event-ID) instead of holding its goroutine.
+const sseWriteTimeout = 30 * time.Second
+
+// writeSSE is the writer loop of one stream. It is the only goroutine touching the connection
+// and stops at the first failed write (the client left), or when closing is closed (server
+// shutdown). It returns why the stream ended: completed, client_gone, or closed (slow
+// subscriber dropped, or shutdown).
+func writeSSE(w *sseWriter, stream EventStream, after int64, heartbeat time.Duration, closing <-chan struct{}) string {
+	w.raw("retry: 3000\n\n")
+	if w.flush() != nil {
 		return "client_gone"
 	}
 	done := false
 	last, err := stream.Replay(after, func(seq int64, data []byte) error {
-		writeFrame(w, seq, data)
+		w.frame(seq, data)
 		done = done || isTerminal(data)
-		if w.Buffered() > 32<<10 {
-			return w.Flush()
+		if w.buffered() > 32<<10 {
+			return w.flush()
 		}
 		return nil
 	})
-	if err != nil || w.Flush() != nil {
+	if err != nil || w.flush() != nil {
 		return "client_gone"
 	}
 	live := stream.Live()
@@ -79,25 +95,25 @@ func writeSSE(w *bufio.Writer, stream EventStream, after int64, heartbeat time.D
 				continue
 			}
 			last = ev.Seq
-			writeFrame(w, ev.Seq, ev.Data)
+			w.frame(ev.Seq, ev.Data)
 			// Write whatever else is already queued before flushing once.
 			for drained := false; !drained && !ev.Terminal; {
 				select {
 				case more, ok := <-live:
 					if !ok {
-						_ = w.Flush()
+						_ = w.flush()
 						return "closed"
 					}
 					if more.Seq > last {
 						last = more.Seq
-						writeFrame(w, more.Seq, more.Data)
+						w.frame(more.Seq, more.Data)
 						ev = more
 					}
 				default:
 					drained = true
 				}
 			}
-			if w.Flush() != nil {
+			if w.flush() != nil {
 				return "client_gone"
 			}
 			if ev.Terminal {
@@ -105,20 +121,76 @@ func writeSSE(w *bufio.Writer, stream EventStream, after int64, heartbeat time.D
 			}
 			ping.Reset(heartbeat)
 		case <-ping.C:
-			if _, err := w.WriteString(": ping\n\n"); err != nil || w.Flush() != nil {
+			w.raw(": ping\n\n")
+			if w.flush() != nil {
 				return "client_gone"
 			}
+		case <-closing:
+			return "closed"
 		}
 	}
 }
 
-func writeFrame(w *bufio.Writer, seq int64, data []byte) {
-	var num [20]byte
-	w.WriteString("id: ")
-	w.Write(strconv.AppendInt(num[:0], seq, 10))
-	w.WriteString("\ndata: ")
-	w.Write(data)
-	w.WriteString("\n\n")
+// sseWriter collects frames and writes them in one call per flush. Its buffer comes from a
+// pool when there is something to send and goes back after the write, so a waiting stream
+// holds no buffer. Not safe for concurrent use.
+type sseWriter struct {
+	w       io.Writer
+	timeout time.Duration // per flush, when w has SetWriteDeadline; 0 = none
+	buf     *[]byte
+}
+
+var sseBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func newSSEWriter(w io.Writer, timeout time.Duration) *sseWriter {
+	return &sseWriter{w: w, timeout: timeout}
+}
+
+func (w *sseWriter) bytes() *[]byte {
+	if w.buf == nil {
+		w.buf = sseBufPool.Get().(*[]byte)
+	}
+	return w.buf
+}
+
+func (w *sseWriter) raw(s string) { b := w.bytes(); *b = append(*b, s...) }
+
+func (w *sseWriter) frame(seq int64, data []byte) {
+	b := w.bytes()
+	*b = append(*b, "id: "...)
+	*b = strconv.AppendInt(*b, seq, 10)
+	*b = append(*b, "\ndata: "...)
+	*b = append(*b, data...)
+	*b = append(*b, "\n\n"...)
+}
+
+func (w *sseWriter) buffered() int {
+	if w.buf == nil {
+		return 0
+	}
+	return len(*w.buf)
+}
+
+// flush writes what is buffered and gives the buffer back.
+func (w *sseWriter) flush() error {
+	if w.buf == nil {
+		return nil
+	}
+	b := w.buf
+	w.buf = nil
+	defer func() {
+		if cap(*b) <= 64<<10 { // keep big replay buffers out of the pool
+			*b = (*b)[:0]
+			sseBufPool.Put(b)
+		}
+	}()
+	if d, ok := w.w.(interface{ SetWriteDeadline(time.Time) error }); ok && w.timeout > 0 {
+		if err := d.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil {
+			return err
+		}
+	}
+	_, err := w.w.Write(*b)
+	return err
 }
 
 var terminalPrefixes = [][]byte{

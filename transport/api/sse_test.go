@@ -73,8 +73,7 @@ func TestWriteSSE(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			w := bufio.NewWriter(&buf)
-			writeSSE(w, tt.stream(), tt.after, time.Hour)
+			writeSSE(newSSEWriter(&buf, 0), tt.stream(), tt.after, time.Hour, nil)
 			require.Equal(t, tt.want, buf.String())
 		})
 	}
@@ -85,7 +84,7 @@ func TestWriteSSEHeartbeat(t *testing.T) {
 	r, wr := newPipe()
 	done := make(chan struct{})
 	go func() {
-		writeSSE(bufio.NewWriter(wr), &fakeStream{live: live}, 0, 5*time.Millisecond)
+		writeSSE(newSSEWriter(wr, 0), &fakeStream{live: live}, 0, 5*time.Millisecond, nil)
 		close(done)
 	}()
 	sc := bufio.NewScanner(r)
@@ -145,4 +144,14 @@ func TestErrorStatusMapping(t *testing.T) {
 	for _, tt := range tests {
 		require.Equal(t, tt.status, statusOf(tt.kind), tt.kind.String())
 	}
+}
+
+func TestWriteSSEEndsAtShutdown(t *testing.T) {
+	closing := make(chan struct{})
+	done := make(chan string)
+	var buf bytes.Buffer
+	go func() { done <- writeSSE(newSSEWriter(&buf, 0), &fakeStream{live: make(chan enricher.StreamEvent)}, 0, time.Hour, closing) }()
+	close(closing)
+	require.Equal(t, "closed", <-done)
+	require.Equal(t, "retry: 3000\n\n", buf.String())
 }

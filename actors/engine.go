@@ -128,6 +128,7 @@ type Engine struct {
 	providers map[string]*actor.PID
 	stats     map[string]*ProviderStats
 	hubs      sync.Map // job id -> *hub
+	schemas   *schemaCache
 	stopped   atomic.Bool
 	stopOnce  sync.Once
 }
@@ -143,7 +144,8 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log.With("subsystem", "protoactor") }),
 		actor.WithDeadLetterRequestLogging(false),
 	)
-	e := &Engine{cfg: cfg, deps: deps, log: log, sys: sys, providers: map[string]*actor.PID{}, stats: map[string]*ProviderStats{}}
+	e := &Engine{cfg: cfg, deps: deps, log: log, sys: sys, providers: map[string]*actor.PID{}, stats: map[string]*ProviderStats{},
+		schemas: newSchemaCache(256)}
 	e.persister = sys.Root.Spawn(actor.PropsFromProducer(newPersister(deps.Store, log)))
 	for name, p := range deps.Providers {
 		conc := p.Concurrency
@@ -281,11 +283,7 @@ func ptrStr(s *string) string {
 
 // prepare resolves the schema and models of a spec into a job input (without the job).
 func (e *Engine) prepare(org string, spec *enricher.EnrichSpec) (*jobInput, error) {
-	schema, err := enricher.ParseSchema(spec.SchemaContent)
-	if err != nil {
-		return nil, err
-	}
-	hash, err := enricher.SchemaContentHash(spec.SchemaContent)
+	schema, hash, err := e.schemas.get(spec.SchemaContent)
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,14 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
+	if path := os.Getenv("BENCH_MEMPROFILE"); path != "" { // allocations of the harness process
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	var err error
 	if os.Args[1] == "-all" || os.Args[1] == "--all" {
 		err = runAll(os.Args[2:])

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -24,6 +25,12 @@ type Config struct {
 	SyncWrites bool
 	// GCInterval is how often value-log GC runs. Default 5m; negative disables it.
 	GCInterval time.Duration
+	// ValueLogFileSize is the size of one value-log file. Default 128 MiB (badger allows 1 MiB
+	// to 2 GiB).
+	ValueLogFileSize int64
+	// TrimInterval is how often the resident pages of value-log files no longer written are
+	// handed back to the kernel (residency.go; Linux only). Default 5s; negative disables it.
+	TrimInterval time.Duration
 	// Logger receives badger's own warnings and errors. Default: discard.
 	Logger *slog.Logger
 }
@@ -35,6 +42,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.GCInterval == 0 {
 		c.GCInterval = 5 * time.Minute
+	}
+	if c.ValueLogFileSize == 0 {
+		c.ValueLogFileSize = 128 << 20
+	}
+	if c.TrimInterval == 0 {
+		c.TrimInterval = 5 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -64,7 +77,7 @@ func Open(cfg Config) (*DB, error) {
 		// files mapped into memory, 256 MiB block cache) make the resident set grow past 3 GiB
 		// under load.
 		WithNumMemtables(3).
-		WithValueLogFileSize(128 << 20).
+		WithValueLogFileSize(cfg.ValueLogFileSize).
 		WithBlockCacheSize(64 << 20).
 		WithIndexCacheSize(64 << 20)
 	if !cfg.InMemory {
@@ -82,6 +95,17 @@ func Open(cfg Config) (*DB, error) {
 	if !cfg.InMemory && cfg.GCInterval > 0 {
 		db.wg.Add(1)
 		go db.gcLoop(ctx, cfg.GCInterval)
+	}
+	if !cfg.InMemory && cfg.TrimInterval > 0 && trimSupported {
+		dir, err := filepath.Abs(cfg.Dir)
+		if err == nil { // /proc/self/maps names files by their resolved path
+			dir, err = filepath.EvalSymlinks(dir)
+		}
+		if err != nil {
+			dir = cfg.Dir
+		}
+		db.wg.Add(1)
+		go db.trimLoop(ctx, dir, cfg.TrimInterval)
 	}
 	return db, nil
 }

@@ -15,6 +15,7 @@ type Config struct {
 	Listen            string
 	MetricsListen     string
 	PprofListen       string
+	MemoryLimitMB     int
 	DataDir           string
 	SyncWrites        bool
 	ShutdownGrace     time.Duration
@@ -72,6 +73,7 @@ func (c *Config) settings() []setting {
 		{"listen", "main listener address", ":8080", &c.Listen},
 		{"metrics_listen", "separate listener for /metrics (empty: served on the main listener, admin only)", "", &c.MetricsListen},
 		{"pprof_listen", "listener for Go's /debug/pprof profiles (empty: off; bind it to loopback, it has no auth)", "", &c.PprofListen},
+		{"memory_limit_mb", "soft limit of the Go heap in MiB (runtime/debug.SetMemoryLimit); 0: the runtime's default (GOMEMLIMIT)", "0", &c.MemoryLimitMB},
 		{"data_dir", "storage directory", "./data", &c.DataDir},
 		{"sync_writes", "fsync every write (survives power loss)", "false", &c.SyncWrites},
 		{"shutdown_grace", "time to finish in-flight requests at shutdown", "30s", &c.ShutdownGrace},

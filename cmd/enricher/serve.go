@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -50,6 +51,9 @@ type Env struct {
 // Open wires everything and opens the listener, so Addr is known before Run. On error every
 // resource opened so far is closed.
 func Open(cfg *Config, env Env) (m *Main, err error) {
+	if cfg.MemoryLimitMB > 0 { // process-wide, like GOMEMLIMIT
+		debug.SetMemoryLimit(int64(cfg.MemoryLimitMB) << 20)
+	}
 	if env.Getenv == nil {
 		env.Getenv = os.Getenv
 	}

@@ -81,7 +81,10 @@ func Open(cfg Config) (*DB, error) {
 		WithBlockCacheSize(64 << 20).
 		WithIndexCacheSize(64 << 20)
 	if !cfg.InMemory {
-		opts = opts.WithValueThreshold(1 << 10) // values over 1 KiB go to the value log
+		// Values over 256 bytes (records, record summaries, most events, job snapshots) go to
+		// the value log: the LSM tree keeps keys, index entries and counters, so compactions
+		// stay small, and cold values leave the resident set with the value logs (residency.go).
+		opts = opts.WithValueThreshold(256)
 	} else {
 		opts = opts.WithDir("").WithValueDir("").WithInMemory(true).
 			WithMemTableSize(8 << 20).WithBlockCacheSize(4 << 20).WithNumMemtables(2)

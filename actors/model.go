@@ -36,6 +36,12 @@ type modelSpec struct {
 type plannedCall struct {
 	Domain *enricher.Domain // nil unless multi_expertise
 	Spec   *enricher.AnswerSpec
+	Schema []byte // Spec's JSON Schema, encoded once per job; read-only
+}
+
+func newPlannedCall(d *enricher.Domain, spec *enricher.AnswerSpec) plannedCall {
+	schema, _ := json.Marshal(spec.JSONSchema())
+	return plannedCall{Domain: d, Spec: spec, Schema: schema}
 }
 
 // planCalls splits a run into calls by strategy (SPEC §5.3). Domains without asked fields
@@ -46,7 +52,7 @@ func planCalls(s *enricher.Schema, entity map[string]any, strategy enricher.Stra
 		if spec.Empty() {
 			return nil
 		}
-		return []plannedCall{{Spec: spec}}
+		return []plannedCall{newPlannedCall(nil, spec)}
 	}
 	var plan []plannedCall
 	seen := map[string]bool{}
@@ -63,7 +69,7 @@ func planCalls(s *enricher.Schema, entity map[string]any, strategy enricher.Stra
 		if d.Name == "" {
 			d.Name = p.Expertise
 		}
-		plan = append(plan, plannedCall{Domain: &d, Spec: spec})
+		plan = append(plan, newPlannedCall(&d, spec))
 	}
 	return plan
 }
@@ -181,11 +187,10 @@ func (a *modelActor) newCall(p plannedCall) *callSpec {
 		Schema: a.spec.Schema, Entity: a.spec.Entity, Spec: p.Spec, Strategy: a.spec.Strategy,
 		Domain: p.Domain, Classification: a.spec.Classification, Mismatch: a.spec.Mismatch,
 	})
-	schema, _ := json.Marshal(p.Spec.JSONSchema())
 	spec := p.Spec
 	return &callSpec{
 		Kind: "enrichment", Model: a.spec.Model, Provider: a.spec.Provider, Prompt: prompt,
-		Schema: schema, SchemaName: "enrichment",
+		Schema: p.Schema, SchemaName: "enrichment",
 		Check: func(text string) (any, []string) {
 			out, problems := enricher.CheckAnswer(spec, text)
 			return out, problems

@@ -315,5 +315,13 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 
 	conform("CostSummary", c.must(200, "GET", "/api/costs/summary", nil))
 	conform("CostsByModel", c.must(200, "GET", "/api/costs/by-model", nil))
+	conform("RecordStats", c.must(200, "GET", "/api/records/stats", nil))
+	orgs := c.must(200, "GET", "/api/admin/organizations", nil)
+	conform("OrganizationList", orgs)
+	counted := 0.0
+	for _, o := range orgs.get("organizations").([]any) {
+		counted += o.(map[string]any)["record_count"].(float64)
+	}
+	require.Positive(t, counted, "record counts are real")
 	conform("DeleteRecordsResponse", c.must(200, "POST", "/api/records/batch-delete", map[string]any{"ids": ids[:1]}))
 }

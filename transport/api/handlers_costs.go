@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"sort"
 	"time"
 
@@ -58,9 +59,9 @@ func handleRecordStats(c *call) error {
 		m.InputTokens += r.InputTokens
 		m.OutputTokens += r.OutputTokens
 	}
-	avg := 0.0
+	avg := int64(0) // *_ms values are integers (SPEC §0.1)
 	if total.Records > 0 {
-		avg = float64(total.TimeMS) / float64(total.Records)
+		avg = int64(math.Round(float64(total.TimeMS) / float64(total.Records)))
 	}
 	return c.ok(map[string]any{
 		"total_records": total.Records, "successful_records": total.Successful, "failed_records": total.Records - total.Successful,

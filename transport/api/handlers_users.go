@@ -206,8 +206,16 @@ func handleAdminOrganizations(c *call) error {
 		if err != nil {
 			return err
 		}
-		// Records and costs arrive with the enrichment engine; until then both are 0.
-		out = append(out, adminOrganization{Organization: o, UserCount: len(users)})
+		stats, err := c.s.deps.Records.Stats(o.ID, "", 0, 0)
+		if err != nil {
+			return err
+		}
+		row := adminOrganization{Organization: o, UserCount: len(users)}
+		for _, st := range stats {
+			row.RecordCount += int64(st.Records)
+			row.TotalCostUSD += st.CostUSD
+		}
+		out = append(out, row)
 	}
 	return c.ok(map[string]any{"organizations": out, "total": total, "page": p.Page, "page_size": p.Size, "total_pages": pages})
 }

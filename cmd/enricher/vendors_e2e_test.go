@@ -16,13 +16,13 @@ import (
 // Ollama-compatible fake over loopback, through the real adapters.
 func TestVendorsEndToEnd(t *testing.T) {
 	t.Parallel()
-	oa := llmtest.NewOpenAIServer(llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
+	oa := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
 	defer oa.Close()
-	ds := llmtest.NewOpenAIServer(llmtest.OpenAIFlavorDeepSeek, "sk-deepseek-test")
+	ds := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorDeepSeek, "sk-deepseek-test")
 	defer ds.Close()
-	ol := llmtest.NewOpenAIServer(llmtest.OpenAIFlavorOllama, "")
+	ol := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorOllama, "")
 	defer ol.Close()
-	an := llmtest.NewAnthropicServer("sk-ant-test")
+	an := llmtest.NewAnthropicServer(t, "sk-ant-test")
 	defer an.Close()
 	ge := llmtest.NewGeminiServer(t)
 	ge.APIKey = "gemini-test-key"
@@ -72,7 +72,7 @@ func TestVendorsEndToEnd(t *testing.T) {
 // connection close, and the job ends cancelled.
 func TestCancelAbortsVendorRequest(t *testing.T) {
 	t.Parallel()
-	oa := llmtest.NewOpenAIServer(llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
+	oa := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
 	defer oa.Close()
 	oa.Script(func(n int, body []byte) llmtest.OpenAIReply { return llmtest.OpenAIReply{Stall: true} })
 	ts := startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey,

@@ -156,9 +156,9 @@ func TestAnthropicSDKDecodesFakeAnswers(t *testing.T) {
 		`"cache_creation_input_tokens":7,"cache_read_input_tokens":100,` +
 		`"cache_creation":{"ephemeral_5m_input_tokens":7,"ephemeral_1h_input_tokens":0},"service_tier":"standard"}}`
 	tests := []struct {
-		name                            string
-		reply                           *llmtest.AnthropicReply
-		wantInput                       string // "" means: any object with name and age
+		name                           string
+		reply                          *llmtest.AnthropicReply
+		wantInput                      string // "" means: any object with name and age
 		wantIn, wantOut, wantCacheRead int64  // 0 means: positive (cache: zero)
 	}{
 		{name: "the fake's own answer"},

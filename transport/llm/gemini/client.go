@@ -149,7 +149,8 @@ func (c *Client) requestBody(req *llm.Request) ([]byte, error) {
 		MaxOutputTokens: req.MaxTokens,
 	}}
 	if req.System != "" {
-		gr.SystemInstruction = &content{Parts: []part{{Text: req.System}}}
+		// Role "user", as google.golang.org/genai sends it (genai_test.go); the API ignores it.
+		gr.SystemInstruction = &content{Role: "user", Parts: []part{{Text: req.System}}}
 	}
 	for i, m := range req.Messages {
 		role := m.Role

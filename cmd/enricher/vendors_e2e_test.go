@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -66,6 +68,16 @@ func TestVendorsEndToEnd(t *testing.T) {
 	require.NotEmpty(t, ge.Requests())
 	require.NotEmpty(t, ds.Requests())
 	require.NotEmpty(t, ol.Requests())
+	// The first body each vendor received, for the record (go test -v): issue 4's closing note.
+	for _, b := range []struct {
+		vendor string
+		body   []byte
+	}{{"anthropic", an.Requests()[0].Body}, {"openai", oa.Requests()[0].Body}, {"gemini", ge.Requests()[0].Body},
+		{"deepseek", ds.Requests()[0].Body}, {"ollama", ol.Requests()[0].Body}} {
+		var pretty bytes.Buffer
+		require.NoError(t, json.Indent(&pretty, b.body, "", "  "), b.vendor)
+		t.Logf("%s request body:\n%s", b.vendor, pretty.String())
+	}
 }
 
 // TestCancelAbortsVendorRequest cancels a job whose OpenAI call is stalled: the fake sees its

@@ -15,7 +15,6 @@ import (
 func TestArbitrationWithOpenAIFake(t *testing.T) {
 	t.Parallel()
 	oa := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
-	defer oa.Close()
 	ts := startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey,
 		"OPENAI_API_KEY": "sk-openai-test", "OPENAI_BASE_URL": oa.URL}, nil)
 	c := ts.bootstrap()

@@ -19,13 +19,9 @@ import (
 func TestVendorsEndToEnd(t *testing.T) {
 	t.Parallel()
 	oa := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
-	defer oa.Close()
 	ds := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorDeepSeek, "sk-deepseek-test")
-	defer ds.Close()
 	ol := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorOllama, "")
-	defer ol.Close()
 	an := llmtest.NewAnthropicServer(t, "sk-ant-test")
-	defer an.Close()
 	ge := llmtest.NewGeminiServer(t)
 	ge.APIKey = "gemini-test-key"
 
@@ -85,7 +81,6 @@ func TestVendorsEndToEnd(t *testing.T) {
 func TestCancelAbortsVendorRequest(t *testing.T) {
 	t.Parallel()
 	oa := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
-	defer oa.Close()
 	oa.Script(func(n int, body []byte) llmtest.OpenAIReply { return llmtest.OpenAIReply{Stall: true} })
 	ts := startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey,
 		"OPENAI_API_KEY": "sk-openai-test", "OPENAI_BASE_URL": oa.URL}, nil)

@@ -26,7 +26,6 @@ type testBundle struct {
 func setup(t *testing.T, mutate func(*Config)) *testBundle {
 	t.Helper()
 	fake := llmtest.NewAnthropicServer(t, testKey)
-	t.Cleanup(fake.Close)
 	cfg := Config{BaseURL: fake.URL + "/", APIKey: testKey, Timeout: 5 * time.Second}
 	if mutate != nil {
 		mutate(&cfg)

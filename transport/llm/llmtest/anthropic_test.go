@@ -88,7 +88,6 @@ func TestAnthropicServerChecks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := NewAnthropicServer(t, anthropicTestKey)
-			t.Cleanup(s.Close)
 			path := tt.path
 			if path == "" {
 				path = "/v1/messages"
@@ -120,7 +119,6 @@ func TestAnthropicServerChecks(t *testing.T) {
 
 func TestAnthropicServerForcedToolAnswer(t *testing.T) {
 	s := NewAnthropicServer(t, "")
-	t.Cleanup(s.Close)
 	schema := `{"type":"object","properties":{` +
 		`"name":{"type":"object","properties":{"en":{"type":"string"},"fr":{"type":["string","null"]}},"required":["en","fr"]},` +
 		`"age":{"type":"integer"},"score":{"type":"number"},"ok":{"type":"boolean"},` +
@@ -149,7 +147,6 @@ func TestAnthropicServerForcedToolAnswer(t *testing.T) {
 
 func TestAnthropicServerScriptAndStall(t *testing.T) {
 	s := NewAnthropicServer(t, "")
-	t.Cleanup(s.Close)
 	s.Script(func(n int, body []byte) AnthropicReply {
 		if n == 1 {
 			return AnthropicReply{Status: 429, Headers: map[string]string{"retry-after": "3"},

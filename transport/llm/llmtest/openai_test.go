@@ -79,7 +79,6 @@ func TestOpenAIServerChecksRequests(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := llmtest.NewOpenAIServer(t, tt.flavor, "k")
-			t.Cleanup(s.Close)
 			status, out := postOpenAI(t, s.URL, tt.key, tt.body)
 			require.Equal(t, tt.wantStatus, status, out)
 			if tt.wantError != "" {
@@ -124,7 +123,6 @@ func TestOpenAIServerAnswersFromSchema(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := llmtest.NewOpenAIServer(t, tt.flavor, "")
-			t.Cleanup(s.Close)
 			status, out := postOpenAI(t, s.URL, "", tt.body)
 			require.Equal(t, 200, status, out)
 			choice := out["choices"].([]any)[0].(map[string]any)

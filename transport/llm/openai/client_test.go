@@ -25,7 +25,6 @@ const personSchema = `{"type":"object","properties":{"name":{"type":"string","ex
 func newFake(t *testing.T, flavor llmtest.OpenAIFlavor, key string) *llmtest.OpenAIServer {
 	t.Helper()
 	s := llmtest.NewOpenAIServer(t, flavor, key)
-	t.Cleanup(s.Close)
 	return s
 }
 

@@ -14,8 +14,7 @@ import (
 // the OpenAI fake: once with sound decisions (method llm), once with garbage (rule fallback).
 func TestArbitrationWithOpenAIFake(t *testing.T) {
 	t.Parallel()
-	oa := llmtest.NewOpenAIServer(llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
-	defer oa.Close()
+	oa := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
 	ts := startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey,
 		"OPENAI_API_KEY": "sk-openai-test", "OPENAI_BASE_URL": oa.URL}, nil)
 	c := ts.bootstrap()

@@ -37,6 +37,7 @@ type Config struct {
 	MaxSchemasPerOrg  int
 	MaxValidationRetr int
 	LLMRetries        int
+	RetryMaxWait      time.Duration
 	LLMTimeout        time.Duration
 	LLMMaxOutputTok   int
 	ProviderConc      int
@@ -95,6 +96,7 @@ func (c *Config) settings() []setting {
 		{"max_schemas_per_org", "live saved schemas per organization", "1000", &c.MaxSchemasPerOrg},
 		{"max_validation_retries", "self-correction turns after an invalid answer", "5", &c.MaxValidationRetr},
 		{"llm_retries", "transport retries of one provider call", "3", &c.LLMRetries},
+		{"retry_max_wait", "cap on the total backoff wait of one provider call's retries (0: no cap)", "2m", &c.RetryMaxWait},
 		{"llm_timeout", "timeout of one provider call", "120s", &c.LLMTimeout},
 		{"llm_max_output_tokens", "answer token cap of one provider call", "8192", &c.LLMMaxOutputTok},
 		{"provider_concurrency", "calls in flight per provider", "8", &c.ProviderConc},
@@ -162,8 +164,8 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s must be positive", name)
 		}
 	}
-	if c.MaxValidationRetr < 0 || c.LLMRetries < 0 || c.RateLimit < 0 {
-		return fmt.Errorf("max_validation_retries, llm_retries and rate_limit must not be negative")
+	if c.MaxValidationRetr < 0 || c.LLMRetries < 0 || c.RateLimit < 0 || c.RetryMaxWait < 0 {
+		return fmt.Errorf("max_validation_retries, llm_retries, retry_max_wait and rate_limit must not be negative")
 	}
 	if c.BootstrapKey != "" && !validBootstrapKey(c.BootstrapKey) {
 		return fmt.Errorf("bootstrap_key must match ^ent_[A-Za-z0-9_-]{32,}$")

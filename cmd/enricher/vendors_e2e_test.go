@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,14 +18,10 @@ import (
 // Ollama-compatible fake over loopback, through the real adapters.
 func TestVendorsEndToEnd(t *testing.T) {
 	t.Parallel()
-	oa := llmtest.NewOpenAIServer(llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
-	defer oa.Close()
-	ds := llmtest.NewOpenAIServer(llmtest.OpenAIFlavorDeepSeek, "sk-deepseek-test")
-	defer ds.Close()
-	ol := llmtest.NewOpenAIServer(llmtest.OpenAIFlavorOllama, "")
-	defer ol.Close()
-	an := llmtest.NewAnthropicServer("sk-ant-test")
-	defer an.Close()
+	oa := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
+	ds := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorDeepSeek, "sk-deepseek-test")
+	ol := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorOllama, "")
+	an := llmtest.NewAnthropicServer(t, "sk-ant-test")
 	ge := llmtest.NewGeminiServer(t)
 	ge.APIKey = "gemini-test-key"
 
@@ -66,14 +64,23 @@ func TestVendorsEndToEnd(t *testing.T) {
 	require.NotEmpty(t, ge.Requests())
 	require.NotEmpty(t, ds.Requests())
 	require.NotEmpty(t, ol.Requests())
+	// The first body each vendor received, for the record (go test -v): issue 4's closing note.
+	for _, b := range []struct {
+		vendor string
+		body   []byte
+	}{{"anthropic", an.Requests()[0].Body}, {"openai", oa.Requests()[0].Body}, {"gemini", ge.Requests()[0].Body},
+		{"deepseek", ds.Requests()[0].Body}, {"ollama", ol.Requests()[0].Body}} {
+		var pretty bytes.Buffer
+		require.NoError(t, json.Indent(&pretty, b.body, "", "  "), b.vendor)
+		t.Logf("%s request body:\n%s", b.vendor, pretty.String())
+	}
 }
 
 // TestCancelAbortsVendorRequest cancels a job whose OpenAI call is stalled: the fake sees its
 // connection close, and the job ends cancelled.
 func TestCancelAbortsVendorRequest(t *testing.T) {
 	t.Parallel()
-	oa := llmtest.NewOpenAIServer(llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
-	defer oa.Close()
+	oa := llmtest.NewOpenAIServer(t, llmtest.OpenAIFlavorOpenAI, "sk-openai-test")
 	oa.Script(func(n int, body []byte) llmtest.OpenAIReply { return llmtest.OpenAIReply{Stall: true} })
 	ts := startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey,
 		"OPENAI_API_KEY": "sk-openai-test", "OPENAI_BASE_URL": oa.URL}, nil)

@@ -11,13 +11,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/valyala/fasthttp"
+
+	"github.com/entity-enricher/enricher/transport/llm"
+	"github.com/entity-enricher/enricher/transport/llm/vendorhttp"
 )
 
 // ToolName is the name of the forced tool that carries the answer.
@@ -30,11 +31,11 @@ const toolDescription = "Record the complete answer. Call this tool exactly once
 const (
 	DefaultBaseURL          = "https://api.anthropic.com"
 	DefaultVersion          = "2023-06-01"
-	DefaultConnectTimeout   = 10 * time.Second
-	DefaultTimeout          = 120 * time.Second
-	DefaultMaxResponseBytes = 8 << 20
+	DefaultConnectTimeout   = vendorhttp.DefaultConnectTimeout
+	DefaultTimeout          = vendorhttp.DefaultTimeout
+	DefaultMaxResponseBytes = vendorhttp.DefaultMaxResponseBytes
 	DefaultMaxTokens        = 8192
-	DefaultMaxConns         = 64
+	DefaultMaxConns         = vendorhttp.DefaultMaxConns
 )
 
 // The values of Config.AuthStyle.
@@ -122,13 +123,13 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Client is an llm.Provider for the Anthropic Messages API. It holds one fasthttp.Client
+// Client is an llm.Provider for the Anthropic Messages API. It holds one vendorhttp.Client
 // (keep-alive connections are reused across calls) and is safe for concurrent use; it needs no
-// Close (idle connections are closed by fasthttp after a while).
+// Close (idle connections are closed after a while).
 type Client struct {
 	cfg      Config
 	endpoint string
-	http     *fasthttp.Client
+	http     *vendorhttp.Client
 }
 
 var _ llm.Provider = (*Client)(nil)
@@ -140,20 +141,17 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
-	return &Client{
-		cfg:      cfg,
-		endpoint: cfg.BaseURL + "/v1/messages",
-		http: &fasthttp.Client{
-			Dial:                     func(addr string) (net.Conn, error) { return dialer.Dial("tcp", addr) },
-			Transport:                transport{},
-			RetryIfErr:               retryStale,
-			MaxConnsPerHost:          cfg.MaxConns,
-			MaxResponseBodySize:      cfg.MaxResponseBytes,
-			MaxConnWaitTimeout:       cfg.Timeout,
-			NoDefaultUserAgentHeader: true,
-		},
-	}, nil
+	hc, err := vendorhttp.New(vendorhttp.Config{
+		ConnectTimeout:   cfg.ConnectTimeout,
+		FirstByteTimeout: cfg.FirstByteTimeout,
+		Timeout:          cfg.Timeout,
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		MaxConns:         cfg.MaxConns,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("anthropic: %w", err)
+	}
+	return &Client{cfg: cfg, endpoint: cfg.BaseURL + "/v1/messages", http: hc}, nil
 }
 
 // Complete sends req and returns the answer (llm.Provider). With req.Schema the answer is the
@@ -171,11 +169,6 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(c.cfg.Timeout)
-	ctxBound := false
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline, ctxBound = d, true
-	}
 	hreq := fasthttp.AcquireRequest()
 	hresp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(hreq)
@@ -192,16 +185,8 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 		}
 	}
 	hreq.SetBody(body)
-	hreq.SetUserValue(callKey{}, &call{ctx: ctx, deadline: deadline, firstByte: c.cfg.FirstByteTimeout})
-	hreq.SetTimeout(time.Until(deadline))
-
-	if err := c.http.Do(hreq, hresp); err != nil {
-		if ctxBound && !time.Now().Before(deadline) {
-			// The connection deadline (ctx's) can fire just before ctx's own timer; ctx is
-			// about to end, so wait for it and report the ctx deadline.
-			<-ctx.Done()
-		}
-		return nil, transportError(ctx, err, c.cfg.MaxResponseBytes)
+	if err := c.http.Do(ctx, hreq, hresp); err != nil {
+		return nil, err
 	}
 	status := hresp.StatusCode()
 	if status < 200 || status > 299 {

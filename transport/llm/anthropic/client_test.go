@@ -62,7 +62,7 @@ func TestCompleteGoldenRequest(t *testing.T) {
 
 func TestCompleteParsesAnswer(t *testing.T) {
 	okTool := `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929",` +
-		`"content":[{"type":"thinking","thinking":"hmm"},{"type":"tool_use","id":"toolu_1","name":"record_answer","input":{"name": "Alice", "age": 30}}],` +
+		`"content":[{"type":"thinking","thinking":"hmm","signature":"sig"},{"type":"tool_use","id":"toolu_1","name":"record_answer","input":{"name": "Alice", "age": 30}}],` +
 		`"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":412,"output_tokens":38,` +
 		`"cache_creation_input_tokens":7,"cache_read_input_tokens":100,"cache_creation":{"ephemeral_5m_input_tokens":7,"ephemeral_1h_input_tokens":0},"service_tier":"standard"}}`
 	tests := []struct {
@@ -74,6 +74,7 @@ func TestCompleteParsesAnswer(t *testing.T) {
 		wantStop  string
 		wantKind  llm.ErrorKind // "" for success
 		wantMsg   string
+		offSpec   bool // body is not a Messages API answer: the fake's spec check flags it
 	}{
 		{name: "tool answer with cache usage", schema: personSchema, body: okTool,
 			wantText: `{"name":"Alice","age":30}`, wantStop: "tool_use",
@@ -82,23 +83,23 @@ func TestCompleteParsesAnswer(t *testing.T) {
 			wantText: `{"age":1,"name":"x"}`, wantStop: "tool_use"},
 		{name: "non-object schema is wrapped and unwrapped", schema: `{"type":"array","items":{"type":"string"}}`,
 			wantText: `["x"]`, wantStop: "tool_use"},
-		{name: "text answer without schema", body: `{"type":"message","content":[{"type":"text","text":"Hello, "},` +
+		{name: "text answer without schema", body: `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","stop_sequence":null,"content":[{"type":"text","text":"Hello, "},` +
 			`{"type":"text","text":"world"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":2}}`,
 			wantText: "Hello, world", wantStop: "end_turn", wantUsage: &llm.Usage{InputTokens: 3, OutputTokens: 2}},
-		{name: "text cut at max_tokens without schema is returned", body: `{"type":"message","content":[{"type":"text","text":"Hel"}],` +
+		{name: "text cut at max_tokens without schema is returned", body: `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","stop_sequence":null,"content":[{"type":"text","text":"Hel"}],` +
 			`"stop_reason":"max_tokens","usage":{"input_tokens":3,"output_tokens":1}}`, wantText: "Hel", wantStop: "max_tokens"},
-		{name: "max_tokens with schema", schema: personSchema, body: `{"type":"message","content":[],` +
+		{name: "max_tokens with schema", schema: personSchema, body: `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","stop_sequence":null,"content":[],` +
 			`"stop_reason":"max_tokens","usage":{"input_tokens":3,"output_tokens":1024}}`,
 			wantKind: llm.KindBadRequest, wantMsg: "cut at max_tokens (1024 output tokens)"},
-		{name: "refusal", schema: personSchema, body: `{"type":"message","content":[],"stop_reason":"refusal","usage":{"input_tokens":3,"output_tokens":0}}`,
+		{name: "refusal", schema: personSchema, body: `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","stop_sequence":null,"content":[],"stop_reason":"refusal","usage":{"input_tokens":3,"output_tokens":0}}`,
 			wantKind: llm.KindBadRequest, wantMsg: "refused"},
-		{name: "no tool call", schema: personSchema, body: `{"type":"message","content":[{"type":"text","text":"no"}],` +
+		{name: "no tool call", schema: personSchema, body: `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","stop_sequence":null,"content":[{"type":"text","text":"no"}],` +
 			`"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}`,
 			wantKind: llm.KindServerError, wantMsg: "did not call the record_answer tool"},
-		{name: "empty text", body: `{"type":"message","content":[],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":0}}`,
+		{name: "empty text", body: `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","stop_sequence":null,"content":[],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":0}}`,
 			wantKind: llm.KindServerError, wantMsg: "empty"},
 		{name: "not a message", schema: personSchema, body: `<html>ok</html>`,
-			wantKind: llm.KindServerError, wantMsg: "not a Messages API message"},
+			wantKind: llm.KindServerError, wantMsg: "not a Messages API message", offSpec: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,6 +115,7 @@ func TestCompleteParsesAnswer(t *testing.T) {
 				req.Schema = json.RawMessage(tt.schema)
 			}
 			resp, err := b.client.Complete(context.Background(), req)
+			require.Equal(t, tt.offSpec, len(b.fake.TakeViolations()) > 0, "spec violations")
 			if tt.wantKind != "" {
 				e := requireKind(t, err, tt.wantKind)
 				require.Contains(t, e.Message, tt.wantMsg)
@@ -145,6 +147,7 @@ func TestCompleteErrorMapping(t *testing.T) {
 		wantStatus int
 		wantRetry  time.Duration
 		wantMsg    string
+		offSpec    bool // the body is a proxy's, not the vendor's: the fake's spec check flags it
 	}{
 		{name: "429 with retry-after seconds", status: 429, headers: map[string]string{"retry-after": "7"},
 			body:     body("rate_limit_error", "Number of requests has exceeded your rate limit"),
@@ -161,9 +164,9 @@ func TestCompleteErrorMapping(t *testing.T) {
 		{name: "402 billing", status: 402, body: body("billing_error", "payment required"), wantKind: llm.KindQuotaExhausted},
 		{name: "529 overloaded", status: 529, body: body("overloaded_error", "Overloaded"), wantKind: llm.KindOverloaded, wantMsg: "Overloaded"},
 		{name: "503 without vendor body", status: 503, body: "upstream connect error", wantKind: llm.KindOverloaded,
-			wantMsg: "HTTP 503 Service Unavailable: upstream connect error"},
+			wantMsg: "HTTP 503 Service Unavailable: upstream connect error", offSpec: true},
 		{name: "500 api_error", status: 500, body: body("api_error", "Internal server error"), wantKind: llm.KindServerError},
-		{name: "502 html", status: 502, body: "<html>bad gateway</html>", wantKind: llm.KindServerError, wantMsg: "HTTP 502 Bad Gateway"},
+		{name: "502 html", status: 502, body: "<html>bad gateway</html>", wantKind: llm.KindServerError, wantMsg: "HTTP 502 Bad Gateway", offSpec: true},
 		{name: "504 timeout_error", status: 504, body: body("timeout_error", "Request timeout"), wantKind: llm.KindServerError},
 		{name: "401 from the fake's key check", key: "sk-wrong", wantKind: llm.KindAuth, wantStatus: 401, wantMsg: "invalid x-api-key"},
 		{name: "403 permission", status: 403, body: body("permission_error", "no access"), wantKind: llm.KindAuth},
@@ -188,6 +191,7 @@ func TestCompleteErrorMapping(t *testing.T) {
 				})
 			}
 			_, err := b.client.Complete(context.Background(), personRequest())
+			require.Equal(t, tt.offSpec, len(b.fake.TakeViolations()) > 0, "spec violations")
 			e := requireKind(t, err, tt.wantKind)
 			want := tt.wantStatus
 			if want == 0 {
@@ -298,7 +302,7 @@ func TestCompleteResponseSizeCap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := setup(t, func(c *Config) { c.MaxResponseBytes = 2048 })
-			body := `{"type":"message","content":[{"type":"text","text":"` + strings.Repeat("a", tt.size) +
+			body := `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","stop_sequence":null,"content":[{"type":"text","text":"` + strings.Repeat("a", tt.size) +
 				`"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}`
 			b.fake.Script(func(int, []byte) llmtest.AnthropicReply { return llmtest.AnthropicReply{Status: 200, Body: body} })
 			req := personRequest()
@@ -316,7 +320,7 @@ func TestCompleteResponseSizeCap(t *testing.T) {
 }
 
 func TestCompleteConnectionRefused(t *testing.T) {
-	fake := llmtest.NewAnthropicServer(testKey)
+	fake := llmtest.NewAnthropicServer(t, testKey)
 	url := fake.URL
 	fake.Close()
 	c, err := New(Config{BaseURL: url, APIKey: testKey})

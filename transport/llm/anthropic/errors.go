@@ -1,21 +1,16 @@
 package anthropic
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/entity-enricher/enricher/transport/llm"
-	"github.com/valyala/fasthttp"
 )
 
 // contextLengthWords mark a 400 invalid_request_error about the prompt not fitting the model's
@@ -147,28 +142,4 @@ func retryAfter(header func(string) string, now time.Time) time.Duration {
 		}
 	}
 	return latest
-}
-
-// transportError maps a failure without a usable HTTP response: ctx ending (cancelled or
-// timeout, wrapping ctx.Err()), a network deadline (timeout), a body over maxBytes
-// (server_error), anything else (server_error: connection refused, reset, malformed HTTP).
-func transportError(ctx context.Context, err error, maxBytes int) *llm.Error {
-	if cerr := ctx.Err(); cerr != nil {
-		if errors.Is(cerr, context.DeadlineExceeded) {
-			return &llm.Error{Kind: llm.KindTimeout, Message: "request deadline exceeded", Err: cerr}
-		}
-		return &llm.Error{Kind: llm.KindCancelled, Message: "request cancelled", Err: cerr}
-	}
-	var ne net.Error
-	switch {
-	case errors.Is(err, errFirstByteTimeout):
-		return &llm.Error{Kind: llm.KindTimeout, Message: "no response within the first-byte timeout", Err: err}
-	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout),
-		errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return &llm.Error{Kind: llm.KindTimeout, Message: "request timed out", Err: err}
-	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		return &llm.Error{Kind: llm.KindServerError, Message: fmt.Sprintf("response body larger than %d bytes", maxBytes), Err: err}
-	default:
-		return &llm.Error{Kind: llm.KindServerError, Message: "network error: " + err.Error(), Err: err}
-	}
 }

@@ -1,16 +1,12 @@
 package anthropic
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/stretchr/testify/require"
-	"github.com/valyala/fasthttp"
 )
 
 func TestRetryAfter(t *testing.T) {
@@ -63,31 +59,6 @@ func TestStatusErrorMessage(t *testing.T) {
 			e := statusError(500, func(string) string { return "" }, []byte(tt.body), time.Now())
 			require.Equal(t, llm.KindServerError, e.Kind)
 			require.Equal(t, tt.want, e.Message)
-		})
-	}
-}
-
-func TestTransportError(t *testing.T) {
-	cancelled, cancel := context.WithCancel(context.Background())
-	cancel()
-	expired, cancel2 := context.WithDeadline(context.Background(), time.Unix(1, 0))
-	defer cancel2()
-	tests := []struct {
-		name string
-		ctx  context.Context
-		err  error
-		want llm.ErrorKind
-	}{
-		{name: "cancelled ctx wins", ctx: cancelled, err: errors.New("use of closed network connection"), want: llm.KindCancelled},
-		{name: "expired ctx", ctx: expired, err: errors.New("closed"), want: llm.KindTimeout},
-		{name: "fasthttp timeout", ctx: context.Background(), err: fasthttp.ErrTimeout, want: llm.KindTimeout},
-		{name: "first byte", ctx: context.Background(), err: fmt.Errorf("x: %w", errFirstByteTimeout), want: llm.KindTimeout},
-		{name: "body too large", ctx: context.Background(), err: fasthttp.ErrBodyTooLarge, want: llm.KindServerError},
-		{name: "refused", ctx: context.Background(), err: errors.New("dial tcp: connection refused"), want: llm.KindServerError},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			require.Equal(t, tt.want, transportError(tt.ctx, tt.err, 10).Kind)
 		})
 	}
 }

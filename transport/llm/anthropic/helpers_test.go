@@ -25,8 +25,7 @@ type testBundle struct {
 // setup starts a fake and a client; mutate adjusts the client config.
 func setup(t *testing.T, mutate func(*Config)) *testBundle {
 	t.Helper()
-	fake := llmtest.NewAnthropicServer(testKey)
-	t.Cleanup(fake.Close)
+	fake := llmtest.NewAnthropicServer(t, testKey)
 	cfg := Config{BaseURL: fake.URL + "/", APIKey: testKey, Timeout: 5 * time.Second}
 	if mutate != nil {
 		mutate(&cfg)

@@ -9,23 +9,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/entity-enricher/enricher/transport/llm"
+	"github.com/entity-enricher/enricher/transport/llm/vendorhttp"
 )
 
 // Defaults of Config.
 const (
 	DefaultBaseURL          = "https://generativelanguage.googleapis.com"
-	DefaultConnectTimeout   = 10 * time.Second
-	DefaultTimeout          = 120 * time.Second
-	DefaultMaxResponseBytes = 8 << 20
+	DefaultConnectTimeout   = vendorhttp.DefaultConnectTimeout
+	DefaultTimeout          = vendorhttp.DefaultTimeout
+	DefaultMaxResponseBytes = vendorhttp.DefaultMaxResponseBytes
 )
 
 // Config configures a Client. Zero fields take the documented defaults.
@@ -49,7 +48,7 @@ type Config struct {
 	// SchemaField chooses how the answer schema is sent: SchemaFieldJSON (default) passes it
 	// verbatim as responseJsonSchema; SchemaFieldOpenAPI translates it to responseSchema.
 	SchemaField string
-	// MaxConns caps the open connections to the API host; default fasthttp's (512).
+	// MaxConns caps the open connections to the API host; default vendorhttp.DefaultMaxConns.
 	MaxConns int
 }
 
@@ -77,9 +76,8 @@ func (cfg Config) withDefaults() Config {
 // Client is the Gemini llm.Provider. It is safe for concurrent use; connections are pooled
 // and reused between calls.
 type Client struct {
-	cfg   Config
-	http  *fasthttp.Client
-	calls *sync.Map // *fasthttp.Request → *call, read by ctxTransport
+	cfg  Config
+	http *vendorhttp.Client
 }
 
 var _ llm.Provider = (*Client)(nil)
@@ -98,19 +96,17 @@ func New(cfg Config) (*Client, error) {
 	if cfg.SchemaField != SchemaFieldJSON && cfg.SchemaField != SchemaFieldOpenAPI {
 		return nil, fmt.Errorf("gemini: SchemaField must be %q or %q", SchemaFieldJSON, SchemaFieldOpenAPI)
 	}
-	calls := &sync.Map{}
-	connect := cfg.ConnectTimeout
-	hc := &fasthttp.Client{
-		Transport: &ctxTransport{calls: calls},
-		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
-			return fasthttp.DialTimeout(addr, min(timeout, connect))
-		},
-		MaxConnsPerHost:           cfg.MaxConns,
-		MaxResponseBodySize:       cfg.MaxResponseBytes,
-		MaxIdemponentCallAttempts: 1,
-		NoDefaultUserAgentHeader:  true,
+	hc, err := vendorhttp.New(vendorhttp.Config{
+		ConnectTimeout:   cfg.ConnectTimeout,
+		FirstByteTimeout: cfg.FirstByteTimeout,
+		Timeout:          cfg.Timeout,
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		MaxConns:         cfg.MaxConns,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gemini: %w", err)
 	}
-	return &Client{cfg: cfg, http: hc, calls: calls}, nil
+	return &Client{cfg: cfg, http: hc}, nil
 }
 
 // Complete sends req and returns the answer text with its usage. Errors are *llm.Error:
@@ -123,14 +119,6 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindBadRequest, Message: err.Error(), Err: err}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, ctxError(err)
-	}
-	deadline := time.Now().Add(c.cfg.Timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-
 	hreq, hresp := &fasthttp.Request{}, &fasthttp.Response{}
 	hreq.Header.SetMethod(fasthttp.MethodPost)
 	hreq.SetRequestURI(c.cfg.BaseURL + "/v1beta/models/" + url.PathEscape(req.Model) + ":generateContent")
@@ -138,21 +126,8 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	hreq.Header.Set("x-goog-api-key", c.cfg.APIKey)
 	hreq.SetBody(body)
 
-	cl := &call{ctx: ctx, deadline: deadline, firstByte: c.cfg.FirstByteTimeout}
-	c.calls.Store(hreq, cl)
-	done := make(chan error, 1)
-	go func() {
-		defer c.calls.Delete(hreq)
-		done <- c.http.DoDeadline(hreq, hresp, deadline)
-	}()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		// The transport closes the connection; the goroutine ends on its own.
-		return nil, ctxError(ctx.Err())
-	}
-	if err != nil {
-		return nil, c.transportError(ctx, err)
+	if err := c.http.Do(ctx, hreq, hresp); err != nil {
+		return nil, err
 	}
 	status := hresp.StatusCode()
 	if status < 200 || status > 299 {
@@ -174,7 +149,8 @@ func (c *Client) requestBody(req *llm.Request) ([]byte, error) {
 		MaxOutputTokens: req.MaxTokens,
 	}}
 	if req.System != "" {
-		gr.SystemInstruction = &content{Parts: []part{{Text: req.System}}}
+		// Role "user", as google.golang.org/genai sends it (genai_test.go); the API ignores it.
+		gr.SystemInstruction = &content{Role: "user", Parts: []part{{Text: req.System}}}
 	}
 	for i, m := range req.Messages {
 		role := m.Role
@@ -248,33 +224,4 @@ func parseAnswer(body []byte) (*llm.Response, error) {
 		}
 	}
 	return resp, nil
-}
-
-// transportError maps an error of the HTTP exchange (no response) to an *llm.Error.
-func (c *Client) transportError(ctx context.Context, err error) *llm.Error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return ctxError(ctxErr)
-	}
-	var ne net.Error
-	switch {
-	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		return &llm.Error{Kind: llm.KindServerError, Message: fmt.Sprintf("response larger than %d bytes", c.cfg.MaxResponseBytes), Err: err}
-	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout),
-		errors.Is(err, errFirstByte), errors.As(err, &ne) && ne.Timeout():
-		msg := "no response in time"
-		if errors.Is(err, errFirstByte) {
-			msg = fmt.Sprintf("no first response byte within %s", c.cfg.FirstByteTimeout)
-		}
-		return &llm.Error{Kind: llm.KindTimeout, Message: msg, Err: err}
-	default:
-		return &llm.Error{Kind: llm.KindServerError, Message: "network: " + err.Error(), Err: err}
-	}
-}
-
-// ctxError maps the error of a finished ctx.
-func ctxError(err error) *llm.Error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return &llm.Error{Kind: llm.KindTimeout, Message: "no response in time: context deadline exceeded", Err: err}
-	}
-	return &llm.Error{Kind: llm.KindCancelled, Message: "cancelled", Err: err}
 }

@@ -48,7 +48,7 @@ func smallRequest() *llm.Request {
 
 func TestCompleteGoldenRequest(t *testing.T) {
 	t.Parallel()
-	const head = `{"contents":[{"role":"user","parts":[{"text":"Alice is 30"}]},{"role":"model","parts":[{"text":"{}"}]},{"role":"user","parts":[{"text":"Again."}]}],"systemInstruction":{"parts":[{"text":"Extract a person."}]},"generationConfig":{"temperature":0,"maxOutputTokens":512,"responseMimeType":"application/json",`
+	const head = `{"contents":[{"role":"user","parts":[{"text":"Alice is 30"}]},{"role":"model","parts":[{"text":"{}"}]},{"role":"user","parts":[{"text":"Again."}]}],"systemInstruction":{"role":"user","parts":[{"text":"Extract a person."}]},"generationConfig":{"temperature":0,"maxOutputTokens":512,"responseMimeType":"application/json",`
 	tests := []struct {
 		name  string
 		field string

@@ -12,7 +12,8 @@ type generateRequest struct {
 	GenerationConfig  generationConfig `json:"generationConfig"`
 }
 
-// content is one turn (role "user" or "model"); the system instruction has no role.
+// content is one turn (role "user" or "model"); the system instruction has role "user", as
+// the official client sends it.
 type content struct {
 	Role  string `json:"role,omitempty"`
 	Parts []part `json:"parts"`

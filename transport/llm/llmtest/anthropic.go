@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -56,15 +57,30 @@ type AnthropicServer struct {
 	script   AnthropicScriptFunc
 	requests []AnthropicRequest
 	closed   bool
+
+	violations violations
 }
 
-// NewAnthropicServer starts a fake accepting key (empty: any). Close it when done.
-func NewAnthropicServer(key string) *AnthropicServer {
+// NewAnthropicServer starts a fake accepting key (empty: any). Every request it receives and
+// every complete response it sends is validated against the Anthropic API description (see
+// spec.go for its patches); when t ends the fake is closed and t fails with each violation not
+// taken by TakeViolations.
+func NewAnthropicServer(t testing.TB, key string) *AnthropicServer {
+	t.Helper()
 	s := &AnthropicServer{Key: key, done: make(chan struct{}), disconnected: make(chan struct{}, 64)}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	if err := anthropicSpec.load(); err != nil {
+		t.Errorf("llmtest: %v", err)
+	}
+	s.srv = httptest.NewServer(validated(anthropicSpec, &s.violations, s.serve))
 	s.URL = s.srv.URL
+	watch(t, "Anthropic", &s.violations)
+	t.Cleanup(s.Close)
 	return s
 }
+
+// TakeViolations returns the spec violations seen so far (sorted) and forgets them, so a
+// test that sends or serves something invalid on purpose can assert them instead of failing.
+func (s *AnthropicServer) TakeViolations() []string { return s.violations.take() }
 
 // Close ends stalled requests and shuts the server down. It is idempotent.
 func (s *AnthropicServer) Close() {

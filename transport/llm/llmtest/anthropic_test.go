@@ -55,6 +55,9 @@ func TestAnthropicServerChecks(t *testing.T) {
 		wantStatus int
 		wantType   string // error.type, "" for success
 		wantMsg    string
+		// wantViolation is a fragment of the expected spec violation; "" when the exchange is
+		// valid per the Anthropic description (the fake's own checks go further).
+		wantViolation string
 	}{
 		{name: "ok", headers: okHeaders, body: okBody, wantStatus: 200},
 		{name: "bearer ok", headers: map[string]string{"authorization": "Bearer " + anthropicTestKey,
@@ -64,23 +67,27 @@ func TestAnthropicServerChecks(t *testing.T) {
 		{name: "no version", headers: with("anthropic-version", ""), body: okBody, wantStatus: 400,
 			wantType: "invalid_request_error", wantMsg: "anthropic-version"},
 		{name: "bad version", headers: with("anthropic-version", "2024-01-01"), body: okBody, wantStatus: 400, wantType: "invalid_request_error"},
-		{name: "wrong path", path: "/v1/complete", headers: okHeaders, body: okBody, wantStatus: 404, wantType: "not_found_error"},
+		{name: "wrong path", path: "/v1/complete", headers: okHeaders, body: okBody, wantStatus: 404, wantType: "not_found_error",
+			wantViolation: "'/v1/complete' not found"},
 		{name: "unknown field", headers: okHeaders, body: `{"model":"m","max_tokens":10,"temprature":0,"messages":[{"role":"user","content":"hi"}]}`,
-			wantStatus: 400, wantType: "invalid_request_error", wantMsg: "temprature: Extra inputs are not permitted"},
+			wantStatus: 400, wantType: "invalid_request_error", wantMsg: "temprature: Extra inputs are not permitted",
+			wantViolation: "additional properties 'temprature' not allowed"},
+		{name: "max_tokens as a string", headers: okHeaders, body: `{"model":"m","max_tokens":"10","messages":[{"role":"user","content":"hi"}]}`,
+			wantStatus: 400, wantType: "invalid_request_error", wantMsg: "max_tokens", wantViolation: "max_tokens"},
 		{name: "no max_tokens", headers: okHeaders, body: `{"model":"m","messages":[{"role":"user","content":"hi"}]}`,
-			wantStatus: 400, wantMsg: "max_tokens: Field required"},
+			wantStatus: 400, wantMsg: "max_tokens: Field required", wantViolation: "missing property 'max_tokens'"},
 		{name: "system role", headers: okHeaders, body: `{"model":"m","max_tokens":1,"messages":[{"role":"system","content":"hi"}]}`,
-			wantStatus: 400, wantMsg: "messages.0.role"},
+			wantStatus: 400, wantMsg: "messages.0.role", wantViolation: "messages[0].role"},
 		{name: "no messages", headers: okHeaders, body: `{"model":"m","max_tokens":1,"messages":[]}`, wantStatus: 400, wantMsg: "messages"},
 		{name: "tool schema not object", headers: okHeaders, body: `{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"hi"}],` +
-			`"tools":[{"name":"t","input_schema":{"type":"array"}}]}`, wantStatus: 400, wantMsg: "tools.0.input_schema.type"},
+			`"tools":[{"name":"t","input_schema":{"type":"array"}}]}`, wantStatus: 400, wantMsg: "tools.0.input_schema.type",
+			wantViolation: "tools[0].input_schema.type"},
 		{name: "forced unknown tool", headers: okHeaders, body: `{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"hi"}],` +
 			`"tools":[{"name":"t","input_schema":{"type":"object"}}],"tool_choice":{"type":"tool","name":"u"}}`, wantStatus: 400, wantMsg: "tool_choice.name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := NewAnthropicServer(anthropicTestKey)
-			t.Cleanup(s.Close)
+			s := NewAnthropicServer(t, anthropicTestKey)
 			path := tt.path
 			if path == "" {
 				path = "/v1/messages"
@@ -88,6 +95,13 @@ func TestAnthropicServerChecks(t *testing.T) {
 			status, out := anthropicPost(t, s.URL, path, tt.headers, tt.body)
 			require.Equal(t, tt.wantStatus, status)
 			require.Len(t, s.Requests(), 1)
+			v := s.TakeViolations()
+			if tt.wantViolation == "" {
+				require.Empty(t, v)
+			} else {
+				require.NotEmpty(t, v)
+				require.Contains(t, strings.Join(v, "\n"), tt.wantViolation)
+			}
 			if tt.wantStatus == 200 {
 				require.Equal(t, "message", out["type"])
 				require.Equal(t, "end_turn", out["stop_reason"])
@@ -104,8 +118,7 @@ func TestAnthropicServerChecks(t *testing.T) {
 }
 
 func TestAnthropicServerForcedToolAnswer(t *testing.T) {
-	s := NewAnthropicServer("")
-	t.Cleanup(s.Close)
+	s := NewAnthropicServer(t, "")
 	schema := `{"type":"object","properties":{` +
 		`"name":{"type":"object","properties":{"en":{"type":"string"},"fr":{"type":["string","null"]}},"required":["en","fr"]},` +
 		`"age":{"type":"integer"},"score":{"type":"number"},"ok":{"type":"boolean"},` +
@@ -133,8 +146,7 @@ func TestAnthropicServerForcedToolAnswer(t *testing.T) {
 }
 
 func TestAnthropicServerScriptAndStall(t *testing.T) {
-	s := NewAnthropicServer("")
-	t.Cleanup(s.Close)
+	s := NewAnthropicServer(t, "")
 	s.Script(func(n int, body []byte) AnthropicReply {
 		if n == 1 {
 			return AnthropicReply{Status: 429, Headers: map[string]string{"retry-after": "3"},

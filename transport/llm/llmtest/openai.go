@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -86,13 +87,18 @@ type OpenAIServer struct {
 	requests    []OpenAIRequest
 	disconnects chan struct{}
 	conns       int
+	closeOnce   sync.Once
+	violations  violations
 }
 
 // NewOpenAIServer starts a fake of flavor; apiKey, when not empty, is the only accepted
-// bearer key.
-func NewOpenAIServer(flavor OpenAIFlavor, apiKey string) *OpenAIServer {
+// bearer key. Every request it receives and every complete response it sends is validated
+// against the OpenAI API description (all flavors speak that wire); when t ends the fake is
+// closed and t fails with each violation not taken by TakeViolations.
+func NewOpenAIServer(t testing.TB, flavor OpenAIFlavor, apiKey string) *OpenAIServer {
+	t.Helper()
 	s := &OpenAIServer{flavor: flavor, apiKey: apiKey, disconnects: make(chan struct{}, 64)}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.srv = httptest.NewUnstartedServer(validated(openAISpec, &s.violations, s.serve))
 	s.srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
 		if state == http.StateNew {
 			s.mu.Lock()
@@ -100,16 +106,27 @@ func NewOpenAIServer(flavor OpenAIFlavor, apiKey string) *OpenAIServer {
 			s.mu.Unlock()
 		}
 	}
+	if err := openAISpec.load(); err != nil {
+		t.Errorf("llmtest: %v", err)
+	}
 	s.srv.Start()
 	s.URL = s.srv.URL + "/v1"
+	watch(t, "OpenAI", &s.violations)
+	t.Cleanup(s.Close)
 	return s
 }
 
-// Close stops the server and closes its connections.
+// Close stops the server and closes its connections. It is idempotent.
 func (s *OpenAIServer) Close() {
-	s.srv.CloseClientConnections()
-	s.srv.Close()
+	s.closeOnce.Do(func() {
+		s.srv.CloseClientConnections()
+		s.srv.Close()
+	})
 }
+
+// TakeViolations returns the spec violations seen so far (sorted) and forgets them, so a
+// test that sends or serves something invalid on purpose can assert them instead of failing.
+func (s *OpenAIServer) TakeViolations() []string { return s.violations.take() }
 
 // Script sets the function that decides each reply; nil restores normal answers.
 func (s *OpenAIServer) Script(f OpenAIScript) {

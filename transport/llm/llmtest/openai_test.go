@@ -16,6 +16,7 @@ func postOpenAI(t *testing.T, url, key, body string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url+"/chat/completions", strings.NewReader(body))
 	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
@@ -40,13 +41,19 @@ func TestOpenAIServerChecksRequests(t *testing.T) {
 		body       string
 		wantStatus int
 		wantError  string
+		// wantViolation is a fragment of the expected spec violation; "" when the body is
+		// valid per the OpenAI description (the fake's own checks go further).
+		wantViolation string
 	}{
 		{name: "wrong key", key: "bad", body: `{"model":"m","messages":[{"role":"user","content":"hi"}]}`,
 			wantStatus: 401, wantError: "Incorrect API key"},
 		{name: "unknown field", key: "k", body: `{"model":"m","messages":[{"role":"user","content":"hi"}],"temprature":0}`,
-			wantStatus: 400, wantError: "temprature"},
-		{name: "no messages", key: "k", body: `{"model":"m","messages":[]}`, wantStatus: 400, wantError: "too short"},
-		{name: "bad role", key: "k", body: `{"model":"m","messages":[{"role":"robot","content":"hi"}]}`, wantStatus: 400, wantError: "robot"},
+			wantStatus: 400, wantError: "temprature", wantViolation: "temprature"},
+		{name: "max_tokens as a string", key: "k", body: `{"model":"m","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":"5"}`,
+			wantStatus: 400, wantError: "max_completion_tokens", wantViolation: "max_completion_tokens"},
+		{name: "no messages", key: "k", body: `{"model":"m","messages":[]}`, wantStatus: 400, wantError: "too short", wantViolation: "messages"},
+		{name: "bad role", key: "k", body: `{"model":"m","messages":[{"role":"robot","content":"hi"}]}`, wantStatus: 400, wantError: "robot",
+			wantViolation: "messages"},
 		{name: "json_object without the word", key: "k",
 			body:       `{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}`,
 			wantStatus: 400, wantError: "must contain the word 'json'"},
@@ -71,8 +78,7 @@ func TestOpenAIServerChecksRequests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := llmtest.NewOpenAIServer(tt.flavor, "k")
-			t.Cleanup(s.Close)
+			s := llmtest.NewOpenAIServer(t, tt.flavor, "k")
 			status, out := postOpenAI(t, s.URL, tt.key, tt.body)
 			require.Equal(t, tt.wantStatus, status, out)
 			if tt.wantError != "" {
@@ -80,6 +86,13 @@ func TestOpenAIServerChecksRequests(t *testing.T) {
 				require.Contains(t, e["message"], tt.wantError)
 			}
 			require.Len(t, s.Requests(), 1)
+			v := s.TakeViolations()
+			if tt.wantViolation == "" {
+				require.Empty(t, v)
+				return
+			}
+			require.NotEmpty(t, v)
+			require.Contains(t, strings.Join(v, "\n"), tt.wantViolation)
 		})
 	}
 }
@@ -109,8 +122,7 @@ func TestOpenAIServerAnswersFromSchema(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := llmtest.NewOpenAIServer(tt.flavor, "")
-			t.Cleanup(s.Close)
+			s := llmtest.NewOpenAIServer(t, tt.flavor, "")
 			status, out := postOpenAI(t, s.URL, "", tt.body)
 			require.Equal(t, 200, status, out)
 			choice := out["choices"].([]any)[0].(map[string]any)

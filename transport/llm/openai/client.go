@@ -31,7 +31,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"regexp"
 	"strings"
 	"time"
@@ -39,6 +38,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/entity-enricher/enricher/transport/llm"
+	"github.com/entity-enricher/enricher/transport/llm/vendorhttp"
 )
 
 // Mode selects how the answer schema is sent.
@@ -56,10 +56,10 @@ const (
 
 // Defaults of Config.
 const (
-	DefaultConnectTimeout   = 10 * time.Second
-	DefaultTimeout          = 120 * time.Second
-	DefaultMaxResponseBytes = 8 << 20
-	DefaultMaxConns         = 64
+	DefaultConnectTimeout   = vendorhttp.DefaultConnectTimeout
+	DefaultTimeout          = vendorhttp.DefaultTimeout
+	DefaultMaxResponseBytes = vendorhttp.DefaultMaxResponseBytes
+	DefaultMaxConns         = vendorhttp.DefaultMaxConns
 )
 
 // Config configures a Client.
@@ -114,12 +114,11 @@ func (c Config) withDefaults() Config {
 // Client is an llm.Provider speaking OpenAI Chat Completions. It is safe for concurrent use
 // and reuses connections; it holds no state between calls besides its connection pool.
 type Client struct {
-	cfg       Config
-	url       string
-	auth      string
-	http      *fasthttp.Client
-	transport *transport
-	now       func() time.Time
+	cfg  Config
+	url  string
+	auth string
+	http *vendorhttp.Client
+	now  func() time.Time
 }
 
 var _ llm.Provider = (*Client)(nil)
@@ -137,28 +136,17 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ConnectTimeout < 0 || cfg.FirstByteTimeout < 0 || cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 || cfg.MaxConns < 0 {
 		return nil, errors.New("openai: timeouts and limits must not be negative")
 	}
-	t := &transport{}
-	connect := cfg.ConnectTimeout
-	c := &Client{
-		cfg:       cfg,
-		url:       base + "/chat/completions",
-		transport: t,
-		now:       time.Now,
-		http: &fasthttp.Client{
-			Transport:           t,
-			MaxConnsPerHost:     cfg.MaxConns,
-			MaxResponseBodySize: cfg.MaxResponseBytes,
-			MaxIdleConnDuration: 30 * time.Second,
-			MaxConnWaitTimeout:  cfg.Timeout,
-			Dial: func(addr string) (net.Conn, error) {
-				return fasthttp.DialTimeout(addr, connect)
-			},
-			RetryIfErr: func(_ *fasthttp.Request, _ int, err error) (bool, bool) {
-				return false, errors.Is(err, errStale)
-			},
-			NoDefaultUserAgentHeader: true,
-		},
+	hc, err := vendorhttp.New(vendorhttp.Config{
+		ConnectTimeout:   cfg.ConnectTimeout,
+		FirstByteTimeout: cfg.FirstByteTimeout,
+		Timeout:          cfg.Timeout,
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		MaxConns:         cfg.MaxConns,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("openai: %w", err)
 	}
+	c := &Client{cfg: cfg, url: base + "/chat/completions", http: hc, now: time.Now}
 	if cfg.APIKey != "" {
 		c.auth = "Bearer " + cfg.APIKey
 	}
@@ -171,14 +159,6 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindBadRequest, Message: err.Error(), Err: err}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, ctxError(err)
-	}
-	deadline := time.Now().Add(c.cfg.Timeout)
-	ctxDeadline := false
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline, ctxDeadline = d, true
-	}
 	hreq := &fasthttp.Request{}
 	hresp := &fasthttp.Response{}
 	hreq.SetRequestURI(c.url)
@@ -190,31 +170,8 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	}
 	hreq.SetBodyRaw(body)
 
-	cl := &call{deadline: deadline, firstByte: c.cfg.FirstByteTimeout}
-	c.transport.calls.Store(hreq, cl)
-	done := make(chan error, 1)
-	go func() {
-		defer c.transport.calls.Delete(hreq)
-		done <- c.http.DoDeadline(hreq, hresp, deadline)
-	}()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		// Close the connection so the server sees the call end; the goroutine finishes
-		// on its own and owns hreq/hresp from here.
-		cl.abort()
-		return nil, ctxError(ctx.Err())
-	}
-	if err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, ctxError(cerr)
-		}
-		e := transportError(err, c.cfg.MaxResponseBytes)
-		if ctxDeadline && e.Kind == llm.KindTimeout && !errors.Is(err, errFirstByte) {
-			// The connection deadline is ctx's; it may fire just before ctx does.
-			return nil, ctxError(context.DeadlineExceeded)
-		}
-		return nil, e
+	if err := c.http.Do(ctx, hreq, hresp); err != nil {
+		return nil, err
 	}
 	status := hresp.StatusCode()
 	if status < 200 || status > 299 {
@@ -223,14 +180,6 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 		}, c.now())
 	}
 	return parseResponse(hresp.Body())
-}
-
-// ctxError maps the end of ctx to an *llm.Error.
-func ctxError(err error) *llm.Error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return &llm.Error{Kind: llm.KindTimeout, Message: "deadline exceeded", Err: err}
-	}
-	return &llm.Error{Kind: llm.KindCancelled, Message: "call cancelled", Err: err}
 }
 
 // schemaNamePattern is what OpenAI accepts as response_format.json_schema.name.

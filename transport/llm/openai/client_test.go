@@ -24,8 +24,7 @@ const personSchema = `{"type":"object","properties":{"name":{"type":"string","ex
 
 func newFake(t *testing.T, flavor llmtest.OpenAIFlavor, key string) *llmtest.OpenAIServer {
 	t.Helper()
-	s := llmtest.NewOpenAIServer(flavor, key)
-	t.Cleanup(s.Close)
+	s := llmtest.NewOpenAIServer(t, flavor, key)
 	return s
 }
 
@@ -179,6 +178,7 @@ func TestCompleteErrors(t *testing.T) {
 		wantStatus  int
 		wantRetry   time.Duration
 		wantMessage string
+		offSpec     bool // the body is another server's dialect or a proxy page: the fake's spec check flags it
 	}{
 		{name: "429 rate limit with retry-after seconds",
 			reply: llmtest.OpenAIReply{Status: 429, Headers: map[string]string{"retry-after": "2"},
@@ -204,18 +204,18 @@ func TestCompleteErrors(t *testing.T) {
 			wantKind: llm.KindContextLength, wantStatus: 400, wantMessage: "maximum context length"},
 		{name: "400 context length by wording (vLLM flat body)",
 			reply:    llmtest.OpenAIReply{Status: 400, Body: `{"object":"error","message":"This model's maximum context length is 4096 tokens.","type":"BadRequestError","param":null,"code":400}`},
-			wantKind: llm.KindContextLength, wantStatus: 400},
+			wantKind: llm.KindContextLength, wantStatus: 400, offSpec: true},
 		{name: "400 other", reply: llmtest.OpenAIReply{Status: 400, Body: llmtest.OpenAIErrorBody("Invalid 'messages'", "invalid_request_error", "")},
 			wantKind: llm.KindBadRequest, wantStatus: 400, wantMessage: "Invalid 'messages'"},
 		{name: "401 wrong key", key: "sk-wrong-key", wantKind: llm.KindAuth, wantStatus: 401, wantMessage: "Incorrect API key"},
 		{name: "403 region", reply: llmtest.OpenAIReply{Status: 403, Body: llmtest.OpenAIErrorBody("Country not supported", "request_forbidden", "unsupported_country_region_territory")},
 			wantKind: llm.KindAuth, wantStatus: 403},
 		{name: "404 model (ollama text body)", reply: llmtest.OpenAIReply{Status: 404, Body: `{"error":"model \"x\" not found, try pulling it first"}`},
-			wantKind: llm.KindModelNotFound, wantStatus: 404, wantMessage: `model "x" not found`},
+			wantKind: llm.KindModelNotFound, wantStatus: 404, wantMessage: `model "x" not found`, offSpec: true},
 		{name: "500", reply: llmtest.OpenAIReply{Status: 500, Body: llmtest.OpenAIErrorBody("The server had an error", "server_error", "")},
 			wantKind: llm.KindServerError, wantStatus: 500, wantMessage: "The server had an error"},
 		{name: "502 html body", reply: llmtest.OpenAIReply{Status: 502, Body: "<html>bad gateway</html>"},
-			wantKind: llm.KindServerError, wantStatus: 502, wantMessage: "<html>bad gateway</html>"},
+			wantKind: llm.KindServerError, wantStatus: 502, wantMessage: "<html>bad gateway</html>", offSpec: true},
 		{name: "503 overloaded with retry-after", reply: llmtest.OpenAIReply{Status: 503, Headers: map[string]string{"retry-after": "3"},
 			Body: llmtest.OpenAIErrorBody("Server Overloaded", "server_error", "")},
 			wantKind: llm.KindOverloaded, wantStatus: 503, wantRetry: 3 * time.Second},
@@ -228,8 +228,8 @@ func TestCompleteErrors(t *testing.T) {
 		{name: "content filter", reply: llmtest.OpenAIReply{Content: " ", FinishReason: "content_filter"},
 			wantKind: llm.KindBadRequest, wantStatus: 200, wantMessage: "content filter"},
 		{name: "200 not JSON", reply: llmtest.OpenAIReply{Body: "<html>"},
-			wantKind: llm.KindServerError, wantStatus: 200, wantMessage: "not valid JSON"},
-		{name: "200 without choices", reply: llmtest.OpenAIReply{Body: `{"id":"x","choices":[]}`},
+			wantKind: llm.KindServerError, wantStatus: 200, wantMessage: "not valid JSON", offSpec: true},
+		{name: "200 without choices", reply: llmtest.OpenAIReply{Body: `{"id":"x","object":"chat.completion","created":1,"model":"gpt-4o","choices":[]}`},
 			wantKind: llm.KindServerError, wantStatus: 200, wantMessage: "no choices"},
 	}
 	for _, tt := range tests {
@@ -242,6 +242,7 @@ func TestCompleteErrors(t *testing.T) {
 				key = testKey
 			}
 			_, err := newClient(t, openai.Config{BaseURL: fake.URL, APIKey: key}).Complete(context.Background(), personRequest())
+			require.Equal(t, tt.offSpec, len(fake.TakeViolations()) > 0, "spec violations")
 			var e *llm.Error
 			require.ErrorAs(t, err, &e)
 			require.Equal(t, tt.wantKind, e.Kind, e.Error())

@@ -2,8 +2,6 @@ package openai
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -163,26 +161,4 @@ func resetDuration(v string) time.Duration {
 		return time.Duration(s * float64(time.Second))
 	}
 	return 0
-}
-
-// Transport failures the adapter reports.
-var (
-	errFirstByte = errors.New("no response byte within the first-byte timeout")
-	errAborted   = errors.New("request aborted")
-)
-
-// transportError maps a failed exchange (no HTTP status) to an *llm.Error.
-func transportError(err error, maxBytes int) *llm.Error {
-	var e *llm.Error
-	switch {
-	case errors.As(err, &e):
-		return e
-	case errors.Is(err, errFirstByte):
-		return &llm.Error{Kind: llm.KindTimeout, Message: errFirstByte.Error(), Err: err}
-	case isTooLarge(err):
-		return &llm.Error{Kind: llm.KindServerError, Message: fmt.Sprintf("response body larger than %d bytes", maxBytes), Err: err}
-	case isTimeout(err):
-		return &llm.Error{Kind: llm.KindTimeout, Message: "request timed out", Err: err}
-	}
-	return &llm.Error{Kind: llm.KindServerError, Message: "network error: " + err.Error(), Err: err}
 }

@@ -1,28 +1,28 @@
-package anthropic
+package vendorhttp
 
 import (
 	"context"
 	"errors"
 	"io"
 	"net"
-	"os"
 	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
 )
 
-// errFirstByteTimeout is returned when the server sends nothing within Config.FirstByteTimeout.
-var errFirstByteTimeout = errors.New("anthropic: no response byte within the first-byte timeout")
+// ErrFirstByte is the cause (inside the *llm.Error) when the server sent nothing within
+// Config.FirstByteTimeout after the request was written.
+var ErrFirstByte = errors.New("no response byte within the first-byte timeout")
 
 // errStaleConn marks a reused keep-alive connection that the server had closed before our
 // request: nothing was received, so sending again on a fresh connection is safe.
-var errStaleConn = errors.New("anthropic: keep-alive connection closed by the server")
+var errStaleConn = errors.New("keep-alive connection closed by the server")
 
-// callKey is the fasthttp.Request user-value key under which Complete stores its *call.
+// callKey is the fasthttp.Request user-value key under which Do stores its *call.
 type callKey struct{}
 
-// call is what the transport needs to know about one Complete: its context and limits.
+// call is what the transport needs to know about one Do: its context and limits.
 type call struct {
 	ctx       context.Context
 	deadline  time.Time     // end of the whole call; never zero
@@ -31,11 +31,12 @@ type call struct {
 
 // transport is a fasthttp.RoundTripper that ties a request to its call's context: when the
 // context ends, the connection carrying the request is closed, so a blocked write or read
-// returns at once and the server sees the disconnect. It also applies the call's deadline and
-// first-byte timeout as connection deadlines. A connection is returned to the pool only when
-// the exchange completed and the context did not fire.
+// returns at once and the server sees the disconnect. It applies the call's deadline to the
+// connection before writing (so no trickle of bytes can extend it) and the first-byte timeout
+// as an earlier read deadline, lifted once the first byte arrives. A connection goes back to
+// the pool only when the exchange completed and the context did not fire.
 //
-// Requests without a *call (none in this package) take fasthttp's default transport.
+// Requests without a *call (none: Do always sets one) take fasthttp's default transport.
 type transport struct{}
 
 // RoundTrip implements fasthttp.RoundTripper. retry is true only for errStaleConn.
@@ -59,7 +60,7 @@ func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp 
 	reused := !cc.LastUseTime().IsZero()
 	stop := context.AfterFunc(c.ctx, func() { _ = conn.Close() })
 	finish := func(keep bool) {
-		if stop() && keep {
+		if stop() && keep && conn.SetDeadline(time.Time{}) == nil {
 			hc.ReleaseConn(cc)
 		} else {
 			hc.CloseConn(cc)
@@ -84,13 +85,13 @@ func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp 
 		return false, err
 	}
 
-	br := hc.AcquireReader(conn)
 	firstByteSet := false
 	if c.firstByte > 0 {
 		if fb := time.Now().Add(c.firstByte); fb.Before(c.deadline) {
 			firstByteSet = conn.SetReadDeadline(fb) == nil
 		}
 	}
+	br := hc.AcquireReader(conn)
 	if _, err := br.Peek(1); err != nil {
 		hc.ReleaseReader(br)
 		finish(false)
@@ -98,7 +99,7 @@ func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp 
 		case c.ctx.Err() != nil:
 			return false, err
 		case firstByteSet && isTimeout(err):
-			return false, errFirstByteTimeout
+			return false, ErrFirstByte
 		case reused && isClosed(err):
 			return true, errStaleConn
 		}
@@ -127,11 +128,7 @@ func retryStale(_ *fasthttp.Request, attempts int, err error) (resetTimeout, ret
 	return false, attempts < 2 && errors.Is(err, errStaleConn)
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
-}
-
+// isClosed reports whether err says the peer closed or reset the connection.
 func isClosed(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)

@@ -122,3 +122,32 @@ type IdempotentStart struct {
 	JobID       string          `json:"job_id"`
 	Response    json.RawMessage `json:"response"`
 }
+
+// JobView is the JobStatus object of SPEC §8.6, as GET /api/llm/jobs/{job_id} answers it
+// (the server builds it from a Job; clients decode it). Entity counters are nil outside
+// batches; Result is the terminal event's result (null before, absent in lists).
+type JobView struct {
+	JobID              string          `json:"job_id"`
+	JobType            JobType         `json:"job_type"`
+	Status             JobStatus       `json:"status"`
+	IsPaused           bool            `json:"is_paused"`
+	CreatedAt          Time            `json:"created_at"`
+	StartedAt          *Time           `json:"started_at"`
+	FinishedAt         *Time           `json:"finished_at"`
+	CreatedBy          CreatedBy       `json:"created_by"`
+	Models             []string        `json:"models"`
+	Strategy           *Strategy       `json:"strategy"`
+	SchemaID           *string         `json:"schema_id"`
+	TotalModels        int             `json:"total_models"`
+	CompletedModels    int             `json:"completed_models"`
+	TotalEntities      *int            `json:"total_entities"`
+	CompletedEntities  *int            `json:"completed_entities"`
+	FailedEntities     *int            `json:"failed_entities"`
+	SkippedEntities    *int            `json:"skipped_entities"`
+	RecordIDs          []string        `json:"record_ids"`
+	RecordIDsTruncated bool            `json:"record_ids_truncated"`
+	LastSeq            int64           `json:"last_seq"`
+	Pause              *Pause          `json:"pause,omitempty"`
+	ErrorMessage       *string         `json:"error_message"`
+	Result             json.RawMessage `json:"result,omitempty"`
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm/gemini"
 	"github.com/entity-enricher/enricher/transport/llm/openai"
 	"github.com/entity-enricher/enricher/transport/llm/sim"
+	"github.com/entity-enricher/enricher/transport/llm/vendorhttp"
 )
 
 // newProviders builds one client per available provider, by its wire protocol.
@@ -35,11 +36,11 @@ func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[stri
 			}
 			impl = sim.New(sim.Config{Seed: seed, Profiles: profiles})
 		case "anthropic":
-			impl, err = anthropic.New(anthropic.Config{BaseURL: p.BaseURL, APIKey: p.APIKey, Timeout: timeout})
+			impl, err = anthropic.New(anthropic.Config{BaseURL: p.BaseURL, APIKey: p.APIKey, Options: vendorhttp.Options{Timeout: timeout}})
 		case "gemini":
-			impl, err = gemini.New(gemini.Config{BaseURL: p.BaseURL, APIKey: p.APIKey, Timeout: timeout})
+			impl, err = gemini.New(gemini.Config{BaseURL: p.BaseURL, APIKey: p.APIKey, Options: vendorhttp.Options{Timeout: timeout}})
 		case "openai":
-			cfg := openai.Config{BaseURL: p.BaseURL, APIKey: p.APIKey, Timeout: timeout}
+			cfg := openai.Config{BaseURL: p.BaseURL, APIKey: p.APIKey, Options: vendorhttp.Options{Timeout: timeout}}
 			if p.Name != "openai" { // OpenAI-compatible servers take max_tokens
 				cfg.LegacyMaxTokens = true
 			}

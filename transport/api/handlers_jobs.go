@@ -24,35 +24,8 @@ func (s *Server) jobInRetention(org, id string) (*enricher.Job, error) {
 	return j, nil
 }
 
-// jobStatus is JobStatus of SPEC §8.6.
-type jobStatus struct {
-	JobID              string             `json:"job_id"`
-	JobType            enricher.JobType   `json:"job_type"`
-	Status             enricher.JobStatus `json:"status"`
-	IsPaused           bool               `json:"is_paused"`
-	CreatedAt          enricher.Time      `json:"created_at"`
-	StartedAt          *enricher.Time     `json:"started_at"`
-	FinishedAt         *enricher.Time     `json:"finished_at"`
-	CreatedBy          enricher.CreatedBy `json:"created_by"`
-	Models             []string           `json:"models"`
-	Strategy           *enricher.Strategy `json:"strategy"`
-	SchemaID           *string            `json:"schema_id"`
-	TotalModels        int                `json:"total_models"`
-	CompletedModels    int                `json:"completed_models"`
-	TotalEntities      *int               `json:"total_entities"`
-	CompletedEntities  *int               `json:"completed_entities"`
-	FailedEntities     *int               `json:"failed_entities"`
-	SkippedEntities    *int               `json:"skipped_entities"`
-	RecordIDs          []string           `json:"record_ids"`
-	RecordIDsTruncated bool               `json:"record_ids_truncated"`
-	LastSeq            int64              `json:"last_seq"`
-	Pause              *enricher.Pause    `json:"pause,omitempty"`
-	ErrorMessage       *string            `json:"error_message"`
-	Result             json.RawMessage    `json:"result,omitempty"`
-}
-
-func statusOfJob(j *enricher.Job, withResult bool) jobStatus {
-	st := jobStatus{
+func statusOfJob(j *enricher.Job, withResult bool) enricher.JobView {
+	st := enricher.JobView{
 		JobID: j.ID, JobType: j.Type, Status: j.Status, IsPaused: j.Status == enricher.JobPaused,
 		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, CreatedBy: j.CreatedBy,
 		Models: nonNil(j.Models), Strategy: j.Strategy, SchemaID: j.SchemaID, TotalModels: j.TotalModels,
@@ -107,7 +80,7 @@ func handleListJobs(c *call) error {
 		return err
 	}
 	items, total, pages := paginated(jobs, p)
-	out := make([]jobStatus, len(items))
+	out := make([]enricher.JobView, len(items))
 	for i, j := range items {
 		out[i] = statusOfJob(j, false)
 	}

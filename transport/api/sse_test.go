@@ -150,7 +150,9 @@ func TestWriteSSEEndsAtShutdown(t *testing.T) {
 	closing := make(chan struct{})
 	done := make(chan string)
 	var buf bytes.Buffer
-	go func() { done <- writeSSE(newSSEWriter(&buf, 0), &fakeStream{live: make(chan enricher.StreamEvent)}, 0, time.Hour, closing) }()
+	go func() {
+		done <- writeSSE(newSSEWriter(&buf, 0), &fakeStream{live: make(chan enricher.StreamEvent)}, 0, time.Hour, closing)
+	}()
 	close(closing)
 	require.Equal(t, "closed", <-done)
 	require.Equal(t, "retry: 3000\n\n", buf.String())

@@ -149,33 +149,8 @@ type FetchResponse struct {
 	FetchTimeMS int64            `json:"fetch_time_ms"`
 }
 
-// Job is the JobStatus object of SPEC §8.6. Entity counters are nil outside batches; Result
-// is the terminal event's result (null before, absent in lists).
-type Job struct {
-	JobID              string             `json:"job_id"`
-	JobType            enricher.JobType   `json:"job_type"`
-	Status             enricher.JobStatus `json:"status"`
-	IsPaused           bool               `json:"is_paused"`
-	CreatedAt          enricher.Time      `json:"created_at"`
-	StartedAt          *enricher.Time     `json:"started_at"`
-	FinishedAt         *enricher.Time     `json:"finished_at"`
-	CreatedBy          enricher.CreatedBy `json:"created_by"`
-	Models             []string           `json:"models"`
-	Strategy           *enricher.Strategy `json:"strategy"`
-	SchemaID           *string            `json:"schema_id"`
-	TotalModels        int                `json:"total_models"`
-	CompletedModels    int                `json:"completed_models"`
-	TotalEntities      *int               `json:"total_entities"`
-	CompletedEntities  *int               `json:"completed_entities"`
-	FailedEntities     *int               `json:"failed_entities"`
-	SkippedEntities    *int               `json:"skipped_entities"`
-	RecordIDs          []string           `json:"record_ids"`
-	RecordIDsTruncated bool               `json:"record_ids_truncated"`
-	LastSeq            int64              `json:"last_seq"`
-	Pause              *enricher.Pause    `json:"pause,omitempty"`
-	ErrorMessage       *string            `json:"error_message"`
-	Result             json.RawMessage    `json:"result,omitempty"`
-}
+// Job is the JobStatus object of SPEC §8.6 (see enricher.JobView).
+type Job = enricher.JobView
 
 // JobQuery filters GET /api/llm/jobs; zero fields are left out.
 type JobQuery struct {

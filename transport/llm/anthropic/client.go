@@ -55,24 +55,13 @@ type Config struct {
 	AuthStyle string
 	// Version is the anthropic-version header (default DefaultVersion).
 	Version string
-	// ConnectTimeout bounds dialling a new connection (default 10 s).
-	ConnectTimeout time.Duration
-	// FirstByteTimeout bounds the wait for the first response byte after the request is sent.
-	// 0 means no separate limit (Timeout applies). A non-streamed answer arrives only when the
-	// model has finished, so this is at most Timeout in practice.
-	FirstByteTimeout time.Duration
-	// Timeout bounds a whole call, connection to last byte (default 120 s, SPEC llm_timeout). An
-	// earlier ctx deadline wins.
-	Timeout time.Duration
-	// MaxResponseBytes caps the response body (default 8 MiB); a larger body is a server_error.
-	MaxResponseBytes int
 	// MaxTokens is max_tokens when a Request has none (default 8192); the API requires it.
 	MaxTokens int
-	// MaxConns caps the open connections to the API host (default 64); a call waits for a free
-	// one up to Timeout (without watching ctx), then fails with server_error.
-	MaxConns int
 	// NowFunc returns the current time, for HTTP-date Retry-After values (default time.Now).
 	NowFunc func() time.Time
+	// Options are the HTTP limits: connect, first-byte and total timeouts, response size
+	// cap and connections per host (vendorhttp.Options; zero fields take its defaults).
+	vendorhttp.Options
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -87,20 +76,9 @@ func (c Config) WithDefaults() Config {
 	if c.Version == "" {
 		c.Version = DefaultVersion
 	}
-	if c.ConnectTimeout == 0 {
-		c.ConnectTimeout = DefaultConnectTimeout
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxResponseBytes == 0 {
-		c.MaxResponseBytes = DefaultMaxResponseBytes
-	}
+	c.Options = c.Options.WithDefaults()
 	if c.MaxTokens == 0 {
 		c.MaxTokens = DefaultMaxTokens
-	}
-	if c.MaxConns == 0 {
-		c.MaxConns = DefaultMaxConns
 	}
 	if c.NowFunc == nil {
 		c.NowFunc = time.Now
@@ -141,13 +119,7 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	hc, err := vendorhttp.New(vendorhttp.Config{
-		ConnectTimeout:   cfg.ConnectTimeout,
-		FirstByteTimeout: cfg.FirstByteTimeout,
-		Timeout:          cfg.Timeout,
-		MaxResponseBytes: cfg.MaxResponseBytes,
-		MaxConns:         cfg.MaxConns,
-	})
+	hc, err := vendorhttp.New(cfg.Options)
 	if err != nil {
 		return nil, fmt.Errorf("anthropic: %w", err)
 	}

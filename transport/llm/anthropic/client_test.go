@@ -10,6 +10,7 @@ import (
 
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/llmtest"
+	"github.com/entity-enricher/enricher/transport/llm/vendorhttp"
 	"github.com/stretchr/testify/require"
 )
 
@@ -339,7 +340,7 @@ func TestNewValidates(t *testing.T) {
 		{name: "defaults", cfg: Config{APIKey: "k"}},
 		{name: "bad url", cfg: Config{BaseURL: "ftp://x"}, wantErr: "not an http(s) URL"},
 		{name: "bad auth style", cfg: Config{AuthStyle: "basic"}, wantErr: "auth style"},
-		{name: "negative timeout", cfg: Config{Timeout: -1}, wantErr: "negative"},
+		{name: "negative timeout", cfg: Config{Options: vendorhttp.Options{Timeout: -1}}, wantErr: "negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/llmtest"
+	"github.com/entity-enricher/enricher/transport/llm/vendorhttp"
 	"github.com/stretchr/testify/require"
 )
 
@@ -26,7 +27,7 @@ type testBundle struct {
 func setup(t *testing.T, mutate func(*Config)) *testBundle {
 	t.Helper()
 	fake := llmtest.NewAnthropicServer(t, testKey)
-	cfg := Config{BaseURL: fake.URL + "/", APIKey: testKey, Timeout: 5 * time.Second}
+	cfg := Config{BaseURL: fake.URL + "/", APIKey: testKey, Options: vendorhttp.Options{Timeout: 5 * time.Second}}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -33,23 +33,12 @@ type Config struct {
 	BaseURL string
 	// APIKey is sent only in the x-goog-api-key header; required.
 	APIKey string
-	// ConnectTimeout caps dialling (TCP and TLS); default DefaultConnectTimeout.
-	ConnectTimeout time.Duration
-	// FirstByteTimeout caps the wait from the request being written to the first response
-	// byte; default 0: only Timeout applies (a non-streaming thinking model sends nothing
-	// until its whole answer is ready).
-	FirstByteTimeout time.Duration
-	// Timeout caps a whole call, connection included; default DefaultTimeout. A sooner ctx
-	// deadline wins.
-	Timeout time.Duration
-	// MaxResponseBytes caps a response body; a bigger one fails with server_error. Default
-	// DefaultMaxResponseBytes.
-	MaxResponseBytes int
 	// SchemaField chooses how the answer schema is sent: SchemaFieldJSON (default) passes it
 	// verbatim as responseJsonSchema; SchemaFieldOpenAPI translates it to responseSchema.
 	SchemaField string
-	// MaxConns caps the open connections to the API host; default vendorhttp.DefaultMaxConns.
-	MaxConns int
+	// Options are the HTTP limits: connect, first-byte and total timeouts, response size
+	// cap and connections per host (vendorhttp.Options; zero fields take its defaults).
+	vendorhttp.Options
 }
 
 // withDefaults returns a copy of cfg with zero fields set.
@@ -58,15 +47,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.BaseURL = DefaultBaseURL
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = DefaultConnectTimeout
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.MaxResponseBytes <= 0 {
-		cfg.MaxResponseBytes = DefaultMaxResponseBytes
-	}
+	cfg.Options = cfg.Options.WithDefaults()
 	if cfg.SchemaField == "" {
 		cfg.SchemaField = SchemaFieldJSON
 	}
@@ -96,13 +77,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.SchemaField != SchemaFieldJSON && cfg.SchemaField != SchemaFieldOpenAPI {
 		return nil, fmt.Errorf("gemini: SchemaField must be %q or %q", SchemaFieldJSON, SchemaFieldOpenAPI)
 	}
-	hc, err := vendorhttp.New(vendorhttp.Config{
-		ConnectTimeout:   cfg.ConnectTimeout,
-		FirstByteTimeout: cfg.FirstByteTimeout,
-		Timeout:          cfg.Timeout,
-		MaxResponseBytes: cfg.MaxResponseBytes,
-		MaxConns:         cfg.MaxConns,
-	})
+	hc, err := vendorhttp.New(cfg.Options)
 	if err != nil {
 		return nil, fmt.Errorf("gemini: %w", err)
 	}

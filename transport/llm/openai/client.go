@@ -70,41 +70,19 @@ type Config struct {
 	// APIKey is sent as "Authorization: Bearer <key>"; empty sends no Authorization header
 	// (Ollama). It is never logged or put into an error.
 	APIKey string
-	// ConnectTimeout bounds dialling (and the TLS handshake). Default DefaultConnectTimeout.
-	ConnectTimeout time.Duration
-	// FirstByteTimeout bounds the wait for the first response byte after the request was
-	// sent. 0 (the default) means only Timeout applies: OpenAI sends nothing before a
-	// non-streamed answer is complete.
-	FirstByteTimeout time.Duration
-	// Timeout bounds a whole call, including DeepSeek's keep-alive blank lines; a ctx
-	// deadline that comes earlier wins. Default DefaultTimeout.
-	Timeout time.Duration
-	// MaxResponseBytes caps the response body; a larger one is a server_error. Default
-	// DefaultMaxResponseBytes.
-	MaxResponseBytes int
-	// MaxConns caps the open connections. Default DefaultMaxConns.
-	MaxConns int
 	// Mode selects the structured-output mechanism. Default ModeJSONSchema.
 	Mode Mode
 	// LegacyMaxTokens sends the answer cap as max_tokens (compatible servers) instead of
 	// max_completion_tokens (OpenAI).
 	LegacyMaxTokens bool
+	// Options are the HTTP limits: connect, first-byte and total timeouts, response size
+	// cap and connections per host (vendorhttp.Options; zero fields take its defaults).
+	vendorhttp.Options
 }
 
 // withDefaults returns a copy of c with zero fields set to their defaults.
 func (c Config) withDefaults() Config {
-	if c.ConnectTimeout == 0 {
-		c.ConnectTimeout = DefaultConnectTimeout
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.MaxResponseBytes == 0 {
-		c.MaxResponseBytes = DefaultMaxResponseBytes
-	}
-	if c.MaxConns == 0 {
-		c.MaxConns = DefaultMaxConns
-	}
+	c.Options = c.Options.WithDefaults()
 	if c.Mode == "" {
 		c.Mode = ModeJSONSchema
 	}
@@ -136,13 +114,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.ConnectTimeout < 0 || cfg.FirstByteTimeout < 0 || cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 || cfg.MaxConns < 0 {
 		return nil, errors.New("openai: timeouts and limits must not be negative")
 	}
-	hc, err := vendorhttp.New(vendorhttp.Config{
-		ConnectTimeout:   cfg.ConnectTimeout,
-		FirstByteTimeout: cfg.FirstByteTimeout,
-		Timeout:          cfg.Timeout,
-		MaxResponseBytes: cfg.MaxResponseBytes,
-		MaxConns:         cfg.MaxConns,
-	})
+	hc, err := vendorhttp.New(cfg.Options)
 	if err != nil {
 		return nil, fmt.Errorf("openai: %w", err)
 	}

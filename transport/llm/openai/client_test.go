@@ -14,6 +14,7 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/llmtest"
 	"github.com/entity-enricher/enricher/transport/llm/openai"
+	"github.com/entity-enricher/enricher/transport/llm/vendorhttp"
 )
 
 const testKey = "sk-test-secret-key"
@@ -283,14 +284,14 @@ func TestCompleteTimeouts(t *testing.T) {
 		reply       llmtest.OpenAIReply
 		wantMessage string
 	}{
-		{name: "total timeout while stalled", cfg: openai.Config{Timeout: 200 * time.Millisecond},
+		{name: "total timeout while stalled", cfg: openai.Config{Options: vendorhttp.Options{Timeout: 200 * time.Millisecond}},
 			reply: llmtest.OpenAIReply{Stall: true}, wantMessage: "timed out"},
-		{name: "first-byte timeout", cfg: openai.Config{FirstByteTimeout: 150 * time.Millisecond},
+		{name: "first-byte timeout", cfg: openai.Config{Options: vendorhttp.Options{FirstByteTimeout: 150 * time.Millisecond}},
 			reply: llmtest.OpenAIReply{Stall: true}, wantMessage: "first-byte"},
 		{name: "ctx deadline", ctxTimeout: 200 * time.Millisecond,
 			reply: llmtest.OpenAIReply{Stall: true}, wantMessage: "deadline"},
 		{name: "slow keep-alive lines still hit the total timeout",
-			cfg:   openai.Config{Timeout: 300 * time.Millisecond, FirstByteTimeout: 100 * time.Millisecond},
+			cfg:   openai.Config{Options: vendorhttp.Options{Timeout: 300 * time.Millisecond, FirstByteTimeout: 100 * time.Millisecond}},
 			reply: llmtest.OpenAIReply{KeepAlive: 100, KeepAliveEvery: 20 * time.Millisecond}, wantMessage: "timed out"},
 	}
 	for _, tt := range tests {
@@ -326,7 +327,7 @@ func TestCompleteResponseSizeCap(t *testing.T) {
 	t.Parallel()
 	fake := newFake(t, llmtest.OpenAIFlavorOpenAI, "")
 	fake.Script(func(int, []byte) llmtest.OpenAIReply { return llmtest.OpenAIReply{Pad: 10000} })
-	c := newClient(t, openai.Config{BaseURL: fake.URL, MaxResponseBytes: 4096})
+	c := newClient(t, openai.Config{BaseURL: fake.URL, Options: vendorhttp.Options{MaxResponseBytes: 4096}})
 	_, err := c.Complete(context.Background(), personRequest())
 	var e *llm.Error
 	require.ErrorAs(t, err, &e)
@@ -374,7 +375,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}{
 		{name: "no base url", cfg: openai.Config{}, want: "BaseURL"},
 		{name: "bad mode", cfg: openai.Config{BaseURL: "http://x", Mode: "xml"}, want: "Mode"},
-		{name: "negative timeout", cfg: openai.Config{BaseURL: "http://x", Timeout: -1}, want: "negative"},
+		{name: "negative timeout", cfg: openai.Config{BaseURL: "http://x", Options: vendorhttp.Options{Timeout: -1}}, want: "negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -420,7 +421,7 @@ func TestCompleteCancelLeavesOtherCallsAlone(t *testing.T) {
 		}
 		return llmtest.OpenAIReply{KeepAlive: 3}
 	})
-	c := newClient(t, openai.Config{BaseURL: fake.URL, MaxConns: 4})
+	c := newClient(t, openai.Config{BaseURL: fake.URL, Options: vendorhttp.Options{MaxConns: 4}})
 	ctx, cancel := context.WithCancel(context.Background())
 	stalled := personRequest()
 	stalled.Messages[0].Content = "stall me"

@@ -25,7 +25,7 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm"
 )
 
-// The Config defaults.
+// The Options defaults.
 const (
 	DefaultConnectTimeout   = 10 * time.Second
 	DefaultTimeout          = 120 * time.Second
@@ -34,8 +34,8 @@ const (
 	idleConnDuration        = 30 * time.Second
 )
 
-// Config holds the limits of a Client. Zero fields take the defaults; negative ones are errors.
-type Config struct {
+// Options holds the limits of a Client. Zero fields take the defaults; negative ones are errors.
+type Options struct {
 	// ConnectTimeout bounds dialling a new connection (default DefaultConnectTimeout).
 	ConnectTimeout time.Duration
 	// FirstByteTimeout bounds the wait for the first response byte after the request was
@@ -52,7 +52,7 @@ type Config struct {
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
-func (c Config) WithDefaults() Config {
+func (c Options) WithDefaults() Options {
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
 	}
@@ -71,12 +71,12 @@ func (c Config) WithDefaults() Config {
 // Client sends requests to one vendor host. It is safe for concurrent use and reuses
 // keep-alive connections; it needs no Close (fasthttp closes idle connections after a while).
 type Client struct {
-	cfg Config
+	cfg Options
 	hc  *fasthttp.Client
 }
 
 // New returns a Client for cfg (after WithDefaults); it fails when a limit is negative.
-func New(cfg Config) (*Client, error) {
+func New(cfg Options) (*Client, error) {
 	if cfg.ConnectTimeout < 0 || cfg.FirstByteTimeout < 0 || cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 || cfg.MaxConns < 0 {
 		return nil, errors.New("timeouts and limits must not be negative")
 	}
@@ -94,8 +94,8 @@ func New(cfg Config) (*Client, error) {
 	}}, nil
 }
 
-// Config returns the client's limits, defaults applied.
-func (c *Client) Config() Config { return c.cfg }
+// Options returns the client's limits, defaults applied.
+func (c *Client) Options() Options { return c.cfg }
 
 // Do sends req and reads resp, which the caller owns before and after (Do keeps no reference).
 // nil means a complete HTTP response of any status. Every failure is an *llm.Error without a

@@ -105,7 +105,7 @@ func post(t *testing.T, c *Client, ctx context.Context, url string) (*fasthttp.R
 	return resp, c.Do(ctx, req, resp)
 }
 
-func newClient(t *testing.T, cfg Config) *Client {
+func newClient(t *testing.T, cfg Options) *Client {
 	t.Helper()
 	c, err := New(cfg)
 	require.NoError(t, err)
@@ -125,7 +125,7 @@ func requireKind(t *testing.T, err error, want llm.ErrorKind) *llm.Error {
 func TestDoAnswersAndReusesConnections(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, answer)
-	c := newClient(t, Config{})
+	c := newClient(t, Options{})
 	for i := range 3 {
 		resp, err := post(t, c, context.Background(), s.URL+fmt.Sprintf("/p%d", i))
 		require.NoError(t, err)
@@ -145,7 +145,7 @@ func TestDoCancelClosesOnlyItsConnection(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		answer(w, r)
 	})
-	c := newClient(t, Config{})
+	c := newClient(t, Options{})
 	slow := make(chan error, 1)
 	go func() {
 		_, err := post(t, c, context.Background(), s.URL+"/slow")
@@ -167,17 +167,17 @@ func TestDoTimeouts(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		cfg        Config
+		cfg        Options
 		ctxTimeout time.Duration
 		handler    http.HandlerFunc
 		wantMsg    string
 		wantCtx    bool
 	}{
-		{name: "total timeout while stalled", cfg: Config{Timeout: 200 * time.Millisecond}, handler: stall, wantMsg: "timed out"},
-		{name: "first-byte timeout", cfg: Config{FirstByteTimeout: 150 * time.Millisecond}, handler: stall, wantMsg: "first-byte"},
+		{name: "total timeout while stalled", cfg: Options{Timeout: 200 * time.Millisecond}, handler: stall, wantMsg: "timed out"},
+		{name: "first-byte timeout", cfg: Options{FirstByteTimeout: 150 * time.Millisecond}, handler: stall, wantMsg: "first-byte"},
 		{name: "ctx deadline", ctxTimeout: 200 * time.Millisecond, handler: stall, wantMsg: "deadline", wantCtx: true},
 		{name: "keep-alive padding lifts the first-byte limit but not the total",
-			cfg:     Config{Timeout: 300 * time.Millisecond, FirstByteTimeout: 100 * time.Millisecond},
+			cfg:     Options{Timeout: 300 * time.Millisecond, FirstByteTimeout: 100 * time.Millisecond},
 			handler: pad, wantMsg: "timed out"},
 		{name: "keep-alive padding does not outlive a ctx deadline", ctxTimeout: 250 * time.Millisecond,
 			handler: pad, wantMsg: "deadline", wantCtx: true},
@@ -212,7 +212,7 @@ func TestDoResponseSizeCap(t *testing.T) {
 		defer mu.Unlock()
 		_, _ = w.Write([]byte(strings.Repeat("a", size)))
 	})
-	c := newClient(t, Config{MaxResponseBytes: 2048})
+	c := newClient(t, Options{MaxResponseBytes: 2048})
 	resp, err := post(t, c, context.Background(), s.URL)
 	require.NoError(t, err)
 	require.Len(t, resp.Body(), 500)
@@ -228,7 +228,7 @@ func TestDoResponseSizeCap(t *testing.T) {
 func TestDoRetriesStaleKeepAlive(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, answer)
-	c := newClient(t, Config{})
+	c := newClient(t, Options{})
 	_, err := post(t, c, context.Background(), s.URL)
 	require.NoError(t, err)
 	s.CloseClientConnections() // the pooled connection is now dead
@@ -245,7 +245,7 @@ func TestDoConnectionRefused(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
-	_, err = post(t, newClient(t, Config{}), context.Background(), "http://"+addr+"/")
+	_, err = post(t, newClient(t, Options{}), context.Background(), "http://"+addr+"/")
 	e := requireKind(t, err, llm.KindServerError)
 	require.Contains(t, e.Message, "network error")
 }
@@ -255,7 +255,7 @@ func TestDoEndedContextSendsNothing(t *testing.T) {
 	s := newServer(t, answer)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := post(t, newClient(t, Config{}), ctx, s.URL)
+	_, err := post(t, newClient(t, Options{}), ctx, s.URL)
 	requireKind(t, err, llm.KindCancelled)
 	require.Zero(t, s.connections())
 }
@@ -266,7 +266,7 @@ func TestClassify(t *testing.T) {
 	cancel()
 	expired, cancel2 := context.WithDeadline(context.Background(), time.Unix(1, 0))
 	defer cancel2()
-	c := newClient(t, Config{MaxResponseBytes: 10})
+	c := newClient(t, Options{MaxResponseBytes: 10})
 	tests := []struct {
 		name string
 		ctx  context.Context
@@ -293,10 +293,10 @@ func TestClassify(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	t.Parallel()
-	_, err := New(Config{Timeout: -1})
+	_, err := New(Options{Timeout: -1})
 	require.ErrorContains(t, err, "negative")
-	c, err := New(Config{})
+	c, err := New(Options{})
 	require.NoError(t, err)
-	require.Equal(t, Config{ConnectTimeout: DefaultConnectTimeout, Timeout: DefaultTimeout,
-		MaxResponseBytes: DefaultMaxResponseBytes, MaxConns: DefaultMaxConns}, c.Config())
+	require.Equal(t, Options{ConnectTimeout: DefaultConnectTimeout, Timeout: DefaultTimeout,
+		MaxResponseBytes: DefaultMaxResponseBytes, MaxConns: DefaultMaxConns}, c.Options())
 }

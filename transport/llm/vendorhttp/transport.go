@@ -12,7 +12,7 @@ import (
 )
 
 // ErrFirstByte is the cause (inside the *llm.Error) when the server sent nothing within
-// Config.FirstByteTimeout after the request was written.
+// Options.FirstByteTimeout after the request was written.
 var ErrFirstByte = errors.New("no response byte within the first-byte timeout")
 
 // errStaleConn marks a reused keep-alive connection that the server had closed before our

@@ -23,7 +23,7 @@ garbage line
 		paths = append(paths, m.path)
 		require.Greater(t, m.end, m.start)
 	}
-	require.Equal(t, []string{"/data/000001.vlog", "/data/000002.vlog"}, paths, "every value log of the dir but the newest")
-	require.Empty(t, coldValueLogs(strings.NewReader("7f0010000000-7f0018000000 rw-s 0 fd:01 203 /data/000010.vlog\n"), "/data"),
-		"the only value log is the one being written")
+	require.Equal(t, []string{"/data/000001.vlog"}, paths, "every value log of the dir but the two newest")
+	require.Empty(t, coldValueLogs(strings.NewReader("7f0010000000-7f0018000000 rw-s 0 fd:01 203 /data/000010.vlog\n"+
+		"7f0000000000-7f0008000000 rw-s 00000000 fd:01 201 /data/000009.vlog\n"), "/data"), "two value logs stay resident")
 }

@@ -18,6 +18,7 @@ type Config struct {
 	MemoryLimitMB     int
 	DataDir           string
 	SyncWrites        bool
+	TrimValueLogs     bool
 	ShutdownGrace     time.Duration
 	BootstrapKey      string
 	AllowSignup       bool
@@ -77,6 +78,7 @@ func (c *Config) settings() []setting {
 		{"memory_limit_mb", "soft limit of the Go heap in MiB (runtime/debug.SetMemoryLimit); 0: the runtime's default (GOMEMLIMIT)", "0", &c.MemoryLimitMB},
 		{"data_dir", "storage directory", "./data", &c.DataDir},
 		{"sync_writes", "fsync every write (survives power loss)", "false", &c.SyncWrites},
+		{"trim_value_logs", "hand the memory of value-log files no longer written back to the kernel (Linux); reading old values then costs a disk read", "true", &c.TrimValueLogs},
 		{"shutdown_grace", "time to finish in-flight requests at shutdown", "30s", &c.ShutdownGrace},
 		{"bootstrap_key", "organization access key (role admin) installed at start; ^ent_[A-Za-z0-9_-]{32,}$", "", &c.BootstrapKey},
 		{"allow_signup", "allow POST /api/auth/register once the instance has a user", "true", &c.AllowSignup},

@@ -39,3 +39,30 @@ func TestParseConfigRetryMaxWait(t *testing.T) {
 		})
 	}
 }
+
+func TestParseConfigResourceSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		env      map[string]string
+		args     []string
+		trim     bool
+		memLimit int
+		pprof    string
+	}{
+		{name: "defaults", trim: true},
+		{name: "env", env: map[string]string{"ENRICHER_TRIM_VALUE_LOGS": "false", "ENRICHER_MEMORY_LIMIT_MB": "700",
+			"ENRICHER_PPROF_LISTEN": "127.0.0.1:6060"}, memLimit: 700, pprof: "127.0.0.1:6060"},
+		{name: "flags", args: []string{"-trim-value-logs=false", "-memory-limit-mb", "512"}, memLimit: 512},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			require.NoError(t, err)
+			require.Equal(t, tt.trim, cfg.TrimValueLogs)
+			require.Equal(t, tt.memLimit, cfg.MemoryLimitMB)
+			require.Equal(t, tt.pprof, cfg.PprofListen)
+		})
+	}
+}

@@ -70,7 +70,11 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 			m.close()
 		}
 	}()
-	if m.db, err = storage.Open(storage.Config{Dir: cfg.DataDir, SyncWrites: cfg.SyncWrites, Logger: log}); err != nil {
+	trim := time.Duration(0) // storage's default
+	if !cfg.TrimValueLogs {
+		trim = -1
+	}
+	if m.db, err = storage.Open(storage.Config{Dir: cfg.DataDir, SyncWrites: cfg.SyncWrites, TrimInterval: trim, Logger: log}); err != nil {
 		return nil, err
 	}
 	secret := []byte(cfg.TokenSecret)

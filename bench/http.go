@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/entity-enricher/enricher/transport/client"
 )
 
 // runHTTP measures whole enrichments through a real server process over loopback: POST
@@ -29,25 +33,24 @@ func runHTTP(args []string) error {
 		return err
 	}
 	defer srv.stop()
-	a := newAPI(srv.Base, clients*2)
-	var schema any
-	_ = json.Unmarshal([]byte(benchSchema), &schema)
+	c := client.New(srv.Base, client.WithAPIKey(benchKey), client.WithHTTPClient(&http.Client{
+		Transport: &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2}}))
 	var done, failed atomic.Int64
 	var firstErr atomic.Value
 	lats := make([][]time.Duration, clients)
 	stopAt := time.Now().Add(dur)
 	cpu0, start := srv.cpu(), time.Now()
 	var wg sync.WaitGroup
-	for c := range clients {
+	for n := range clients {
 		wg.Go(func() {
 			for i := 0; time.Now().Before(stopAt); i++ {
 				t0 := time.Now()
-				if err := enrichOnce(a, schema, fmt.Sprintf("Company %d-%d", c, i)); err != nil {
+				if err := enrichOnce(c, fmt.Sprintf("Company %d-%d", n, i)); err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
 					continue
 				}
-				lats[c] = append(lats[c], time.Since(t0))
+				lats[n] = append(lats[n], time.Since(t0))
 				done.Add(1)
 			}
 		})
@@ -69,32 +72,30 @@ func runHTTP(args []string) error {
 	}}, out)
 }
 
-// enrichOnce runs one enrichment the way a streaming client does: start, follow the
-// stream to its terminal event, read the record the outcome names.
-func enrichOnce(a *api, schema any, name string) error {
-	var started struct {
-		JobID string `json:"job_id"`
-	}
-	if err := a.call("POST", "/api/single/enrich/stream", map[string]any{
-		"entity_data": map[string]any{"name": name, "country": "US"}, "target_schema": schema, "models": []string{"sim::fast"},
-	}, &started); err != nil {
+// enrichOnce runs one enrichment the way a streaming client does, through the Go client:
+// start, follow the stream to its terminal event, read the record the outcome names.
+func enrichOnce(c *client.Client, name string) error {
+	ctx := context.Background()
+	started, err := c.EnrichStream(ctx, client.EnrichRequest{EntityData: map[string]any{"name": name, "country": "US"},
+		TargetSchema: json.RawMessage(benchSchema), Models: []string{"sim::fast"}})
+	if err != nil {
 		return err
 	}
+	var last client.Event
+	for ev, err := range c.Stream(ctx, started.JobID, 0) {
+		if err != nil {
+			return err
+		}
+		last = ev
+	}
 	var outcome struct {
-		Type   string `json:"type"`
 		Result struct {
 			RecordID string `json:"record_id"`
 		} `json:"result"`
 	}
-	if err := a.follow(started.JobID, func(ev sseEvent) {
-		if ev.Type == "completed" || ev.Type == "failed" {
-			_ = json.Unmarshal(ev.Data, &outcome)
-		}
-	}); err != nil {
-		return err
+	if err := last.Decode(&outcome); err != nil || last.Type != "completed" || outcome.Result.RecordID == "" {
+		return fmt.Errorf("job %s ended %q without a record (%v)", started.JobID, last.Type, err)
 	}
-	if outcome.Type != "completed" || outcome.Result.RecordID == "" {
-		return fmt.Errorf("job %s ended %q without a record", started.JobID, outcome.Type)
-	}
-	return a.call("GET", "/api/records/"+outcome.Result.RecordID, nil, nil)
+	_, err = c.GetRecord(ctx, outcome.Result.RecordID)
+	return err
 }

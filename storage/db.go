@@ -97,7 +97,7 @@ func Open(cfg Config) (*DB, error) {
 	db := &DB{bdb: bdb, log: cfg.Logger, cancel: cancel}
 	if !cfg.InMemory && cfg.GCInterval > 0 {
 		db.wg.Add(1)
-		go db.gcLoop(ctx, cfg.GCInterval)
+		go db.every(ctx, cfg.GCInterval, func() bool { return db.collectGarbage(ctx) })
 	}
 	if !cfg.InMemory && cfg.TrimInterval > 0 && trimSupported {
 		dir, err := filepath.Abs(cfg.Dir)
@@ -108,7 +108,7 @@ func Open(cfg Config) (*DB, error) {
 			dir = cfg.Dir
 		}
 		db.wg.Add(1)
-		go db.trimLoop(ctx, dir, cfg.TrimInterval)
+		go db.every(ctx, cfg.TrimInterval, func() bool { return db.trim(dir) })
 	}
 	return db, nil
 }
@@ -135,20 +135,29 @@ func (db *DB) Ping() error {
 	})
 }
 
-func (db *DB) gcLoop(ctx context.Context, every time.Duration) {
+// every runs fn every interval until ctx ends or fn returns false; the DB's WaitGroup owns
+// the goroutine that calls it.
+func (db *DB) every(ctx context.Context, interval time.Duration, fn func() bool) {
 	defer db.wg.Done()
-	t := time.NewTicker(every)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			// RunValueLogGC rewrites at most one file per call; loop while it finds work.
-			for ctx.Err() == nil && db.bdb.RunValueLogGC(0.5) == nil {
+			if !fn() {
+				return
 			}
 		}
 	}
+}
+
+// collectGarbage runs value-log GC until it finds nothing to rewrite (one file per call).
+func (db *DB) collectGarbage(ctx context.Context) bool {
+	for ctx.Err() == nil && db.bdb.RunValueLogGC(0.5) == nil {
+	}
+	return true
 }
 
 // maxConflictRetries bounds the retries of a transaction that lost a conflict.

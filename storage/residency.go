@@ -2,13 +2,11 @@ package storage
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Badger maps its value-log files into memory and writes through the mapping, so every byte
@@ -71,21 +69,12 @@ func coldValueLogs(maps io.Reader, dir string) []mapping {
 	return cold
 }
 
-// trimLoop pages out cold value logs every interval until ctx ends. It stops for good when
-// the kernel refuses the advice.
-func (db *DB) trimLoop(ctx context.Context, dir string, every time.Duration) {
-	defer db.wg.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := pageOutColdValueLogs(dir); err != nil {
-				db.log.Info("storage: value-log trimming off", "error", err)
-				return
-			}
-		}
+// trim pages out dir's cold value logs; it reports false (stop trying) when the kernel
+// refuses the advice.
+func (db *DB) trim(dir string) bool {
+	if err := pageOutColdValueLogs(dir); err != nil {
+		db.log.Info("storage: value-log trimming off", "error", err)
+		return false
 	}
+	return true
 }

@@ -4,16 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/entity-enricher/enricher/transport/client"
 )
 
-// api is a raw-HTTP client of one server, authenticated with benchKey. It is safe for
-// concurrent use.
+// api is a raw-HTTP JSON caller, authenticated with benchKey: the overhead scenario's direct
+// calls to the fake upstream. It is safe for concurrent use.
 type api struct {
 	base string
 	hc   *http.Client
@@ -66,30 +67,9 @@ type sseEvent struct {
 	At   time.Time // when the frame was read
 }
 
-var errStreamEnded = errors.New("stream ended before a terminal event")
-
-// stream follows a job's events from after lastID until its terminal event; fn sees each
-// event. It returns errStreamEnded when the server closed the stream earlier.
-func (a *api) stream(jobID string, lastID int64, fn func(sseEvent)) error {
-	req, err := http.NewRequest("GET", a.base+"/api/llm/stream/"+jobID, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("X-API-Key", benchKey)
-	req.Header.Set("Last-Event-ID", strconv.FormatInt(lastID, 10))
-	res, err := a.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != 200 {
-		b, _ := io.ReadAll(res.Body)
-		return fmt.Errorf("stream %s: %d %s", jobID, res.StatusCode, b)
-	}
-	return readSSE(res.Body, fn)
-}
-
-// readSSE parses frames from r until a terminal event or the end of r.
+// readSSE parses frames from r until a terminal event or the end of r. The harness's raw
+// subscribers use it (thousands of them, each a bare connection); everything else goes
+// through transport/client.
 func readSSE(r io.Reader, fn func(sseEvent)) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
@@ -117,20 +97,11 @@ func readSSE(r io.Reader, fn func(sseEvent)) error {
 			ev.Data = append([]byte(nil), line[6:]...)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	return errStreamEnded
+	return sc.Err()
 }
 
-// follow streams a job to its end, reconnecting with Last-Event-ID when the server drops
-// the connection (a full subscriber buffer ends it by design).
-func (a *api) follow(jobID string, fn func(sseEvent)) error {
-	var last int64
-	for tries := 0; ; tries++ {
-		err := a.stream(jobID, last, func(ev sseEvent) { last = ev.ID; fn(ev) })
-		if !errors.Is(err, errStreamEnded) || tries > 100 {
-			return err
-		}
-	}
+// benchClient is the Go client of the server at base, with conns idle connections kept.
+func benchClient(base string, conns int) *client.Client {
+	return client.New(base, client.WithAPIKey(benchKey), client.WithHTTPClient(&http.Client{
+		Transport: &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns}}))
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/entity-enricher/enricher/transport/client"
 )
 
 // runFanout measures SSE fan-out through a real server process: S subscribers spread over
@@ -54,7 +57,7 @@ func runFanout(args []string) error {
 		return err
 	}
 	defer srv.stop()
-	f := &fanout{a: newAPI(srv.Base, 64), srv: srv, entities: entities}
+	f := &fanout{c: benchClient(srv.Base, 64), srv: srv, entities: entities}
 	var rows []Row
 	for _, s := range strings.Split(subsList, ",") {
 		subs, err := strconv.Atoi(strings.TrimSpace(s))
@@ -86,26 +89,22 @@ func runFanout(args []string) error {
 }
 
 type fanout struct {
-	a        *api
+	c        *client.Client
 	srv      *server
 	entities int
 }
 
 // startJobs starts n batch jobs and returns their ids.
 func (f *fanout) startJobs(n int) ([]string, error) {
-	var schema any
-	_ = json.Unmarshal([]byte(overheadSchema), &schema)
 	ents := make([]map[string]any, f.entities)
 	for i := range ents {
 		ents[i] = map[string]any{"name": fmt.Sprintf("Company %d", i)}
 	}
 	ids := make([]string, n)
 	for i := range ids {
-		var started struct {
-			JobID string `json:"job_id"`
-		}
-		if err := f.a.call("POST", "/api/enrichment/batch/start", map[string]any{"entities": ents, "target_schema": schema,
-			"models": []string{"sim::steady"}}, &started); err != nil {
+		started, err := f.c.StartBatch(context.Background(), client.BatchRequest{Entities: ents,
+			TargetSchema: json.RawMessage(overheadSchema), Models: []string{"sim::steady"}})
+		if err != nil {
 			return nil, err
 		}
 		ids[i] = started.JobID
@@ -199,7 +198,12 @@ func (f *fanout) durations(jobs int, stuck bool) (time.Duration, error) {
 			defer c.Close() // held open, never read
 		}
 		wg.Go(func() {
-			errs[i] = f.a.follow(id, func(sseEvent) {})
+			for _, err := range f.c.Stream(context.Background(), id, 0) {
+				if err != nil {
+					errs[i] = err
+					break
+				}
+			}
 			durs[i] = time.Since(t0)
 		})
 	}

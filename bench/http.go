@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,8 +32,7 @@ func runHTTP(args []string) error {
 		return err
 	}
 	defer srv.stop()
-	c := client.New(srv.Base, client.WithAPIKey(benchKey), client.WithHTTPClient(&http.Client{
-		Transport: &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2}}))
+	c := benchClient(srv.Base, clients*2)
 	var done, failed atomic.Int64
 	var firstErr atomic.Value
 	lats := make([][]time.Duration, clients)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/entity-enricher/enricher/transport/client"
 )
 
 // overheadSchema is a small schema, so the figures show the server's cost per call rather
@@ -63,23 +66,26 @@ func runOverhead(args []string) error {
 		return err
 	}
 	defer srv.stop()
-	a := newAPI(srv.Base, 4)
+	c := benchClient(srv.Base, 4)
 	up := newAPI(upstreamURL, 4)
-	var schema any
-	_ = json.Unmarshal([]byte(overheadSchema), &schema)
-	enrich := map[string]any{"entity_data": map[string]any{"name": "Acme"}, "target_schema": schema, "models": []string{"ollama::bench"}}
+	enrich := client.SyncRequest{EnrichRequest: client.EnrichRequest{EntityData: map[string]any{"name": "Acme"},
+		TargetSchema: json.RawMessage(overheadSchema), Models: []string{"ollama::bench"}}}
+	throughServer := func() error {
+		out, err := c.EnrichSync(context.Background(), enrich)
+		if err == nil && !out.Success {
+			err = fmt.Errorf("job %s ended %s", out.JobID, out.Status)
+		}
+		return err
+	}
 	direct := map[string]any{"model": "bench", "messages": []map[string]string{{"role": "system", "content": "You fill in facts."},
 		{"role": "user", "content": "Company: Acme. Answer with JSON."}}, "response_format": map[string]string{"type": "json_object"}}
-	var outcome struct {
-		Success bool `json:"success"`
-	}
 	// Warm both paths (connections, caches).
 	for range 20 {
 		if err := up.call("POST", "/chat/completions", direct, nil); err != nil {
 			return err
 		}
-		if err := a.call("POST", "/api/single/enrich/sync", enrich, &outcome); err != nil || !outcome.Success {
-			return fmt.Errorf("warm-up through the server: success=%v %v", outcome.Success, err)
+		if err := throughServer(); err != nil {
+			return fmt.Errorf("warm-up through the server: %w", err)
 		}
 	}
 	var viaDirect, viaServer, diff []time.Duration
@@ -94,8 +100,8 @@ func runOverhead(args []string) error {
 		}
 		for i := range round {
 			t0 := time.Now()
-			if err := a.call("POST", "/api/single/enrich/sync", enrich, &outcome); err != nil || !outcome.Success {
-				return fmt.Errorf("through the server: success=%v %v", outcome.Success, err)
+			if err := throughServer(); err != nil {
+				return fmt.Errorf("through the server: %w", err)
 			}
 			d := time.Since(t0)
 			viaServer = append(viaServer, d)

@@ -151,3 +151,29 @@ type JobView struct {
 	ErrorMessage       *string         `json:"error_message"`
 	Result             json.RawMessage `json:"result,omitempty"`
 }
+
+// View returns the JobStatus object of j; withResult adds the terminal result (null before
+// the end), which lists leave out.
+func (j *Job) View(withResult bool) JobView {
+	orEmpty := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	v := JobView{
+		JobID: j.ID, JobType: j.Type, Status: j.Status, IsPaused: j.Status == JobPaused,
+		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, CreatedBy: j.CreatedBy,
+		Models: orEmpty(j.Models), Strategy: j.Strategy, SchemaID: j.SchemaID, TotalModels: j.TotalModels,
+		CompletedModels: j.CompletedModels, TotalEntities: j.TotalEntities, CompletedEntities: j.CompletedEntities,
+		FailedEntities: j.FailedEntities, SkippedEntities: j.SkippedEntities, RecordIDs: orEmpty(j.RecordIDs),
+		RecordIDsTruncated: j.RecordCount > len(j.RecordIDs), LastSeq: j.LastSeq, Pause: j.Pause, ErrorMessage: j.ErrorMessage,
+	}
+	if withResult {
+		v.Result = j.Result
+		if v.Result == nil {
+			v.Result = json.RawMessage("null")
+		}
+	}
+	return v
+}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"slices"
 
 	"github.com/entity-enricher/enricher"
@@ -24,24 +23,6 @@ func (s *Server) jobInRetention(org, id string) (*enricher.Job, error) {
 	return j, nil
 }
 
-func statusOfJob(j *enricher.Job, withResult bool) enricher.JobView {
-	st := enricher.JobView{
-		JobID: j.ID, JobType: j.Type, Status: j.Status, IsPaused: j.Status == enricher.JobPaused,
-		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, CreatedBy: j.CreatedBy,
-		Models: nonNil(j.Models), Strategy: j.Strategy, SchemaID: j.SchemaID, TotalModels: j.TotalModels,
-		CompletedModels: j.CompletedModels, TotalEntities: j.TotalEntities, CompletedEntities: j.CompletedEntities,
-		FailedEntities: j.FailedEntities, SkippedEntities: j.SkippedEntities, RecordIDs: nonNil(j.RecordIDs),
-		RecordIDsTruncated: j.RecordCount > len(j.RecordIDs), LastSeq: j.LastSeq, Pause: j.Pause, ErrorMessage: j.ErrorMessage,
-	}
-	if withResult {
-		st.Result = j.Result
-		if st.Result == nil {
-			st.Result = json.RawMessage("null")
-		}
-	}
-	return st
-}
-
 func handleJobStatus(c *call) error {
 	id, err := pathID(c.ctx, "job_id", "job")
 	if err != nil {
@@ -51,7 +32,7 @@ func handleJobStatus(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.ok(statusOfJob(j, true))
+	return c.ok(j.View(true))
 }
 
 func handleListJobs(c *call) error {
@@ -82,7 +63,7 @@ func handleListJobs(c *call) error {
 	items, total, pages := paginated(jobs, p)
 	out := make([]enricher.JobView, len(items))
 	for i, j := range items {
-		out[i] = statusOfJob(j, false)
+		out[i] = j.View(false)
 	}
 	return c.ok(map[string]any{"jobs": out, "total": total, "page": p.Page, "page_size": p.Size, "total_pages": pages})
 }

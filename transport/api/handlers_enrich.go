@@ -117,11 +117,14 @@ func (c *call) enrichSpec(req *enrichRequest, mode int) (*enricher.EnrichSpec, e
 		if !isObject(req.TargetSchema) {
 			return nil, enricher.Errorf(enricher.KindInvalid, "target_schema: expected object")
 		}
-		pc, err := parseContent(req.TargetSchema)
+		parsed, err := enricher.ParseSchema(req.TargetSchema)
 		if err != nil {
 			return nil, err
 		}
-		spec.SchemaContent = pc.content
+		if spec.SchemaContent, err = enricher.NormalizeSchemaJSON(req.TargetSchema); err != nil {
+			return nil, err
+		}
+		schema = parsed
 	} else if !enricher.ValidUUID(*req.SchemaID) {
 		return nil, enricher.Errorf(enricher.KindInvalid, "schema_id: not a valid id")
 	}
@@ -204,10 +207,9 @@ func (c *call) enrichSpec(req *enrichRequest, mode int) (*enricher.EnrichSpec, e
 			return nil, err
 		}
 		spec.SchemaID, spec.SchemaContent = req.SchemaID, saved.Content
-	}
-	schema, err := enricher.ParseSchema(spec.SchemaContent)
-	if err != nil {
-		return nil, err
+		if schema, err = enricher.ParseSchema(saved.Content); err != nil {
+			return nil, err
+		}
 	}
 	if mode != modeBatch { // a batch entity without a search key fails alone, at run time
 		clean, _ := enricher.StripSimDirective(spec.EntityData)

@@ -310,7 +310,7 @@ func anthropicAnswer(req *anthropicRequest, bodyLen, n int) map[string]any {
 	if tc := req.ToolChoice; tc != nil && tc.Type == "tool" {
 		for _, t := range req.Tools {
 			if t.Name == tc.Name {
-				input := anthropicSample(t.InputSchema, 0)
+				input := sampleValue(t.InputSchema, t.InputSchema, 0)
 				out, _ = json.Marshal(input)
 				content = append(content, map[string]any{
 					"type": "tool_use", "id": fmt.Sprintf("toolu_fake_%d", n), "name": t.Name, "input": input,
@@ -332,59 +332,6 @@ func anthropicAnswer(req *anthropicRequest, bodyLen, n int) map[string]any {
 			"cache_creation": map[string]any{"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
 			"service_tier":   "standard",
 		},
-	}
-}
-
-// anthropicSample returns a value valid against schema (the subset the adapters send).
-func anthropicSample(schema map[string]any, depth int) any {
-	if depth > 16 {
-		return nil
-	}
-	if v, ok := schema["const"]; ok {
-		return v
-	}
-	if e, ok := schema["enum"].([]any); ok && len(e) > 0 {
-		return e[0]
-	}
-	for _, k := range []string{"anyOf", "oneOf", "allOf"} {
-		if alts, ok := schema[k].([]any); ok && len(alts) > 0 {
-			if m, ok := alts[0].(map[string]any); ok {
-				return anthropicSample(m, depth+1)
-			}
-		}
-	}
-	typ, _ := schema["type"].(string)
-	if types, ok := schema["type"].([]any); ok {
-		for _, t := range types {
-			if s, _ := t.(string); s != "null" {
-				typ = s
-				break
-			}
-		}
-	}
-	switch typ {
-	case "string":
-		return "x"
-	case "integer":
-		return 1
-	case "number":
-		return 1.5
-	case "boolean":
-		return true
-	case "null":
-		return nil
-	case "array":
-		items, _ := schema["items"].(map[string]any)
-		return []any{anthropicSample(items, depth+1)}
-	default:
-		obj := map[string]any{}
-		props, _ := schema["properties"].(map[string]any)
-		for name, p := range props {
-			if m, ok := p.(map[string]any); ok {
-				obj[name] = anthropicSample(m, depth+1)
-			}
-		}
-		return obj
 	}
 }
 

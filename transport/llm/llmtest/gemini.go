@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -261,7 +260,7 @@ func (s *GeminiServer) answer(r *http.Request, body []byte) GeminiReply {
 	}
 	text := `{"answer":"x"}`
 	if schema != nil {
-		v := geminiValue(schema, schema, 0)
+		v := sampleValue(schema, schema, 0)
 		b, _ := json.Marshal(v)
 		text = string(b)
 	}
@@ -328,84 +327,6 @@ func geminiCheckOpenAPI(node map[string]any, at string) string {
 		}
 	}
 	return ""
-}
-
-// geminiValue returns a value valid for node (either schema dialect): strings "x", integers 1,
-// numbers 1.5, booleans true, arrays of one item, objects with every property.
-func geminiValue(root, node map[string]any, depth int) any {
-	if depth > 32 {
-		return nil
-	}
-	if ref, ok := node["$ref"].(string); ok {
-		for _, prefix := range []string{"#/$defs/", "#/definitions/"} {
-			if name, ok := strings.CutPrefix(ref, prefix); ok {
-				defs, _ := root[strings.Trim(prefix[1:], "/")].(map[string]any)
-				if target, ok := defs[name].(map[string]any); ok {
-					return geminiValue(root, target, depth+1)
-				}
-			}
-		}
-		return nil
-	}
-	if enum, ok := node["enum"].([]any); ok && len(enum) > 0 {
-		return enum[0]
-	}
-	if c, ok := node["const"]; ok {
-		return c
-	}
-	for _, k := range []string{"anyOf", "oneOf"} {
-		if alts, ok := node[k].([]any); ok && len(alts) > 0 {
-			if am, ok := alts[0].(map[string]any); ok {
-				return geminiValue(root, am, depth+1)
-			}
-		}
-	}
-	typ := ""
-	switch t := node["type"].(type) {
-	case string:
-		typ = t
-	case []any:
-		for _, x := range t {
-			if s, ok := x.(string); ok && s != "null" {
-				typ = s
-				break
-			}
-		}
-	}
-	if typ == "" && node["properties"] != nil {
-		typ = "object"
-	}
-	switch strings.ToLower(typ) {
-	case "string":
-		return "x"
-	case "integer":
-		return 1
-	case "number":
-		return 1.5
-	case "boolean":
-		return true
-	case "array":
-		items, _ := node["items"].(map[string]any)
-		if items == nil {
-			return []any{"x"}
-		}
-		return []any{geminiValue(root, items, depth+1)}
-	case "object":
-		props, _ := node["properties"].(map[string]any)
-		out := make(map[string]any, len(props))
-		names := make([]string, 0, len(props))
-		for name := range props {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			pm, _ := props[name].(map[string]any)
-			out[name] = geminiValue(root, pm, depth+1)
-		}
-		return out
-	default:
-		return nil
-	}
 }
 
 // GeminiErrorBody returns a google.rpc.Status error body; retryDelay (e.g. "13s"), when set,

@@ -60,7 +60,7 @@ func TestGeminiServerValidates(t *testing.T) {
 	}
 }
 
-func TestGeminiValue(t *testing.T) {
+func TestSampleValue(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
@@ -77,7 +77,7 @@ func TestGeminiValue(t *testing.T) {
 			t.Parallel()
 			var schema map[string]any
 			require.NoError(t, json.Unmarshal([]byte(tt.schema), &schema))
-			got, err := json.Marshal(geminiValue(schema, schema, 0))
+			got, err := json.Marshal(sampleValue(schema, schema, 0))
 			require.NoError(t, err)
 			require.JSONEq(t, tt.want, string(got))
 		})

@@ -322,7 +322,7 @@ func (s *OpenAIServer) check(body []byte) (*openAIWireRequest, string, string) {
 		if schema == nil {
 			return &req, "{}", ""
 		}
-		b, _ := json.Marshal(openAIValue(schema, schema, 0))
+		b, _ := json.Marshal(sampleValue(schema, schema, 0))
 		return &req, string(b), ""
 	case rf.Type == "json_schema":
 		if s.flavor == OpenAIFlavorDeepSeek {
@@ -341,7 +341,7 @@ func (s *OpenAIServer) check(body []byte) (*openAIWireRequest, string, string) {
 				return nil, "", "Invalid schema for response_format '" + js.Name + "': In context=(" + p
 			}
 		}
-		b, _ := json.Marshal(openAIValue(schema, schema, 0))
+		b, _ := json.Marshal(sampleValue(schema, schema, 0))
 		return &req, string(b), ""
 	}
 	return nil, "", "Invalid value: '" + rf.Type + "'. Supported values are: 'json_object', 'json_schema' and 'text'."
@@ -355,7 +355,7 @@ func strictProblem(n map[string]any, path string, root bool) string {
 			return path + "), '" + k + "' is not permitted."
 		}
 	}
-	types := openAITypes(n)
+	types := schemaTypes(n)
 	if root && (len(types) != 1 || types[0] != "object") {
 		return path + "), schema must be a JSON Schema of 'type: \"object\"'."
 	}
@@ -418,78 +418,6 @@ func containsAny(list []any, s string) bool {
 		}
 	}
 	return false
-}
-
-// openAITypes returns the `type` of n as a list.
-func openAITypes(n map[string]any) []string {
-	switch t := n["type"].(type) {
-	case string:
-		return []string{t}
-	case []any:
-		var out []string
-		for _, x := range t {
-			if s, ok := x.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
-// openAIValue builds a value valid against n (root resolves local $refs).
-func openAIValue(n, root map[string]any, depth int) any {
-	if depth > 32 || n == nil {
-		return nil
-	}
-	if ref, ok := n["$ref"].(string); ok {
-		return openAIValue(resolveRef(root, ref), root, depth+1)
-	}
-	if c, ok := n["const"]; ok {
-		return c
-	}
-	if e, ok := n["enum"].([]any); ok && len(e) > 0 {
-		return e[0]
-	}
-	for _, key := range []string{"anyOf", "oneOf"} {
-		if branches, ok := n[key].([]any); ok {
-			for _, b := range branches {
-				if bm, ok := b.(map[string]any); ok && !contains(openAITypes(bm), "null") {
-					return openAIValue(bm, root, depth+1)
-				}
-			}
-			return nil
-		}
-	}
-	typ := ""
-	for _, t := range openAITypes(n) {
-		if t != "null" {
-			typ = t
-			break
-		}
-	}
-	switch typ {
-	case "string":
-		return "x"
-	case "integer":
-		return 1
-	case "number":
-		return 1.5
-	case "boolean":
-		return true
-	case "array":
-		item, _ := n["items"].(map[string]any)
-		return []any{openAIValue(item, root, depth+1)}
-	case "object":
-		props, _ := n["properties"].(map[string]any)
-		out := make(map[string]any, len(props))
-		for name, p := range props {
-			pm, _ := p.(map[string]any)
-			out[name] = openAIValue(pm, root, depth+1)
-		}
-		return out
-	}
-	return nil
 }
 
 // resolveRef follows a local "#/..." pointer.

@@ -10,8 +10,6 @@ import (
 
 	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/actors"
-	"github.com/entity-enricher/enricher/transport/llm"
-	"github.com/entity-enricher/enricher/transport/llm/sim"
 )
 
 // runBatch runs one batch of n entities on three zero-latency sim models with fusion through
@@ -40,26 +38,12 @@ func runBatch(args []string) error {
 			}
 		}()
 	}
-	db, closeDB, err := openStore(false)
+	eng, db, stop, err := simEngine(actors.Config{BatchConcurrency: window, ProviderConcurrency: 64}, zeroLatency(), false)
 	if err != nil {
 		return err
 	}
-	defer closeDB()
-	cat, err := llm.NewCatalog(llm.CatalogConfig{})
-	if err != nil {
-		return err
-	}
-	eng, err := actors.New(actors.Config{BatchConcurrency: window, ProviderConcurrency: 64},
-		actors.Deps{Store: db, Catalog: cat, Providers: map[string]actors.Provider{"sim": {Impl: sim.New(sim.Config{Profiles: zeroLatency()})}}})
-	if err != nil {
-		return err
-	}
-	defer eng.Stop()
-	spec := &enricher.EnrichSpec{SchemaContent: []byte(benchSchema), Models: []string{"sim::fast", "sim::realistic", "sim::flaky"},
-		Languages: []string{"en"}, Strategy: enricher.StrategySinglePass, OnMismatch: enricher.MismatchSkip}
-	for i := range n {
-		spec.Entities = append(spec.Entities, map[string]any{"name": fmt.Sprintf("Company %d", i), "country": "US"})
-	}
+	defer stop()
+	spec := batchSpec(n, "sim::fast", "sim::realistic", "sim::flaky")
 	start := time.Now()
 	job, err := eng.Start("bench", enricher.CreatedBy{}, spec)
 	if err != nil {

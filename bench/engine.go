@@ -10,6 +10,7 @@ import (
 
 	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/actors"
+	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/sim"
 )
@@ -69,22 +70,13 @@ func zeroLatency() map[string]sim.Profile {
 // engineRun runs n jobs, conc at a time, on a fresh on-disk store (fsync on every commit
 // with syncWrites).
 func engineRun(strategy enricher.Strategy, models []string, n, conc int, syncWrites bool) (Row, error) {
-	db, closeDB, err := openStore(syncWrites)
-	if err != nil {
-		return nil, err
-	}
-	defer closeDB()
-	cat, err := llm.NewCatalog(llm.CatalogConfig{})
-	if err != nil {
-		return nil, err
-	}
 	calls := &callCounter{}
-	eng, err := actors.New(actors.Config{MaxJobs: conc * 2, MaxJobsPerOrg: conc * 2, ProviderConcurrency: 64, Observer: calls},
-		actors.Deps{Store: db, Catalog: cat, Providers: map[string]actors.Provider{"sim": {Impl: sim.New(sim.Config{Profiles: zeroLatency()})}}})
+	eng, db, stop, err := simEngine(actors.Config{MaxJobs: conc * 2, MaxJobsPerOrg: conc * 2, ProviderConcurrency: 64, Observer: calls},
+		zeroLatency(), syncWrites)
 	if err != nil {
 		return nil, err
 	}
-	defer eng.Stop()
+	defer stop()
 
 	// Events, log bytes and records per job are read back for the first jobs only, so the
 	// harness's own reads stay out of the CPU and allocation figures.
@@ -154,6 +146,35 @@ func engineRun(strategy enricher.Strategy, models []string, n, conc int, syncWri
 		"start_p50_ms":      ms(percentile(startLat, 50)),
 		"start_p99_ms":      ms(percentile(startLat, 99)),
 	}, nil
+}
+
+// simEngine starts the engine with the sim provider (profiles) on a fresh on-disk store
+// (fsync per commit with syncWrites); stop stops the engine and removes the store.
+func simEngine(cfg actors.Config, profiles map[string]sim.Profile, syncWrites bool) (eng *actors.Engine, db *storage.DB, stop func(), err error) {
+	db, closeDB, err := openStore(syncWrites)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cat, err := llm.NewCatalog(llm.CatalogConfig{})
+	if err == nil {
+		eng, err = actors.New(cfg, actors.Deps{Store: db, Catalog: cat,
+			Providers: map[string]actors.Provider{"sim": {Impl: sim.New(sim.Config{Profiles: profiles})}}})
+	}
+	if err != nil {
+		closeDB()
+		return nil, nil, nil, err
+	}
+	return eng, db, func() { eng.Stop(); closeDB() }, nil
+}
+
+// batchSpec is a single_pass batch of n companies on models.
+func batchSpec(n int, models ...string) *enricher.EnrichSpec {
+	spec := &enricher.EnrichSpec{SchemaContent: []byte(benchSchema), Models: models,
+		Languages: []string{"en"}, Strategy: enricher.StrategySinglePass, OnMismatch: enricher.MismatchSkip}
+	for i := range n {
+		spec.Entities = append(spec.Entities, map[string]any{"name": fmt.Sprintf("Company %d", i), "country": "US"})
+	}
+	return spec
 }
 
 // waitJob follows a job's stream until its terminal event.

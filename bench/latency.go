@@ -7,7 +7,6 @@ import (
 
 	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/actors"
-	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/sim"
 )
 
@@ -28,27 +27,14 @@ func runLatencyBound(args []string) error {
 	}
 	limit := float64(capacity) / latency.Seconds()
 	n := int(limit * dur.Seconds())
-	db, closeDB, err := openStore(false)
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	cat, err := llm.NewCatalog(llm.CatalogConfig{})
-	if err != nil {
-		return err
-	}
 	profiles := map[string]sim.Profile{"fast": {BaseLatencyMS: int(latency.Milliseconds())}}
-	eng, err := actors.New(actors.Config{BatchConcurrency: 2 * capacity, ProviderConcurrency: capacity, ProviderQueue: 4 * capacity},
-		actors.Deps{Store: db, Catalog: cat, Providers: map[string]actors.Provider{"sim": {Impl: sim.New(sim.Config{Profiles: profiles})}}})
+	eng, _, stop, err := simEngine(actors.Config{BatchConcurrency: 2 * capacity, ProviderConcurrency: capacity, ProviderQueue: 4 * capacity},
+		profiles, false)
 	if err != nil {
 		return err
 	}
-	defer eng.Stop()
-	spec := &enricher.EnrichSpec{SchemaContent: []byte(benchSchema), Models: []string{"sim::fast"},
-		Languages: []string{"en"}, Strategy: enricher.StrategySinglePass, OnMismatch: enricher.MismatchSkip}
-	for i := range n {
-		spec.Entities = append(spec.Entities, map[string]any{"name": fmt.Sprintf("Company %d", i), "country": "US"})
-	}
+	defer stop()
+	spec := batchSpec(n, "sim::fast")
 	cpu0, start := cpuTime(), time.Now()
 	job, err := eng.Start("bench", enricher.CreatedBy{}, spec)
 	if err != nil {

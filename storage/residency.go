@@ -31,6 +31,7 @@ const keepResident = 2
 type mapping struct {
 	start, end uintptr
 	path       string
+	fid        int // the value-log file's number
 }
 
 // coldValueLogs returns the mappings of value-log files in dir except the keepResident newest
@@ -51,7 +52,7 @@ func coldValueLogs(maps io.Reader, dir string) []mapping {
 		if !ok || err1 != nil || err2 != nil || err3 != nil || end <= start {
 			continue
 		}
-		logs = append(logs, mapping{start: uintptr(start), end: uintptr(end), path: f[5]})
+		logs = append(logs, mapping{start: uintptr(start), end: uintptr(end), path: f[5], fid: fid})
 		fids = append(fids, fid)
 	}
 	slices.Sort(fids)
@@ -62,7 +63,7 @@ func coldValueLogs(maps io.Reader, dir string) []mapping {
 	oldestKept := fids[len(fids)-keepResident]
 	cold := logs[:0]
 	for _, m := range logs {
-		if fid, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(m.path), ".vlog")); fid < oldestKept {
+		if m.fid < oldestKept {
 			cold = append(cold, m)
 		}
 	}

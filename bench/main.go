@@ -33,6 +33,7 @@ var scenarios = []scenario{
 	{"records", runRecords},
 	{"durability", runDurability},
 	{"auth", runAuth},
+	{"big-bodies", runBigBodies},
 }
 
 func main() {

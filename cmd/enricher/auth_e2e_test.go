@@ -1,6 +1,13 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +104,42 @@ func TestBodyLimitAndUnknownRoutes(t *testing.T) {
 	require.NotEmpty(t, r.header.Get("X-Request-ID"))
 	r = ts.bootstrap().must(200, "GET", "/api/auth/me", nil, "X-Request-ID", "trace-42")
 	require.Equal(t, "trace-42", r.header.Get("X-Request-ID"))
+}
+
+// A URL too long for the server's read buffer is a 414 with a detail, also on a write request
+// whose body is still being sent: the client reads the answer instead of a connection reset.
+func TestLongURI(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey}, nil)
+	ts.bootstrap().must(404, "PATCH", "/api/schema/saved/not-a-uuid", map[string]any{"name": "x"})
+	longID := strings.Repeat("a", 10_000)
+	for _, tt := range []struct {
+		method string
+		body   int
+	}{{"PATCH", 1 << 20}, {"POST", 64 << 10}, {"GET", 0}} {
+		t.Run(tt.method, func(t *testing.T) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(ts.base, "http://"))
+			require.NoError(t, err)
+			defer conn.Close()
+			sent := make(chan error, 1)
+			go func() { // the client keeps sending its body while the server answers
+				head := fmt.Sprintf("%s /api/schema/saved/%s HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n"+
+					"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n", tt.method, longID, testBootstrapKey, tt.body)
+				_, err := conn.Write(append([]byte(head), bytes.Repeat([]byte(" "), tt.body)...))
+				sent <- err
+			}()
+			require.NoError(t, conn.SetReadDeadline(time.Now().Add(30*time.Second)))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			require.NoError(t, err, "the answer arrives, not a reset")
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err, "the whole answer arrives")
+			require.Equal(t, http.StatusRequestURITooLong, resp.StatusCode, string(body))
+			var e struct{ Detail string }
+			require.NoError(t, json.Unmarshal(body, &e))
+			require.Contains(t, e.Detail, "longer than")
+			require.NoError(t, <-sent, "the body was taken in, not refused by a reset")
+		})
+	}
 }
 
 func TestCredentials(t *testing.T) {
@@ -300,4 +343,25 @@ func TestRateLimit(t *testing.T) {
 	require.NotEmpty(t, r.header.Get("Retry-After"))
 	ts.clock.Advance(time.Second)
 	c.must(200, "GET", "/api/auth/me", nil)
+}
+
+// Account-level actions need a login: an API key of either kind (a user key of the last owner
+// included) can neither leave nor delete the organization.
+func TestLeaveNeedsAccessToken(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey}, nil)
+	tok, _ := ts.register("last-owner@example.com", "Keyholders")
+	owner := ts.bearer(tok)
+	userKey, _ := owner.createKey(map[string]any{"name": "user key"})
+	orgKey, _ := owner.createKey(map[string]any{"name": "org key", "role": "owner"})
+	for name, c := range map[string]*client{"user key": ts.key(userKey), "user key as bearer": ts.bearer(userKey),
+		"organization key": ts.key(orgKey), "bootstrap key": ts.bootstrap()} {
+		for _, body := range []map[string]any{{}, {"delete_organization": true}} {
+			r := c.must(400, "POST", "/api/auth/leave-organization", body)
+			require.Contains(t, r.str("detail"), "access token", name)
+		}
+	}
+	me := owner.must(200, "GET", "/api/auth/me", nil)
+	require.Equal(t, "owner", me.str("role"), "the user is still active")
+	ts.key(userKey).must(200, "GET", "/api/auth/me", nil)
 }

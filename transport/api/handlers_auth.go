@@ -330,6 +330,11 @@ func handleRenameOrganization(c *call) error {
 	return c.ok(org)
 }
 
+// errNeedsLogin refuses account-level actions (leaving, deleting the organization) to API keys
+// of either kind: a leaked key must not be able to remove its user or the organization.
+var errNeedsLogin = enricher.Errorf(enricher.KindInvalid,
+	"this action needs an access token from /api/auth/login, not an API key")
+
 type leaveRequest struct {
 	DeleteOrganization bool `json:"delete_organization"`
 }
@@ -341,8 +346,8 @@ func handleLeave(c *call) error {
 			return err
 		}
 	}
-	if c.p.user == nil {
-		return enricher.Errorf(enricher.KindInvalid, "leaving needs a user: an organization access key cannot leave")
+	if c.p.key != nil || c.p.user == nil {
+		return errNeedsLogin
 	}
 	orgID, userID := c.p.org.ID, c.p.user.ID
 	_, err := c.s.deps.Accounts.UpdateUser(orgID, userID, func(u *enricher.User) error {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -199,6 +200,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		Name:                  "entity-enricher",
 		NoDefaultServerHeader: true,
 		NoDefaultDate:         false,
+		ReadBufferSize:        readBufferSize,
 		ReadTimeout:           60 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		CloseOnShutdown:       true,
@@ -255,7 +257,12 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.SetUserValue(ctxRequestID, rid)
 	ctx.Response.Header.Set("X-Request-ID", rid)
 	var netErr net.Error
+	var small *fasthttp.ErrSmallBuffer
 	switch {
+	case errors.As(err, &small):
+		drainRequest(ctx.Conn(), s.cfg.MaxBodyBytes)
+		writeJSON(ctx, fasthttp.StatusRequestURITooLong, errorBody{Detail: fmt.Sprintf(
+			"request line and headers are longer than %d bytes: shorten the URL", readBufferSize)})
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		writeError(ctx, s.log, enricher.Errorf(enricher.KindTooLarge, "request body is larger than %d bytes", s.cfg.MaxBodyBytes))
 	case errors.As(err, &netErr) && netErr.Timeout():
@@ -263,6 +270,37 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	default:
 		writeError(ctx, s.log, enricher.Errorf(enricher.KindInvalid, "malformed HTTP request"))
 	}
+}
+
+// readBufferSize bounds a request's line and headers (fasthttp's per-connection read buffer,
+// kept at its default so idle connections and SSE streams stay small).
+const readBufferSize = 4096
+
+// drainRequest reads and discards what the client is still sending of a request the server
+// refuses before reading it (up to limit bytes, while data keeps coming within 250 ms, for at
+// most 2 s), so closing the connection after the answer does not reset it and the client
+// reads the answer instead of a connection reset.
+func drainRequest(conn net.Conn, limit int) {
+	if conn == nil {
+		return
+	}
+	buf := make([]byte, 32<<10)
+	end := time.Now().Add(2 * time.Second)
+	for total := 0; total <= limit && time.Now().Before(end); {
+		deadline := time.Now().Add(250 * time.Millisecond)
+		if deadline.After(end) {
+			deadline = end
+		}
+		if conn.SetReadDeadline(deadline) != nil {
+			return
+		}
+		n, err := conn.Read(buf)
+		total += n
+		if err != nil {
+			break
+		}
+	}
+	_ = conn.SetReadDeadline(time.Time{}) // best effort: the connection closes after the answer
 }
 
 func (s *Server) now() time.Time { return s.cfg.NowFunc().UTC() }

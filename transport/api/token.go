@@ -33,18 +33,23 @@ func (s signer) mac(p string) []byte {
 	return m.Sum(nil)
 }
 
-// verify returns the claims of a token signed by s that has not expired at now.
+// strictB64 decodes base64url without padding and refuses non-zero unused trailing bits, so a
+// token has exactly one spelling.
+var strictB64 = base64.RawURLEncoding.Strict()
+
+// verify returns the claims of a token signed by s that has not expired at now. Both parts
+// must be canonical base64url: a second spelling of a valid token is refused.
 func (s signer) verify(token string, now time.Time) (accessClaims, bool) {
 	var c accessClaims
 	p, sig, ok := strings.Cut(token, ".")
 	if !ok {
 		return c, false
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := strictB64.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, s.mac(p)) {
 		return c, false
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(p)
+	payload, err := strictB64.DecodeString(p)
 	if err != nil || json.Unmarshal(payload, &c) != nil {
 		return c, false
 	}

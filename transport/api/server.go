@@ -142,6 +142,7 @@ type Server struct {
 	loaded  time.Time // when the model catalog was loaded (server build)
 
 	idemLocks keyLocks
+	relief    *memoryRelief
 
 	stopping atomic.Bool
 	stopOnce sync.Once
@@ -170,6 +171,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		limiter: newRateLimiter(cfg.RateLimit),
 		started: now, loaded: now,
 		closing: make(chan struct{}),
+		relief:  newMemoryRelief(),
 	}
 	s.router = router.New()
 	s.router.RedirectTrailingSlash = false
@@ -210,6 +212,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.bgCancel = cancel
 	s.bgWG.Add(1)
 	go s.flushLoop(ctx)
+	s.bgWG.Add(1)
+	go s.relief.loop(ctx, s.bgWG.Done)
 	return s, nil
 }
 
@@ -249,6 +253,7 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	ctx.SetUserValue(ctxRequestID, rid)
 	ctx.Response.Header.Set("X-Request-ID", rid)
 	s.router.Handler(ctx)
+	s.relief.note(ctx.Request.Header.ContentLength())
 }
 
 // transportError answers requests fasthttp could not read (too large, malformed).

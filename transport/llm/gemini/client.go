@@ -124,7 +124,7 @@ func (c *Client) requestBody(req *llm.Request) ([]byte, error) {
 		MaxOutputTokens: req.MaxTokens,
 	}}
 	if req.System != "" {
-		// Role "user", as google.golang.org/genai sends it (genai_test.go); the API ignores it.
+		// Role "user", as google.golang.org/genai sends it (transport/llm/sdkcheck/genai_test.go); the API ignores it.
 		gr.SystemInstruction = &content{Role: "user", Parts: []part{{Text: req.System}}}
 	}
 	for i, m := range req.Messages {

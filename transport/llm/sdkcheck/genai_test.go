@@ -1,4 +1,4 @@
-package gemini
+package sdkcheck_test
 
 import (
 	"context"
@@ -13,7 +13,12 @@ import (
 	"google.golang.org/genai"
 
 	"github.com/entity-enricher/enricher/transport/llm"
+	"github.com/entity-enricher/enricher/transport/llm/gemini"
 )
+
+const testKey = "test-key-123"
+
+const smallSchema = `{"additionalProperties":false,"properties":{"name":{"type":"string"},"age":{"type":["integer","null"]}},"required":["name","age"],"type":"object"}`
 
 // capture is a loopback server that records each request (path, key header, body) and answers
 // a minimal valid generateContent response.
@@ -105,7 +110,7 @@ func TestRequestBodyEqualsGenAI(t *testing.T) {
 				ResponseMIMEType: "application/json", ResponseJsonSchema: decode(smallSchema)},
 		},
 		{
-			name: "OpenAPI responseSchema", field: SchemaFieldOpenAPI,
+			name: "OpenAPI responseSchema", field: gemini.SchemaFieldOpenAPI,
 			req: &llm.Request{Model: "gemini-2.5-pro", System: "Extract a person.", MaxTokens: 512,
 				Messages: []llm.Message{{Role: "user", Content: "Alice is 30"}}, Schema: json.RawMessage(smallSchema)},
 			genai: genai.Text("Alice is 30"),
@@ -129,7 +134,7 @@ func TestRequestBodyEqualsGenAI(t *testing.T) {
 			require.NoError(t, err)
 			want := srv.last(t)
 
-			c, err := New(Config{BaseURL: srv.URL, APIKey: testKey, SchemaField: tt.field})
+			c, err := gemini.New(gemini.Config{BaseURL: srv.URL, APIKey: testKey, SchemaField: tt.field})
 			require.NoError(t, err)
 			_, err = c.Complete(context.Background(), tt.req)
 			require.NoError(t, err)

@@ -1,4 +1,4 @@
-package llmtest_test
+package sdkcheck_test
 
 import (
 	"context"

@@ -18,6 +18,8 @@ import (
 //	e/<job>/<seq BE8>               one event, the JSON sent on the wire
 //	r/<org>/<record>                Record
 //	rj/<job>/<record>               records of a job (empty value)
+//	rb/<job>/<entity BE4>/<record>  records of a batch entity (empty value; recovery)
+//	bd/<job>/<entity BE4>           batch entity ended (empty value; recovery)
 func keyJob(org, id string) []byte  { return []byte("j/" + org + "/" + id) }
 func keyJobActive(id string) []byte { return []byte("ja/" + id) }
 func keyJobList(org string, createdMS int64, id string) []byte {
@@ -33,6 +35,10 @@ func prefixEvents(job string) []byte       { return []byte("e/" + job + "/") }
 func keyRecord(org, id string) []byte      { return []byte("r/" + org + "/" + id) }
 func keyRecordOfJob(job, id string) []byte { return []byte("rj/" + job + "/" + id) }
 func prefixRecordsOfJob(job string) []byte { return []byte("rj/" + job + "/") }
+func keyRecordOfEntity(job string, index int, id string) []byte {
+	k := binary.BigEndian.AppendUint32([]byte("rb/"+job+"/"), uint32(index))
+	return append(append(k, '/'), id...)
+}
 
 // EventEntry is one encoded event of a job.
 type EventEntry struct {
@@ -167,8 +173,25 @@ type recordRow struct {
 }
 
 // CreateJob stores a new job (pending). Its id is returned to the client only after this.
-func (db *DB) CreateJob(j *enricher.Job) error {
+// With bind, the job's Idempotency-Key is remembered in the same transaction, so a stored job
+// is never without its key nor a key without its job. A key already bound is KindConflict.
+func (db *DB) CreateJob(j *enricher.Job, bind *enricher.IdempotencyBinding) error {
+	var start []byte
+	if bind != nil {
+		s, err := bind.Start(j.ID)
+		if err != nil {
+			return err
+		}
+		if start, err = jsonBytes(s); err != nil {
+			return err
+		}
+	}
 	return db.update(func(txn *badger.Txn) error {
+		if bind != nil {
+			if err := bindIdempotencyTxn(txn, j, bind, start); err != nil {
+				return err
+			}
+		}
 		if err := txn.Set(keyJobSpec(j.OrganizationID, j.ID), j.Spec); err != nil {
 			return err
 		}
@@ -293,6 +316,50 @@ func (db *DB) Record(org, id string) (*enricher.Record, error) {
 	rec := r.Record
 	rec.OrganizationID = r.Org
 	return &rec, nil
+}
+
+// RecordsOfOpenEntities returns the records of the entities of batch job that have not ended
+// (recovery: an entity that was in flight reuses the runs it stored). Records of ended
+// entities are skipped by key, without being read, so the cost follows the entities in
+// flight, not the size of the batch.
+func (db *DB) RecordsOfOpenEntities(org, job string) ([]*enricher.Record, error) {
+	var out []*enricher.Record
+	err := db.view(func(txn *badger.Txn) error {
+		prefix := []byte("rb/" + job + "/")
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		var ids []string
+		ended := map[int]bool{}
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			rest := it.Item().Key()[len(prefix):]
+			if len(rest) < 6 {
+				continue
+			}
+			idx := int(binary.BigEndian.Uint32(rest))
+			done, seen := ended[idx]
+			if !seen {
+				var err error
+				if done, err = exists(txn, keyEntityDone(job, idx)); err != nil {
+					return err
+				}
+				ended[idx] = done
+			}
+			if !done {
+				ids = append(ids, string(rest[5:]))
+			}
+		}
+		for _, id := range ids {
+			var r recordRow
+			if err := getJSON(txn, keyRecord(org, id), "record", &r); err != nil {
+				return err
+			}
+			rec := r.Record
+			rec.OrganizationID = r.Org
+			out = append(out, &rec)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // RecordsOfJob returns every record written by job (recovery).

@@ -98,6 +98,8 @@ type Store interface {
 	Record(org, id string) (*enricher.Record, error)
 	JobWithSpec(org, id string) (*enricher.Job, error)
 	FinishedEntities(job string) ([]int, error)
+	// StartedEntities returns the batch entities that started and did not end.
+	StartedEntities(job string) ([]int, error)
 }
 
 // Catalog resolves model keys (transport/llm's catalog).
@@ -362,7 +364,11 @@ func (e *Engine) launch(in *jobInput) {
 		if err != nil {
 			e.log.Error("batch recovery: finished entities unreadable; they run again", "job_id", in.Job.ID, "err", err)
 		}
-		b := &batchInput{Finished: finished, Recovered: recordsByEntity(in.Recovered), Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Models: in.Models, Classifier: in.Classifier,
+		started, err := e.deps.Store.StartedEntities(in.Job.ID)
+		if err != nil {
+			e.log.Error("batch recovery: started entities unreadable; they announce their start again", "job_id", in.Job.ID, "err", err)
+		}
+		b := &batchInput{Finished: finished, Started: started, Recovered: recordsByEntity(in.Recovered), Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Models: in.Models, Classifier: in.Classifier,
 			Arbiter: in.Arbiter, Providers: in.Providers, Window: e.cfg.BatchConcurrency, Log: e.log,
 			Sink: eventSink{hub: in.Hub, persister: e.persister, cfg: &e.cfg, log: e.log}}
 		e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newBatchActor(b), actor.WithSupervisor(stopStrategy))})

@@ -2,8 +2,12 @@ package actors
 
 import (
 	"encoding/json"
+	"maps"
+
+	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/entity-enricher/enricher"
+	"github.com/entity-enricher/enricher/storage"
 )
 
 // Recovery of a job or batch entity that was in flight when the server stopped (DESIGN.md §7):
@@ -94,10 +98,25 @@ func recordsByEntity(records []*enricher.Record) map[int][]*enricher.Record {
 	return out
 }
 
-// takeRecovered hands over the records entity i stored before a restart (nil when none); an
-// entity resumes once, so they are dropped from the batch.
-func (b *batchActor) takeRecovered(i int) []*enricher.Record {
-	r := b.resumed[i]
+// resumeEntities takes over what the batch's entities in flight stored before a restart.
+func (b *batchActor) resumeEntities() {
+	b.resumed = maps.Clone(b.in.Recovered)
+	b.announced = map[int]bool{}
+	for _, i := range b.in.Started {
+		b.announced[i] = true
+	}
+}
+
+// announce emits entity_started for entity i, with the mark that it started, unless it did
+// so before a restart; it returns the records the entity stored then (nil when none). An
+// entity resumes once, so both are dropped from the batch.
+func (b *batchActor) announce(c actor.Context, i int, label string) []*enricher.Record {
+	recovered, started := b.resumed[i], b.announced[i]
 	delete(b.resumed, i)
-	return r
+	delete(b.announced, i)
+	if !started && recovered == nil {
+		b.emitWith(c, enricher.EventEntityStarted, enricher.EntityStartedEvent{EntityIndex: i, EntityLabel: label},
+			storage.Batch{Started: []storage.EntityMark{{JobID: b.job.ID, Index: i}}})
+	}
+	return recovered
 }

@@ -20,6 +20,7 @@ import (
 //	rj/<job>/<record>               records of a job (empty value)
 //	rb/<job>/<entity BE4>/<record>  records of a batch entity (empty value; recovery)
 //	bd/<job>/<entity BE4>           batch entity ended (empty value; recovery)
+//	bs/<job>/<entity BE4>           batch entity started and not ended (empty value; recovery)
 func keyJob(org, id string) []byte  { return []byte("j/" + org + "/" + id) }
 func keyJobActive(id string) []byte { return []byte("ja/" + id) }
 func keyJobList(org string, createdMS int64, id string) []byte {
@@ -55,6 +56,7 @@ type Batch struct {
 	Events   []EventEntry
 	Records  []*enricher.Record
 	Finished []EntityMark // batch entities that ended
+	Started  []EntityMark // batch entities that started (their entity_started is in Events)
 }
 
 // EntityMark records that entity Index of batch JobID ended (recovery skips it).
@@ -65,6 +67,45 @@ type EntityMark struct {
 
 func keyEntityDone(job string, index int) []byte {
 	return binary.BigEndian.AppendUint32([]byte("bd/"+job+"/"), uint32(index))
+}
+
+func keyEntityStarted(job string, index int) []byte {
+	return binary.BigEndian.AppendUint32([]byte("bs/"+job+"/"), uint32(index))
+}
+
+// putEntityMarksTxn writes the started and ended marks of b; an ended entity's started mark
+// goes, so started marks name only the entities in flight.
+func putEntityMarksTxn(txn *badger.Txn, b *Batch) error {
+	for _, m := range b.Started {
+		if err := txn.Set(keyEntityStarted(m.JobID, m.Index), nil); err != nil {
+			return err
+		}
+	}
+	for _, m := range b.Finished {
+		if err := txn.Set(keyEntityDone(m.JobID, m.Index), nil); err != nil {
+			return err
+		}
+		if err := txn.Delete(keyEntityStarted(m.JobID, m.Index)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StartedEntities returns the indices of the entities of batch job that started and did not
+// end (recovery: they do not announce their start again).
+func (db *DB) StartedEntities(job string) ([]int, error) {
+	var out []int
+	err := db.view(func(txn *badger.Txn) error {
+		prefix := []byte("bs/" + job + "/")
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			out = append(out, int(binary.BigEndian.Uint32(it.Item().Key()[len(prefix):])))
+		}
+		return nil
+	})
+	return out, err
 }
 
 // FinishedEntities returns the indices of the entities of batch job that ended.
@@ -84,7 +125,7 @@ func (db *DB) FinishedEntities(job string) ([]int, error) {
 
 // Empty reports whether b holds nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Jobs) == 0 && len(b.Events) == 0 && len(b.Records) == 0 && len(b.Finished) == 0
+	return len(b.Jobs) == 0 && len(b.Events) == 0 && len(b.Records) == 0 && len(b.Finished) == 0 && len(b.Started) == 0
 }
 
 // Commit writes b atomically. A batch too large for one badger transaction is written in
@@ -105,10 +146,8 @@ func (db *DB) Commit(b *Batch) error {
 			return err
 		}
 	}
-	for _, m := range b.Finished {
-		if err := db.update(func(txn *badger.Txn) error { return txn.Set(keyEntityDone(m.JobID, m.Index), nil) }); err != nil {
-			return err
-		}
+	if err := db.update(func(txn *badger.Txn) error { return putEntityMarksTxn(txn, b) }); err != nil {
+		return err
 	}
 	for _, j := range b.Jobs {
 		if err := db.update(func(txn *badger.Txn) error { return putJobTxn(txn, j) }); err != nil {
@@ -134,10 +173,8 @@ func writeBatch(txn *badger.Txn, b *Batch) error {
 			return err
 		}
 	}
-	for _, m := range b.Finished {
-		if err := txn.Set(keyEntityDone(m.JobID, m.Index), nil); err != nil {
-			return err
-		}
+	if err := putEntityMarksTxn(txn, b); err != nil {
+		return err
 	}
 	for _, j := range b.Jobs {
 		if err := putJobTxn(txn, j); err != nil {

@@ -66,3 +66,23 @@ func TestCreateJobBindsIdempotencyKey(t *testing.T) {
 	_, err = db.Idempotency("org2", "k1")
 	require.True(t, enricher.IsKind(err, enricher.KindNotFound), "keys are scoped to the organization")
 }
+
+// TestStartedEntities marks batch entities started and ends some: only those in flight are
+// listed, also when the start and the end land in one write.
+func TestStartedEntities(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	marks := func(job string, idx ...int) []EntityMark {
+		var out []EntityMark
+		for _, i := range idx {
+			out = append(out, EntityMark{JobID: job, Index: i})
+		}
+		return out
+	}
+	require.NoError(t, db.Commit(&Batch{Started: append(marks("j1", 1, 2, 3, 300), marks("j2", 2)...)}))
+	require.NoError(t, db.Commit(&Batch{Finished: marks("j1", 2)}))
+	require.NoError(t, db.Commit(&Batch{Started: marks("j1", 4), Finished: marks("j1", 4)}))
+	got, err := db.StartedEntities("j1")
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 3, 300}, got)
+}

@@ -1,6 +1,10 @@
 package enricher
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // JobType is the kind of a job (SPEC §8).
 type JobType string
@@ -116,11 +120,38 @@ type Pause struct {
 }
 
 // IdempotentStart is a remembered job start (SPEC §10): the request's fingerprint, the job it
-// started and the response it got.
+// started and the response a streaming start answers (null for blocking starts, which answer
+// with the job's outcome).
 type IdempotentStart struct {
 	Fingerprint string          `json:"fingerprint"`
 	JobID       string          `json:"job_id"`
 	Response    json.RawMessage `json:"response"`
+}
+
+// IdempotencyBinding asks a job start to remember its Idempotency-Key in the very write that
+// stores the job, so that a retry finds the job whatever became of the first request (a 503 at
+// shutdown, a 504, a dropped connection, a crash). The front end fills it; the engine passes it
+// to storage with the new job. Respond builds a streaming start's answer from the job id; nil
+// for blocking starts. Respond must be a pure function of its argument.
+type IdempotencyBinding struct {
+	Key         string
+	Fingerprint string
+	TTL         time.Duration // how long the key is kept; 0 means no expiry
+	Respond     func(jobID string) any
+}
+
+// Start returns what the binding remembers for job jobID. The error is an encoding failure of
+// the response.
+func (b *IdempotencyBinding) Start(jobID string) (*IdempotentStart, error) {
+	s := &IdempotentStart{Fingerprint: b.Fingerprint, JobID: jobID}
+	if b.Respond != nil {
+		raw, err := json.Marshal(b.Respond(jobID))
+		if err != nil {
+			return nil, fmt.Errorf("idempotent start response: %w", err)
+		}
+		s.Response = raw
+	}
+	return s, nil
 }
 
 // JobView is the JobStatus object of SPEC §8.6, as GET /api/llm/jobs/{job_id} answers it

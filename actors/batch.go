@@ -24,6 +24,10 @@ type batchInput struct {
 	Window     int
 	Finished   []int // entities that ended before a restart
 	Log        *slog.Logger
+	// Recovered holds the records of entities in flight before a restart, by entity index;
+	// Started lists the entities that had announced their start then.
+	Recovered map[int][]*enricher.Record
+	Started   []int
 }
 
 // batchActor runs a batch (SPEC §7.1): at most Window entity jobs in flight, in ascending
@@ -45,6 +49,10 @@ type batchActor struct {
 	finished  bool
 	done      []byte // bitmap of ended entities; stored as marks, not in the job snapshot
 	unstored  int    // entity_completed events not yet stored: new entities wait while it is high
+	// resumed holds the records of entities in flight before a restart, until they start;
+	// announced the entities that had emitted entity_started then.
+	resumed   map[int][]*enricher.Record
+	announced map[int]bool
 }
 
 func newBatchActor(in *batchInput) actor.Producer {
@@ -114,6 +122,7 @@ func (b *batchActor) start(c actor.Context) {
 	if b.job.TotalEntities == nil {
 		b.job.TotalEntities, b.job.CompletedEntities, b.job.FailedEntities, b.job.SkippedEntities = &total, ptrInt(0), ptrInt(0), ptrInt(0)
 	}
+	b.resumeEntities()
 	b.done = make([]byte, (len(b.in.Spec.Entities)+7)/8)
 	for _, i := range b.in.Finished {
 		setBit(b.done, i)
@@ -160,7 +169,7 @@ func (b *batchActor) startEntity(c actor.Context, i int) {
 	clean, _ := enricher.StripSimDirective(data)
 	idx := i
 	label := enricher.EntityName(b.in.Schema, clean, &idx)
-	b.emit(c, enricher.EventEntityStarted, enricher.EntityStartedEvent{EntityIndex: i, EntityLabel: label}, nil)
+	recovered := b.announce(c, i, label)
 	if err := enricher.CheckSearchKeys(b.in.Schema, clean); err != nil {
 		msg := enricher.PublicMessage(err)
 		b.finishEntity(c, i, label, enricher.EntityCompletedEvent{ErrorMessage: &msg, Results: []enricher.ModelResult{}}, false, false, nil)
@@ -171,7 +180,7 @@ func (b *batchActor) startEntity(c actor.Context, i int) {
 	pseudo := &enricher.Job{ID: b.job.ID, OrganizationID: b.job.OrganizationID, Type: b.job.Type, CreatedBy: b.job.CreatedBy,
 		Status: enricher.JobRunning, TotalModels: len(b.in.Models), RecordIDs: []string{}}
 	in := &jobInput{Job: pseudo, Spec: &spec, Schema: b.in.Schema, SchemaHash: b.in.SchemaHash, Models: b.in.Models, Classifier: b.in.Classifier,
-		Arbiter: b.in.Arbiter, Providers: b.in.Providers, Cfg: b.in.Sink.cfg, Log: b.in.Log, Entity: &idx}
+		Arbiter: b.in.Arbiter, Providers: b.in.Providers, Cfg: b.in.Sink.cfg, Log: b.in.Log, Entity: &idx, Recovered: recovered}
 	b.inflight[i] = c.Spawn(actor.PropsFromProducer(newJobActor(in)))
 }
 

@@ -87,14 +87,19 @@ func (c Config) WithDefaults() Config {
 // Store is the storage the engine needs (storage.DB).
 type Store interface {
 	Committer
-	CreateJob(j *enricher.Job) error
+	// CreateJob stores a new job and, with bind, its Idempotency-Key in the same write.
+	CreateJob(j *enricher.Job, bind *enricher.IdempotencyBinding) error
 	Job(org, id string) (*enricher.Job, error)
 	ActiveJobs() ([]*enricher.Job, error)
 	Events(job string, after, upTo int64, fn func(seq int64, data []byte) error) error
 	RecordsOfJob(org, job string) ([]*enricher.Record, error)
+	// RecordsOfOpenEntities returns the records of the batch entities that have not ended.
+	RecordsOfOpenEntities(org, job string) ([]*enricher.Record, error)
 	Record(org, id string) (*enricher.Record, error)
 	JobWithSpec(org, id string) (*enricher.Job, error)
 	FinishedEntities(job string) ([]int, error)
+	// StartedEntities returns the batch entities that started and did not end.
+	StartedEntities(job string) ([]int, error)
 }
 
 // Catalog resolves model keys (transport/llm's catalog).
@@ -169,9 +174,10 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 // askTimeout bounds every request-reply with an actor.
 const askTimeout = 10 * time.Second
 
-// admitAndStore reserves an admission slot for job and stores it; the slot is given back when
-// the job cannot be stored. Errors: KindTooMany, KindUnavailable.
-func (e *Engine) admitAndStore(job *enricher.Job) error {
+// admitAndStore reserves an admission slot for job and stores it, with its Idempotency-Key
+// when bind is set; the slot is given back when the job cannot be stored. Errors:
+// KindTooMany, KindUnavailable, KindConflict (the key was bound meanwhile).
+func (e *Engine) admitAndStore(job *enricher.Job, bind *enricher.IdempotencyBinding) error {
 	res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: job.OrganizationID}, askTimeout).Result()
 	if err != nil {
 		return enricher.Wrap(enricher.KindUnavailable, err, "job admission unavailable")
@@ -179,7 +185,7 @@ func (e *Engine) admitAndStore(job *enricher.Job) error {
 	if r := res.(*reserved); r.Err != nil {
 		return r.Err
 	}
-	if err := e.deps.Store.CreateJob(job); err != nil {
+	if err := e.deps.Store.CreateJob(job, bind); err != nil {
 		e.sys.Root.Send(e.sup, &release{Org: job.OrganizationID})
 		return err
 	}
@@ -190,6 +196,13 @@ func (e *Engine) admitAndStore(job *enricher.Job) error {
 // Errors: KindTooMany (admission), KindUnavailable (shutdown or storage), KindInvalid (a model
 // that vanished from the catalog).
 func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec) (*enricher.Job, error) {
+	return e.StartBound(org, by, spec, nil)
+}
+
+// StartBound is Start that also stores bind (when not nil) with the job, in the same write: a
+// job started under an Idempotency-Key is never stored without it. Errors as Start, and
+// KindConflict when the key was bound by a concurrent start.
+func (e *Engine) StartBound(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
 	if e.stopped.Load() {
 		return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
 	}
@@ -214,7 +227,7 @@ func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichS
 		}
 		job.Type, job.TotalModels = enricher.JobBatchEnrichment, total*len(spec.Models)
 	}
-	if err := e.admitAndStore(job); err != nil {
+	if err := e.admitAndStore(job, bind); err != nil {
 		return nil, err
 	}
 	in.Job = job
@@ -227,6 +240,11 @@ func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichS
 // for a record that is not a successful enrichment record, two records of one model, or
 // records of different schema content or languages.
 func (e *Engine) StartFusion(org string, by enricher.CreatedBy, ids []string, arbiter *string) (*enricher.Job, error) {
+	return e.StartFusionBound(org, by, ids, arbiter, nil)
+}
+
+// StartFusionBound is StartFusion that stores bind with the job (see StartBound).
+func (e *Engine) StartFusionBound(org string, by enricher.CreatedBy, ids []string, arbiter *string, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
 	var first *enricher.Record
 	models := map[string]bool{}
 	var keys []string
@@ -271,7 +289,7 @@ func (e *Engine) StartFusion(org string, by enricher.CreatedBy, ids []string, ar
 		EntityData: entity, SchemaID: first.SchemaID, SchemaContent: src.SchemaContent, Models: keys,
 		Languages: first.Languages, Strategy: enricher.StrategySinglePass, ArbitrationModel: arbiter, FusionRecordIDs: ids,
 	}
-	return e.Start(org, by, spec)
+	return e.StartBound(org, by, spec, bind)
 }
 
 func ptrStr(s *string) string {
@@ -346,7 +364,11 @@ func (e *Engine) launch(in *jobInput) {
 		if err != nil {
 			e.log.Error("batch recovery: finished entities unreadable; they run again", "job_id", in.Job.ID, "err", err)
 		}
-		b := &batchInput{Finished: finished, Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Models: in.Models, Classifier: in.Classifier,
+		started, err := e.deps.Store.StartedEntities(in.Job.ID)
+		if err != nil {
+			e.log.Error("batch recovery: started entities unreadable; they announce their start again", "job_id", in.Job.ID, "err", err)
+		}
+		b := &batchInput{Finished: finished, Started: started, Recovered: recordsByEntity(in.Recovered), Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Models: in.Models, Classifier: in.Classifier,
 			Arbiter: in.Arbiter, Providers: in.Providers, Window: e.cfg.BatchConcurrency, Log: e.log,
 			Sink: eventSink{hub: in.Hub, persister: e.persister, cfg: &e.cfg, log: e.log}}
 		e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newBatchActor(b), actor.WithSupervisor(stopStrategy))})
@@ -388,7 +410,11 @@ func (e *Engine) recover() error {
 			e.log.Error("recovery: job cannot run any more; skipped", "job_id", j.ID, "err", err)
 			continue
 		}
-		if in.Recovered, err = e.deps.Store.RecordsOfJob(j.OrganizationID, j.ID); err != nil {
+		stored := e.deps.Store.RecordsOfJob
+		if spec.Entities != nil { // a batch needs only the records of the entities in flight
+			stored = e.deps.Store.RecordsOfOpenEntities
+		}
+		if in.Recovered, err = stored(j.OrganizationID, j.ID); err != nil {
 			return fmt.Errorf("recovery of job %s: %w", j.ID, err)
 		}
 		res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: j.OrganizationID}, askTimeout).Result()
@@ -481,6 +507,11 @@ func (e *Engine) Stop() {
 // KindInvalid (model), KindNotFound (schema to edit), KindConflict (deleted schema),
 // KindTooMany (admission), KindUnavailable.
 func (e *Engine) StartSchemaJob(org string, by enricher.CreatedBy, spec *enricher.SchemaJobSpec) (*enricher.Job, error) {
+	return e.StartSchemaJobBound(org, by, spec, nil)
+}
+
+// StartSchemaJobBound is StartSchemaJob that stores bind with the job (see StartBound).
+func (e *Engine) StartSchemaJobBound(org string, by enricher.CreatedBy, spec *enricher.SchemaJobSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
 	if e.stopped.Load() {
 		return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
 	}
@@ -498,7 +529,7 @@ func (e *Engine) StartSchemaJob(org string, by enricher.CreatedBy, spec *enriche
 		id := spec.SchemaID
 		job.SchemaID = &id
 	}
-	if err := e.admitAndStore(job); err != nil {
+	if err := e.admitAndStore(job, bind); err != nil {
 		return nil, err
 	}
 	in.Job = job

@@ -49,7 +49,7 @@ func emitEventWith(c actor.Context, sink eventSink, job *enricher.Job, h *enrich
 	ev := Event{Seq: h.Seq, Data: data, Terminal: enricher.TerminalEvent(h.Type)}
 	req := &persist{
 		batch: storage.Batch{Jobs: []*enricher.Job{snap}, Events: []storage.EventEntry{{JobID: job.ID, Seq: h.Seq, Data: data}},
-			Records: extra.Records, Finished: extra.Finished},
+			Records: extra.Records, Finished: extra.Finished, Started: extra.Started},
 		events: []Event{ev}, hub: sink.hub, upTo: h.Seq,
 	}
 	if ev.Terminal || len(extra.Finished) > 0 { // batches pace themselves on stored entity ends

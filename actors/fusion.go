@@ -162,15 +162,25 @@ func (a *jobActor) completeFusion(c actor.Context, arbitrated bool) {
 		InputTokens: rec.InputTokens, OutputTokens: rec.OutputTokens, ProcessingTimeMS: rec.ProcessingTimeMS,
 		ValidationWarnings: warnings}, []*enricher.Record{&rec})
 
+	a.fusionOutcome(f, &rec, warnings)
+}
+
+// fusionOutcome folds a fusion record into the job's outcome and the FusionResponse.
+func (a *jobActor) fusionOutcome(f *fusionRun, rec *enricher.Record, warnings []string) {
+	method := ptrStr(rec.FusionMethod)
+	if warnings == nil {
+		warnings = []string{}
+	}
+	id := rec.ID
 	o := f.outcome
-	o.IsFused, o.Result, o.RecordID, o.Model, o.SourceModels = true, mergedJSON, &id, nil, f.sources
+	o.IsFused, o.Result, o.RecordID, o.Model, o.SourceModels = true, rec.StructuredOutput, &id, nil, f.sources
 	o.CostUSD += rec.CostUSD
 	o.InputTokens += rec.InputTokens
 	o.OutputTokens += rec.OutputTokens
 	o.Fusion = &enricher.FusionSummary{Method: method, ArbitrationModel: a.in.Spec.ArbitrationModel,
 		TotalFields: f.report.TotalFields, AgreedFields: f.report.AgreedFields, ConflictedFields: f.report.ConflictedFields, RecordID: &id}
-	f.response = &enricher.FusionResponse{JobID: a.job.ID, Success: true, Method: &method, MergedResult: mergedJSON,
-		ConflictReport: reportJSON, RecordID: &id, ArbitrationModel: arbiterKey, SourceModels: f.sources,
+	f.response = &enricher.FusionResponse{JobID: a.job.ID, Success: true, Method: &method, MergedResult: rec.StructuredOutput,
+		ConflictReport: rec.ConflictReport, RecordID: &id, ArbitrationModel: rec.Model, SourceModels: f.sources,
 		SourceRecordIDs: nonNilIDs(f.ids), CostUSD: rec.CostUSD, InputTokens: rec.InputTokens, OutputTokens: rec.OutputTokens,
 		ProcessingTimeMS: rec.ProcessingTimeMS, ValidationWarnings: warnings}
 }
@@ -196,6 +206,10 @@ func safeFuse(s *enricher.Schema, in []enricher.FusionInput, langs []string) (me
 // startFusionJob runs a fusion job: the source records stand for finished runs.
 func (a *jobActor) startFusionJob(c actor.Context) {
 	a.setStatus(enricher.JobRunning)
+	if a.reuseFusion(&enricher.EnrichmentOutcome{}) {
+		a.endFusionJob(c)
+		return
+	}
 	var ok []*modelDone
 	for _, r := range a.in.Sources {
 		ok = append(ok, doneFromRecord(r))

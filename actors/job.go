@@ -79,6 +79,7 @@ type jobActor struct {
 
 	fusion     *fusionRun
 	arbiterPID *actor.PID
+	fused      *enricher.Record // fusion record stored before a restart (recovery)
 
 	cancelling   *cancelJob
 	cancelWaiter []*actor.PID
@@ -171,12 +172,8 @@ func (a *jobActor) start(c actor.Context) {
 	if a.job.StartedAt == nil {
 		a.job.StartedAt = enricher.NewTimePtr(a.now())
 	}
-	for _, r := range a.in.Recovered { // a restart: finished runs are not re-run
-		if r.Type == enricher.RecordEnrichment && r.Model != nil {
-			a.results[*r.Model] = doneFromRecord(r)
-		}
-	}
 	a.classification = a.job.Classification
+	a.adoptRecovered() // a restart: finished runs are not run again
 	if a.in.Sources != nil {
 		a.startFusionJob(c)
 		return
@@ -190,18 +187,6 @@ func (a *jobActor) start(c actor.Context) {
 		a.mismatch = a.classification != nil && a.classification.Status == "mismatch"
 		a.startModels(c)
 	}
-}
-
-// doneFromRecord rebuilds a finished run from its record (recovery).
-func doneFromRecord(r *enricher.Record) *modelDone {
-	res := enricher.ModelResult{Model: *r.Model, Success: r.Success, PartialSuccess: r.PartialSuccess, Cancelled: r.Cancelled,
-		Result: r.StructuredOutput, CostUSD: r.CostUSD, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
-		ProcessingTimeMS: r.ProcessingTimeMS}
-	id := r.ID
-	res.RecordID = &id
-	var out map[string]any
-	_ = json.Unmarshal(r.StructuredOutput, &out)
-	return &modelDone{Model: *r.Model, Result: res, Output: out, Record: nil}
 }
 
 // classify starts the classification call (SPEC §5.6).
@@ -404,6 +389,10 @@ func (a *jobActor) finishJob(c actor.Context) {
 		}
 	}
 	if len(ok) >= 2 {
+		if a.reuseFusion(outcome) {
+			a.endEnrichment(c, outcome)
+			return
+		}
 		if a.startFusion(c, ok, outcome) {
 			return // the arbiter answers first
 		}

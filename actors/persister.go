@@ -108,6 +108,7 @@ func (p *persisterActor) flush(c actor.Context) {
 		b.Records = append(b.Records, r.batch.Records...)
 		b.Events = append(b.Events, r.batch.Events...)
 		b.Finished = append(b.Finished, r.batch.Finished...)
+		b.Started = append(b.Started, r.batch.Started...)
 		for _, j := range r.batch.Jobs {
 			if i, ok := last[j.ID]; ok {
 				b.Jobs[i] = j

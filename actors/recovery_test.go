@@ -6,7 +6,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/entity-enricher/enricher"
-	"github.com/entity-enricher/enricher/storage"
 )
 
 // TestRecoveryKeepsPausedJobsPaused stops an engine while a job is paused on a classification
@@ -47,23 +46,18 @@ func TestRecoveryFinishesJobsWhoseRunsAreStored(t *testing.T) {
 	id, stream := b.start(spec("fake::a", "fake::b"))
 	events := b.collect(stream, 0)
 	require.Equal(t, "completed", events[len(events)-1].typ())
-	// Pretend the server died right after the two model runs: put the job back to running with
-	// only the events up to the second model_completed.
-	job, err := b.db.JobWithSpec("org1", id)
-	require.NoError(t, err)
-	job.Status, job.FinishedAt, job.Result, job.LastSeq = enricher.JobRunning, nil, nil, 4
-	job.RecordIDs = job.RecordIDs[:2]
-	require.NoError(t, b.db.Commit(&storage.Batch{Jobs: []*enricher.Job{job}}))
-	b.engine.Stop()
+	// The server died right after the two model runs: the store holds the events up to the
+	// second model_completed and the records they name.
+	db := copyUpTo(t, b.db, id, 4, func(j *enricher.Job) { j.RecordIDs, j.RecordCount = j.RecordIDs[:2], 2 })
 	calls := b.provider.calls
 
-	again, err := New(Config{}, Deps{Store: b.db, Catalog: fakeCatalog{}, Providers: map[string]Provider{"fake": {Impl: b.provider}}})
+	again, err := New(Config{}, Deps{Store: db, Catalog: fakeCatalog{}, Providers: map[string]Provider{"fake": {Impl: b.provider}}})
 	require.NoError(t, err)
 	defer again.Stop()
 	s2, err := again.Subscribe("org1", id)
 	require.NoError(t, err)
 	defer s2.Close()
-	b2 := &bundle{t: t, db: b.db, engine: again, provider: b.provider}
+	b2 := &bundle{t: t, db: db, engine: again, provider: b.provider}
 	rest := b2.collect(s2, 4)
 	require.Equal(t, []string{"fusion_started", "conflicts_detected", "fusion_completed", "completed"}, types(rest))
 	require.Equal(t, calls, b.provider.calls, "finished runs are not called again")

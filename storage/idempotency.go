@@ -1,13 +1,13 @@
 package storage
 
 import (
-	"time"
-
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/entity-enricher/enricher"
 )
 
+// ik/<org>/<key>   a remembered job start (SPEC §10), written with its job by CreateJob; it
+// expires after the binding's TTL.
 func keyIdempotency(org, key string) []byte { return []byte("ik/" + org + "/" + key) }
 
 // Idempotency returns the start remembered under key for org, or KindNotFound.
@@ -19,13 +19,18 @@ func (db *DB) Idempotency(org, key string) (*enricher.IdempotentStart, error) {
 	return &v, nil
 }
 
-// SaveIdempotency remembers a successful start for ttl.
-func (db *DB) SaveIdempotency(org, key string, v *enricher.IdempotentStart, ttl time.Duration) error {
-	b, err := jsonBytes(v)
-	if err != nil {
+// bindIdempotencyTxn remembers the start of job under bind's key, in the transaction that
+// stores the job. A key already bound is KindConflict (a concurrent start took it first).
+func bindIdempotencyTxn(txn *badger.Txn, j *enricher.Job, bind *enricher.IdempotencyBinding, start []byte) error {
+	key := keyIdempotency(j.OrganizationID, bind.Key)
+	if ok, err := exists(txn, key); err != nil {
 		return err
+	} else if ok {
+		return enricher.Errorf(enricher.KindConflict, "Idempotency-Key is in use by another request; retry")
 	}
-	return db.update(func(txn *badger.Txn) error {
-		return txn.SetEntry(badger.NewEntry(keyIdempotency(org, key), b).WithTTL(ttl))
-	})
+	e := badger.NewEntry(key, start)
+	if bind.TTL > 0 {
+		e = e.WithTTL(bind.TTL)
+	}
+	return txn.SetEntry(e)
 }

@@ -18,6 +18,9 @@ import (
 //	e/<job>/<seq BE8>               one event, the JSON sent on the wire
 //	r/<org>/<record>                Record
 //	rj/<job>/<record>               records of a job (empty value)
+//	rb/<job>/<entity BE4>/<record>  records of a batch entity (empty value; recovery)
+//	bd/<job>/<entity BE4>           batch entity ended (empty value; recovery)
+//	bs/<job>/<entity BE4>           batch entity started and not ended (empty value; recovery)
 func keyJob(org, id string) []byte  { return []byte("j/" + org + "/" + id) }
 func keyJobActive(id string) []byte { return []byte("ja/" + id) }
 func keyJobList(org string, createdMS int64, id string) []byte {
@@ -33,6 +36,10 @@ func prefixEvents(job string) []byte       { return []byte("e/" + job + "/") }
 func keyRecord(org, id string) []byte      { return []byte("r/" + org + "/" + id) }
 func keyRecordOfJob(job, id string) []byte { return []byte("rj/" + job + "/" + id) }
 func prefixRecordsOfJob(job string) []byte { return []byte("rj/" + job + "/") }
+func keyRecordOfEntity(job string, index int, id string) []byte {
+	k := binary.BigEndian.AppendUint32([]byte("rb/"+job+"/"), uint32(index))
+	return append(append(k, '/'), id...)
+}
 
 // EventEntry is one encoded event of a job.
 type EventEntry struct {
@@ -49,6 +56,7 @@ type Batch struct {
 	Events   []EventEntry
 	Records  []*enricher.Record
 	Finished []EntityMark // batch entities that ended
+	Started  []EntityMark // batch entities that started (their entity_started is in Events)
 }
 
 // EntityMark records that entity Index of batch JobID ended (recovery skips it).
@@ -59,6 +67,45 @@ type EntityMark struct {
 
 func keyEntityDone(job string, index int) []byte {
 	return binary.BigEndian.AppendUint32([]byte("bd/"+job+"/"), uint32(index))
+}
+
+func keyEntityStarted(job string, index int) []byte {
+	return binary.BigEndian.AppendUint32([]byte("bs/"+job+"/"), uint32(index))
+}
+
+// putEntityMarksTxn writes the started and ended marks of b; an ended entity's started mark
+// goes, so started marks name only the entities in flight.
+func putEntityMarksTxn(txn *badger.Txn, b *Batch) error {
+	for _, m := range b.Started {
+		if err := txn.Set(keyEntityStarted(m.JobID, m.Index), nil); err != nil {
+			return err
+		}
+	}
+	for _, m := range b.Finished {
+		if err := txn.Set(keyEntityDone(m.JobID, m.Index), nil); err != nil {
+			return err
+		}
+		if err := txn.Delete(keyEntityStarted(m.JobID, m.Index)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StartedEntities returns the indices of the entities of batch job that started and did not
+// end (recovery: they do not announce their start again).
+func (db *DB) StartedEntities(job string) ([]int, error) {
+	var out []int
+	err := db.view(func(txn *badger.Txn) error {
+		prefix := []byte("bs/" + job + "/")
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			out = append(out, int(binary.BigEndian.Uint32(it.Item().Key()[len(prefix):])))
+		}
+		return nil
+	})
+	return out, err
 }
 
 // FinishedEntities returns the indices of the entities of batch job that ended.
@@ -78,7 +125,7 @@ func (db *DB) FinishedEntities(job string) ([]int, error) {
 
 // Empty reports whether b holds nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Jobs) == 0 && len(b.Events) == 0 && len(b.Records) == 0 && len(b.Finished) == 0
+	return len(b.Jobs) == 0 && len(b.Events) == 0 && len(b.Records) == 0 && len(b.Finished) == 0 && len(b.Started) == 0
 }
 
 // Commit writes b atomically. A batch too large for one badger transaction is written in
@@ -99,10 +146,8 @@ func (db *DB) Commit(b *Batch) error {
 			return err
 		}
 	}
-	for _, m := range b.Finished {
-		if err := db.update(func(txn *badger.Txn) error { return txn.Set(keyEntityDone(m.JobID, m.Index), nil) }); err != nil {
-			return err
-		}
+	if err := db.update(func(txn *badger.Txn) error { return putEntityMarksTxn(txn, b) }); err != nil {
+		return err
 	}
 	for _, j := range b.Jobs {
 		if err := db.update(func(txn *badger.Txn) error { return putJobTxn(txn, j) }); err != nil {
@@ -128,10 +173,8 @@ func writeBatch(txn *badger.Txn, b *Batch) error {
 			return err
 		}
 	}
-	for _, m := range b.Finished {
-		if err := txn.Set(keyEntityDone(m.JobID, m.Index), nil); err != nil {
-			return err
-		}
+	if err := putEntityMarksTxn(txn, b); err != nil {
+		return err
 	}
 	for _, j := range b.Jobs {
 		if err := putJobTxn(txn, j); err != nil {
@@ -167,8 +210,25 @@ type recordRow struct {
 }
 
 // CreateJob stores a new job (pending). Its id is returned to the client only after this.
-func (db *DB) CreateJob(j *enricher.Job) error {
+// With bind, the job's Idempotency-Key is remembered in the same transaction, so a stored job
+// is never without its key nor a key without its job. A key already bound is KindConflict.
+func (db *DB) CreateJob(j *enricher.Job, bind *enricher.IdempotencyBinding) error {
+	var start []byte
+	if bind != nil {
+		s, err := bind.Start(j.ID)
+		if err != nil {
+			return err
+		}
+		if start, err = jsonBytes(s); err != nil {
+			return err
+		}
+	}
 	return db.update(func(txn *badger.Txn) error {
+		if bind != nil {
+			if err := bindIdempotencyTxn(txn, j, bind, start); err != nil {
+				return err
+			}
+		}
 		if err := txn.Set(keyJobSpec(j.OrganizationID, j.ID), j.Spec); err != nil {
 			return err
 		}
@@ -293,6 +353,50 @@ func (db *DB) Record(org, id string) (*enricher.Record, error) {
 	rec := r.Record
 	rec.OrganizationID = r.Org
 	return &rec, nil
+}
+
+// RecordsOfOpenEntities returns the records of the entities of batch job that have not ended
+// (recovery: an entity that was in flight reuses the runs it stored). Records of ended
+// entities are skipped by key, without being read, so the cost follows the entities in
+// flight, not the size of the batch.
+func (db *DB) RecordsOfOpenEntities(org, job string) ([]*enricher.Record, error) {
+	var out []*enricher.Record
+	err := db.view(func(txn *badger.Txn) error {
+		prefix := []byte("rb/" + job + "/")
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		var ids []string
+		ended := map[int]bool{}
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			rest := it.Item().Key()[len(prefix):]
+			if len(rest) < 6 {
+				continue
+			}
+			idx := int(binary.BigEndian.Uint32(rest))
+			done, seen := ended[idx]
+			if !seen {
+				var err error
+				if done, err = exists(txn, keyEntityDone(job, idx)); err != nil {
+					return err
+				}
+				ended[idx] = done
+			}
+			if !done {
+				ids = append(ids, string(rest[5:]))
+			}
+		}
+		for _, id := range ids {
+			var r recordRow
+			if err := getJSON(txn, keyRecord(org, id), "record", &r); err != nil {
+				return err
+			}
+			rec := r.Record
+			rec.OrganizationID = r.Org
+			out = append(out, &rec)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // RecordsOfJob returns every record written by job (recovery).

@@ -109,6 +109,11 @@ func putRecordTxn(txn *badger.Txn, r *enricher.Record) error {
 	if err := txn.Set(keyRecordOfJob(r.JobID, r.ID), nil); err != nil {
 		return err
 	}
+	if r.EntityIndex != nil {
+		if err := txn.Set(keyRecordOfEntity(r.JobID, *r.EntityIndex, r.ID), nil); err != nil {
+			return err
+		}
+	}
 	if err := putRecordIndexes(txn, r); err != nil {
 		return err
 	}
@@ -329,6 +334,11 @@ func (db *DB) DeleteRecords(org string, ids []string, hard bool, now enricher.Ti
 			}
 			if err := txn.Delete(keyRecordOfJob(r.JobID, r.ID)); err != nil {
 				return false, err
+			}
+			if r.EntityIndex != nil {
+				if err := txn.Delete(keyRecordOfEntity(r.JobID, *r.EntityIndex, r.ID)); err != nil {
+					return false, err
+				}
 			}
 			if err := txn.Delete(keyRecord(org, r.ID)); err != nil {
 				return false, err

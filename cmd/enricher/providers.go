@@ -62,6 +62,21 @@ func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[stri
 // engineAPI adapts actors.Engine to the front end's Engine interface.
 type engineAPI struct{ *actors.Engine }
 
+// Start starts a job, storing bind (an Idempotency-Key) with it.
+func (e engineAPI) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
+	return e.Engine.StartBound(org, by, spec, bind)
+}
+
+// StartFusion starts a fusion job, storing bind with it.
+func (e engineAPI) StartFusion(org string, by enricher.CreatedBy, ids []string, arbiter *string, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
+	return e.Engine.StartFusionBound(org, by, ids, arbiter, bind)
+}
+
+// StartSchemaJob starts a schema job, storing bind with it.
+func (e engineAPI) StartSchemaJob(org string, by enricher.CreatedBy, spec *enricher.SchemaJobSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
+	return e.Engine.StartSchemaJobBound(org, by, spec, bind)
+}
+
 // Subscribe returns the engine's stream as an api.EventStream.
 func (e engineAPI) Subscribe(org, id string) (api.EventStream, error) {
 	s, err := e.Engine.Subscribe(org, id)

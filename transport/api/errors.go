@@ -47,6 +47,16 @@ type errorBody struct {
 // retryAfterError lets an error carry the Retry-After value (seconds) of a 429 or 503.
 type retryAfterError interface{ RetryAfterSeconds() int }
 
+// jobError is an error that befell a request after its job was stored (a blocking start
+// refused at shutdown): the answer names the job in job_id, so the client can follow it.
+type jobError struct {
+	err   error
+	jobID string
+}
+
+func (e *jobError) Error() string { return e.err.Error() }
+func (e *jobError) Unwrap() error { return e.err }
+
 // writeError answers err as {"detail": ...}. Internal errors show only the request id; their
 // cause goes to the log.
 func writeError(ctx *fasthttp.RequestCtx, log *slog.Logger, err error) {
@@ -67,6 +77,10 @@ func writeError(ctx *fasthttp.RequestCtx, log *slog.Logger, err error) {
 		if kind == enricher.KindUnavailable {
 			log.Warn("request refused", "request_id", requestID(ctx), "err", err)
 		}
+	}
+	var je *jobError
+	if errors.As(err, &je) {
+		body.JobID = je.jobID
 	}
 	if status == fasthttp.StatusTooManyRequests || status == fasthttp.StatusServiceUnavailable {
 		secs := 5

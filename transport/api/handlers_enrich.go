@@ -252,13 +252,14 @@ func handleEnrichStream(c *call) error {
 	if err != nil {
 		return err
 	}
-	job, err := c.s.deps.Engine.Start(c.p.org.ID, c.createdBy(), spec)
+	respond := func(id string) any {
+		return startResponse{JobID: id, Message: "enrichment started", StreamURL: "/api/llm/stream/" + id}
+	}
+	job, err := c.s.deps.Engine.Start(c.p.org.ID, c.createdBy(), spec, c.binding(respond))
 	if err != nil {
 		return err
 	}
-	resp := startResponse{JobID: job.ID, Message: "enrichment started", StreamURL: "/api/llm/stream/" + job.ID}
-	c.remember(job.ID, resp)
-	return c.ok(resp)
+	return c.ok(respond(job.ID))
 }
 
 func handleEnrichSync(c *call) error {
@@ -270,8 +271,8 @@ func handleEnrichSync(c *call) error {
 	if err != nil {
 		return err
 	}
-	final, err := c.runBlocking(req.TimeoutSeconds, func() (*enricher.Job, error) {
-		return c.s.deps.Engine.Start(c.p.org.ID, c.createdBy(), spec)
+	final, err := c.runBlocking(req.TimeoutSeconds, func(bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
+		return c.s.deps.Engine.Start(c.p.org.ID, c.createdBy(), spec, bind)
 	})
 	if err != nil || final == nil {
 		return err
@@ -286,10 +287,12 @@ func handleEnrichSync(c *call) error {
 	return c.ok(outcome)
 }
 
-// runBlocking serves a blocking endpoint: it starts the job (or takes the one an idempotent
-// replay names), waits up to timeoutSeconds (default 300) for it to end and returns it. When
-// the job outlives the wait it answers 504 with the job id itself and returns nil, nil.
-func (c *call) runBlocking(timeoutSeconds *int, start func() (*enricher.Job, error)) (*enricher.Job, error) {
+// runBlocking serves a blocking endpoint: it starts the job with the call's Idempotency-Key
+// binding (or takes the job an idempotent replay names), waits up to timeoutSeconds (default
+// 300) for it to end and returns it. When the job outlives the wait it answers 504 with the
+// job id itself and returns nil, nil; any other error once the job is stored (503 at
+// shutdown) carries the job id too.
+func (c *call) runBlocking(timeoutSeconds *int, start func(bind *enricher.IdempotencyBinding) (*enricher.Job, error)) (*enricher.Job, error) {
 	timeout := 300 * time.Second
 	if timeoutSeconds != nil {
 		timeout = time.Duration(*timeoutSeconds) * time.Second
@@ -298,16 +301,18 @@ func (c *call) runBlocking(timeoutSeconds *int, start func() (*enricher.Job, err
 	if c.replay != nil {
 		jobID = c.replay.JobID
 	} else {
-		job, err := start()
+		job, err := start(c.binding(nil))
 		if err != nil {
 			return nil, err
 		}
 		jobID = job.ID
-		c.remember(jobID, nil)
 	}
 	final, err := c.s.waitTerminal(c.p.org.ID, jobID, time.Now().Add(timeout))
-	if err != nil || final != nil {
-		return final, err
+	if err != nil {
+		return nil, &jobError{err: err, jobID: jobID}
+	}
+	if final != nil {
+		return final, nil
 	}
 	writeJSON(c.ctx, fasthttp.StatusGatewayTimeout, errorBody{
 		Detail: fmt.Sprintf("the job is still running after %s; stream it or read it later", timeout), JobID: jobID})
@@ -367,15 +372,16 @@ func handleBatchStart(c *call) error {
 	if err != nil {
 		return err
 	}
-	job, err := c.s.deps.Engine.Start(c.p.org.ID, c.createdBy(), spec)
-	if err != nil {
-		return err
-	}
 	total := len(spec.Entities)
 	if spec.SelectedIndices != nil {
 		total = len(spec.SelectedIndices)
 	}
-	resp := batchStartResponse{JobID: job.ID, Message: "batch started", Total: total, StreamURL: "/api/llm/stream/" + job.ID}
-	c.remember(job.ID, resp)
-	return c.ok(resp)
+	respond := func(id string) any {
+		return batchStartResponse{JobID: id, Message: "batch started", Total: total, StreamURL: "/api/llm/stream/" + id}
+	}
+	job, err := c.s.deps.Engine.Start(c.p.org.ID, c.createdBy(), spec, c.binding(respond))
+	if err != nil {
+		return err
+	}
+	return c.ok(respond(job.ID))
 }

@@ -14,8 +14,8 @@ type mergeRequest struct {
 	TimeoutSeconds   *int     `json:"timeout_seconds"`
 }
 
-// startMerge checks a merge request and starts its fusion job.
-func (c *call) startMerge(req *mergeRequest) (*enricher.Job, error) {
+// startMerge checks a merge request and starts its fusion job, storing bind with it.
+func (c *call) startMerge(req *mergeRequest, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
 	max := c.s.cfg.Limits.MaxModels
 	if len(req.ResultIDs) < 2 || len(req.ResultIDs) > max {
 		return nil, enricher.Errorf(enricher.KindInvalid, "result_ids: give 2 to %d record ids", max)
@@ -38,7 +38,7 @@ func (c *call) startMerge(req *mergeRequest) (*enricher.Job, error) {
 			return nil, enricher.Wrap(enricher.KindInvalid, err, "arbitration_model: "+err.Error())
 		}
 	}
-	return c.s.deps.Engine.StartFusion(c.p.org.ID, c.createdBy(), req.ResultIDs, req.ArbitrationModel)
+	return c.s.deps.Engine.StartFusion(c.p.org.ID, c.createdBy(), req.ResultIDs, req.ArbitrationModel, bind)
 }
 
 func handleMergeStream(c *call) error {
@@ -49,13 +49,14 @@ func handleMergeStream(c *call) error {
 	if err := decodeBody(c.ctx, &req); err != nil {
 		return err
 	}
-	job, err := c.startMerge(&req)
+	respond := func(id string) any {
+		return startResponse{JobID: id, Message: "fusion started", StreamURL: "/api/llm/stream/" + id}
+	}
+	job, err := c.startMerge(&req, c.binding(respond))
 	if err != nil {
 		return err
 	}
-	resp := startResponse{JobID: job.ID, Message: "fusion started", StreamURL: "/api/llm/stream/" + job.ID}
-	c.remember(job.ID, resp)
-	return c.ok(resp)
+	return c.ok(respond(job.ID))
 }
 
 func handleMerge(c *call) error {
@@ -63,7 +64,9 @@ func handleMerge(c *call) error {
 	if err := decodeBody(c.ctx, &req); err != nil {
 		return err
 	}
-	final, err := c.runBlocking(req.TimeoutSeconds, func() (*enricher.Job, error) { return c.startMerge(&req) })
+	final, err := c.runBlocking(req.TimeoutSeconds, func(bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
+		return c.startMerge(&req, bind)
+	})
 	if err != nil || final == nil {
 		return err
 	}

@@ -18,13 +18,15 @@ type generateRequest struct {
 
 // startSchemaJob answers a schema job start (or its idempotent replay).
 func (c *call) startSchemaJob(spec *enricher.SchemaJobSpec) error {
-	job, err := c.s.deps.Engine.StartSchemaJob(c.p.org.ID, c.createdBy(), spec)
+	message := strings.ReplaceAll(spec.Kind, "_", " ") + " started"
+	respond := func(id string) any {
+		return startResponse{JobID: id, Message: message, StreamURL: "/api/llm/stream/" + id}
+	}
+	job, err := c.s.deps.Engine.StartSchemaJob(c.p.org.ID, c.createdBy(), spec, c.binding(respond))
 	if err != nil {
 		return err
 	}
-	resp := startResponse{JobID: job.ID, Message: strings.ReplaceAll(spec.Kind, "_", " ") + " started", StreamURL: "/api/llm/stream/" + job.ID}
-	c.remember(job.ID, resp)
-	return c.ok(resp)
+	return c.ok(respond(job.ID))
 }
 
 func (c *call) replayed() bool {

@@ -3,19 +3,16 @@ package api
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"sync"
-	"time"
-
-	"github.com/valyala/fasthttp"
 
 	"github.com/entity-enricher/enricher"
 )
 
-// IdempotencyStore remembers successful job starts (SPEC §10). Implemented by storage.DB.
+// IdempotencyStore finds the job start remembered under an Idempotency-Key (SPEC §10).
+// Implemented by storage.DB. Keys are written with their job by the Engine, never here.
 type IdempotencyStore interface {
+	// Idempotency returns the start remembered under key for org, or KindNotFound.
 	Idempotency(org, key string) (*enricher.IdempotentStart, error)
-	SaveIdempotency(org, key string, v *enricher.IdempotentStart, ttl time.Duration) error
 }
 
 // keyLocks serialises concurrent requests that carry the same Idempotency-Key.
@@ -53,8 +50,12 @@ func (k *keyLocks) lock(key string) func() {
 }
 
 // idempotent wraps a job-starting handler with Idempotency-Key handling. canonicalPath names
-// the endpoint in fingerprints (aliases share it). A replay sets c.replay to the remembered
-// start; the handler answers from it. A successful start is remembered from c.started.
+// the endpoint in fingerprints (aliases share it). A key already bound to a job sets c.replay:
+// the handler answers from it (a streaming start with the remembered response, a blocking one
+// by waiting for that job). A new key sets c.bind, which the handler passes to the Engine so
+// the key is stored with the job, in the same write: from then on a retry re-attaches to the
+// job, whatever became of this request. A request that stores no job (a 4xx, admission, or
+// shutdown before the job) leaves the key free. Requests with one key are serialised.
 func (s *Server) idempotent(canonicalPath string, next func(c *call) error) func(c *call) error {
 	return func(c *call) error {
 		raw := c.ctx.Request.Header.Peek("Idempotency-Key")
@@ -82,16 +83,8 @@ func (s *Server) idempotent(canonicalPath string, next func(c *call) error) func
 		case !enricher.IsKind(err, enricher.KindNotFound):
 			return err
 		}
-		if err := next(c); err != nil {
-			return err
-		}
-		if c.started != nil && c.ctx.Response.StatusCode() == fasthttp.StatusOK {
-			c.started.Fingerprint = fp
-			if err := s.deps.Idempotency.SaveIdempotency(c.p.org.ID, key, c.started, s.cfg.IdempotencyTTL); err != nil {
-				s.log.Warn("idempotency key not saved", "err", err)
-			}
-		}
-		return nil
+		c.bind = &enricher.IdempotencyBinding{Key: key, Fingerprint: fp, TTL: s.cfg.IdempotencyTTL}
+		return next(c)
 	}
 }
 
@@ -117,8 +110,13 @@ func fingerprint(method, path string, body []byte) (string, error) {
 	return method + " " + path + " " + hex.EncodeToString(sum[:]), nil
 }
 
-// remember records a successful start for the idempotency wrapper.
-func (c *call) remember(jobID string, response any) {
-	b, _ := json.Marshal(response)
-	c.started = &enricher.IdempotentStart{JobID: jobID, Response: b}
+// binding returns the Idempotency-Key binding for a new start, with respond building the
+// answer a replay repeats (nil for blocking starts); nil without a key.
+func (c *call) binding(respond func(jobID string) any) *enricher.IdempotencyBinding {
+	if c.bind == nil {
+		return nil
+	}
+	b := *c.bind
+	b.Respond = respond
+	return &b
 }

@@ -24,11 +24,11 @@ type route struct {
 // call is one request as seen by a handler: the fasthttp context (valid only during the
 // handler), the authenticated principal (nil on public routes) and the server.
 type call struct {
-	ctx     *fasthttp.RequestCtx
-	p       *principal
-	s       *Server
-	replay  *enricher.IdempotentStart // set on an idempotent replay
-	started *enricher.IdempotentStart // set by a handler that started a job
+	ctx    *fasthttp.RequestCtx
+	p      *principal
+	s      *Server
+	replay *enricher.IdempotentStart    // set on an idempotent replay
+	bind   *enricher.IdempotencyBinding // set when a new start carries an Idempotency-Key
 }
 
 // ok answers 200 with v as JSON.

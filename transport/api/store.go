@@ -89,12 +89,14 @@ type JobLister interface {
 
 // Engine runs jobs (actors.Engine, through a small adapter in cmd).
 type Engine interface {
-	// Start admits, stores and starts a job; it returns once the job is stored.
-	Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec) (*enricher.Job, error)
+	// Start admits, stores and starts a job; it returns once the job is stored. A non-nil bind
+	// is stored with the job in the same write (its Idempotency-Key; KindConflict when the
+	// key was bound meanwhile); the same holds for the two starts below.
+	Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error)
 	// StartFusion checks the records and starts a fusion job (KindNotFound, KindInvalid).
-	StartFusion(org string, by enricher.CreatedBy, recordIDs []string, arbiter *string) (*enricher.Job, error)
+	StartFusion(org string, by enricher.CreatedBy, recordIDs []string, arbiter *string, bind *enricher.IdempotencyBinding) (*enricher.Job, error)
 	// StartSchemaJob starts a schema generation or AI edit job.
-	StartSchemaJob(org string, by enricher.CreatedBy, spec *enricher.SchemaJobSpec) (*enricher.Job, error)
+	StartSchemaJob(org string, by enricher.CreatedBy, spec *enricher.SchemaJobSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error)
 	// Subscribe opens a stream on a job of org (KindNotFound, KindTooMany).
 	Subscribe(org, jobID string) (EventStream, error)
 	// Cancel and Continue return once the job took the command (KindNotFound, KindConflict).

@@ -51,10 +51,13 @@ type Batch struct {
 	Finished []EntityMark // batch entities that ended
 }
 
-// EntityMark records that entity Index of batch JobID ended (recovery skips it).
+// EntityMark records that entity Index of batch JobID ended (recovery skips it). Seq is the
+// seq of its entity_completed event, 0 when it ended without one (cancelled with its batch);
+// the results export reads the entity's outcome through it (results.go).
 type EntityMark struct {
 	JobID string
 	Index int
+	Seq   int64
 }
 
 func keyEntityDone(job string, index int) []byte {
@@ -100,7 +103,7 @@ func (db *DB) Commit(b *Batch) error {
 		}
 	}
 	for _, m := range b.Finished {
-		if err := db.update(func(txn *badger.Txn) error { return txn.Set(keyEntityDone(m.JobID, m.Index), nil) }); err != nil {
+		if err := db.update(func(txn *badger.Txn) error { return txn.Set(keyEntityDone(m.JobID, m.Index), markValue(m)) }); err != nil {
 			return err
 		}
 	}
@@ -129,7 +132,7 @@ func writeBatch(txn *badger.Txn, b *Batch) error {
 		}
 	}
 	for _, m := range b.Finished {
-		if err := txn.Set(keyEntityDone(m.JobID, m.Index), nil); err != nil {
+		if err := txn.Set(keyEntityDone(m.JobID, m.Index), markValue(m)); err != nil {
 			return err
 		}
 	}

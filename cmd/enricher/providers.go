@@ -63,8 +63,8 @@ func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[stri
 type engineAPI struct{ *actors.Engine }
 
 // Subscribe returns the engine's stream as an api.EventStream.
-func (e engineAPI) Subscribe(org, id string) (api.EventStream, error) {
-	s, err := e.Engine.Subscribe(org, id)
+func (e engineAPI) Subscribe(org, id string, after int64) (api.EventStream, error) {
+	s, err := e.Engine.Subscribe(org, id, after)
 	if err != nil {
 		return nil, err
 	}

@@ -144,8 +144,9 @@ type Server struct {
 
 	stopping atomic.Bool
 	stopOnce sync.Once
-	streams  sync.WaitGroup // SSE writers on hijacked connections
-	closing  chan struct{}  // closed at Shutdown: SSE writers end
+	streams  sync.WaitGroup  // SSE writers on hijacked connections
+	closing  context.Context // done at Shutdown: SSE writers end
+	endSSE   context.CancelFunc
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
 }
@@ -168,8 +169,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		lockout: newLockout(10, 15*time.Minute),
 		limiter: newRateLimiter(cfg.RateLimit),
 		started: now, loaded: now,
-		closing: make(chan struct{}),
 	}
+	s.closing, s.endSSE = context.WithCancel(context.Background())
 	s.router = router.New()
 	s.router.RedirectTrailingSlash = false
 	s.router.RedirectFixedPath = false
@@ -222,7 +223,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.stopOnce.Do(func() {
 		s.stopping.Store(true)
-		close(s.closing)
+		s.endSSE()
 		err = s.http.ShutdownWithContext(ctx)
 		streamsDone := make(chan struct{})
 		go func() { s.streams.Wait(); close(streamsDone) }()

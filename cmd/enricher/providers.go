@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -77,6 +78,23 @@ type recordsAPI struct{ *storage.DB }
 // ListRecords runs a records query.
 func (r recordsAPI) ListRecords(org string, q api.RecordQuery) ([]enricher.RecordSummary, int, error) {
 	return r.DB.Records(org, storage.RecordQuery(q))
+}
+
+// resultsAPI adapts storage.DB's entity ends to the front end's results export.
+type resultsAPI struct{ *storage.DB }
+
+// JobSpec returns the spec job id of org was started with.
+func (r resultsAPI) JobSpec(org, id string) (json.RawMessage, error) {
+	j, err := r.DB.JobWithSpec(org, id)
+	if err != nil {
+		return nil, err
+	}
+	return j.Spec, nil
+}
+
+// EntityEnds calls fn with each ended entity of batch job, in index order.
+func (r resultsAPI) EntityEnds(job string, fn func(api.EntityEnd) error) error {
+	return r.DB.EntityEnds(job, func(e storage.EntityEnd) error { return fn(api.EntityEnd(e)) })
 }
 
 // fetcherAPI adapts transport/fetch to the front end.

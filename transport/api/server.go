@@ -118,6 +118,7 @@ type Deps struct {
 	Engine      Engine
 	Idempotency IdempotencyStore
 	Fetcher     EntityFetcher
+	Results     ResultStore
 	// Metrics observes requests and streams (optional). MetricsHandler serves GET /metrics to
 	// admins on this listener (optional: nil when metrics have their own listener, then the
 	// route is 404 here).
@@ -158,7 +159,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("api: TokenSecret must hold at least 16 bytes")
 	}
 	if deps.Accounts == nil || deps.Keys == nil || deps.Schemas == nil || deps.Records == nil || deps.Jobs == nil ||
-		deps.Models == nil || deps.Health == nil || deps.Engine == nil || deps.Idempotency == nil || deps.Fetcher == nil {
+		deps.Models == nil || deps.Health == nil || deps.Engine == nil || deps.Idempotency == nil || deps.Fetcher == nil ||
+		deps.Results == nil {
 		return nil, errors.New("api: every dependency is required")
 	}
 	now := cfg.NowFunc()

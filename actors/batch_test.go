@@ -149,14 +149,12 @@ func TestBatchThousandEntitiesWithFlaky(t *testing.T) {
 // waitDone follows a job until it is terminal.
 func waitDone(eng *Engine, id string) error {
 	for {
-		s, err := eng.Subscribe("org1", id)
+		s, err := eng.Subscribe("org1", id, 0)
 		if err != nil {
 			return err
 		}
-		for live := s.Live(); live != nil; {
-			if _, ok := <-live; !ok {
-				break
-			}
+		for err == nil {
+			_, _, err = s.Next(context.Background(), time.Second)
 		}
 		s.Close()
 		j, err := eng.Job("org1", id)

@@ -384,6 +384,7 @@ func (e *Engine) newHub(job *enricher.Job) *hub {
 	e.hubs.Store(job.ID, h)
 	id := job.ID
 	h.onFinish = func() { e.hubs.Delete(id) }
+	h.onCatchUp = e.cfg.Observer.StreamCatchUp
 	return h
 }
 

@@ -3,6 +3,8 @@ package actors
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -154,14 +156,14 @@ func (b *bundle) start(s *enricher.EnrichSpec) (string, *Stream) {
 	b.t.Helper()
 	job, err := b.engine.Start("org1", enricher.CreatedBy{}, s)
 	require.NoError(b.t, err)
-	stream, err := b.engine.Subscribe("org1", job.ID)
+	stream, err := b.engine.Subscribe("org1", job.ID, 0)
 	require.NoError(b.t, err)
 	b.t.Cleanup(stream.Close)
 	return job.ID, stream
 }
 
-// collect reads a stream (replay then live) until its terminal event and returns the events,
-// checking that seqs run 1, 2, 3 ... without gaps.
+// collect reads a stream opened after seq after until its end and returns the events,
+// checking that seqs run after+1, after+2 ... without gaps.
 func (b *bundle) collect(s *Stream, after int64) []event {
 	b.t.Helper()
 	var out []event
@@ -175,30 +177,18 @@ func (b *bundle) collect(s *Stream, after int64) []event {
 		require.Equal(b.t, e["type"], e["event"])
 		out = append(out, e)
 	}
-	_, err := s.Replay(after, func(seq int64, data []byte) error { add(seq, data); return nil })
-	require.NoError(b.t, err)
-	if len(out) > 0 && enricher.TerminalEvent(out[len(out)-1].typ()) {
-		return out
-	}
-	timeout := time.After(10 * time.Second)
-	for live := s.Live(); live != nil; {
-		select {
-		case ev, ok := <-live:
-			if !ok {
-				return out
-			}
-			if ev.Seq <= last {
-				continue
-			}
-			add(ev.Seq, ev.Data)
-			if ev.Terminal {
-				return out
-			}
-		case <-timeout:
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ev, ok, err := s.Next(context.Background(), time.Until(deadline))
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		require.NoError(b.t, err)
+		if !ok {
 			b.t.Fatalf("no terminal event within 10s; got %d events", len(out))
 		}
+		add(ev.Seq, ev.Data)
 	}
-	return out
 }
 
 func types(events []event) []string {

@@ -45,6 +45,9 @@ func emitEventWith(c actor.Context, sink eventSink, job *enricher.Job, h *enrich
 		data, _ = enricher.AppendEvent(nil, h, nil, 0)
 	}
 	job.EventBytes += int64(len(data))
+	for i := range extra.Finished { // an entity's mark points at the event that ended it
+		extra.Finished[i].Seq = h.Seq
+	}
 	snap := snapshotJob(job)
 	ev := Event{Seq: h.Seq, Data: data, Terminal: enricher.TerminalEvent(h.Type)}
 	req := &persist{

@@ -287,32 +287,19 @@ func TestClassificationMismatch(t *testing.T) {
 // waitFor reads stored and live events until one of type typ, and returns them.
 func waitFor(t *testing.T, b *bundle, s *Stream, typ string) []event {
 	t.Helper()
+	var out []event
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		var out []event
-		_, err := s.Replay(0, func(seq int64, data []byte) error {
-			var e event
-			require.NoError(t, json.Unmarshal(data, &e))
-			out = append(out, e)
-			return nil
-		})
+		ev, ok, err := s.Next(context.Background(), 10*time.Millisecond)
 		require.NoError(t, err)
-		// Replay is bounded by the subscription point; read the log directly for newer events.
-		out = out[:0]
-		require.NoError(t, b.db.Events(s.jobID, 0, 0, func(seq int64, data []byte) error {
-			var e event
-			require.NoError(t, json.Unmarshal(data, &e))
-			out = append(out, e)
-			return nil
-		}))
-		for _, e := range out {
-			if e.typ() == typ {
-				return out
-			}
+		if !ok {
+			continue
 		}
-		select {
-		case <-s.Live():
-		case <-time.After(10 * time.Millisecond):
+		var e event
+		require.NoError(t, json.Unmarshal(ev.Data, &e))
+		out = append(out, e)
+		if e.typ() == typ {
+			return out
 		}
 	}
 	t.Fatalf("no %s event", typ)

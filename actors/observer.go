@@ -17,6 +17,9 @@ type Observer interface {
 	// ending (shutdown), else the terminal status.
 	JobStarted(jobType string)
 	JobFinished(jobType, status string)
+	// StreamCatchUp is a subscriber whose live buffer filled: its stream switches to reading
+	// the stored log and rejoins the live feed (it is not ended).
+	StreamCatchUp()
 }
 
 // nopObserver observes nothing.
@@ -28,3 +31,4 @@ func (nopObserver) ValidationRetry(string)                        {}
 func (nopObserver) ProviderLoad(string, int, int)                 {}
 func (nopObserver) JobStarted(string)                             {}
 func (nopObserver) JobFinished(string, string)                    {}
+func (nopObserver) StreamCatchUp()                                {}

@@ -29,7 +29,7 @@ func TestRecoveryKeepsPausedJobsPaused(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, enricher.JobPaused, job.Status)
 	require.NoError(t, again.Continue("org1", id), "the recovered job is paused and takes continue")
-	s2, err := again.Subscribe("org1", id)
+	s2, err := again.Subscribe("org1", id, int64(len(before)))
 	require.NoError(t, err)
 	defer s2.Close()
 	b2 := &bundle{t: t, db: b.db, engine: again, provider: b.provider}
@@ -54,7 +54,7 @@ func TestRecoveryFinishesJobsWhoseRunsAreStored(t *testing.T) {
 	again, err := New(Config{}, Deps{Store: db, Catalog: fakeCatalog{}, Providers: map[string]Provider{"fake": {Impl: b.provider}}})
 	require.NoError(t, err)
 	defer again.Stop()
-	s2, err := again.Subscribe("org1", id)
+	s2, err := again.Subscribe("org1", id, 4)
 	require.NoError(t, err)
 	defer s2.Close()
 	b2 := &bundle{t: t, db: db, engine: again, provider: b.provider}

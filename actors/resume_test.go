@@ -73,10 +73,7 @@ func TestRecoveryResumesBatchEntities(t *testing.T) {
 			break
 		}
 		require.True(t, time.Now().Before(deadline), "three entities in flight, two with model a done; got %v", n)
-		select {
-		case <-stream.Live():
-		case <-time.After(10 * time.Millisecond):
-		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	stream.Close()
 	b.engine.Stop()
@@ -84,7 +81,7 @@ func TestRecoveryResumesBatchEntities(t *testing.T) {
 
 	release.Store(true)
 	b2 := b.restart(&fakeProvider{values: defaultValues, CompleteFunc: complete})
-	s2, err := b2.engine.Subscribe("org1", id)
+	s2, err := b2.engine.Subscribe("org1", id, int64(len(before)))
 	require.NoError(t, err)
 	defer s2.Close()
 	b2.collect(s2, int64(len(before)))
@@ -207,7 +204,7 @@ func TestRecoveryReusesStoredFusion(t *testing.T) {
 			calls := b.provider.calls
 
 			again := (&bundle{t: t, db: db}).restart(b.provider)
-			s2, err := again.engine.Subscribe("org1", id)
+			s2, err := again.engine.Subscribe("org1", id, upTo)
 			require.NoError(t, err)
 			defer s2.Close()
 			rest := again.collect(s2, upTo)

@@ -1,69 +1,234 @@
 package actors
 
 import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"time"
+
 	"github.com/entity-enricher/enricher"
 )
 
-// Stream is one subscriber's view of a job: stored events first (Replay), then live ones
-// (Live). Subscribe-then-replay guarantees no gap and, with the seq check the reader does, no
-// duplicate (DESIGN.md §4). Close it when done.
+// Stream is one subscriber's view of a job: the stored events after its resume point, then
+// live ones, in seq order with no gap and no duplicate, up to the terminal event. It owns
+// the whole subscribe / replay / fall behind / catch up / rejoin cycle (DESIGN.md §4):
+//
+//   - Subscribe registers with the job's hub first, then Next reads the stored log up to the
+//     point where the live channel takes over (subscribe-then-replay), then the live channel,
+//     skipping any seq already returned.
+//   - When the subscriber falls behind (its live buffer of sse_buffer events fills), the hub
+//     closes its channel and stops sending to it, and the job goes on. Next returns what the
+//     channel still holds, then reads the stored log after the last seq it returned in
+//     windows of at most logWindow events, rejoins the live feed and reads the log again up
+//     to where the new channel starts. The subscription keeps its place under
+//     sse_max_subscribers meanwhile, so the rejoin is never refused and nobody takes it.
+//
+// Memory per stream is bounded by the live buffer plus one log window. A Stream is used by
+// one goroutine; Close may be called from any goroutine, once or more.
 type Stream struct {
-	e     *Engine
-	jobID string
-	sub   *Subscription // nil for a finished job
+	store  Store
+	jobID  string
+	sub    *Subscription // nil: the job was not running at Subscribe; the log alone serves it
+	follow bool          // sub may still rejoin the live feed (not finished, closed or stopped)
+	live   <-chan Event  // current live channel; nil while catching up or without sub
+	last   int64         // last seq returned by Next
+	logTo  int64         // read the log up to this seq before the live channel (toEnd: all of it)
+	final  int64         // seq of the terminal event once known, else 0
+	done   bool          // the terminal event was returned, or the log-only stream is exhausted
+	window []Event       // events read from the log, not yet returned
+	pos    int
+	timer  *time.Timer
 }
 
-// Subscribe opens a stream on job id of org. KindNotFound for unknown jobs (or another
-// organization's), KindTooMany at sse_max_subscribers.
-func (e *Engine) Subscribe(org, id string) (*Stream, error) {
-	if _, err := e.deps.Store.Job(org, id); err != nil {
+// toEnd as logTo reads the stored log to its end (the job finished, or is not running).
+const toEnd = math.MaxInt64
+
+// logWindow bounds how many events (and about how many bytes) one read of the stored log
+// holds; each window is its own short read transaction.
+const (
+	logWindow      = 64
+	logWindowBytes = 256 << 10
+)
+
+// errStreamShutdown ends streams when the server stops; clients resume after the restart.
+var errStreamShutdown = enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
+
+// ErrStreamShutdown reports whether err is the end of a stream because the server stops.
+func ErrStreamShutdown(err error) bool { return errors.Is(err, errStreamShutdown) }
+
+// Subscribe opens a stream on job id of org that starts after seq after (the resume point).
+// KindNotFound for unknown jobs (or another organization's), KindTooMany at
+// sse_max_subscribers.
+func (e *Engine) Subscribe(org, id string, after int64) (*Stream, error) {
+	job, err := e.deps.Store.Job(org, id)
+	if err != nil {
 		return nil, err
 	}
-	s := &Stream{e: e, jobID: id}
 	if v, ok := e.hubs.Load(id); ok {
-		sub, _, err := v.(*hub).subscribe()
-		if err != nil {
+		return followHub(e.deps.Store, id, after, v.(*hub))
+	}
+	s := &Stream{store: e.deps.Store, jobID: id, last: after, logTo: toEnd}
+	if !job.Status.Terminal() { // it may have finished since: its snapshot lands with the terminal event
+		if job, err = e.deps.Store.Job(org, id); err != nil {
 			return nil, err
 		}
-		s.sub = sub
+	}
+	if job.Status.Terminal() {
+		s.final = job.LastSeq
 	}
 	return s, nil
 }
 
-// Replay calls fn with every stored event with seq > after, up to the point where live events
-// take over. It returns the last seq it delivered (after when none).
-func (s *Stream) Replay(after int64, fn func(seq int64, data []byte) error) (int64, error) {
-	var upTo int64
-	if s.sub != nil {
-		upTo = s.sub.Since
-		if upTo <= after {
-			return after, nil
+// followHub opens a stream on the running job id whose events h publishes.
+func followHub(store Store, id string, after int64, h *hub) (*Stream, error) {
+	s := &Stream{store: store, jobID: id, last: after, logTo: toEnd}
+	sub, final, err := h.subscribe()
+	if err != nil {
+		return nil, err
+	}
+	if sub != nil {
+		s.sub, s.follow = sub, true
+		s.live, s.logTo = sub.channel()
+	}
+	s.final = final
+	return s, nil
+}
+
+// Next returns the next event of the stream. When none is ready it waits up to wait (0: not
+// at all) and returns ok false when none came. It returns io.EOF once the terminal event was
+// returned (or, for a job not running at Subscribe, once the stored log is exhausted), an
+// error for which ErrStreamShutdown is true when the server stops, ctx's error when ctx ends
+// while it waits or reads the log, and storage errors as they are. Events from the log carry
+// Terminal like live ones.
+func (s *Stream) Next(ctx context.Context, wait time.Duration) (ev Event, ok bool, err error) {
+	for {
+		if s.pos < len(s.window) {
+			ev = s.window[s.pos]
+			s.window[s.pos] = Event{}
+			s.pos++
+			return s.deliver(ev), true, nil
+		}
+		if s.done {
+			return Event{}, false, io.EOF
+		}
+		if s.last < s.logTo {
+			if err := ctx.Err(); err != nil {
+				return Event{}, false, err
+			}
+			n, err := s.readLog()
+			if err != nil {
+				return Event{}, false, err
+			}
+			if n == 0 { // nothing more stored up to logTo
+				s.logTo = s.last
+				if s.live == nil && !s.follow {
+					s.done = true
+				}
+			}
+			continue
+		}
+		if s.live == nil {
+			if err := s.rejoin(); err != nil {
+				return Event{}, false, err
+			}
+			continue
+		}
+		var open bool
+		select {
+		case ev, open = <-s.live:
+		default:
+			if wait <= 0 {
+				return Event{}, false, nil
+			}
+			if s.timer == nil {
+				s.timer = time.NewTimer(wait)
+			} else {
+				s.timer.Reset(wait)
+			}
+			select {
+			case ev, open = <-s.live:
+				s.timer.Stop()
+			case <-s.timer.C:
+				return Event{}, false, nil
+			case <-ctx.Done():
+				s.timer.Stop()
+				return Event{}, false, ctx.Err()
+			}
+		}
+		if !open {
+			s.live = nil // drained: catch up and rejoin on the next turn
+			continue
+		}
+		if ev.Seq > s.last {
+			return s.deliver(ev), true, nil
 		}
 	}
-	last := after
-	err := s.e.deps.Store.Events(s.jobID, after, upTo, func(seq int64, data []byte) error {
-		last = seq
-		return fn(seq, data)
-	})
-	return last, err
 }
 
-// Live returns the channel of live events, or nil when the job had finished at Subscribe.
-// The channel closes after the terminal event, when the subscriber fell behind (Dropped), or
-// at shutdown.
-func (s *Stream) Live() <-chan enricher.StreamEvent {
-	if s.sub == nil {
+// rejoin runs after the live channel closed and was drained: back on the live feed after
+// reading the log to where the new channel starts, or to the log's end if the job finished.
+func (s *Stream) rejoin() error {
+	if !s.follow {
+		s.done = true
 		return nil
 	}
-	return s.sub.C
+	c, since, final, st := s.sub.rejoin()
+	switch st {
+	case joinLive:
+		s.live, s.logTo = c, since
+		return nil
+	case joinFinished:
+		s.final, s.logTo = final, toEnd
+	case joinShutdown:
+		s.follow = false
+		return errStreamShutdown
+	case joinClosed:
+		s.done = true
+	}
+	s.follow = false
+	return nil
 }
 
-// Dropped reports whether the live channel was closed because the subscriber fell behind.
-func (s *Stream) Dropped() bool { return s.sub != nil && s.sub.Dropped() }
+// deliver records ev as returned and marks the terminal event.
+func (s *Stream) deliver(ev Event) Event {
+	s.last = ev.Seq
+	if s.final > 0 && ev.Seq == s.final {
+		ev.Terminal = true
+	}
+	if ev.Terminal {
+		s.done = true
+	}
+	return ev
+}
 
-// Close ends the subscription.
+var errWindowFull = errors.New("window full")
+
+// readLog reads the next window of stored events after s.last, up to s.logTo.
+func (s *Stream) readLog() (int, error) {
+	upTo := s.logTo
+	if upTo == toEnd {
+		upTo = 0
+	}
+	s.window, s.pos = s.window[:0], 0
+	size := 0
+	err := s.store.Events(s.jobID, s.last, upTo, func(seq int64, data []byte) error {
+		s.window = append(s.window, Event{Seq: seq, Data: append([]byte(nil), data...)})
+		size += len(data)
+		if len(s.window) >= logWindow || size >= logWindowBytes {
+			return errWindowFull
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errWindowFull) {
+		return 0, err
+	}
+	return len(s.window), nil
+}
+
+// Close ends the stream and frees its subscriber place. Safe to call more than once.
 func (s *Stream) Close() {
 	if s.sub != nil {
-		s.sub.Close()
+		s.sub.close()
 	}
 }

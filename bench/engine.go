@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -179,22 +182,21 @@ func batchSpec(n int, models ...string) *enricher.EnrichSpec {
 
 // waitJob follows a job's stream until its terminal event.
 func waitJob(eng *actors.Engine, id string) error {
-	s, err := eng.Subscribe("bench", id)
+	s, err := eng.Subscribe("bench", id, 0)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	for live := s.Live(); live != nil; {
-		if _, ok := <-live; !ok {
+	for {
+		if _, _, err := s.Next(context.Background(), time.Minute); errors.Is(err, io.EOF) {
 			break
+		} else if err != nil {
+			return err
 		}
 	}
 	j, err := eng.Job("bench", id)
 	if err != nil {
 		return err
-	}
-	if !j.Status.Terminal() { // dropped subscriber: wait again
-		return waitJob(eng, id)
 	}
 	if j.Status != enricher.JobCompleted {
 		return fmt.Errorf("job %s ended %s", id, j.Status)
@@ -211,3 +213,4 @@ func (c *callCounter) ValidationRetry(string)                        {}
 func (c *callCounter) ProviderLoad(string, int, int)                 {}
 func (c *callCounter) JobStarted(string)                             {}
 func (c *callCounter) JobFinished(string, string)                    {}
+func (c *callCounter) StreamCatchUp()                                {}

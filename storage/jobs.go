@@ -59,10 +59,13 @@ type Batch struct {
 	Started  []EntityMark // batch entities that started (their entity_started is in Events)
 }
 
-// EntityMark records that entity Index of batch JobID ended (recovery skips it).
+// EntityMark records that entity Index of batch JobID ended (recovery skips it). Seq is the
+// seq of its entity_completed event, 0 when it ended without one (cancelled with its batch);
+// the results export reads the entity's outcome through it (results.go).
 type EntityMark struct {
 	JobID string
 	Index int
+	Seq   int64
 }
 
 func keyEntityDone(job string, index int) []byte {
@@ -82,7 +85,7 @@ func putEntityMarksTxn(txn *badger.Txn, b *Batch) error {
 		}
 	}
 	for _, m := range b.Finished {
-		if err := txn.Set(keyEntityDone(m.JobID, m.Index), nil); err != nil {
+		if err := txn.Set(keyEntityDone(m.JobID, m.Index), markValue(m)); err != nil {
 			return err
 		}
 		if err := txn.Delete(keyEntityStarted(m.JobID, m.Index)); err != nil {

@@ -29,6 +29,7 @@ type metrics struct {
 	queued         *prometheus.GaugeVec
 	sseSubscribers prometheus.Gauge
 	sseDisconnects *prometheus.CounterVec
+	sseCatchUps    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -49,8 +50,9 @@ func newMetrics() *metrics {
 	m.queued = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_queued", Help: "Provider calls waiting."}, []string{"provider"})
 	m.sseSubscribers = prometheus.NewGauge(prometheus.GaugeOpts{Name: "enricher_sse_subscribers", Help: "Open event streams."})
 	m.sseDisconnects = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "enricher_sse_disconnects_total", Help: "Ended event streams by reason."}, []string{"reason"})
+	m.sseCatchUps = prometheus.NewCounter(prometheus.CounterOpts{Name: "enricher_sse_catchups_total", Help: "Times a slow event stream's buffer filled and it caught up from the stored log (the stream stays open)."})
 	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.jobsActive, m.jobsTotal, m.llmCalls, m.llmDuration,
-		m.llmTokens, m.llmCost, m.llmRetries, m.inflight, m.queued, m.sseSubscribers, m.sseDisconnects} {
+		m.llmTokens, m.llmCost, m.llmRetries, m.inflight, m.queued, m.sseSubscribers, m.sseDisconnects, m.sseCatchUps} {
 		f(c)
 	}
 	return m
@@ -65,7 +67,8 @@ func (m *metrics) Request(method, route string, status int, d time.Duration) {
 	m.httpRequests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.httpDuration.WithLabelValues(method, route).Observe(d.Seconds())
 }
-func (m *metrics) StreamOpened() { m.sseSubscribers.Inc() }
+func (m *metrics) StreamOpened()  { m.sseSubscribers.Inc() }
+func (m *metrics) StreamCatchUp() { m.sseCatchUps.Inc() }
 func (m *metrics) StreamClosed(reason string) {
 	m.sseSubscribers.Dec()
 	m.sseDisconnects.WithLabelValues(reason).Inc()

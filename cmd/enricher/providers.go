@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -78,8 +79,8 @@ func (e engineAPI) StartSchemaJob(org string, by enricher.CreatedBy, spec *enric
 }
 
 // Subscribe returns the engine's stream as an api.EventStream.
-func (e engineAPI) Subscribe(org, id string) (api.EventStream, error) {
-	s, err := e.Engine.Subscribe(org, id)
+func (e engineAPI) Subscribe(org, id string, after int64) (api.EventStream, error) {
+	s, err := e.Engine.Subscribe(org, id, after)
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +93,23 @@ type recordsAPI struct{ *storage.DB }
 // ListRecords runs a records query.
 func (r recordsAPI) ListRecords(org string, q api.RecordQuery) ([]enricher.RecordSummary, int, error) {
 	return r.DB.Records(org, storage.RecordQuery(q))
+}
+
+// resultsAPI adapts storage.DB's entity ends to the front end's results export.
+type resultsAPI struct{ *storage.DB }
+
+// JobSpec returns the spec job id of org was started with.
+func (r resultsAPI) JobSpec(org, id string) (json.RawMessage, error) {
+	j, err := r.DB.JobWithSpec(org, id)
+	if err != nil {
+		return nil, err
+	}
+	return j.Spec, nil
+}
+
+// EntityEnds calls fn with each ended entity of batch job, in index order.
+func (r resultsAPI) EntityEnds(job string, fn func(api.EntityEnd) error) error {
+	return r.DB.EntityEnds(job, func(e storage.EntityEnd) error { return fn(api.EntityEnd(e)) })
 }
 
 // fetcherAPI adapts transport/fetch to the front end.

@@ -3,7 +3,9 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -320,34 +322,32 @@ func (c *call) runBlocking(timeoutSeconds *int, start func(bind *enricher.Idempo
 }
 
 // waitTerminal waits until job id is terminal or timeout passes (nil job then), following its
-// live stream rather than polling. A client that leaves does not cancel the job.
+// stream rather than polling. A client that leaves does not cancel the job.
 func (s *Server) waitTerminal(org, id string, until time.Time) (*enricher.Job, error) {
-	stream, err := s.deps.Engine.Subscribe(org, id)
+	stream, err := s.deps.Engine.Subscribe(org, id, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer stream.Close()
-	deadline := time.NewTimer(time.Until(until))
-	defer deadline.Stop()
-	for live := stream.Live(); live != nil; {
-		select {
-		case _, ok := <-live:
-			if !ok {
-				live = nil
-			}
-		case <-deadline.C:
+	for {
+		wait := time.Until(until)
+		if wait <= 0 {
 			return nil, nil
+		}
+		ev, ok, err := stream.Next(s.closing, wait)
+		if errors.Is(err, io.EOF) || ok && ev.Terminal {
+			break
+		}
+		if err != nil {
+			if s.stopping.Load() {
+				return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
+			}
+			return nil, err
 		}
 	}
 	j, err := s.deps.Engine.Job(org, id)
-	if err != nil {
+	if err != nil || !j.Status.Terminal() { // not running and not finished: say it still runs
 		return nil, err
-	}
-	if !j.Status.Terminal() { // the stream ended early (slow reader or shutdown)
-		if s.stopping.Load() {
-			return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
-		}
-		return s.waitTerminal(org, id, until)
 	}
 	return j, nil
 }

@@ -94,6 +94,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/api/llm/continue/{job_id}", minRole: op, handle: handleContinue},
 		{method: "GET", path: "/api/llm/jobs", minRole: op, handle: handleListJobs},
 		{method: "GET", path: "/api/llm/jobs/{job_id}", minRole: op, handle: handleJobStatus},
+		{method: "GET", path: "/api/llm/jobs/{job_id}/results", minRole: op, queryToken: true, handle: handleResults},
 		{method: "GET", path: "/api/records", minRole: op, handle: handleListRecords},
 		{method: "GET", path: "/api/records/stats", minRole: op, handle: handleRecordStats},
 		{method: "GET", path: "/api/costs/summary", minRole: op, handle: handleCostSummary},

@@ -119,6 +119,7 @@ type Deps struct {
 	Engine      Engine
 	Idempotency IdempotencyStore
 	Fetcher     EntityFetcher
+	Results     ResultStore
 	// Metrics observes requests and streams (optional). MetricsHandler serves GET /metrics to
 	// admins on this listener (optional: nil when metrics have their own listener, then the
 	// route is 404 here).
@@ -146,8 +147,9 @@ type Server struct {
 
 	stopping atomic.Bool
 	stopOnce sync.Once
-	streams  sync.WaitGroup // SSE writers on hijacked connections
-	closing  chan struct{}  // closed at Shutdown: SSE writers end
+	streams  sync.WaitGroup  // SSE writers on hijacked connections
+	closing  context.Context // done at Shutdown: SSE writers end
+	endSSE   context.CancelFunc
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
 }
@@ -159,7 +161,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, errors.New("api: TokenSecret must hold at least 16 bytes")
 	}
 	if deps.Accounts == nil || deps.Keys == nil || deps.Schemas == nil || deps.Records == nil || deps.Jobs == nil ||
-		deps.Models == nil || deps.Health == nil || deps.Engine == nil || deps.Idempotency == nil || deps.Fetcher == nil {
+		deps.Models == nil || deps.Health == nil || deps.Engine == nil || deps.Idempotency == nil || deps.Fetcher == nil ||
+		deps.Results == nil {
 		return nil, errors.New("api: every dependency is required")
 	}
 	now := cfg.NowFunc()
@@ -170,9 +173,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		lockout: newLockout(10, 15*time.Minute),
 		limiter: newRateLimiter(cfg.RateLimit),
 		started: now, loaded: now,
-		closing: make(chan struct{}),
-		relief:  newMemoryRelief(),
+		relief: newMemoryRelief(),
 	}
+	s.closing, s.endSSE = context.WithCancel(context.Background())
 	s.router = router.New()
 	s.router.RedirectTrailingSlash = false
 	s.router.RedirectFixedPath = false
@@ -228,7 +231,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.stopOnce.Do(func() {
 		s.stopping.Store(true)
-		close(s.closing)
+		s.endSSE()
 		err = s.http.ShutdownWithContext(ctx)
 		streamsDone := make(chan struct{})
 		go func() { s.streams.Wait(); close(streamsDone) }()

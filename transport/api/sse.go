@@ -1,7 +1,8 @@
 package api
 
 import (
-	"bytes"
+	"context"
+	"errors"
 	"io"
 	"net"
 	"strconv"
@@ -15,8 +16,9 @@ import (
 
 // handleStream serves GET /api/llm/stream/{job_id} (SPEC §8.1, §8.5): stored events after the
 // resume point, then live events, with ": ping" heartbeats; the response ends after the
-// terminal event, when the subscriber falls behind (the client resumes with Last-Event-ID) or
-// at shutdown.
+// terminal event, when the client leaves, or at shutdown. A subscriber that reads slowly is
+// never disconnected for it: its stream catches up from the stored log (the engine's
+// EventStream does that) while this writer just writes what Next returns.
 //
 // The stream takes the connection over from fasthttp (hijack): one goroutine per subscriber
 // writes the response head and the frames itself, with a write deadline, and the body ends
@@ -34,7 +36,7 @@ func handleStream(c *call) error {
 	if err := c.s.visibleJob(c.p.org.ID, id); err != nil {
 		return err
 	}
-	stream, err := c.s.deps.Engine.Subscribe(c.p.org.ID, id)
+	stream, err := c.s.deps.Engine.Subscribe(c.p.org.ID, id, after)
 	if err != nil {
 		return err
 	}
@@ -49,84 +51,68 @@ func handleStream(c *call) error {
 		w := newSSEWriter(conn, sseWriteTimeout)
 		w.raw("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n" +
 			"X-Accel-Buffering: no\r\nConnection: close\r\nX-Request-ID: " + rid + "\r\n\r\n")
-		s.deps.Metrics.StreamClosed(writeSSE(w, stream, after, s.cfg.SSEHeartbeat, s.closing))
+		reason := writeSSE(w, stream, s.cfg.SSEHeartbeat, s.closing)
+		if reason == "error" {
+			s.log.Error("event stream ended on a storage error", "job_id", id, "request_id", rid)
+		}
+		s.deps.Metrics.StreamClosed(reason)
 	})
 	return nil
 }
 
-// sseWriteTimeout bounds each write to a subscriber: one that stops reading is disconnected
-// (and resumes with Last-Event-ID) instead of holding its goroutine.
+// sseWriteTimeout bounds each write to a subscriber: one that stops reading for this long is
+// disconnected (and resumes with Last-Event-ID) instead of holding its goroutine.
 const sseWriteTimeout = 30 * time.Second
 
-// writeSSE is the writer loop of one stream. It is the only goroutine touching the connection
-// and stops at the first failed write (the client left), or when closing is closed (server
-// shutdown). It returns why the stream ended: completed, client_gone, or closed (slow
-// subscriber dropped, or shutdown).
-func writeSSE(w *sseWriter, stream EventStream, after int64, heartbeat time.Duration, closing <-chan struct{}) string {
+// sseFlushBytes is how much the writer buffers while events are ready before it writes.
+const sseFlushBytes = 32 << 10
+
+// writeSSE is the writer loop of one stream. It is the only goroutine touching the
+// connection: it writes the events Next returns, flushing whenever none is ready at once (or
+// sseFlushBytes are buffered), a ": ping" after heartbeat of silence, and stops at the first
+// failed write (the client left) or when closing is done (server shutdown). It returns why
+// the stream ended: completed, client_gone, shutdown, or error (reading the log failed).
+func writeSSE(w *sseWriter, stream EventStream, heartbeat time.Duration, closing context.Context) string {
 	w.raw("retry: 3000\n\n")
 	if w.flush() != nil {
 		return "client_gone"
 	}
-	done := false
-	last, err := stream.Replay(after, func(seq int64, data []byte) error {
-		w.frame(seq, data)
-		done = done || isTerminal(data)
-		if w.buffered() > 32<<10 {
-			return w.flush()
-		}
-		return nil
-	})
-	if err != nil || w.flush() != nil {
-		return "client_gone"
-	}
-	live := stream.Live()
-	if done || live == nil {
-		return "completed"
-	}
-	ping := time.NewTicker(heartbeat)
-	defer ping.Stop()
 	for {
-		select {
-		case ev, ok := <-live:
-			if !ok {
-				return "closed"
+		ev, ok, err := stream.Next(closing, 0)
+		if !ok && err == nil { // nothing ready: send what is buffered, then wait
+			if w.flush() != nil {
+				return "client_gone"
 			}
-			if ev.Seq <= last {
+			if ev, ok, err = stream.Next(closing, heartbeat); !ok && err == nil {
+				w.raw(": ping\n\n")
+				if w.flush() != nil {
+					return "client_gone"
+				}
 				continue
 			}
-			last = ev.Seq
-			w.frame(ev.Seq, ev.Data)
-			// Write whatever else is already queued before flushing once.
-			for drained := false; !drained && !ev.Terminal; {
-				select {
-				case more, ok := <-live:
-					if !ok {
-						_ = w.flush()
-						return "closed"
-					}
-					if more.Seq > last {
-						last = more.Seq
-						w.frame(more.Seq, more.Data)
-						ev = more
-					}
-				default:
-					drained = true
-				}
-			}
+		}
+		switch {
+		case errors.Is(err, io.EOF):
 			if w.flush() != nil {
 				return "client_gone"
 			}
-			if ev.Terminal {
-				return "completed"
-			}
-			ping.Reset(heartbeat)
-		case <-ping.C:
-			w.raw(": ping\n\n")
+			return "completed"
+		case closing.Err() != nil || enricher.IsKind(err, enricher.KindUnavailable):
+			_ = w.flush()
+			return "shutdown"
+		case err != nil:
+			_ = w.flush()
+			return "error"
+		}
+		w.frame(ev.Seq, ev.Data)
+		if ev.Terminal {
 			if w.flush() != nil {
 				return "client_gone"
 			}
-		case <-closing:
-			return "closed"
+			return "completed"
+		}
+		if w.buffered() > sseFlushBytes && w.flush() != nil {
+			return "client_gone"
 		}
 	}
 }
@@ -191,20 +177,6 @@ func (w *sseWriter) flush() error {
 	}
 	_, err := w.w.Write(*b)
 	return err
-}
-
-var terminalPrefixes = [][]byte{
-	[]byte(`{"type":"completed"`), []byte(`{"type":"failed"`), []byte(`{"type":"cancelled"`),
-}
-
-// isTerminal reports whether an encoded event is a terminal one (its type comes first).
-func isTerminal(data []byte) bool {
-	for _, p := range terminalPrefixes {
-		if bytes.HasPrefix(data, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // resumePoint reads Last-Event-ID, else last_event_id; 0 when neither is given.

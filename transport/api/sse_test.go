@@ -3,6 +3,9 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -12,30 +15,53 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// fakeStream is a hand-written EventStream: stored events, then a live channel.
+// fakeStream is a hand-written EventStream: ready events, then (when live is set) a channel;
+// a closed channel ends the stream with end (io.EOF when nil).
 type fakeStream struct {
-	stored []enricher.StreamEvent
+	ready  []enricher.StreamEvent
 	live   chan enricher.StreamEvent
+	end    error
 	closed bool
 }
 
-func (f *fakeStream) Replay(after int64, fn func(int64, []byte) error) (int64, error) {
-	last := after
-	for _, e := range f.stored {
-		if e.Seq > after {
-			if err := fn(e.Seq, e.Data); err != nil {
-				return last, err
-			}
-			last = e.Seq
-		}
+func (f *fakeStream) Next(ctx context.Context, wait time.Duration) (enricher.StreamEvent, bool, error) {
+	if len(f.ready) > 0 {
+		e := f.ready[0]
+		f.ready = f.ready[1:]
+		return e, true, nil
 	}
-	return last, nil
-}
-func (f *fakeStream) Live() <-chan enricher.StreamEvent {
 	if f.live == nil {
-		return nil
+		return enricher.StreamEvent{}, false, io.EOF
 	}
-	return f.live
+	var timer <-chan time.Time
+	if wait > 0 {
+		timer = time.After(wait)
+	}
+	select {
+	case e, ok := <-f.live:
+		if !ok {
+			if f.end == nil {
+				return e, false, io.EOF
+			}
+			return e, false, f.end
+		}
+		return e, true, nil
+	default:
+	}
+	if wait <= 0 {
+		return enricher.StreamEvent{}, false, nil
+	}
+	select {
+	case e, ok := <-f.live:
+		if !ok {
+			return e, false, io.EOF
+		}
+		return e, true, nil
+	case <-timer:
+		return enricher.StreamEvent{}, false, nil
+	case <-ctx.Done():
+		return enricher.StreamEvent{}, false, ctx.Err()
+	}
 }
 func (f *fakeStream) Close() { f.closed = true }
 
@@ -48,35 +74,63 @@ func TestWriteSSE(t *testing.T) {
 	tests := []struct {
 		name   string
 		stream func() *fakeStream
-		after  int64
 		want   string
+		reason string
 	}{
-		{name: "finished job replays and ends", after: 1, stream: func() *fakeStream {
-			return &fakeStream{stored: []enricher.StreamEvent{ev(1, "model_started"), ev(2, "completed")}}
-		}, want: "retry: 3000\n\nid: 2\ndata: {\"type\":\"completed\",\"seq\":2}\n\n"},
-		{name: "live events skip what replay sent, end at terminal", stream: func() *fakeStream {
+		{name: "ends after the terminal event", stream: func() *fakeStream {
+			return &fakeStream{ready: []enricher.StreamEvent{ev(1, "model_started"), ev(2, "completed"), ev(3, "never")}}
+		}, want: "retry: 3000\n\nid: 1\ndata: {\"type\":\"model_started\",\"seq\":1}\n\n" +
+			"id: 2\ndata: {\"type\":\"completed\",\"seq\":2}\n\n", reason: "completed"},
+		{name: "ready events, then live ones", stream: func() *fakeStream {
 			live := make(chan enricher.StreamEvent, 4)
-			live <- ev(1, "model_started") // also in the log: skipped
 			live <- ev(2, "model_completed")
 			live <- ev(3, "completed")
-			live <- ev(4, "never")
-			return &fakeStream{stored: []enricher.StreamEvent{ev(1, "model_started")}, live: live}
+			return &fakeStream{ready: []enricher.StreamEvent{ev(1, "model_started")}, live: live}
 		}, want: "retry: 3000\n\nid: 1\ndata: {\"type\":\"model_started\",\"seq\":1}\n\n" +
-			"id: 2\ndata: {\"type\":\"model_completed\",\"seq\":2}\n\nid: 3\ndata: {\"type\":\"completed\",\"seq\":3}\n\n"},
-		{name: "dropped subscriber ends the response", stream: func() *fakeStream {
+			"id: 2\ndata: {\"type\":\"model_completed\",\"seq\":2}\n\nid: 3\ndata: {\"type\":\"completed\",\"seq\":3}\n\n",
+			reason: "completed"},
+		{name: "a finished log without terminal event ends", stream: func() *fakeStream {
+			return &fakeStream{ready: []enricher.StreamEvent{ev(1, "model_started")}}
+		}, want: "retry: 3000\n\nid: 1\ndata: {\"type\":\"model_started\",\"seq\":1}\n\n", reason: "completed"},
+		{name: "shutdown from the engine", stream: func() *fakeStream {
 			live := make(chan enricher.StreamEvent, 1)
 			live <- ev(1, "model_started")
 			close(live)
-			return &fakeStream{live: live}
-		}, want: "retry: 3000\n\nid: 1\ndata: {\"type\":\"model_started\",\"seq\":1}\n\n"},
+			return &fakeStream{live: live, end: enricher.Errorf(enricher.KindUnavailable, "server is shutting down")}
+		}, want: "retry: 3000\n\nid: 1\ndata: {\"type\":\"model_started\",\"seq\":1}\n\n", reason: "shutdown"},
+		{name: "a storage error", stream: func() *fakeStream {
+			live := make(chan enricher.StreamEvent)
+			close(live)
+			return &fakeStream{live: live, end: errors.New("disk")}
+		}, want: "retry: 3000\n\n", reason: "error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			writeSSE(newSSEWriter(&buf, 0), tt.stream(), tt.after, time.Hour, nil)
+			reason := writeSSE(newSSEWriter(&buf, 0), tt.stream(), time.Hour, context.Background())
 			require.Equal(t, tt.want, buf.String())
+			require.Equal(t, tt.reason, reason)
 		})
 	}
+}
+
+// TestWriteSSEFlushesWhenIdle checks the writer sends what it has as soon as no event is
+// ready, before it waits for more.
+func TestWriteSSEFlushesWhenIdle(t *testing.T) {
+	live := make(chan enricher.StreamEvent, 2)
+	live <- ev(1, "model_started")
+	live <- ev(2, "model_completed")
+	r, wr := newPipe()
+	done := make(chan string)
+	go func() {
+		done <- writeSSE(newSSEWriter(wr, 0), &fakeStream{live: live}, time.Hour, context.Background())
+	}()
+	require.Equal(t, "retry: 3000\n\n", string(<-r.c))
+	require.Equal(t, "id: 1\ndata: {\"type\":\"model_started\",\"seq\":1}\n\nid: 2\ndata: {\"type\":\"model_completed\",\"seq\":2}\n\n",
+		string(<-r.c), "both queued events in one write")
+	live <- ev(3, "completed")
+	require.Equal(t, "id: 3\ndata: {\"type\":\"completed\",\"seq\":3}\n\n", string(<-r.c))
+	require.Equal(t, "completed", <-done)
 }
 
 func TestWriteSSEHeartbeat(t *testing.T) {
@@ -84,7 +138,7 @@ func TestWriteSSEHeartbeat(t *testing.T) {
 	r, wr := newPipe()
 	done := make(chan struct{})
 	go func() {
-		writeSSE(newSSEWriter(wr, 0), &fakeStream{live: live}, 0, 5*time.Millisecond, nil)
+		writeSSE(newSSEWriter(wr, 0), &fakeStream{live: live}, 5*time.Millisecond, context.Background())
 		close(done)
 	}()
 	sc := bufio.NewScanner(r)
@@ -147,13 +201,13 @@ func TestErrorStatusMapping(t *testing.T) {
 }
 
 func TestWriteSSEEndsAtShutdown(t *testing.T) {
-	closing := make(chan struct{})
+	closing, cancel := context.WithCancel(context.Background())
 	done := make(chan string)
 	var buf bytes.Buffer
 	go func() {
-		done <- writeSSE(newSSEWriter(&buf, 0), &fakeStream{live: make(chan enricher.StreamEvent)}, 0, time.Hour, closing)
+		done <- writeSSE(newSSEWriter(&buf, 0), &fakeStream{live: make(chan enricher.StreamEvent)}, time.Hour, closing)
 	}()
-	close(closing)
-	require.Equal(t, "closed", <-done)
+	cancel()
+	require.Equal(t, "shutdown", <-done)
 	require.Equal(t, "retry: 3000\n\n", buf.String())
 }

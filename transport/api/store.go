@@ -97,8 +97,9 @@ type Engine interface {
 	StartFusion(org string, by enricher.CreatedBy, recordIDs []string, arbiter *string, bind *enricher.IdempotencyBinding) (*enricher.Job, error)
 	// StartSchemaJob starts a schema generation or AI edit job.
 	StartSchemaJob(org string, by enricher.CreatedBy, spec *enricher.SchemaJobSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error)
-	// Subscribe opens a stream on a job of org (KindNotFound, KindTooMany).
-	Subscribe(org, jobID string) (EventStream, error)
+	// Subscribe opens a stream on a job of org that starts after seq after (KindNotFound,
+	// KindTooMany).
+	Subscribe(org, jobID string, after int64) (EventStream, error)
 	// Cancel and Continue return once the job took the command (KindNotFound, KindConflict).
 	Cancel(org, jobID string) error
 	Continue(org, jobID string) error
@@ -108,14 +109,16 @@ type Engine interface {
 	ActiveJobs() int
 }
 
-// EventStream is one subscriber's view of a job: stored events, then live ones.
+// EventStream is one subscriber's view of a job: stored events after its resume point, then
+// live ones, in seq order with no gap and no duplicate. A subscriber that falls behind is
+// caught up from the stored log behind this interface; it is never ended for it. Used by one
+// goroutine; Close may be called once or more.
 type EventStream interface {
-	// Replay calls fn with the stored events after the resume point, up to where Live takes
-	// over, and returns the last seq delivered.
-	Replay(after int64, fn func(seq int64, data []byte) error) (int64, error)
-	// Live returns live events; nil when the job had finished. It closes after the terminal
-	// event, when the subscriber fell behind, or at shutdown.
-	Live() <-chan enricher.StreamEvent
+	// Next returns the next event, waiting up to wait (0: not at all) for one; ok is false
+	// when none came. It returns io.EOF after the terminal event (or once a finished job's
+	// log is exhausted), a KindUnavailable error at shutdown, ctx's error when ctx ends, and
+	// storage errors. Terminal is set on the terminal event.
+	Next(ctx context.Context, wait time.Duration) (ev enricher.StreamEvent, ok bool, err error)
 	Close()
 }
 
@@ -141,7 +144,8 @@ type Metrics interface {
 	// Request is one answered request; route is the path pattern, never the raw path.
 	Request(method, route string, status int, d time.Duration)
 	// StreamOpened and StreamClosed bracket an SSE subscriber; reason is why it ended
-	// (completed, client_gone, slow_subscriber, shutdown).
+	// (completed, client_gone, shutdown, error). A slow subscriber is not a reason: it is
+	// caught up from the log, which the engine counts.
 	StreamOpened()
 	StreamClosed(reason string)
 }

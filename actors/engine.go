@@ -150,7 +150,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	)
 	e := &Engine{cfg: cfg, deps: deps, log: log, sys: sys, providers: map[string]*actor.PID{}, stats: map[string]*ProviderStats{},
 		schemas: newSchemaCache(256)}
-	e.persister = sys.Root.Spawn(actor.PropsFromProducer(newPersister(deps.Store, log)))
+	e.persister = sys.Root.Spawn(actor.PropsFromProducer(newPersister(deps.Store, log, persistRetry)))
 	names := make([]string, 0, len(deps.Providers))
 	for name := range deps.Providers {
 		names = append(names, name)

@@ -15,7 +15,7 @@ func TestRecordSetFailure(t *testing.T) {
 	}{
 		{name: "success keeps nulls", rec: Record{RecordSummary: RecordSummary{Success: true}, Prompts: []PromptCall{failed("timeout", "x")}}},
 		{name: "last failing prompt wins",
-			rec: Record{Prompts: []PromptCall{failed("timeout", "first"), {Success: true}, failed("rate_limited", "second"), {Success: true}}},
+			rec:      Record{Prompts: []PromptCall{failed("timeout", "first"), {Success: true}, failed("rate_limited", "second"), {Success: true}}},
 			wantCode: str("rate_limited"), wantMsg: str("second")},
 		{name: "no failing prompt: fallback", rec: Record{Prompts: []PromptCall{{Success: true}}},
 			wantCode: str("schema_generation_failed"), wantMsg: str("the schema could not be saved")},

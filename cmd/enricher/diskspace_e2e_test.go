@@ -122,7 +122,7 @@ func TestLowSpaceHoldsAndResumes(t *testing.T) {
 	require.Equal(t, held.get("last_seq"), still.get("last_seq"), "nothing is written while space is low")
 	require.Zero(t, still.get("failed_entities"))
 
-	disk.freeMB.Store(1100) // above the threshold, below threshold + 10 %: still low
+	disk.freeMB.Store(1100)            // above the threshold, below threshold + 10 %: still low
 	time.Sleep(100 * time.Millisecond) // ten watchdog rounds
 	require.Equal(t, "low_space", c.must(200, "GET", "/health", nil).str("storage"), "hysteresis")
 	disk.freeMB.Store(1200)

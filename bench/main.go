@@ -33,6 +33,7 @@ var scenarios = []scenario{
 	{"records", runRecords},
 	{"durability", runDurability},
 	{"auth", runAuth},
+	{"overload", runOverload},
 }
 
 func main() {

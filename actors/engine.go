@@ -131,7 +131,8 @@ type Engine struct {
 	providers map[string]*actor.PID
 	stats     map[string]*ProviderStats
 	gates     gates
-	hubs      sync.Map // job id -> *hub
+	active    atomic.Int64 // non-terminal jobs, kept by the supervisor
+	hubs      sync.Map     // job id -> *hub
 	schemas   *schemaCache
 	stopped   atomic.Bool
 	stopOnce  sync.Once
@@ -167,7 +168,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 			OnRetry: cfg.OnRetry, Observer: cfg.Observer}
 		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, time.Now, st)))
 	}
-	e.sup = sys.Root.Spawn(actor.PropsFromProducer(newSupervisor(&e.cfg, e.gates, log), actor.WithSupervisor(stopStrategy)))
+	e.sup = sys.Root.Spawn(actor.PropsFromProducer(newSupervisor(&e.cfg, e.gates, &e.active, log), actor.WithSupervisor(stopStrategy)))
 	if err := e.recover(); err != nil {
 		e.Stop()
 		return nil, err
@@ -459,13 +460,10 @@ func (e *Engine) command(org, id string, msg any) error {
 	return r.Err
 }
 
-// ActiveJobs returns the number of non-terminal jobs.
+// ActiveJobs returns the number of non-terminal jobs (GET /health): an atomic the supervisor
+// keeps, so a busy engine never delays a health check.
 func (e *Engine) ActiveJobs() int {
-	res, err := e.sys.Root.RequestFuture(e.sup, &activeJobs{}, askTimeout).Result()
-	if err != nil {
-		return 0
-	}
-	return res.(int)
+	return int(e.active.Load())
 }
 
 // ProviderLoad is what tests, the bench and metrics read of one provider: calls waiting in its

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -39,8 +40,6 @@ type (
 		JobID string
 		Msg   any
 	}
-	// activeJobs asks for the number of non-terminal jobs (GET /health).
-	activeJobs struct{}
 	// stopAdmitting makes every later reserve fail with 503 (shutdown).
 	stopAdmitting struct{}
 )
@@ -52,6 +51,7 @@ type supervisorActor struct {
 	cfg      *Config
 	gates    gates
 	held     map[string]callNeed // job -> calls taken at admission
+	active   *atomic.Int64       // total, published for GET /health without a round trip
 	log      *slog.Logger
 	jobs     map[string]*actor.PID
 	owner    map[string]string // job -> org
@@ -61,9 +61,9 @@ type supervisorActor struct {
 	stopping bool
 }
 
-func newSupervisor(cfg *Config, gs gates, log *slog.Logger) actor.Producer {
+func newSupervisor(cfg *Config, gs gates, active *atomic.Int64, log *slog.Logger) actor.Producer {
 	return func() actor.Actor {
-		return &supervisorActor{cfg: cfg, gates: gs, held: map[string]callNeed{}, log: log, jobs: map[string]*actor.PID{}, owner: map[string]string{}, types: map[string]string{}, perOrg: map[string]int{}}
+		return &supervisorActor{cfg: cfg, gates: gs, active: active, held: map[string]callNeed{}, log: log, jobs: map[string]*actor.PID{}, owner: map[string]string{}, types: map[string]string{}, perOrg: map[string]int{}}
 	}
 }
 
@@ -129,8 +129,6 @@ func (s *supervisorActor) Receive(c actor.Context) {
 				s.forget(id)
 			}
 		}
-	case *activeJobs:
-		c.Respond(s.total)
 	case *stopAdmitting:
 		s.stopping = true
 		c.Respond(true)
@@ -140,6 +138,7 @@ func (s *supervisorActor) Receive(c actor.Context) {
 // admitted counts an admitted job and takes its calls when it holds them.
 func (s *supervisorActor) admitted(m *reserve) {
 	s.total++
+	s.active.Store(int64(s.total))
 	s.perOrg[m.Org]++
 	if m.Hold {
 		s.gates.take(m.Need)
@@ -161,6 +160,7 @@ func (s *supervisorActor) forget(id string) {
 
 func (s *supervisorActor) free(org string) {
 	s.total--
+	s.active.Store(int64(s.total))
 	if s.perOrg[org]--; s.perOrg[org] <= 0 {
 		delete(s.perOrg, org)
 	}

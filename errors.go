@@ -31,19 +31,23 @@ const (
 	KindUnavailable
 	// KindTimeout is a blocking call that waited past its deadline (504).
 	KindTimeout
+	// KindInsufficientStorage is a write refused because the data directory's filesystem is
+	// below its free-space threshold (507); it passes once space returns.
+	KindInsufficientStorage
 )
 
 var kindNames = [...]string{
-	KindInternal:        "internal",
-	KindInvalid:         "invalid",
-	KindUnauthenticated: "unauthenticated",
-	KindForbidden:       "forbidden",
-	KindNotFound:        "not_found",
-	KindConflict:        "conflict",
-	KindTooLarge:        "too_large",
-	KindTooMany:         "too_many",
-	KindUnavailable:     "unavailable",
-	KindTimeout:         "timeout",
+	KindInternal:            "internal",
+	KindInvalid:             "invalid",
+	KindUnauthenticated:     "unauthenticated",
+	KindForbidden:           "forbidden",
+	KindNotFound:            "not_found",
+	KindConflict:            "conflict",
+	KindTooLarge:            "too_large",
+	KindTooMany:             "too_many",
+	KindUnavailable:         "unavailable",
+	KindTimeout:             "timeout",
+	KindInsufficientStorage: "insufficient_storage",
 }
 
 // String returns the lower-case name of k.

@@ -114,6 +114,8 @@ type RecordSummary struct {
 	SourceModels      []string   `json:"source_models"`
 	SourceRecordIDs   []string   `json:"source_record_ids"`
 	FusionMethod      *string    `json:"fusion_method"`
+	ErrorCode         *string    `json:"error_code"`    // why a failed record failed; null on success
+	ErrorMessage      *string    `json:"error_message"` // the failing prompt's message; null on success
 	IsDeleted         bool       `json:"is_deleted"`
 	CreatedAt         Time       `json:"created_at"`
 }
@@ -153,4 +155,25 @@ type CostRow struct {
 	CostUSD      float64 `json:"cost_usd"`
 	InputTokens  int     `json:"input_tokens"`
 	OutputTokens int     `json:"output_tokens"`
+}
+
+// SetFailure fills ErrorCode and ErrorMessage of a record with success false from its last
+// failing prompt (the last one with an error code), or from code and msg when no prompt has
+// one. A successful record keeps both null.
+func (r *Record) SetFailure(code, msg string) {
+	if r.Success {
+		r.ErrorCode, r.ErrorMessage = nil, nil
+		return
+	}
+	for i := len(r.Prompts) - 1; i >= 0; i-- {
+		if p := r.Prompts[i]; !p.Success && p.ErrorCode != nil {
+			c, m := *p.ErrorCode, ""
+			if p.ErrorMessage != nil {
+				m = *p.ErrorMessage
+			}
+			r.ErrorCode, r.ErrorMessage = &c, &m
+			return
+		}
+	}
+	r.ErrorCode, r.ErrorMessage = &code, &msg
 }

@@ -3,8 +3,10 @@ package actors
 import (
 	"encoding/json"
 	"log/slog"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
 
 	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/storage"
@@ -22,7 +24,9 @@ type batchInput struct {
 	Providers  map[string]*actor.PID
 	Sink       eventSink
 	Window     int
-	Finished   []int // entities that ended before a restart
+	Finished   []int    // entities that ended before a restart
+	Gates      gates    // provider room (provider_queue)
+	Need       callNeed // calls one entity may hold at once
 	Log        *slog.Logger
 	// Recovered holds the records of entities in flight before a restart, by entity index;
 	// Started lists the entities that had announced their start then.
@@ -53,7 +57,18 @@ type batchActor struct {
 	// announced the entities that had emitted entity_started then.
 	resumed   map[int][]*enricher.Record
 	announced map[int]bool
+	room      entityRoom
+	retrying  bool // a retryFill is scheduled
+	timers    *scheduler.TimerScheduler
 }
+
+// retryFill makes a batch that found no provider room try again (roomRetry later).
+type retryFill struct{}
+
+func (*retryFill) IgnoreDeadLetterLogging() {}
+
+// roomRetry is how long a batch without provider room waits before it tries again.
+const roomRetry = 50 * time.Millisecond
 
 func newBatchActor(in *batchInput) actor.Producer {
 	return func() actor.Actor {
@@ -64,7 +79,14 @@ func newBatchActor(in *batchInput) actor.Producer {
 func (b *batchActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
+		b.room = entityRoom{gates: b.in.Gates, need: b.in.Need}
+		b.timers = scheduler.NewTimerScheduler(c.ActorSystem().Root)
 		b.start(c)
+	case *actor.Stopping:
+		b.room.close()
+	case *retryFill:
+		b.retrying = false
+		b.fill(c)
 	case *entityEvent:
 		b.entityEvent(c, m)
 	case *entityDone:
@@ -154,12 +176,27 @@ func setBit(bm []byte, i int) {
 }
 
 // fill starts entities until the window is full. It waits while more than a window of entity
-// ends are not stored yet, so a batch never runs ahead of its event log (bounded memory).
+// ends are not stored yet, so a batch never runs ahead of its event log (bounded memory), and
+// while its providers have no room for an entity's calls (backpressure: it tries again after
+// roomRetry, and an entity ending makes room too).
 func (b *batchActor) fill(c actor.Context) {
 	for len(b.inflight) < b.in.Window && len(b.order) > 0 && b.cancel == nil && b.unstored < b.in.Window {
+		if !b.room.take() {
+			if !b.retrying {
+				b.retrying = true
+				b.timers.SendOnce(roomRetry, c.Self(), &retryFill{})
+			}
+			return
+		}
 		i := b.order[0]
 		b.order = b.order[1:]
 		b.startEntity(c, i)
+		if _, running := b.inflight[i]; !running { // ended at once (no search key)
+			b.room.give()
+		}
+	}
+	if len(b.order) == 0 || b.cancel != nil {
+		b.room.setWaiting(false)
 	}
 }
 
@@ -212,6 +249,7 @@ func (b *batchActor) entityFinished(c actor.Context, m *entityDone) {
 	if pid, ok := b.inflight[m.Index]; ok {
 		c.Stop(pid)
 		delete(b.inflight, m.Index)
+		b.room.give()
 	}
 	delete(b.running, m.Index)
 	o := m.Outcome

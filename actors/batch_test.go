@@ -71,6 +71,20 @@ func TestBatch(t *testing.T) {
 	require.Equal(t, enricher.JobBatchEnrichment, job.Type)
 	require.Equal(t, 40, job.TotalModels)
 	require.Equal(t, 18*3+2, job.RecordCount, "two model records and a fusion record per entity; entity 11 has its two runs and no fusion")
+	records, err := b.db.RecordsOfJob("org1", id)
+	require.NoError(t, err)
+	failed := 0
+	for _, r := range records {
+		if r.Success {
+			require.Nil(t, r.ErrorCode, "a successful record has no error_code")
+			continue
+		}
+		failed++
+		require.Equal(t, 11, *r.EntityIndex)
+		require.Equal(t, "auth_failed", *r.ErrorCode, "a failed record says why")
+		require.Contains(t, *r.ErrorMessage, "no")
+	}
+	require.Equal(t, 1, failed)
 }
 
 func TestBatchCancel(t *testing.T) {

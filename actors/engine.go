@@ -25,16 +25,19 @@ type Config struct {
 	MaxOutputTokens     int           // per call; default 8192
 	LLMTimeout          time.Duration // one provider try; default 120s
 	ProviderConcurrency int           // calls in flight per provider without its own cap; default 8
-	ProviderQueue       int           // waiting calls per provider; default 1000
-	Retry               llm.RetryPolicy
-	PauseTimeout        time.Duration // default 300s
-	ClassifyMaxChars    int           // default 3000
-	SSEBuffer           int           // events buffered per subscriber; default 256
-	SSEMaxSubscribers   int           // per job; default 32
-	EventMaxBytes       int           // default 1 MiB
-	JobEventsMaxBytes   int           // default 256 MiB
-	Logger              *slog.Logger  // default: discard
-	Now                 func() time.Time
+	// ProviderQueue bounds the calls of one provider that running work holds (waiting or in
+	// flight): batches start entities only within it, and new jobs are refused (429) while it
+	// is reached. Default 1000.
+	ProviderQueue     int
+	Retry             llm.RetryPolicy
+	PauseTimeout      time.Duration // default 300s
+	ClassifyMaxChars  int           // default 3000
+	SSEBuffer         int           // events buffered per subscriber; default 256
+	SSEMaxSubscribers int           // per job; default 32
+	EventMaxBytes     int           // default 1 MiB
+	JobEventsMaxBytes int           // default 256 MiB
+	Logger            *slog.Logger  // default: discard
+	Now               func() time.Time
 	// OnRetry, when set, is told of every transport retry a provider schedules (metrics, tests).
 	// It is called from the provider actor and must not block.
 	OnRetry func(provider string, try int, delay time.Duration)
@@ -132,7 +135,9 @@ type Engine struct {
 	persister *actor.PID
 	providers map[string]*actor.PID
 	stats     map[string]*ProviderStats
-	hubs      sync.Map // job id -> *hub
+	gates     gates
+	active    atomic.Int64 // non-terminal jobs, kept by the supervisor
+	hubs      sync.Map     // job id -> *hub
 	schemas   *schemaCache
 	stopped   atomic.Bool
 	stopOnce  sync.Once
@@ -151,7 +156,12 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	)
 	e := &Engine{cfg: cfg, deps: deps, log: log, sys: sys, providers: map[string]*actor.PID{}, stats: map[string]*ProviderStats{},
 		schemas: newSchemaCache(256)}
-	e.persister = sys.Root.Spawn(actor.PropsFromProducer(newPersister(deps.Store, log)))
+	e.persister = sys.Root.Spawn(actor.PropsFromProducer(newPersister(deps.Store, log, persistRetry)))
+	names := make([]string, 0, len(deps.Providers))
+	for name := range deps.Providers {
+		names = append(names, name)
+	}
+	e.gates = newGates(names, cfg.ProviderQueue)
 	for name, p := range deps.Providers {
 		conc := p.Concurrency
 		if conc <= 0 {
@@ -159,11 +169,11 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		}
 		st := &ProviderStats{}
 		e.stats[name] = st
-		pc := ProviderConfig{Name: name, Concurrency: conc, Queue: cfg.ProviderQueue, Retry: cfg.Retry, Timeout: cfg.LLMTimeout,
+		pc := ProviderConfig{Name: name, Concurrency: conc, Retry: cfg.Retry, Timeout: cfg.LLMTimeout,
 			OnRetry: cfg.OnRetry, Observer: cfg.Observer}
 		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, time.Now, st)))
 	}
-	e.sup = sys.Root.Spawn(actor.PropsFromProducer(newSupervisor(&e.cfg, log), actor.WithSupervisor(stopStrategy)))
+	e.sup = sys.Root.Spawn(actor.PropsFromProducer(newSupervisor(&e.cfg, e.gates, &e.active, log), actor.WithSupervisor(stopStrategy)))
 	if err := e.recover(); err != nil {
 		e.Stop()
 		return nil, err
@@ -174,11 +184,12 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 // askTimeout bounds every request-reply with an actor.
 const askTimeout = 10 * time.Second
 
-// admitAndStore reserves an admission slot for job and stores it, with its Idempotency-Key
-// when bind is set; the slot is given back when the job cannot be stored. Errors:
-// KindTooMany, KindUnavailable, KindConflict (the key was bound meanwhile).
-func (e *Engine) admitAndStore(job *enricher.Job, bind *enricher.IdempotencyBinding) error {
-	res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: job.OrganizationID}, askTimeout).Result()
+// admitAndStore reserves an admission slot for job, whose work needs need provider calls at
+// once (held from now on when hold), and stores it, with its Idempotency-Key when bind is
+// set; the slot and calls are given back when the job cannot be stored. Errors: KindTooMany,
+// KindUnavailable, KindConflict (the key was bound meanwhile).
+func (e *Engine) admitAndStore(job *enricher.Job, need callNeed, hold bool, bind *enricher.IdempotencyBinding) error {
+	res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: job.OrganizationID, Need: need, Hold: hold}, askTimeout).Result()
 	if err != nil {
 		return enricher.Wrap(enricher.KindUnavailable, err, "job admission unavailable")
 	}
@@ -186,7 +197,11 @@ func (e *Engine) admitAndStore(job *enricher.Job, bind *enricher.IdempotencyBind
 		return r.Err
 	}
 	if err := e.deps.Store.CreateJob(job, bind); err != nil {
-		e.sys.Root.Send(e.sup, &release{Org: job.OrganizationID})
+		rel := &release{Org: job.OrganizationID}
+		if hold {
+			rel.Held = need
+		}
+		e.sys.Root.Send(e.sup, rel)
 		return err
 	}
 	return nil
@@ -227,7 +242,7 @@ func (e *Engine) StartBound(org string, by enricher.CreatedBy, spec *enricher.En
 		}
 		job.Type, job.TotalModels = enricher.JobBatchEnrichment, total*len(spec.Models)
 	}
-	if err := e.admitAndStore(job, bind); err != nil {
+	if err := e.admitAndStore(job, in.need(), spec.Entities == nil, bind); err != nil {
 		return nil, err
 	}
 	in.Job = job
@@ -356,7 +371,13 @@ func (e *Engine) prepare(org string, spec *enricher.EnrichSpec) (*jobInput, erro
 	return in, nil
 }
 
-// launch starts an enrichment, batch or fusion job actor.
+// need returns the provider calls the job (a batch: one of its entities) may hold at once.
+func (in *jobInput) need() callNeed {
+	return jobNeed(in.Models, in.Classifier, in.Arbiter, in.Schema, in.Spec.Strategy, in.Spec.FusionRecordIDs != nil)
+}
+
+// launch starts an enrichment, batch or fusion job actor. A single job's calls were taken at
+// admission; a batch takes room per entity.
 func (e *Engine) launch(in *jobInput) {
 	in.Hub = e.newHub(in.Job)
 	if in.Spec.Entities != nil {
@@ -369,12 +390,12 @@ func (e *Engine) launch(in *jobInput) {
 			e.log.Error("batch recovery: started entities unreadable; they announce their start again", "job_id", in.Job.ID, "err", err)
 		}
 		b := &batchInput{Finished: finished, Started: started, Recovered: recordsByEntity(in.Recovered), Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Models: in.Models, Classifier: in.Classifier,
-			Arbiter: in.Arbiter, Providers: in.Providers, Window: e.cfg.BatchConcurrency, Log: e.log,
+			Arbiter: in.Arbiter, Providers: in.Providers, Window: e.cfg.BatchConcurrency, Log: e.log, Gates: e.gates, Need: in.need(),
 			Sink: eventSink{hub: in.Hub, persister: e.persister, cfg: &e.cfg, log: e.log}}
 		e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newBatchActor(b), actor.WithSupervisor(stopStrategy))})
 		return
 	}
-	e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newJobActor(in), actor.WithSupervisor(stopStrategy))})
+	e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Held: in.need(), Props: actor.PropsFromProducer(newJobActor(in), actor.WithSupervisor(stopStrategy))})
 }
 
 // newHub registers the hub of a job about to start; it unregisters itself after the
@@ -418,11 +439,11 @@ func (e *Engine) recover() error {
 		if in.Recovered, err = stored(j.OrganizationID, j.ID); err != nil {
 			return fmt.Errorf("recovery of job %s: %w", j.ID, err)
 		}
-		res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: j.OrganizationID}, askTimeout).Result()
-		if err != nil {
+		// Recovered jobs are admitted whatever the caps: they were admitted before.
+		if _, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: j.OrganizationID, Need: in.need(), Hold: spec.Entities == nil,
+			Recovered: true}, askTimeout).Result(); err != nil {
 			return fmt.Errorf("recovery of job %s: %w", j.ID, err)
 		}
-		_ = res // recovered jobs are admitted whatever the caps: they were admitted before
 		in.Job = j
 		e.launch(in)
 		e.log.Info("job resumed", "job_id", j.ID, "last_seq", j.LastSeq)
@@ -466,13 +487,30 @@ func (e *Engine) command(org, id string, msg any) error {
 	return r.Err
 }
 
-// ActiveJobs returns the number of non-terminal jobs.
+// ActiveJobs returns the number of non-terminal jobs (GET /health): an atomic the supervisor
+// keeps, so a busy engine never delays a health check.
 func (e *Engine) ActiveJobs() int {
-	res, err := e.sys.Root.RequestFuture(e.sup, &activeJobs{}, askTimeout).Result()
-	if err != nil {
-		return 0
+	return int(e.active.Load())
+}
+
+// ProviderLoad is what tests, the bench and metrics read of one provider: calls waiting in its
+// queue now and at most so far, and calls held by running work (waiting or in flight) now and
+// at most so far.
+type ProviderLoad struct {
+	Queued, MaxQueued int
+	Held, MaxHeld     int
+}
+
+// ProviderLoad returns the load figures of provider (zero for an unknown one).
+func (e *Engine) ProviderLoad(provider string) ProviderLoad {
+	var l ProviderLoad
+	if st := e.stats[provider]; st != nil {
+		l.Queued, l.MaxQueued = int(st.queued.Load()), int(st.maxQueued.Load())
 	}
-	return res.(int)
+	if g := e.gates[provider]; g != nil {
+		l.Held, l.MaxHeld = int(g.used.Load()), int(g.maxUsed.Load())
+	}
+	return l
 }
 
 // ProviderMaxInflight returns the most calls provider ever had in flight (tests, metrics).
@@ -530,7 +568,7 @@ func (e *Engine) StartSchemaJobBound(org string, by enricher.CreatedBy, spec *en
 		id := spec.SchemaID
 		job.SchemaID = &id
 	}
-	if err := e.admitAndStore(job, bind); err != nil {
+	if err := e.admitAndStore(job, in.need(), true, bind); err != nil {
 		return nil, err
 	}
 	in.Job = job
@@ -566,7 +604,7 @@ func (e *Engine) prepareSchemaJob(org string, spec *enricher.SchemaJobSpec) (*sc
 
 func (e *Engine) launchSchemaJob(in *schemaJobInput) {
 	in.Sink = eventSink{hub: e.newHub(in.Job), persister: e.persister, cfg: &e.cfg, log: e.log}
-	e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newSchemaJobActor(in), actor.WithSupervisor(stopStrategy))})
+	e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Held: in.need(), Props: actor.PropsFromProducer(newSchemaJobActor(in), actor.WithSupervisor(stopStrategy))})
 }
 
 // recoverSchemaJob runs an unfinished schema job again (its call is at-least-once).
@@ -579,7 +617,7 @@ func (e *Engine) recoverSchemaJob(j *enricher.Job) error {
 	if err != nil {
 		return err
 	}
-	if _, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: j.OrganizationID}, askTimeout).Result(); err != nil {
+	if _, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: j.OrganizationID, Need: in.need(), Hold: true, Recovered: true}, askTimeout).Result(); err != nil {
 		return err
 	}
 	in.Job = j

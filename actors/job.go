@@ -504,6 +504,7 @@ func (a *jobActor) emitCancelled(c actor.Context) {
 		rec.PromptCount, rec.Cancelled = 1, true
 		rec.CostUSD, rec.InputTokens, rec.OutputTokens = call.CostUSD, call.InputTokens, call.OutputTokens
 		rec.ValidationErrors = []string{}
+		rec.SetFailure(enricher.CodeCancelled, "the job was cancelled")
 		records = append(records, &rec)
 		a.addRecordID(rec.ID)
 	}

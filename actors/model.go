@@ -322,6 +322,9 @@ func (a *modelActor) finish(c actor.Context, cancelled bool) {
 		rec.StructuredOutput = res.Result
 	}
 	rec.Success, rec.PartialSuccess, rec.Cancelled = res.Success, res.PartialSuccess, cancelled
+	if !rec.Success {
+		rec.SetFailure(*res.ErrorCode, *res.ErrorMessage)
+	}
 	res.ProcessingTimeMS = spec.Now().Sub(a.started).Milliseconds()
 	rec.ProcessingTimeMS = res.ProcessingTimeMS
 	var record *enricher.Record

@@ -3,9 +3,12 @@ package actors
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
 
+	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/storage"
 )
 
@@ -39,23 +42,46 @@ type committed struct {
 	err  error
 }
 
+// retryCommit makes a persister holding its writes (low disk space) try again.
+type retryCommit struct{}
+
+func (*retryCommit) IgnoreDeadLetterLogging() {}
+
+// persistRetry is how often a persister holding its writes tries again.
+const persistRetry = 500 * time.Millisecond
+
 // persisterActor group-commits: while one write is in flight, requests accumulate and go out
 // together in the next one. It is the only writer of events, records and job snapshots of
 // running jobs, so a job's writes land in the order it sent them.
+//
+// A commit refused for low disk space (KindInsufficientStorage) fails nothing: the persister
+// holds it with everything sent after it and tries again every retry until space returns.
+// Nothing is published or acknowledged meanwhile, so jobs pause by themselves: a batch starts
+// no entity while a window of entity ends is unacknowledged, and a single job emits a bounded
+// number of events; what is held is bounded by the work admitted (max_jobs).
 type persisterActor struct {
 	store   Committer
 	log     *slog.Logger
+	retry   time.Duration
+	timers  *scheduler.TimerScheduler
 	pending []*persist
 	writing bool
+	holding bool // the last commit was refused for low space; a retryCommit is scheduled
 	drains  []*actor.PID
 }
 
-func newPersister(store Committer, log *slog.Logger) actor.Producer {
-	return func() actor.Actor { return &persisterActor{store: store, log: log} }
+func newPersister(store Committer, log *slog.Logger, retry time.Duration) actor.Producer {
+	return func() actor.Actor { return &persisterActor{store: store, log: log, retry: retry} }
 }
 
 func (p *persisterActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
+	case *actor.Started:
+		p.timers = scheduler.NewTimerScheduler(c.ActorSystem().Root)
+	case *retryCommit:
+		if !p.writing && len(p.pending) > 0 {
+			p.flush(c)
+		}
 	case *drain:
 		if !p.writing && len(p.pending) == 0 {
 			c.Respond(true)
@@ -64,11 +90,24 @@ func (p *persisterActor) Receive(c actor.Context) {
 		p.drains = append(p.drains, c.Sender())
 	case *persist:
 		p.pending = append(p.pending, m)
-		if !p.writing {
+		if !p.writing && !p.holding {
 			p.flush(c)
 		}
 	case *committed:
 		p.writing = false
+		if m.err != nil && enricher.IsKind(m.err, enricher.KindInsufficientStorage) {
+			if !p.holding {
+				p.log.Warn("disk space low: job writes held until space returns", "requests", len(m.reqs)+len(p.pending))
+			}
+			p.holding = true
+			p.pending = append(m.reqs, p.pending...)
+			p.timers.SendOnce(p.retry, c.Self(), &retryCommit{})
+			return
+		}
+		if p.holding {
+			p.holding = false
+			p.log.Info("job writes resumed", "requests", len(m.reqs))
+		}
 		for _, r := range m.reqs {
 			if m.err != nil {
 				if r.notify != nil {

@@ -18,7 +18,6 @@ import (
 type ProviderConfig struct {
 	Name        string
 	Concurrency int // calls in flight; default 8
-	Queue       int // waiting calls before refusing with overloaded; default 1000
 	Retry       llm.RetryPolicy
 	Timeout     time.Duration // one try; default 120s
 	OnRetry     func(provider string, try int, delay time.Duration)
@@ -75,9 +74,12 @@ func (*requeue) IgnoreDeadLetterLogging() {}
 func (*wake) IgnoreDeadLetterLogging()    {}
 
 // providerActor serialises access to one provider: at most Concurrency calls in flight, a FIFO
-// queue of at most Queue waiting calls, a cool-down after a Retry-After, and transport retries
-// with backoff (llm.RetryPolicy). HTTP calls run in goroutines; their contexts come from the
-// callers, so stopping a caller aborts its request.
+// queue of waiting calls, a cool-down after a Retry-After, and transport retries with backoff
+// (llm.RetryPolicy). It never refuses a call: the queue is bounded before calls are made, by
+// the provider's gate (gate.go: batches start entities only within provider_queue, admission
+// refuses new jobs past it), and a waiting call leaves when its caller's ctx ends. HTTP calls
+// run in goroutines; their contexts come from the callers, so stopping a caller aborts its
+// request.
 type providerActor struct {
 	cfg       ProviderConfig
 	provider  llm.Provider
@@ -94,6 +96,8 @@ type providerActor struct {
 // through the engine.
 type ProviderStats struct {
 	maxInflight atomic.Int64
+	queued      atomic.Int64 // calls waiting now
+	maxQueued   atomic.Int64 // most calls ever waiting
 }
 
 // newProviderActor returns the producer of a provider actor. now must be the real clock: it
@@ -101,9 +105,6 @@ type ProviderStats struct {
 func newProviderActor(cfg ProviderConfig, p llm.Provider, now func() time.Time, stats *ProviderStats) actor.Producer {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
-	}
-	if cfg.Queue <= 0 {
-		cfg.Queue = 1000
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 120 * time.Second
@@ -120,11 +121,6 @@ func (a *providerActor) Receive(c actor.Context) {
 	case *actor.Started:
 		a.timers = scheduler.NewTimerScheduler(c.ActorSystem().Root)
 	case *providerCall:
-		if len(a.queue) >= a.cfg.Queue {
-			c.Send(m.ReplyTo, &providerResult{ID: m.ID, Err: &llm.Error{Kind: llm.KindOverloaded,
-				Message: fmt.Sprintf("provider %s has %d calls waiting, the maximum", a.cfg.Name, a.cfg.Queue)}})
-			return
-		}
 		a.queue = append(a.queue, m)
 		a.pump(c)
 	case *tryDone:
@@ -151,7 +147,14 @@ func (a *providerActor) Receive(c actor.Context) {
 
 // pump starts queued calls while capacity allows and no cool-down is in force.
 func (a *providerActor) pump(c actor.Context) {
-	defer func() { a.cfg.Observer.ProviderLoad(a.cfg.Name, a.inflight, len(a.queue)) }()
+	defer func() {
+		n := int64(len(a.queue))
+		a.stats.queued.Store(n)
+		if n > a.stats.maxQueued.Load() {
+			a.stats.maxQueued.Store(n)
+		}
+		a.cfg.Observer.ProviderLoad(a.cfg.Name, a.inflight, len(a.queue))
+	}()
 	for a.inflight < a.cfg.Concurrency && len(a.queue) > 0 {
 		if wait := a.coolUntil.Sub(a.now()); wait > 0 {
 			if !a.waking {

@@ -210,8 +210,8 @@ func (a *schemaJobActor) save(c actor.Context) {
 	}()
 }
 
-// record builds the job's record around its call.
-func (a *schemaJobActor) record(success bool, output json.RawMessage) *enricher.Record {
+// record builds the job's record around its call; msg is why it failed (unused on success).
+func (a *schemaJobActor) record(success bool, output json.RawMessage, msg string) *enricher.Record {
 	typ := enricher.RecordSchemaGeneration
 	input, _ := json.Marshal(a.in.Spec.Sample)
 	if a.in.Spec.Kind == enricher.SchemaJobEdit {
@@ -234,6 +234,7 @@ func (a *schemaJobActor) record(success bool, output json.RawMessage) *enricher.
 	if rec.ValidationErrors == nil {
 		rec.ValidationErrors = []string{}
 	}
+	rec.SetFailure(a.in.Spec.Kind+"_failed", msg)
 	if a.in.Spec.Kind == enricher.SchemaJobEdit {
 		id := a.in.Spec.SchemaID
 		rec.SchemaID = &id
@@ -257,7 +258,7 @@ func (a *schemaJobActor) modelResult(rec *enricher.Record, success bool, msg *st
 }
 
 func (a *schemaJobActor) succeed(c actor.Context, s *enricher.SavedSchema, reused bool) {
-	rec := a.record(true, a.answer.Content)
+	rec := a.record(true, a.answer.Content, "")
 	if a.in.Spec.Kind == enricher.SchemaJobGeneration {
 		id := s.ID
 		rec.SchemaID = &id
@@ -274,7 +275,7 @@ func (a *schemaJobActor) succeed(c actor.Context, s *enricher.SavedSchema, reuse
 }
 
 func (a *schemaJobActor) fail(c actor.Context, msg string) {
-	rec := a.record(false, nil)
+	rec := a.record(false, nil, msg)
 	a.job.CompletedModels = 1
 	a.job.RecordIDs = append(a.job.RecordIDs, rec.ID)
 	a.job.RecordCount++

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -10,16 +11,28 @@ import (
 
 // Supervisor commands.
 type (
-	// reserve asks for an admission slot for a new job of Org (SPEC §8.6).
-	reserve struct{ Org string }
+	// reserve asks for an admission slot for a new job of Org (SPEC §8.6) whose work needs
+	// Need provider calls at once. Hold takes them at the gates on admission (single jobs;
+	// batches take room per entity). Recovered skips the caps: the job was admitted before.
+	reserve struct {
+		Org       string
+		Need      callNeed
+		Hold      bool
+		Recovered bool
+	}
 	// reserved answers reserve: nil Err, or a KindTooMany/KindUnavailable error.
 	reserved struct{ Err error }
-	// release gives back a slot whose job could not be stored.
-	release struct{ Org string }
-	// spawnJob starts the actor of a stored job whose slot is reserved.
+	// release gives back a slot (and Held calls) whose job could not be stored.
+	release struct {
+		Org  string
+		Held callNeed
+	}
+	// spawnJob starts the actor of a stored job whose slot is reserved; Held are the calls it
+	// took at admission, given back when it ends.
 	spawnJob struct {
 		Job   *enricher.Job
 		Props *actor.Props
+		Held  callNeed
 	}
 	// toJob forwards Msg to the running job JobID; the job answers the original sender. When the
 	// job is not running the supervisor answers jobReply with a KindNotFound error.
@@ -27,16 +40,18 @@ type (
 		JobID string
 		Msg   any
 	}
-	// activeJobs asks for the number of non-terminal jobs (GET /health).
-	activeJobs struct{}
 	// stopAdmitting makes every later reserve fail with 503 (shutdown).
 	stopAdmitting struct{}
 )
 
-// supervisorActor admits jobs (global and per-organization caps, paused jobs included), keeps
-// the registry of running jobs and stops, never restarts, a job that fails.
+// supervisorActor admits jobs (global and per-organization caps, paused jobs included, and
+// provider room: gates), keeps the registry of running jobs and stops, never restarts, a job
+// that fails.
 type supervisorActor struct {
 	cfg      *Config
+	gates    gates
+	held     map[string]callNeed // job -> calls taken at admission
+	active   *atomic.Int64       // total, published for GET /health without a round trip
 	log      *slog.Logger
 	jobs     map[string]*actor.PID
 	owner    map[string]string // job -> org
@@ -46,36 +61,49 @@ type supervisorActor struct {
 	stopping bool
 }
 
-func newSupervisor(cfg *Config, log *slog.Logger) actor.Producer {
+func newSupervisor(cfg *Config, gs gates, active *atomic.Int64, log *slog.Logger) actor.Producer {
 	return func() actor.Actor {
-		return &supervisorActor{cfg: cfg, log: log, jobs: map[string]*actor.PID{}, owner: map[string]string{}, types: map[string]string{}, perOrg: map[string]int{}}
+		return &supervisorActor{cfg: cfg, gates: gs, active: active, held: map[string]callNeed{}, log: log, jobs: map[string]*actor.PID{}, owner: map[string]string{}, types: map[string]string{}, perOrg: map[string]int{}}
 	}
 }
 
 func (s *supervisorActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *reserve:
+		var roomErr error
+		if !m.Recovered {
+			roomErr = s.gates.admit(m.Need)
+		}
 		switch {
 		case s.stopping:
 			c.Respond(&reserved{Err: enricher.Errorf(enricher.KindUnavailable, "server is shutting down")})
+		case m.Recovered:
+			s.admitted(m)
+			c.Respond(&reserved{})
 		case s.total >= s.cfg.MaxJobs:
 			c.Respond(&reserved{Err: enricher.Errorf(enricher.KindTooMany, "the server already runs %d jobs, the maximum", s.cfg.MaxJobs)})
 		case s.perOrg[m.Org] >= s.cfg.MaxJobsPerOrg:
 			c.Respond(&reserved{Err: enricher.Errorf(enricher.KindTooMany, "your organization already has %d unfinished jobs, the maximum", s.cfg.MaxJobsPerOrg)})
+		case roomErr != nil:
+			c.Respond(&reserved{Err: roomErr})
 		default:
-			s.total++
-			s.perOrg[m.Org]++
+			s.admitted(m)
 			c.Respond(&reserved{})
 		}
 	case *release:
+		s.gates.give(m.Held)
 		s.free(m.Org)
 	case *spawnJob:
 		id := m.Job.ID
 		pid, err := c.SpawnNamed(m.Props, "job-"+id)
 		if err != nil {
 			s.log.Error("job actor not started", "job_id", id, "err", err)
+			s.gates.give(m.Held)
 			s.free(m.Job.OrganizationID)
 			return
+		}
+		if m.Held != nil {
+			s.held[id] = m.Held
 		}
 		s.jobs[id], s.owner[id], s.types[id] = pid, m.Job.OrganizationID, string(m.Job.Type)
 		s.cfg.Observer.JobStarted(string(m.Job.Type))
@@ -101,15 +129,27 @@ func (s *supervisorActor) Receive(c actor.Context) {
 				s.forget(id)
 			}
 		}
-	case *activeJobs:
-		c.Respond(s.total)
 	case *stopAdmitting:
 		s.stopping = true
 		c.Respond(true)
 	}
 }
 
+// admitted counts an admitted job and takes its calls when it holds them.
+func (s *supervisorActor) admitted(m *reserve) {
+	s.total++
+	s.active.Store(int64(s.total))
+	s.perOrg[m.Org]++
+	if m.Hold {
+		s.gates.take(m.Need)
+	}
+}
+
 func (s *supervisorActor) forget(id string) {
+	if need, ok := s.held[id]; ok {
+		s.gates.give(need)
+		delete(s.held, id)
+	}
 	if org, ok := s.owner[id]; ok {
 		delete(s.jobs, id)
 		delete(s.owner, id)
@@ -120,6 +160,7 @@ func (s *supervisorActor) forget(id string) {
 
 func (s *supervisorActor) free(org string) {
 	s.total--
+	s.active.Store(int64(s.total))
 	if s.perOrg[org]--; s.perOrg[org] <= 0 {
 		delete(s.perOrg, org)
 	}

@@ -34,6 +34,7 @@ var scenarios = []scenario{
 	{"durability", runDurability},
 	{"auth", runAuth},
 	{"big-bodies", runBigBodies},
+	{"overload", runOverload},
 }
 
 func main() {

@@ -39,6 +39,7 @@ func TestScenariosSmoke(t *testing.T) {
 		{"durability", runDurability, []string{"-jobs", "4", "-concurrency", "2"}, []string{"jobs_per_s", "records_per_s", "start_p50_ms"}},
 		{"auth", runAuth, []string{"-clients", "2", "-duration", "300ms"}, []string{"requests_per_s"}},
 		{"big-bodies", runBigBodies, []string{"-clients", "2", "-rounds", "1", "-mb", "1", "-settle", "100ms"}, []string{"rss_idle_mb", "rss_peak_mb"}},
+		{"overload", runOverload, []string{"-batches", "4", "-entities", "6", "-queue", "8", "-window", "2", "-latency", "5", "-concurrency", "2"}, []string{"entities_per_s", "health_p99_ms"}},
 	}
 	if len(tests) != len(scenarios) {
 		t.Errorf("%d scenarios smoke-tested, %d registered", len(tests), len(scenarios))

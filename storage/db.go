@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -33,6 +34,17 @@ type Config struct {
 	TrimInterval time.Duration
 	// Logger receives badger's own warnings and errors. Default: discard.
 	Logger *slog.Logger
+	// MinFreeBytes is the free space the data directory's filesystem must keep
+	// (min_free_disk_mb). Open refuses to start below it; a watchdog then measures it every
+	// SpaceInterval, and below it every write fails with KindInsufficientStorage until free
+	// space is back above it plus 10 %. It must be at least 2 × 64 MiB + 2 × ValueLogFileSize
+	// (what badger maps for its next files). Default 0: no check, no watchdog (always so in
+	// memory).
+	MinFreeBytes int64
+	// SpaceInterval is how often the watchdog measures free space. Default 1s.
+	SpaceInterval time.Duration
+	// FreeSpace measures free space (tests substitute it). Default: statfs.
+	FreeSpace FreeSpaceFunc
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -52,16 +64,30 @@ func (c Config) WithDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.SpaceInterval <= 0 {
+		c.SpaceInterval = time.Second
+	}
+	if c.FreeSpace == nil {
+		c.FreeSpace = statfsFree
+	}
 	return c
 }
 
-// DB is the store. It owns the badger handle and the value-log GC goroutine; Close stops both.
+// DB is the store. It owns the badger handle and its background goroutines (value-log GC,
+// residency trimming, the free-space watchdog); Close stops them all.
 type DB struct {
 	bdb    *badger.DB
 	log    *slog.Logger
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
+
+	// Free-space watchdog (space.go); freeSpace is nil without one.
+	dir       string
+	minFree   int64
+	freeSpace FreeSpaceFunc
+	free      atomic.Int64
+	low       atomic.Bool
 }
 
 // Open opens (creating if needed) the database described by cfg and starts its GC loop.
@@ -77,6 +103,7 @@ func Open(cfg Config) (*DB, error) {
 		// files mapped into memory, 256 MiB block cache) make the resident set grow past 3 GiB
 		// under load.
 		WithNumMemtables(3).
+		WithMemTableSize(memTableSize). // the free-space floor counts on it (space.go)
 		WithValueLogFileSize(cfg.ValueLogFileSize).
 		WithBlockCacheSize(64 << 20).
 		WithIndexCacheSize(64 << 20)
@@ -89,12 +116,24 @@ func Open(cfg Config) (*DB, error) {
 		opts = opts.WithDir("").WithValueDir("").WithInMemory(true).
 			WithMemTableSize(8 << 20).WithBlockCacheSize(4 << 20).WithNumMemtables(2)
 	}
+	watch := !cfg.InMemory && cfg.MinFreeBytes > 0
+	if watch { // before badger maps anything: on a full disk its Open dies with SIGBUS
+		if err := checkStartSpace(cfg); err != nil {
+			return nil, err
+		}
+	}
 	bdb, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", cfg.Dir, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	db := &DB{bdb: bdb, log: cfg.Logger, cancel: cancel}
+	if watch {
+		db.dir, db.minFree, db.freeSpace = cfg.Dir, cfg.MinFreeBytes, cfg.FreeSpace
+		db.checkSpace()
+		db.wg.Add(1)
+		go db.every(ctx, cfg.SpaceInterval, db.checkSpace)
+	}
 	if !cfg.InMemory && cfg.GCInterval > 0 {
 		db.wg.Add(1)
 		go db.every(ctx, cfg.GCInterval, func() bool { return db.collectGarbage(ctx) })
@@ -153,9 +192,10 @@ func (db *DB) every(ctx context.Context, interval time.Duration, fn func() bool)
 	}
 }
 
-// collectGarbage runs value-log GC until it finds nothing to rewrite (one file per call).
+// collectGarbage runs value-log GC until it finds nothing to rewrite (one file per call). It
+// skips rounds while space is low: GC writes the live values again before it frees a file.
 func (db *DB) collectGarbage(ctx context.Context) bool {
-	for ctx.Err() == nil && db.bdb.RunValueLogGC(0.5) == nil {
+	for ctx.Err() == nil && !db.LowSpace() && db.bdb.RunValueLogGC(0.5) == nil {
 	}
 	return true
 }
@@ -163,8 +203,17 @@ func (db *DB) collectGarbage(ctx context.Context) bool {
 // maxConflictRetries bounds the retries of a transaction that lost a conflict.
 const maxConflictRetries = 8
 
-// update runs fn in a read-write transaction, retrying on conflicts.
+// update runs fn in a read-write transaction, retrying on conflicts. While space is low it
+// writes nothing and fails with KindInsufficientStorage.
 func (db *DB) update(fn func(txn *badger.Txn) error) error {
+	if db.LowSpace() {
+		return errLowSpace()
+	}
+	return db.write(fn)
+}
+
+// write is update without the free-space check, for a commit already checked.
+func (db *DB) write(fn func(txn *badger.Txn) error) error {
 	for i := 0; ; i++ {
 		err := db.bdb.Update(fn)
 		if errors.Is(err, badger.ErrConflict) && i < maxConflictRetries {

@@ -133,27 +133,31 @@ func (b *Batch) Empty() bool {
 
 // Commit writes b atomically. A batch too large for one badger transaction is written in
 // several, records first, then events, then job snapshots, so readers never see an event
-// before its records nor a snapshot ahead of its events.
+// before its records nor a snapshot ahead of its events. While space is low it writes nothing
+// and fails with KindInsufficientStorage (checked once: a split batch is written whole).
 func (db *DB) Commit(b *Batch) error {
-	err := db.update(func(txn *badger.Txn) error { return writeBatch(txn, b) })
+	if db.LowSpace() {
+		return errLowSpace()
+	}
+	err := db.write(func(txn *badger.Txn) error { return writeBatch(txn, b) })
 	if !errors.Is(err, badger.ErrTxnTooBig) && !errorsIsTooBig(err) {
 		return err
 	}
 	for _, r := range b.Records {
-		if err := db.update(func(txn *badger.Txn) error { return putRecordTxn(txn, r) }); err != nil {
+		if err := db.write(func(txn *badger.Txn) error { return putRecordTxn(txn, r) }); err != nil {
 			return err
 		}
 	}
 	for _, e := range b.Events {
-		if err := db.update(func(txn *badger.Txn) error { return txn.Set(keyEvent(e.JobID, e.Seq), e.Data) }); err != nil {
+		if err := db.write(func(txn *badger.Txn) error { return txn.Set(keyEvent(e.JobID, e.Seq), e.Data) }); err != nil {
 			return err
 		}
 	}
-	if err := db.update(func(txn *badger.Txn) error { return putEntityMarksTxn(txn, b) }); err != nil {
+	if err := db.write(func(txn *badger.Txn) error { return putEntityMarksTxn(txn, b) }); err != nil {
 		return err
 	}
 	for _, j := range b.Jobs {
-		if err := db.update(func(txn *badger.Txn) error { return putJobTxn(txn, j) }); err != nil {
+		if err := db.write(func(txn *badger.Txn) error { return putJobTxn(txn, j) }); err != nil {
 			return err
 		}
 	}

@@ -43,6 +43,7 @@ type Config struct {
 	LLMMaxOutputTok   int
 	ProviderConc      int
 	ProviderQueue     int
+	MinFreeDiskMB     int
 	PauseTimeout      time.Duration
 	SyncMaxTimeout    time.Duration
 	ClassifyMaxChars  int
@@ -102,7 +103,8 @@ func (c *Config) settings() []setting {
 		{"llm_timeout", "timeout of one provider call", "120s", &c.LLMTimeout},
 		{"llm_max_output_tokens", "answer token cap of one provider call", "8192", &c.LLMMaxOutputTok},
 		{"provider_concurrency", "calls in flight per provider", "8", &c.ProviderConc},
-		{"provider_queue", "waiting calls per provider", "1000", &c.ProviderQueue},
+		{"provider_queue", "calls per provider that running work may hold (waiting or in flight); batches wait for room within it and new jobs get 429 past it", "1000", &c.ProviderQueue},
+		{"min_free_disk_mb", "free MiB the data dir's filesystem must keep: the server refuses to start below it; running, it refuses writes with 507 and holds job writes until space is back above it plus 10 % (0: off; else at least 384)", "1024", &c.MinFreeDiskMB},
 		{"pause_timeout", "how long a paused job waits for continue or cancel", "300s", &c.PauseTimeout},
 		{"sync_max_timeout", "upper bound of timeout_seconds on blocking endpoints", "600s", &c.SyncMaxTimeout},
 		{"classify_max_chars", "entity characters shown to the classifier", "3000", &c.ClassifyMaxChars},
@@ -166,8 +168,8 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s must be positive", name)
 		}
 	}
-	if c.MaxValidationRetr < 0 || c.LLMRetries < 0 || c.RateLimit < 0 || c.RetryMaxWait < 0 {
-		return fmt.Errorf("max_validation_retries, llm_retries, retry_max_wait and rate_limit must not be negative")
+	if c.MaxValidationRetr < 0 || c.LLMRetries < 0 || c.RateLimit < 0 || c.RetryMaxWait < 0 || c.MinFreeDiskMB < 0 {
+		return fmt.Errorf("max_validation_retries, llm_retries, retry_max_wait, rate_limit and min_free_disk_mb must not be negative")
 	}
 	if c.BootstrapKey != "" && !validBootstrapKey(c.BootstrapKey) {
 		return fmt.Errorf("bootstrap_key must match ^ent_[A-Za-z0-9_-]{32,}$")

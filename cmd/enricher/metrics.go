@@ -2,6 +2,8 @@ package main
 
 import (
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +29,8 @@ type metrics struct {
 	llmRetries     *prometheus.CounterVec
 	inflight       *prometheus.GaugeVec
 	queued         *prometheus.GaugeVec
+	queuedPeak     *prometheus.GaugeVec
+	peaks          sync.Map // provider -> *atomic.Int64, the most calls seen waiting
 	sseSubscribers prometheus.Gauge
 	sseDisconnects *prometheus.CounterVec
 	sseCatchUps    prometheus.Counter
@@ -48,11 +52,12 @@ func newMetrics() *metrics {
 	m.llmRetries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "enricher_llm_validation_retries_total", Help: "Answers that failed validation and were asked again, by model."}, []string{"model"})
 	m.inflight = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_inflight", Help: "Provider calls in flight."}, []string{"provider"})
 	m.queued = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_queued", Help: "Provider calls waiting."}, []string{"provider"})
+	m.queuedPeak = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_queued_peak", Help: "Most provider calls ever waiting at once since start (bounded by provider_queue)."}, []string{"provider"})
 	m.sseSubscribers = prometheus.NewGauge(prometheus.GaugeOpts{Name: "enricher_sse_subscribers", Help: "Open event streams."})
 	m.sseDisconnects = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "enricher_sse_disconnects_total", Help: "Ended event streams by reason."}, []string{"reason"})
 	m.sseCatchUps = prometheus.NewCounter(prometheus.CounterOpts{Name: "enricher_sse_catchups_total", Help: "Times a slow event stream's buffer filled and it caught up from the stored log (the stream stays open)."})
 	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.jobsActive, m.jobsTotal, m.llmCalls, m.llmDuration,
-		m.llmTokens, m.llmCost, m.llmRetries, m.inflight, m.queued, m.sseSubscribers, m.sseDisconnects, m.sseCatchUps} {
+		m.llmTokens, m.llmCost, m.llmRetries, m.inflight, m.queued, m.queuedPeak, m.sseSubscribers, m.sseDisconnects, m.sseCatchUps} {
 		f(c)
 	}
 	return m
@@ -87,6 +92,18 @@ func (m *metrics) ValidationRetry(model string) { m.llmRetries.WithLabelValues(m
 func (m *metrics) ProviderLoad(provider string, inflight, queued int) {
 	m.inflight.WithLabelValues(provider).Set(float64(inflight))
 	m.queued.WithLabelValues(provider).Set(float64(queued))
+	v, _ := m.peaks.LoadOrStore(provider, new(atomic.Int64))
+	peak := v.(*atomic.Int64)
+	for {
+		p := peak.Load()
+		if int64(queued) <= p {
+			break
+		}
+		if peak.CompareAndSwap(p, int64(queued)) {
+			m.queuedPeak.WithLabelValues(provider).Set(float64(queued))
+			break
+		}
+	}
 }
 func (m *metrics) JobStarted(jobType string) { m.jobsActive.WithLabelValues(jobType).Inc() }
 func (m *metrics) JobFinished(jobType, status string) {
@@ -94,4 +111,24 @@ func (m *metrics) JobFinished(jobType, status string) {
 	if status != "" {
 		m.jobsTotal.WithLabelValues(jobType, status).Inc()
 	}
+}
+
+// watchStorage exposes the free-space watchdog: enricher_storage_free_bytes (the last measure)
+// and enricher_storage_low_space (1 while writes are refused). Without a watchdog (free
+// reports false) nothing is registered.
+func (m *metrics) watchStorage(free func() (uint64, bool), low func() bool) {
+	if _, ok := free(); !ok {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "enricher_storage_free_bytes",
+		Help: "Free bytes on the data directory's filesystem, as last measured (every second)."},
+		func() float64 { f, _ := free(); return float64(f) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "enricher_storage_low_space",
+		Help: "1 while free space is below min_free_disk_mb (writes refused with 507, job writes held), else 0."},
+		func() float64 {
+			if low() {
+				return 1
+			}
+			return 0
+		}))
 }

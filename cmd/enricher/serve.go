@@ -46,6 +46,11 @@ type Env struct {
 	Getenv func(string) string // default os.Getenv
 	Log    io.Writer           // default os.Stderr
 	Now    func() time.Time    // default time.Now
+	// FreeSpace measures the free bytes of the filesystem holding a directory (the
+	// min_free_disk_mb checks). Default: statfs.
+	FreeSpace storage.FreeSpaceFunc
+	// SpaceInterval is how often the free-space watchdog measures. Default 1s.
+	SpaceInterval time.Duration
 }
 
 // Open wires everything and opens the listener, so Addr is known before Run. On error every
@@ -64,17 +69,21 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 		env.Now = time.Now
 	}
 	log := newLogger(cfg, env.Log)
+	storeCfg := storage.Config{Dir: cfg.DataDir, SyncWrites: cfg.SyncWrites, Logger: log,
+		MinFreeBytes: int64(cfg.MinFreeDiskMB) << 20, FreeSpace: env.FreeSpace, SpaceInterval: env.SpaceInterval}
+	if !cfg.TrimValueLogs {
+		storeCfg.TrimInterval = -1
+	}
+	if err := storage.CheckStartSpace(storeCfg); err != nil { // a full disk: before anything opens
+		return nil, err
+	}
 	m = &Main{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			m.close()
 		}
 	}()
-	trim := time.Duration(0) // storage's default
-	if !cfg.TrimValueLogs {
-		trim = -1
-	}
-	if m.db, err = storage.Open(storage.Config{Dir: cfg.DataDir, SyncWrites: cfg.SyncWrites, TrimInterval: trim, Logger: log}); err != nil {
+	if m.db, err = storage.Open(storeCfg); err != nil {
 		return nil, err
 	}
 	secret := []byte(cfg.TokenSecret)
@@ -96,6 +105,7 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 		return nil, err
 	}
 	m.metrics = newMetrics()
+	m.metrics.watchStorage(m.db.FreeBytes, m.db.LowSpace)
 	providers, err := newProviders(catalog, int64(cfg.SimSeed), cfg.LLMTimeout)
 	if err != nil {
 		return nil, err

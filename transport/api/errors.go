@@ -32,6 +32,8 @@ func statusOf(k enricher.Kind) int {
 		return fasthttp.StatusServiceUnavailable
 	case enricher.KindTimeout:
 		return fasthttp.StatusGatewayTimeout
+	case enricher.KindInsufficientStorage:
+		return fasthttp.StatusInsufficientStorage
 	default:
 		return fasthttp.StatusInternalServerError
 	}

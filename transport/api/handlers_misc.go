@@ -12,6 +12,10 @@ func handleHealth(c *call) error {
 	status, storage, code := "ok", "ok", fasthttp.StatusOK
 	if err := c.s.deps.Health.Ping(); err != nil {
 		status, storage, code = "unavailable", "error", fasthttp.StatusServiceUnavailable
+	} else if c.s.deps.Health.LowSpace() {
+		// Still 200 and "ok": reads, streams and running jobs go on (their writes wait), and
+		// another instance would not help a full data volume; monitors read storage.
+		storage = "low_space"
 	}
 	if c.s.stopping.Load() {
 		status, code = "shutting_down", fasthttp.StatusServiceUnavailable

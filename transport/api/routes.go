@@ -123,8 +123,29 @@ func (s *Server) handler(r route) fasthttp.RequestHandler {
 	}
 }
 
-// admit authenticates and authorizes a call for route r (SPEC §0.2 order: 401, then 403).
+// admit authenticates and authorizes a call for route r (SPEC §0.2 order: 401, then 403),
+// then refuses writes while disk space is low (507).
 func (s *Server) admit(c *call, r route) error {
+	if err := s.authorize(c, r); err != nil {
+		return err
+	}
+	return s.refuseWriteOnLowSpace(r)
+}
+
+// refuseWriteOnLowSpace answers 507 to every request but GET and HEAD while the data
+// directory is low on space: each of them may write (logins and refreshes store tokens, job
+// starts store jobs, even a cancel stores its event), and refusing them up front never leaves
+// one half done.
+func (s *Server) refuseWriteOnLowSpace(r route) error {
+	if r.method == "GET" || r.method == "HEAD" || !s.deps.Health.LowSpace() {
+		return nil
+	}
+	return enricher.Errorf(enricher.KindInsufficientStorage,
+		"the server is low on disk space: writes are refused until space is freed on its data volume; reads go on")
+}
+
+// authorize authenticates and authorizes a call for route r.
+func (s *Server) authorize(c *call, r route) error {
 	if r.minRole == public {
 		return nil
 	}

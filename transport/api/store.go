@@ -55,8 +55,15 @@ type ModelCatalog interface {
 	Lookup(key string) (enricher.ModelInfo, error)
 }
 
-// Pinger reports whether storage answers (GET /health).
-type Pinger interface{ Ping() error }
+// Pinger reports on storage (GET /health and the low-space refusal of writes). Implemented by
+// storage.DB.
+type Pinger interface {
+	// Ping reports whether storage answers reads.
+	Ping() error
+	// LowSpace reports whether the data directory is below min_free_disk_mb (until it is back
+	// above it plus 10 %): every request but GET and HEAD is then refused with 507.
+	LowSpace() bool
+}
 
 // RecordStore reads, lists, deletes and restores records. Implemented by storage.DB (through
 // a small adapter in cmd for the query type).

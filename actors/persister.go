@@ -45,13 +45,14 @@ type committed struct {
 type persisterActor struct {
 	store   Committer
 	log     *slog.Logger
+	stored  func() // told after a commit that stored webhook deliveries; must not block
 	pending []*persist
 	writing bool
 	drains  []*actor.PID
 }
 
-func newPersister(store Committer, log *slog.Logger) actor.Producer {
-	return func() actor.Actor { return &persisterActor{store: store, log: log} }
+func newPersister(store Committer, log *slog.Logger, webhooksStored func()) actor.Producer {
+	return func() actor.Actor { return &persisterActor{store: store, log: log, stored: webhooksStored} }
 }
 
 func (p *persisterActor) Receive(c actor.Context) {
@@ -69,7 +70,9 @@ func (p *persisterActor) Receive(c actor.Context) {
 		}
 	case *committed:
 		p.writing = false
+		webhooks := false
 		for _, r := range m.reqs {
+			webhooks = webhooks || len(r.batch.Webhooks) > 0
 			if m.err != nil {
 				if r.notify != nil {
 					c.Send(r.notify, &persistFailed{err: m.err})
@@ -85,6 +88,8 @@ func (p *persisterActor) Receive(c actor.Context) {
 		}
 		if m.err != nil {
 			p.log.Error("event log write failed", "err", m.err, "requests", len(m.reqs))
+		} else if webhooks && p.stored != nil {
+			p.stored()
 		}
 		if len(p.pending) > 0 {
 			p.flush(c)
@@ -109,6 +114,7 @@ func (p *persisterActor) flush(c actor.Context) {
 		b.Events = append(b.Events, r.batch.Events...)
 		b.Finished = append(b.Finished, r.batch.Finished...)
 		b.Started = append(b.Started, r.batch.Started...)
+		b.Webhooks = append(b.Webhooks, r.batch.Webhooks...)
 		for _, j := range r.batch.Jobs {
 			if i, ok := last[j.ID]; ok {
 				b.Jobs[i] = j

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -104,14 +105,15 @@ func (db *DB) DueWebhooks(now time.Time, limit int) ([]*enricher.WebhookDelivery
 	return out, err
 }
 
-// NextWebhookDue returns when the earliest pending delivery is due; false when none is.
-func (db *DB) NextWebhookDue() (time.Time, bool, error) {
+// NextWebhookDue returns when the earliest pending delivery due after after (to the
+// millisecond) is due; false when none is.
+func (db *DB) NextWebhookDue(after time.Time) (time.Time, bool, error) {
 	var due time.Time
 	var ok bool
 	err := db.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixWebhookDue})
 		defer it.Close()
-		it.Seek(prefixWebhookDue)
+		it.Seek(binary.BigEndian.AppendUint64(slices.Clone(prefixWebhookDue), uint64(max(after.UnixMilli()+1, 0))))
 		if it.ValidForPrefix(prefixWebhookDue) {
 			k := it.Item().Key()
 			due, ok = time.UnixMilli(int64(binary.BigEndian.Uint64(k[len(prefixWebhookDue):]))), true

@@ -36,10 +36,14 @@ func TestWebhookDeliveriesRideInTheEventBatchAndAreDueInOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, page, 1, "a page is bounded by its limit")
 
-	next, ok, err := db.NextWebhookDue()
+	next, ok, err := db.NextWebhookDue(t0.Add(-time.Hour))
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.True(t, next.Equal(t0))
+	next, ok, err = db.NextWebhookDue(t0.Add(time.Second))
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.True(t, next.Equal(t0.Add(time.Minute)), "the first one due after the given time")
 
 	list, err := db.WebhookDeliveries("org1", "job1")
 	require.NoError(t, err)
@@ -73,7 +77,7 @@ func TestUpdateWebhookMovesItInTheDueIndex(t *testing.T) {
 	due, err = db.DueWebhooks(t0.Add(48*time.Hour), 10)
 	require.NoError(t, err)
 	require.Empty(t, due, "a delivered webhook leaves the index")
-	_, ok, err := db.NextWebhookDue()
+	_, ok, err := db.NextWebhookDue(time.Time{})
 	require.NoError(t, err)
 	require.False(t, ok)
 

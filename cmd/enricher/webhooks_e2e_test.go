@@ -134,13 +134,19 @@ func TestWebhooksAreSignedAndListed(t *testing.T) {
 	r := c.must(400, "POST", "/api/single/enrich/stream", single)
 	require.Contains(t, r.str("detail"), "create a webhook secret first")
 
-	first := c.must(200, "POST", "/api/auth/webhook-secret", nil).str("secret")
+	shapes := newShapes(t, c.must(200, "GET", "/api/openapi.json", nil).raw)
+	conform := func(name string, v any) { t.Helper(); require.Empty(t, shapes.conform(name, v), "%s: %v", name, v) }
+	conform("WebhookSecretStatus", none.body)
+	created := c.must(200, "POST", "/api/auth/webhook-secret", nil)
+	conform("WebhookSecretCreated", created.body)
+	first := created.str("secret")
 	secret := c.must(200, "POST", "/api/auth/webhook-secret", nil).str("secret")
 	require.NotEqual(t, first, secret, "POST rotates")
 	has := c.must(200, "GET", "/api/auth/webhook-secret", nil)
 	require.Equal(t, true, has.get("exists"))
 	require.NotEmpty(t, has.str("created_at"))
 	require.NotContains(t, string(has.raw), secret[6:], "the secret is shown once only")
+	conform("WebhookSecretStatus", has.body)
 
 	for _, bad := range []map[string]any{
 		{"webhook_events": []string{"completed", "started"}},
@@ -167,7 +173,9 @@ func TestWebhooksAreSignedAndListed(t *testing.T) {
 	data := h.payload["data"].(map[string]any)
 	require.Equal(t, "completed", data["type"])
 	require.NotNil(t, data["result"])
+	conform("WebhookPayload", h.payload)
 	list := ts.key(opKey).deliveriesWhen(jobID, allDelivered(1))
+	conform("WebhookDeliveryList", ts.key(opKey).must(200, "GET", "/api/llm/jobs/"+jobID+"/webhooks", nil).body)
 	d := list[0].(map[string]any)
 	require.Equal(t, h.id, d["webhook_id"])
 	require.Equal(t, "completed", d["event_type"])
@@ -196,6 +204,7 @@ func TestWebhooksAreSignedAndListed(t *testing.T) {
 		require.Equal(t, batchID, h.payload["job_id"])
 		ids[h.id] = true
 		types = append(types, h.payload["type"].(string))
+		conform("WebhookPayload", h.payload)
 		if h.payload["type"] == "entity_completed" {
 			indices[h.payload["data"].(map[string]any)["entity_index"].(float64)] = true
 		}

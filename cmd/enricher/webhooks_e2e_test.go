@@ -188,6 +188,15 @@ func TestWebhooksAreSignedAndListed(t *testing.T) {
 	tok, _ := ts.register("other@example.com", "Other Org")
 	ts.bearer(tok).must(404, "GET", "/api/llm/jobs/"+jobID+"/webhooks", nil)
 
+	// Schema jobs call back too.
+	genID := c.must(200, "POST", "/api/schema/generate/stream", map[string]any{"entity_data": map[string]any{"name": "Roche", "country": "CH"},
+		"model": "sim::fast", "webhook_url": rc.URL + "/schema"}).str("job_id")
+	h = rc.next(t)
+	checkSignature(t, secret, h)
+	require.Equal(t, genID, h.payload["job_id"])
+	require.Equal(t, "schema_generation", h.payload["job_type"])
+	conform("WebhookPayload", h.payload)
+
 	// A batch asking for entity events gets one per entity, then the terminal one.
 	var entities []any
 	for i := range 3 {

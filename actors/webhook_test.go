@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -319,11 +320,15 @@ func TestJobWithoutWebhookStoresNoDelivery(t *testing.T) {
 	e, db := webhookSetup(t, sender)
 	job, err := e.Start("org1", enricher.CreatedBy{}, spec("fake::a"))
 	require.NoError(t, err)
-	stream, err := e.Subscribe("org1", job.ID)
+	stream, err := e.Subscribe("org1", job.ID, 0)
 	require.NoError(t, err)
 	defer stream.Close()
-	for range stream.Live() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for err == nil { // until the terminal event was read (io.EOF)
+		_, _, err = stream.Next(ctx, time.Second)
 	}
+	require.ErrorIs(t, err, io.EOF)
 	list, err := db.WebhookDeliveries("org1", job.ID)
 	require.NoError(t, err)
 	require.Empty(t, list)

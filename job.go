@@ -76,6 +76,8 @@ type EnrichSpec struct {
 	Sync                bool             `json:"sync,omitempty"`
 	// FusionRecordIDs names the records a fusion job merges (job type fusion only).
 	FusionRecordIDs []string `json:"fusion_record_ids,omitempty"`
+	// Webhook, when set, is where the job's events are called back (copied to Job.Webhook).
+	Webhook *WebhookTarget `json:"webhook,omitempty"`
 }
 
 // Job is the stored state of a job. The job actor owns it while the job runs; storage keeps the
@@ -111,6 +113,8 @@ type Job struct {
 	InputTokens       int             `json:"input_tokens,omitempty"`
 	OutputTokens      int             `json:"output_tokens,omitempty"`
 	PausedMS          int64           `json:"paused_ms"` // paused time so far
+	// Webhook is the job's callback target (nil: none); its events become webhook deliveries.
+	Webhook *WebhookTarget `json:"webhook,omitempty"`
 }
 
 // Pause describes a job paused on a classification mismatch.

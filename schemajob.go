@@ -20,6 +20,8 @@ type SchemaJobSpec struct {
 	Name     *string        `json:"name,omitempty"`      // generation
 	SchemaID string         `json:"schema_id,omitempty"` // edit
 	Prompt   string         `json:"prompt,omitempty"`    // edit
+	// Webhook, when set, is where the job's events are called back (copied to Job.Webhook).
+	Webhook *WebhookTarget `json:"webhook,omitempty"`
 }
 
 // SchemaJobResult is completed.result of a schema job (SPEC §4.6).

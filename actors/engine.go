@@ -47,6 +47,8 @@ type Config struct {
 	BatchConcurrency int
 	// Observer is told of calls, retries, provider load and jobs (metrics). Default: none.
 	Observer Observer
+	// Webhooks sets the delivery worker (webhook.go).
+	Webhooks WebhookConfig
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -122,6 +124,10 @@ type Deps struct {
 	Catalog   Catalog
 	Providers map[string]Provider // by provider name
 	Schemas   SchemaStore         // where schema jobs save; nil refuses schema jobs
+	// Webhooks and WebhookSender, when both set, run the delivery worker; without them
+	// deliveries are still stored with their events but not sent.
+	Webhooks      WebhookStore
+	WebhookSender WebhookSender
 }
 
 // Engine is the facade the front end calls: it starts, streams, cancels and continues jobs. It
@@ -139,6 +145,7 @@ type Engine struct {
 	active    atomic.Int64 // non-terminal jobs, kept by the supervisor
 	hubs      sync.Map     // job id -> *hub
 	schemas   *schemaCache
+	webhooks  *webhookWorker // nil without a sender
 	stopped   atomic.Bool
 	stopOnce  sync.Once
 }
@@ -156,7 +163,10 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	)
 	e := &Engine{cfg: cfg, deps: deps, log: log, sys: sys, providers: map[string]*actor.PID{}, stats: map[string]*ProviderStats{},
 		schemas: newSchemaCache(256)}
-	e.persister = sys.Root.Spawn(actor.PropsFromProducer(newPersister(deps.Store, log, persistRetry)))
+	if deps.Webhooks != nil && deps.WebhookSender != nil {
+		e.webhooks = startWebhookWorker(cfg.Webhooks, deps.Webhooks, deps.WebhookSender, cfg.Now, log)
+	}
+	e.persister = sys.Root.Spawn(actor.PropsFromProducer(newPersister(deps.Store, log, persistRetry, e.webhooksStored)))
 	names := make([]string, 0, len(deps.Providers))
 	for name := range deps.Providers {
 		names = append(names, name)
@@ -179,6 +189,13 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// webhooksStored wakes the delivery worker after deliveries were stored.
+func (e *Engine) webhooksStored() {
+	if e.webhooks != nil {
+		e.webhooks.nudge()
+	}
 }
 
 // askTimeout bounds every request-reply with an actor.
@@ -231,6 +248,7 @@ func (e *Engine) StartBound(org string, by enricher.CreatedBy, spec *enricher.En
 		ID: uuid.NewString(), OrganizationID: org, Type: enricher.JobSingleEnrichment, Status: enricher.JobPending,
 		CreatedAt: enricher.NewTime(e.cfg.Now()), CreatedBy: by, Spec: raw, Models: spec.Models,
 		Strategy: &strategy, SchemaID: spec.SchemaID, TotalModels: len(spec.Models), RecordIDs: []string{},
+		Webhook: spec.Webhook,
 	}
 	if spec.FusionRecordIDs != nil {
 		job.Type, job.TotalModels, job.Strategy, job.Models = enricher.JobFusion, 0, nil, []string{}
@@ -255,11 +273,13 @@ func (e *Engine) StartBound(org string, by enricher.CreatedBy, spec *enricher.En
 // for a record that is not a successful enrichment record, two records of one model, or
 // records of different schema content or languages.
 func (e *Engine) StartFusion(org string, by enricher.CreatedBy, ids []string, arbiter *string) (*enricher.Job, error) {
-	return e.StartFusionBound(org, by, ids, arbiter, nil)
+	return e.StartFusionBound(org, by, ids, arbiter, nil, nil)
 }
 
-// StartFusionBound is StartFusion that stores bind with the job (see StartBound).
-func (e *Engine) StartFusionBound(org string, by enricher.CreatedBy, ids []string, arbiter *string, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
+// StartFusionBound is StartFusion with a callback target (webhook, optional) and bind stored
+// with the job (see StartBound).
+func (e *Engine) StartFusionBound(org string, by enricher.CreatedBy, ids []string, arbiter *string, webhook *enricher.WebhookTarget,
+	bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
 	var first *enricher.Record
 	models := map[string]bool{}
 	var keys []string
@@ -303,6 +323,7 @@ func (e *Engine) StartFusionBound(org string, by enricher.CreatedBy, ids []strin
 	spec := &enricher.EnrichSpec{
 		EntityData: entity, SchemaID: first.SchemaID, SchemaContent: src.SchemaContent, Models: keys,
 		Languages: first.Languages, Strategy: enricher.StrategySinglePass, ArbitrationModel: arbiter, FusionRecordIDs: ids,
+		Webhook: webhook,
 	}
 	return e.StartBound(org, by, spec, bind)
 }
@@ -531,6 +552,9 @@ func (e *Engine) Stop() {
 		_ = root.PoisonFuture(e.sup).Wait()
 		_, _ = root.RequestFuture(e.persister, &drain{}, askTimeout).Result()
 		_ = root.PoisonFuture(e.persister).Wait()
+		if e.webhooks != nil { // attempts in flight are aborted unrecorded: due again next start
+			e.webhooks.stop()
+		}
 		for _, pid := range e.providers {
 			_ = root.PoisonFuture(pid).Wait()
 		}
@@ -562,7 +586,7 @@ func (e *Engine) StartSchemaJobBound(org string, by enricher.CreatedBy, spec *en
 	job := &enricher.Job{
 		ID: uuid.NewString(), OrganizationID: org, Type: enricher.JobType(spec.Kind), Status: enricher.JobPending,
 		CreatedAt: enricher.NewTime(e.cfg.Now()), CreatedBy: by, Spec: raw, Models: []string{spec.Model},
-		TotalModels: 1, RecordIDs: []string{},
+		TotalModels: 1, RecordIDs: []string{}, Webhook: spec.Webhook,
 	}
 	if spec.Kind == enricher.SchemaJobEdit {
 		id := spec.SchemaID

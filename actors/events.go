@@ -55,6 +55,9 @@ func emitEventWith(c actor.Context, sink eventSink, job *enricher.Job, h *enrich
 			Records: extra.Records, Finished: extra.Finished, Started: extra.Started},
 		events: []Event{ev}, hub: sink.hub, upTo: h.Seq,
 	}
+	if d := newWebhookDelivery(job, h, data, sink.log); d != nil { // stored with its event (webhook.go)
+		req.batch.Webhooks = []*enricher.WebhookDelivery{d}
+	}
 	if ev.Terminal || len(extra.Finished) > 0 { // batches pace themselves on stored entity ends
 		req.notify = c.Self()
 	}

@@ -64,14 +64,17 @@ type persisterActor struct {
 	log     *slog.Logger
 	retry   time.Duration
 	timers  *scheduler.TimerScheduler
+	stored  func() // told after a commit that stored webhook deliveries; must not block
 	pending []*persist
 	writing bool
 	holding bool // the last commit was refused for low space; a retryCommit is scheduled
 	drains  []*actor.PID
 }
 
-func newPersister(store Committer, log *slog.Logger, retry time.Duration) actor.Producer {
-	return func() actor.Actor { return &persisterActor{store: store, log: log, retry: retry} }
+func newPersister(store Committer, log *slog.Logger, retry time.Duration, webhooksStored func()) actor.Producer {
+	return func() actor.Actor {
+		return &persisterActor{store: store, log: log, retry: retry, stored: webhooksStored}
+	}
 }
 
 func (p *persisterActor) Receive(c actor.Context) {
@@ -108,7 +111,9 @@ func (p *persisterActor) Receive(c actor.Context) {
 			p.holding = false
 			p.log.Info("job writes resumed", "requests", len(m.reqs))
 		}
+		webhooks := false
 		for _, r := range m.reqs {
+			webhooks = webhooks || len(r.batch.Webhooks) > 0
 			if m.err != nil {
 				if r.notify != nil {
 					c.Send(r.notify, &persistFailed{err: m.err})
@@ -124,6 +129,8 @@ func (p *persisterActor) Receive(c actor.Context) {
 		}
 		if m.err != nil {
 			p.log.Error("event log write failed", "err", m.err, "requests", len(m.reqs))
+		} else if webhooks && p.stored != nil {
+			p.stored()
 		}
 		if len(p.pending) > 0 {
 			p.flush(c)
@@ -148,6 +155,7 @@ func (p *persisterActor) flush(c actor.Context) {
 		b.Events = append(b.Events, r.batch.Events...)
 		b.Finished = append(b.Finished, r.batch.Finished...)
 		b.Started = append(b.Started, r.batch.Started...)
+		b.Webhooks = append(b.Webhooks, r.batch.Webhooks...)
 		for _, j := range r.batch.Jobs {
 			if i, ok := last[j.ID]; ok {
 				b.Jobs[i] = j

@@ -50,7 +50,7 @@ func TestPersisterHoldsWritesOnLowSpace(t *testing.T) {
 	defer sys.Shutdown()
 	disk := &fullDisk{}
 	disk.low.Store(true)
-	p := sys.Root.Spawn(actor.PropsFromProducer(newPersister(disk, slog.New(slog.DiscardHandler), 5*time.Millisecond)))
+	p := sys.Root.Spawn(actor.PropsFromProducer(newPersister(disk, slog.New(slog.DiscardHandler), 5*time.Millisecond, nil)))
 	replies := make(chan any, 16)
 	probe := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		switch m := c.Message().(type) {

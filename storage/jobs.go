@@ -57,6 +57,9 @@ type Batch struct {
 	Records  []*enricher.Record
 	Finished []EntityMark // batch entities that ended
 	Started  []EntityMark // batch entities that started (their entity_started is in Events)
+	// Webhooks are deliveries of the events in this batch (webhooks.go): stored with their
+	// event, so a job that ended always has its callbacks pending.
+	Webhooks []*enricher.WebhookDelivery
 }
 
 // EntityMark records that entity Index of batch JobID ended (recovery skips it). Seq is the
@@ -128,7 +131,8 @@ func (db *DB) FinishedEntities(job string) ([]int, error) {
 
 // Empty reports whether b holds nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Jobs) == 0 && len(b.Events) == 0 && len(b.Records) == 0 && len(b.Finished) == 0 && len(b.Started) == 0
+	return len(b.Jobs) == 0 && len(b.Events) == 0 && len(b.Records) == 0 && len(b.Finished) == 0 && len(b.Started) == 0 &&
+		len(b.Webhooks) == 0
 }
 
 // Commit writes b atomically. A batch too large for one badger transaction is written in
@@ -156,6 +160,11 @@ func (db *DB) Commit(b *Batch) error {
 	if err := db.write(func(txn *badger.Txn) error { return putEntityMarksTxn(txn, b) }); err != nil {
 		return err
 	}
+	for _, d := range b.Webhooks {
+		if err := db.update(func(txn *badger.Txn) error { return putWebhookTxn(txn, d, nil) }); err != nil {
+			return err
+		}
+	}
 	for _, j := range b.Jobs {
 		if err := db.write(func(txn *badger.Txn) error { return putJobTxn(txn, j) }); err != nil {
 			return err
@@ -182,6 +191,11 @@ func writeBatch(txn *badger.Txn, b *Batch) error {
 	}
 	if err := putEntityMarksTxn(txn, b); err != nil {
 		return err
+	}
+	for _, d := range b.Webhooks {
+		if err := putWebhookTxn(txn, d, nil); err != nil {
+			return err
+		}
 	}
 	for _, j := range b.Jobs {
 		if err := putJobTxn(txn, j); err != nil {

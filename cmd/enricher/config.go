@@ -57,6 +57,8 @@ type Config struct {
 	FetchTimeout      time.Duration
 	FetchMaxBytes     int
 	FetchAllowPrivate bool
+	WebhookConc       int
+	WebhookSchedule   []time.Duration
 	ModelsFile        string
 	SimSeed           int
 	LogLevel          string
@@ -68,7 +70,7 @@ type setting struct {
 	name  string // snake_case name of SPEC §11; the flag is --name-with-dashes
 	usage string
 	def   string
-	ptr   any // *string, *bool, *int, *float64 or *time.Duration
+	ptr   any // *string, *bool, *int, *float64, *time.Duration or *[]time.Duration (comma-separated)
 }
 
 func (c *Config) settings() []setting {
@@ -117,7 +119,9 @@ func (c *Config) settings() []setting {
 		{"idempotency_ttl", "how long Idempotency-Key values are remembered", "24h", &c.IdempotencyTTL},
 		{"fetch_timeout", "timeout of a batch fetch", "10s", &c.FetchTimeout},
 		{"fetch_max_bytes", "largest batch fetch body", "20971520", &c.FetchMaxBytes},
-		{"fetch_allow_private", "allow batch fetch from private and loopback addresses", "false", &c.FetchAllowPrivate},
+		{"fetch_allow_private", "allow batch fetch and webhook URLs on private and loopback addresses", "false", &c.FetchAllowPrivate},
+		{"webhook_concurrency", "webhook delivery attempts in flight", "4", &c.WebhookConc},
+		{"webhook_retry_schedule", "waits after failed webhook attempts, comma-separated; the last repeats until 24h after the first attempt", "5s,30s,2m,10m,1h", &c.WebhookSchedule},
 		{"models_file", "JSON file with extra providers and models", "", &c.ModelsFile},
 		{"sim_seed", "seed of the sim provider", "0", &c.SimSeed},
 		{"log_level", "debug, info, warn or error", "info", &c.LogLevel},
@@ -162,6 +166,7 @@ func (c *Config) validate() error {
 		"max_jobs_per_org": c.MaxJobsPerOrg, "max_jobs": c.MaxJobs, "max_schemas_per_org": c.MaxSchemasPerOrg,
 		"provider_concurrency": c.ProviderConc, "provider_queue": c.ProviderQueue, "sse_buffer": c.SSEBuffer,
 		"sse_max_subscribers": c.SSEMaxSubscribers, "llm_max_output_tokens": c.LLMMaxOutputTok,
+		"webhook_concurrency": c.WebhookConc,
 	}
 	for name, v := range positive {
 		if v <= 0 {
@@ -209,6 +214,12 @@ func (f flagValue) String() string {
 		return strconv.FormatFloat(*p, 'g', -1, 64)
 	case *time.Duration:
 		return p.String()
+	case *[]time.Duration:
+		parts := make([]string, len(*p))
+		for i, d := range *p {
+			parts[i] = d.String()
+		}
+		return strings.Join(parts, ",")
 	}
 	return ""
 }
@@ -246,6 +257,16 @@ func setValue(ptr any, s string) error {
 			return fmt.Errorf("not a duration such as 90s or 15m")
 		}
 		*p = v
+	case *[]time.Duration:
+		var out []time.Duration
+		for _, part := range strings.Split(s, ",") {
+			v, err := time.ParseDuration(strings.TrimSpace(part))
+			if err != nil || v <= 0 {
+				return fmt.Errorf("not a comma-separated list of positive durations such as 5s,30s,2m")
+			}
+			out = append(out, v)
+		}
+		*p = out
 	}
 	return nil
 }

@@ -69,8 +69,9 @@ func (e engineAPI) Start(org string, by enricher.CreatedBy, spec *enricher.Enric
 }
 
 // StartFusion starts a fusion job, storing bind with it.
-func (e engineAPI) StartFusion(org string, by enricher.CreatedBy, ids []string, arbiter *string, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
-	return e.Engine.StartFusionBound(org, by, ids, arbiter, bind)
+func (e engineAPI) StartFusion(org string, by enricher.CreatedBy, ids []string, arbiter *string, webhook *enricher.WebhookTarget,
+	bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
+	return e.Engine.StartFusionBound(org, by, ids, arbiter, webhook, bind)
 }
 
 // StartSchemaJob starts a schema job, storing bind with it.

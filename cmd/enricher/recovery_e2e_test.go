@@ -28,11 +28,12 @@ func runChildIfAsked() {
 
 var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
-// startChild starts the server as a separate process on dir and returns its base URL.
-func startChild(t *testing.T, dir string) (*exec.Cmd, string) {
+// startChild starts the server as a separate process on dir, with env (NAME=value) added to
+// its environment, and returns its base URL.
+func startChild(t *testing.T, dir string, env ...string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "info")
-	cmd.Env = append(os.Environ(), childEnv+"=1", "ENRICHER_BOOTSTRAP_KEY="+testBootstrapKey)
+	cmd.Env = append(append(os.Environ(), childEnv+"=1", "ENRICHER_BOOTSTRAP_KEY="+testBootstrapKey), env...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

@@ -18,12 +18,16 @@ import (
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
 
+	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/actors"
 	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/transport/api"
 	"github.com/entity-enricher/enricher/transport/fetch"
 	"github.com/entity-enricher/enricher/transport/llm"
 )
+
+// webhookTimeout bounds one webhook delivery attempt (fixed by the contract).
+const webhookTimeout = 10 * time.Second
 
 // Main is one running server: storage, model catalog and HTTP front end, wired from a Config.
 // Open builds it and opens the listener; Run serves until its context ends, then shuts down.
@@ -106,6 +110,8 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	}
 	m.metrics = newMetrics()
 	m.metrics.watchStorage(m.db.FreeBytes, m.db.LowSpace)
+	// Webhook deliveries go through the batch-fetch guard: same address rules, same dialer.
+	webhooks := fetch.New(fetch.Config{Timeout: webhookTimeout, AllowPrivate: cfg.FetchAllowPrivate})
 	providers, err := newProviders(catalog, int64(cfg.SimSeed), cfg.LLMTimeout)
 	if err != nil {
 		return nil, err
@@ -117,7 +123,9 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 		PauseTimeout: cfg.PauseTimeout, ClassifyMaxChars: cfg.ClassifyMaxChars, SSEBuffer: cfg.SSEBuffer,
 		SSEMaxSubscribers: cfg.SSEMaxSubscribers, EventMaxBytes: cfg.EventMaxBytes, JobEventsMaxBytes: cfg.JobEventsMaxBytes,
 		MaxSchemasPerOrg: cfg.MaxSchemasPerOrg, BatchConcurrency: cfg.BatchConcurrency, Observer: m.metrics, Logger: log, Now: env.Now,
-	}, actors.Deps{Store: m.db, Catalog: catalog, Providers: providers, Schemas: m.db})
+		Webhooks: actors.WebhookConfig{Schedule: cfg.WebhookSchedule, Concurrency: cfg.WebhookConc, AttemptTimeout: webhookTimeout,
+			SealKey: enricher.WebhookSealKey(secret)},
+	}, actors.Deps{Store: m.db, Catalog: catalog, Providers: providers, Schemas: m.db, Webhooks: m.db, WebhookSender: webhooks})
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +154,7 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 		SSEHeartbeat: cfg.SSEHeartbeat, SyncMaxTimeout: cfg.SyncMaxTimeout, JobRetention: cfg.JobRetention,
 		IdempotencyTTL: cfg.IdempotencyTTL, Version: version, Logger: log, NowFunc: env.Now,
 	}, api.Deps{Accounts: m.db, Keys: m.db, Schemas: m.db, Records: recordsAPI{m.db}, Jobs: m.db, Models: catalog, Health: m.db,
-		Engine: engineAPI{m.engine}, Idempotency: m.db, Results: resultsAPI{m.db},
+		Engine: engineAPI{m.engine}, Idempotency: m.db, Results: resultsAPI{m.db}, Webhooks: m.db, URLGuard: webhooks,
 		Metrics: m.metrics, MetricsHandler: metricsOnMain,
 		Fetcher: fetcherAPI{fetch.New(fetch.Config{Timeout: cfg.FetchTimeout, MaxBytes: int64(cfg.FetchMaxBytes),
 			MaxEntities: cfg.MaxBatchEntities, AllowPrivate: cfg.FetchAllowPrivate})}})

@@ -30,6 +30,7 @@ type enrichRequest struct {
 	// batch only
 	Entities        []json.RawMessage `json:"entities"`
 	SelectedIndices []int             `json:"selected_indices"`
+	webhookFields                     // webhook_url, webhook_events (handlers_webhooks.go)
 }
 
 // The three ways an enrichment starts.
@@ -198,6 +199,10 @@ func (c *call) enrichSpec(req *enrichRequest, mode int) (*enricher.EnrichSpec, e
 		if t := *req.TimeoutSeconds; t < 1 || t > max {
 			return nil, enricher.Errorf(enricher.KindInvalid, "timeout_seconds: must be from 1 to %d", max)
 		}
+	}
+	var err error
+	if spec.Webhook, err = c.webhookTarget(req.webhookFields, mode == modeBatch); err != nil {
+		return nil, err
 	}
 	// 404 for the schema named in the body comes after every 400.
 	if hasID {

@@ -12,6 +12,7 @@ type mergeRequest struct {
 	ResultIDs        []string `json:"result_ids"`
 	ArbitrationModel *string  `json:"arbitration_model"`
 	TimeoutSeconds   *int     `json:"timeout_seconds"`
+	webhookFields
 }
 
 // startMerge checks a merge request and starts its fusion job, storing bind with it.
@@ -38,7 +39,11 @@ func (c *call) startMerge(req *mergeRequest, bind *enricher.IdempotencyBinding) 
 			return nil, enricher.Wrap(enricher.KindInvalid, err, "arbitration_model: "+err.Error())
 		}
 	}
-	return c.s.deps.Engine.StartFusion(c.p.org.ID, c.createdBy(), req.ResultIDs, req.ArbitrationModel, bind)
+	webhook, err := c.webhookTarget(req.webhookFields, false)
+	if err != nil {
+		return nil, err
+	}
+	return c.s.deps.Engine.StartFusion(c.p.org.ID, c.createdBy(), req.ResultIDs, req.ArbitrationModel, webhook, bind)
 }
 
 func handleMergeStream(c *call) error {

@@ -14,6 +14,7 @@ type generateRequest struct {
 	EntityData json.RawMessage `json:"entity_data"`
 	Model      string          `json:"model"`
 	Name       *string         `json:"name"`
+	webhookFields
 }
 
 // startSchemaJob answers a schema job start (or its idempotent replay).
@@ -65,12 +66,16 @@ func handleGenerateSchema(c *call) error {
 	if _, err := c.s.deps.Models.Lookup(req.Model); err != nil {
 		return err
 	}
+	if spec.Webhook, err = c.webhookTarget(req.webhookFields, false); err != nil {
+		return err
+	}
 	return c.startSchemaJob(spec)
 }
 
 type editRequest struct {
 	Model  string `json:"model"`
 	Prompt string `json:"prompt"`
+	webhookFields
 }
 
 func handleEditSchema(c *call) error {
@@ -94,8 +99,12 @@ func handleEditSchema(c *call) error {
 	if _, err := c.s.deps.Models.Lookup(req.Model); err != nil {
 		return err
 	}
+	webhook, err := c.webhookTarget(req.webhookFields, false)
+	if err != nil {
+		return err
+	}
 	if cur.IsDeleted {
 		return enricher.Errorf(enricher.KindConflict, "schema is deleted: restore it first")
 	}
-	return c.startSchemaJob(&enricher.SchemaJobSpec{Kind: enricher.SchemaJobEdit, Model: req.Model, SchemaID: cur.ID, Prompt: req.Prompt})
+	return c.startSchemaJob(&enricher.SchemaJobSpec{Kind: enricher.SchemaJobEdit, Model: req.Model, SchemaID: cur.ID, Prompt: req.Prompt, Webhook: webhook})
 }

@@ -55,6 +55,8 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/api/auth/me", minRole: op, handle: handleMe},
 		{method: "PATCH", path: "/api/auth/organization", minRole: own, handle: handleRenameOrganization},
 		{method: "POST", path: "/api/auth/leave-organization", minRole: op, handle: handleLeave},
+		{method: "GET", path: "/api/auth/webhook-secret", minRole: own, handle: handleGetWebhookSecret},
+		{method: "POST", path: "/api/auth/webhook-secret", minRole: own, handle: handleRotateWebhookSecret},
 
 		{method: "GET", path: "/api/auth/users", minRole: own, handle: handleListUsers},
 		{method: "GET", path: "/api/auth/pending-users", minRole: own, handle: handlePendingUsers},
@@ -95,6 +97,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/api/llm/jobs", minRole: op, handle: handleListJobs},
 		{method: "GET", path: "/api/llm/jobs/{job_id}", minRole: op, handle: handleJobStatus},
 		{method: "GET", path: "/api/llm/jobs/{job_id}/results", minRole: op, queryToken: true, handle: handleResults},
+		{method: "GET", path: "/api/llm/jobs/{job_id}/webhooks", minRole: op, handle: handleJobWebhooks},
 		{method: "GET", path: "/api/records", minRole: op, handle: handleListRecords},
 		{method: "GET", path: "/api/records/stats", minRole: op, handle: handleRecordStats},
 		{method: "GET", path: "/api/costs/summary", minRole: op, handle: handleCostSummary},

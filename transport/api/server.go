@@ -120,6 +120,8 @@ type Deps struct {
 	Idempotency IdempotencyStore
 	Fetcher     EntityFetcher
 	Results     ResultStore
+	Webhooks    WebhookStore // signing secrets and deliveries
+	URLGuard    URLGuard     // checks webhook_url like batch fetch checks its URL
 	// Metrics observes requests and streams (optional). MetricsHandler serves GET /metrics to
 	// admins on this listener (optional: nil when metrics have their own listener, then the
 	// route is 404 here).
@@ -129,18 +131,20 @@ type Deps struct {
 
 // Server is the HTTP front end. Build it with New, run it with Serve, stop it with Shutdown.
 type Server struct {
-	cfg     Config
-	deps    Deps
-	log     *slog.Logger
-	signer  signer
-	http    *fasthttp.Server
-	router  *router.Router
-	routes  []route
-	usage   *keyUsage
-	lockout *lockout
-	limiter *rateLimiter
-	started time.Time
-	loaded  time.Time // when the model catalog was loaded (server build)
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	signer signer
+	// webhookSealKey seals organizations' webhook secrets at rest (derived from TokenSecret).
+	webhookSealKey []byte
+	http           *fasthttp.Server
+	router         *router.Router
+	routes         []route
+	usage          *keyUsage
+	lockout        *lockout
+	limiter        *rateLimiter
+	started        time.Time
+	loaded         time.Time // when the model catalog was loaded (server build)
 
 	idemLocks keyLocks
 	relief    *memoryRelief
@@ -162,17 +166,18 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Accounts == nil || deps.Keys == nil || deps.Schemas == nil || deps.Records == nil || deps.Jobs == nil ||
 		deps.Models == nil || deps.Health == nil || deps.Engine == nil || deps.Idempotency == nil || deps.Fetcher == nil ||
-		deps.Results == nil {
+		deps.Results == nil || deps.Webhooks == nil || deps.URLGuard == nil {
 		return nil, errors.New("api: every dependency is required")
 	}
 	now := cfg.NowFunc()
 	s := &Server{
 		cfg: cfg, deps: deps, log: cfg.Logger,
-		signer:  signer{secret: cfg.TokenSecret},
-		usage:   newKeyUsage(),
-		lockout: newLockout(10, 15*time.Minute),
-		limiter: newRateLimiter(cfg.RateLimit),
-		started: now, loaded: now,
+		signer:         signer{secret: cfg.TokenSecret},
+		webhookSealKey: enricher.WebhookSealKey(cfg.TokenSecret),
+		usage:          newKeyUsage(),
+		lockout:        newLockout(10, 15*time.Minute),
+		limiter:        newRateLimiter(cfg.RateLimit),
+		started:        now, loaded: now,
 		relief: newMemoryRelief(),
 	}
 	s.closing, s.endSSE = context.WithCancel(context.Background())

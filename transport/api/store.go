@@ -100,8 +100,10 @@ type Engine interface {
 	// is stored with the job in the same write (its Idempotency-Key; KindConflict when the
 	// key was bound meanwhile); the same holds for the two starts below.
 	Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error)
-	// StartFusion checks the records and starts a fusion job (KindNotFound, KindInvalid).
-	StartFusion(org string, by enricher.CreatedBy, recordIDs []string, arbiter *string, bind *enricher.IdempotencyBinding) (*enricher.Job, error)
+	// StartFusion checks the records and starts a fusion job (KindNotFound, KindInvalid);
+	// webhook (optional) is the job's callback target.
+	StartFusion(org string, by enricher.CreatedBy, recordIDs []string, arbiter *string, webhook *enricher.WebhookTarget,
+		bind *enricher.IdempotencyBinding) (*enricher.Job, error)
 	// StartSchemaJob starts a schema generation or AI edit job.
 	StartSchemaJob(org string, by enricher.CreatedBy, spec *enricher.SchemaJobSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error)
 	// Subscribe opens a stream on a job of org that starts after seq after (KindNotFound,

@@ -49,6 +49,7 @@ type Result struct {
 type Fetcher struct {
 	cfg    Config
 	client *http.Client
+	poster *http.Client // same transport, no redirects (Post)
 }
 
 // authHeaderKey carries the name of an API-key header to strip on cross-host redirects.
@@ -95,6 +96,8 @@ func New(cfg Config) *Fetcher {
 		DisableKeepAlives:     true,
 	}
 	f.client = &http.Client{Transport: transport, Timeout: cfg.Timeout, CheckRedirect: f.checkRedirect}
+	f.poster = &http.Client{Transport: transport, Timeout: cfg.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return f
 }
 
@@ -209,7 +212,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, auth Auth) (*Result,
 	default:
 		return nil, invalid("auth.auth_type: unknown value %q", auth.Type)
 	}
-	res, err := f.do(req)
+	res, err := f.do(req, f.client)
 	if err != nil {
 		return nil, err
 	}
@@ -231,9 +234,9 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, auth Auth) (*Result,
 	return &Result{Entities: entities, Format: format, Elapsed: time.Since(start)}, nil
 }
 
-// do sends req and turns transport failures into client-safe 400s.
-func (f *Fetcher) do(req *http.Request) (*http.Response, error) {
-	res, err := f.client.Do(req)
+// do sends req with client and turns transport failures into client-safe 400s.
+func (f *Fetcher) do(req *http.Request, client *http.Client) (*http.Response, error) {
+	res, err := client.Do(req)
 	if err == nil {
 		return res, nil
 	}

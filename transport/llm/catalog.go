@@ -109,7 +109,8 @@ var (
 )
 
 // NewCatalog builds the catalog: built-ins, then the models file, then availability from the
-// environment. Any error in the models file names the entry.
+// environment. Any error in the models file starts with the line it is on ("line 3: ...") and
+// names the entry.
 func NewCatalog(cfg CatalogConfig) (*Catalog, error) {
 	env := cfg.Env
 	if env == nil {
@@ -197,12 +198,12 @@ type modelsFile struct {
 
 func (c *Catalog) applyFile(data []byte) error {
 	var f modelsFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&f); err != nil {
-		return fmt.Errorf("models file is not valid: %w", err)
+	if err := json.Unmarshal(data, &f); err != nil {
+		return decodeError(data, err)
 	}
+	lines := locateEntries(data)
 	for i, p := range f.Providers {
-		where := fmt.Sprintf("providers[%d] (%q)", i, p.Name)
+		where := fmt.Sprintf("%sproviders[%d] (%q)", linePrefix(lines.provider(i)), i, p.Name)
 		if !providerNameRE.MatchString(p.Name) {
 			return fmt.Errorf("%s: invalid provider name", where)
 		}
@@ -237,7 +238,7 @@ func (c *Catalog) applyFile(data []byte) error {
 		c.providers[p.Name] = cur
 	}
 	for i, m := range f.Models {
-		where := fmt.Sprintf("models[%d] (%q)", i, m.Key)
+		where := fmt.Sprintf("%smodels[%d] (%q)", linePrefix(lines.model(i)), i, m.Key)
 		key, err := enricher.ParseModelKey(m.Key)
 		if err != nil {
 			return fmt.Errorf("%s: %v", where, err)
@@ -281,10 +282,10 @@ func (c *Catalog) applyFile(data []byte) error {
 	for k, prof := range f.Sim {
 		key, err := enricher.ParseModelKey(k)
 		if err != nil || key.Provider != "sim" {
-			return fmt.Errorf("sim[%q]: not a sim model key", k)
+			return fmt.Errorf("%ssim[%q]: not a sim model key", linePrefix(lines.simKey(k)), k)
 		}
 		if _, ok := c.index[k]; !ok {
-			return fmt.Errorf("sim[%q]: unknown sim model", k)
+			return fmt.Errorf("%ssim[%q]: unknown sim model", linePrefix(lines.simKey(k)), k)
 		}
 		c.sim[key.Model] = prof
 	}

@@ -196,7 +196,7 @@ func (a *modelActor) newCall(p plannedCall) *callSpec {
 			return out, problems
 		},
 		MaxAttempts: a.spec.MaxAttempts, MaxTokens: a.spec.MaxTokens, ExpertiseKey: key, ExpertiseName: name,
-		Hints: llm.Hints{Entity: a.spec.Entity, Directive: a.spec.Directive, Languages: a.spec.Languages},
+		Hints: llm.Hints{Entity: a.spec.Entity, Directive: a.spec.Directive, Languages: a.spec.Languages, RootName: a.rootName()},
 		Now:   a.spec.Now, Observer: a.spec.Observer,
 	}
 }
@@ -359,4 +359,12 @@ func (a *modelActor) promptCall(st *callState) enricher.PromptCall {
 		call.RawResponse = ans.RawResponse
 	}
 	return call
+}
+
+// rootName is the schema root's name, for the sim provider's descriptions; empty without a schema.
+func (a *modelActor) rootName() string {
+	if a.spec.Schema == nil {
+		return ""
+	}
+	return a.spec.Schema.Root.Name
 }

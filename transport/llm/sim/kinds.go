@@ -78,18 +78,18 @@ func classification(c *call, mismatch bool) doc {
 	switch status {
 	case "match":
 		confidence = 0.9
-		description = fmt.Sprintf("%s, a %s", name, root)
-		reasoning = fmt.Sprintf("The data describes %s as a %s.", name, root)
+		description = fmt.Sprintf("%s, %s", name, withArticle(root))
+		reasoning = fmt.Sprintf("The data describes %s as %s.", name, withArticle(root))
 	case "mismatch":
 		confidence = 0.85
-		description = fmt.Sprintf("%s, which is not a %s", name, root)
-		reasoning = fmt.Sprintf("The data does not describe a %s.", root)
-		alternatives = []string{"something other than a " + root}
+		description = fmt.Sprintf("%s, which is not %s", name, withArticle(root))
+		reasoning = fmt.Sprintf("The data does not describe %s.", withArticle(root))
+		alternatives = []string{"something other than " + withArticle(root)}
 	case "ambiguous":
 		confidence = 0.5
-		description = fmt.Sprintf("%s, possibly a %s", name, root)
-		reasoning = fmt.Sprintf("The data fits a %s and other kinds of entity.", root)
-		alternatives = []string{root, "something other than a " + root}
+		description = fmt.Sprintf("%s, possibly %s", name, withArticle(root))
+		reasoning = fmt.Sprintf("The data fits %s and other kinds of entity.", withArticle(root))
+		alternatives = []string{root, "something other than " + withArticle(root)}
 	default: // unknown
 		confidence = 0.2
 		description = name
@@ -103,6 +103,14 @@ func classification(c *call, mismatch bool) doc {
 		{"reasoning", "Simulated classification. " + reasoning},
 		{"alternative_interpretations", alternatives},
 	}
+}
+
+// capitalize upper-cases the first letter of s.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // entityName is the first non-empty string among the fields name, title and label
@@ -180,7 +188,7 @@ func generation(c *call) doc {
 	schema := doc{
 		{"root", doc{
 			{"name", root},
-			{"description", fmt.Sprintf("A %s, as described by the sample", root)},
+			{"description", fmt.Sprintf("%s, as described by the sample", capitalize(withArticle(root)))},
 			{"type", "object"},
 			{"properties", props},
 		}},

@@ -87,8 +87,11 @@ var plausible = map[string]func(v any) bool{
 		}
 		return len(v.([]any)) > 0
 	},
-	"sector":    func(v any) bool { return inList(industries, v) },
-	"summary":   func(v any) bool { s := v.(string); return utf8.RuneCountInString(s) <= 40 && strings.HasPrefix(s, "Company ") },
+	"sector": func(v any) bool { return inList(industries, v) },
+	"summary": func(v any) bool {
+		s := v.(string)
+		return utf8.RuneCountInString(s) <= 40 && strings.HasPrefix(s, "Company ")
+	},
 	"latitude":  between(-90, 90, false),
 	"longitude": between(-180, 180, false),
 	"uuid": func(v any) bool {

@@ -44,7 +44,7 @@ func newPlannedCall(d *enricher.Domain, spec *enricher.AnswerSpec) plannedCall {
 	return plannedCall{Domain: d, Spec: spec, Schema: schema}
 }
 
-// planCalls splits a run into calls by strategy (SPEC §5.3). Domains without asked fields
+// planCalls splits a run into calls by strategy. Domains without asked fields
 // make no call; a run with nothing to ask makes none.
 func planCalls(s *enricher.Schema, entity map[string]any, strategy enricher.Strategy, langs []string) []plannedCall {
 	if strategy != enricher.StrategyMultiExpertise {

@@ -6,7 +6,7 @@ import (
 
 // Stream is one subscriber's view of a job: stored events first (Replay), then live ones
 // (Live). Subscribe-then-replay guarantees no gap and, with the seq check the reader does, no
-// duplicate (DESIGN.md §4). Close it when done.
+// duplicate. Close it when done.
 type Stream struct {
 	e     *Engine
 	jobID string

@@ -10,7 +10,7 @@ import (
 
 // Supervisor commands.
 type (
-	// reserve asks for an admission slot for a new job of Org (SPEC §8.6).
+	// reserve asks for an admission slot for a new job of Org.
 	reserve struct{ Org string }
 	// reserved answers reserve: nil Err, or a KindTooMany/KindUnavailable error.
 	reserved struct{ Err error }
@@ -126,5 +126,5 @@ func (s *supervisorActor) free(org string) {
 }
 
 // stopStrategy stops a failing child and never restarts it: a restart would re-run paid LLM
-// calls and lose collected results (DESIGN.md §3).
+// calls and lose collected results.
 var stopStrategy = actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive { return actor.StopDirective })

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Config is every setting of SPEC.md §11, read from ENRICHER_* variables and flags (a flag wins
+// Config is every setting of the server, read from ENRICHER_* variables and flags (a flag wins
 // over its variable). Defaults are those of the spec and are listed in the README.
 type Config struct {
 	Listen            string
@@ -67,7 +67,7 @@ type Config struct {
 
 // setting binds one named setting to a field of Config.
 type setting struct {
-	name  string // snake_case name of SPEC §11; the flag is --name-with-dashes
+	name  string // snake_case name, as in the README; the flag is --name-with-dashes
 	usage string
 	def   string
 	ptr   any // *string, *bool, *int, *float64 or *time.Duration

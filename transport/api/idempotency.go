@@ -12,7 +12,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// IdempotencyStore remembers successful job starts (SPEC §10). Implemented by storage.DB.
+// IdempotencyStore remembers successful job starts. Implemented by storage.DB.
 type IdempotencyStore interface {
 	Idempotency(org, key string) (*enricher.IdempotentStart, error)
 	SaveIdempotency(org, key string, v *enricher.IdempotentStart, ttl time.Duration) error

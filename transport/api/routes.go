@@ -122,7 +122,7 @@ func (s *Server) handler(r route) fasthttp.RequestHandler {
 	}
 }
 
-// admit authenticates and authorizes a call for route r (SPEC §0.2 order: 401, then 403).
+// admit authenticates and authorizes a call for route r (401, then 403).
 func (s *Server) admit(c *call, r route) error {
 	if r.minRole == public {
 		return nil

@@ -13,7 +13,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// handleStream serves GET /api/llm/stream/{job_id} (SPEC §8.1, §8.5): stored events after the
+// handleStream serves GET /api/llm/stream/{job_id}: stored events after the
 // resume point, then live events, with ": ping" heartbeats; the response ends after the
 // terminal event, when the subscriber falls behind (the client resumes with Last-Event-ID) or
 // at shutdown.

@@ -26,7 +26,7 @@ type ProviderInfo struct {
 	MissingEnv string `json:"-"`
 }
 
-// SimProfile tunes a simulated model (SPEC §3.5).
+// SimProfile tunes a simulated model.
 type SimProfile struct {
 	BaseLatencyMS    int                `json:"base_latency_ms"`
 	MSPerOutputToken float64            `json:"ms_per_output_token"`
@@ -47,7 +47,7 @@ func BuiltinSimProfiles() map[string]SimProfile {
 	}
 }
 
-// builtinProviders are the providers of SPEC §3.1, in catalog order.
+// builtinProviders are the built-in providers, in catalog order.
 var builtinProviders = []ProviderInfo{
 	{Name: "anthropic", Protocol: "anthropic", BaseURL: "https://api.anthropic.com", APIKeyEnv: "ANTHROPIC_API_KEY"},
 	{Name: "openai", Protocol: "openai", BaseURL: "https://api.openai.com/v1", APIKeyEnv: "OPENAI_API_KEY"},
@@ -63,7 +63,7 @@ var baseURLEnv = map[string]string{
 	"deepseek": "DEEPSEEK_BASE_URL", "ollama": "OLLAMA_BASE_URL",
 }
 
-// builtinModels is the catalog of SPEC §3.2, in table order.
+// builtinModels is the built-in model catalog, in table order.
 func builtinModels() []enricher.ModelInfo {
 	m := func(key, upstream, name string, in, out float64, ctx int, flags string) enricher.ModelInfo {
 		provider, model, _ := strings.Cut(key, "::")
@@ -90,7 +90,7 @@ func builtinModels() []enricher.ModelInfo {
 type CatalogConfig struct {
 	// Env looks up credentials and base URLs (os.Getenv in the server). Nil: nothing is set.
 	Env func(string) string
-	// ModelsFile is the content of the models file (SPEC §3.3); nil when there is none.
+	// ModelsFile is the content of the models file; nil when there is none.
 	ModelsFile []byte
 }
 
@@ -316,7 +316,7 @@ func (c *Catalog) Available() []string {
 }
 
 // Lookup returns the model with key if it is known and available. Errors are KindInvalid with
-// the messages of SPEC §3.1.
+// the messages "unknown model" and "model is not available: <VAR> is not set".
 func (c *Catalog) Lookup(key string) (enricher.ModelInfo, error) {
 	i, ok := c.index[key]
 	if !ok {

@@ -56,7 +56,7 @@ func rootName(c *call) string {
 	return "Entity"
 }
 
-// classification answers a classification call (SPEC §5.6): status "match" with confidence
+// classification answers a classification call: status "match" with confidence
 // 0.9 and expected_type = the root name, "mismatch" under the classification_mismatch fault,
 // or the status the directive's `classification` names.
 func classification(c *call, mismatch bool) doc {
@@ -131,7 +131,7 @@ func entityName(entity map[string]any) string {
 	return "the entity"
 }
 
-// arbitration answers an arbitration call (SPEC §6.3): for each conflict, the value of the
+// arbitration answers an arbitration call: for each conflict, the value of the
 // model whose key sorts first.
 func arbitration(c *call) doc {
 	decisions := make([]doc, 0, len(c.hints.Conflicts))
@@ -170,7 +170,7 @@ func suggestions() []string {
 // keyNames are the field names that become search keys in generated schemas.
 var keyNames = map[string]bool{"name": true, "title": true, "id": true, "website": true, "domain": true}
 
-// sampleSchema builds a schema document from a sample (SPEC §4.5).
+// sampleSchema builds a schema document from a sample.
 type sampleSchema struct {
 	count int // named properties so far (S9)
 }

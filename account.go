@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Role is a level of access inside an organization (SPEC §0.5). Higher roles include every
+// Role is a level of access inside an organization. Higher roles include every
 // right of the lower ones.
 type Role string
 
@@ -39,7 +39,7 @@ func (r Role) Valid() bool { return r.Level() > 0 }
 // AtLeast reports whether r includes the rights of min.
 func (r Role) AtLeast(min Role) bool { return r.Valid() && r.Level() >= min.Level() }
 
-// UserStatus is the lifecycle state of a user (SPEC §1.1).
+// UserStatus is the lifecycle state of a user.
 type UserStatus string
 
 // The user statuses.
@@ -73,7 +73,7 @@ type User struct {
 	PasswordHash   string     `json:"-"`
 }
 
-// KeyType tells organization access keys from user keys (SPEC §2).
+// KeyType tells organization access keys from user keys.
 type KeyType string
 
 // The API key types.
@@ -144,7 +144,7 @@ func ValidEmail(s string) bool {
 	return dot > 0 && dot < len(domain)-1
 }
 
-// ValidSlug reports whether s is a valid organization slug (SPEC §1.1).
+// ValidSlug reports whether s is a valid organization slug.
 func ValidSlug(s string) bool {
 	if len(s) < 3 || len(s) > 50 {
 		return false
@@ -187,14 +187,14 @@ func SlugFromName(name string) string {
 }
 
 // RefreshToken is the stored state of one refresh token; the token itself is kept only as its
-// SHA-256. A refresh token works once (SPEC §1.1).
+// SHA-256. A refresh token works once.
 type RefreshToken struct {
 	UserID    string `json:"user_id"`
 	OrgID     string `json:"org_id"`
 	ExpiresAt Time   `json:"expires_at"`
 }
 
-// KeyUsage is a batch of uses of one API key, counted in memory since the last flush (SPEC §2).
+// KeyUsage is a batch of uses of one API key, counted in memory since the last flush.
 type KeyUsage struct {
 	OrgID, KeyID string
 	Uses         int64

@@ -6,7 +6,7 @@ import (
 	"strconv"
 )
 
-// CheckAnswer validates the raw text of a model's answer against a (SPEC §5.4): it extracts
+// CheckAnswer validates the raw text of a model's answer against a: it extracts
 // the first top-level JSON object (ExtractJSONObject), parses it and checks it. Every asked
 // property must be present; null is allowed unless the property is not Nullable; types are
 // exact, except that an integral number such as 2.0 is accepted as an integer; arrays and

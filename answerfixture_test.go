@@ -12,7 +12,7 @@ func answerLeaf(name string, t Type) *Property {
 	return &Property{Name: name, Type: t, Nullable: true}
 }
 
-// answerTestSchema returns the SPEC §4.2 example schema, built directly as ParseSchema would
+// answerTestSchema returns the example Company schema, built directly as ParseSchema would
 // (Nullable true by default, Expertise set on root properties). Each call returns a new tree.
 func answerTestSchema() *Schema {
 	name := answerLeaf("name", TypeString)

@@ -1,10 +1,10 @@
 package enricher
 
-// defaultAnswerLanguage is the language used when a request names none (SPEC §5.1).
+// defaultAnswerLanguage is the language used when a request names none.
 const defaultAnswerLanguage = "en"
 
-// AnswerSpec is what one LLM call asks for: the asked properties and the requested languages
-// (SPEC §5.5, §5.7). Properties is a pruned copy of the schema tree: pruned objects are new
+// AnswerSpec is what one LLM call asks for: the asked properties and the requested languages.
+// Properties is a pruned copy of the schema tree: pruned objects are new
 // *Property values, everything else (array items, leaves' examples) is shared with the Schema
 // and must not be modified. Languages holds at least one code; the first is the primary
 // language. An AnswerSpec is immutable once built and safe to share between goroutines.
@@ -13,7 +13,7 @@ type AnswerSpec struct {
 	Languages  []string
 }
 
-// NewAnswerSpec returns the asked fields of one call about input (SPEC §5.5): every schema
+// NewAnswerSpec returns the asked fields of one call about input: every schema
 // property except `preserve` ones and except search keys whose value input already holds
 // (non-empty: not null, "" or []). Both rules apply at the root and inside nested objects,
 // not inside arrays, where every item field is asked. Input keys match case-insensitively,
@@ -22,7 +22,7 @@ type AnswerSpec struct {
 // domain "" keeps every root property; otherwise only the root properties whose Expertise is
 // domain (an empty Expertise counts as GeneralDomain). languages are the requested codes,
 // first primary, already validated and lower-cased; an empty list means "en".
-// The result may be Empty: such a call is not made (SPEC §5.3).
+// The result may be Empty: such a call is not made.
 func NewAnswerSpec(s *Schema, input map[string]any, domain string, languages []string) *AnswerSpec {
 	var roots []*Property
 	for _, p := range s.Root.Properties {

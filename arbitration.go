@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Decision is an arbiter's choice for one conflicted field (SPEC §6.3).
+// Decision is an arbiter's choice for one conflicted field.
 type Decision struct {
 	Path        string `json:"path"`
 	Value       any    `json:"value"`
@@ -66,7 +66,7 @@ func PropertyAt(s *Schema, path string) *Property {
 }
 
 // ParseDecisions extracts and checks an arbitration answer: every conflict's path exactly
-// once, no other path, and each value valid for its field (SPEC §6.3). It returns the
+// once, no other path, and each value valid for its field. It returns the
 // decisions and the values by path.
 func ParseDecisions(s *Schema, text string, conflicts []FieldConflict, languages []string) ([]Decision, map[string]any, []string) {
 	raw, err := ExtractJSONObject(text)

@@ -22,7 +22,7 @@ func CanonicalJSON(doc []byte) ([]byte, error) {
 	return appendOrdered(make([]byte, 0, len(doc)), v, true), nil
 }
 
-// SchemaContentHash returns the content_hash of a normalised schema document (SPEC §4.4):
+// SchemaContentHash returns the content_hash of a normalised schema document:
 // "sha256:" followed by the lower-case hex SHA-256 of CanonicalJSON(normalized). Pass the output
 // of NormalizeSchemaJSON. It returns a KindInvalid error when normalized is not valid JSON.
 func SchemaContentHash(normalized []byte) (string, error) {
@@ -34,7 +34,7 @@ func SchemaContentHash(normalized []byte) (string, error) {
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
-// NormalizeSchemaJSON returns the stored form of a schema document (SPEC §4.4): compact JSON in
+// NormalizeSchemaJSON returns the stored form of a schema document: compact JSON in
 // the document's own member order where, on every property (root, $defs, nested properties and
 // array items), the search-key spellings `identifying` and `search_key` are folded into
 // `is_key`. The first spelling written takes the place of `"is_key": <flag>`, where flag is true

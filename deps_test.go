@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestImportDirection keeps the arrows of DESIGN.md §2 true: the root imports nothing of the
+// TestImportDirection keeps the import arrows true: the root imports nothing of the
 // module, storage never imports fasthttp or protoactor, transport/api never imports actors or
 // storage, adapters never import actors, and the Go client imports only the root.
 func TestImportDirection(t *testing.T) {

@@ -10,17 +10,17 @@ import (
 	"strings"
 )
 
-// SimDirectiveKey is the entity_data key of the sim provider's directive (SPEC §3.5).
+// SimDirectiveKey is the entity_data key of the sim provider's directive.
 const SimDirectiveKey = "_sim"
 
-// EntityNamespace is the UUIDv5 namespace of entity ids (SPEC §5.9).
+// EntityNamespace is the UUIDv5 namespace of entity ids.
 const EntityNamespace = "5c2e3a4f-8b1d-4e6a-9f07-3d5b2c1a0e98"
 
 // entityNamespace holds the 16 bytes of EntityNamespace.
 var entityNamespace = parseEntityUUID(EntityNamespace)
 
 // entityKeyPath is a search key of the entity: an is_key property outside arrays and outside
-// preserve subtrees (preserve wins over every other flag, SPEC §4.1).
+// preserve subtrees (preserve wins over every other flag).
 type entityKeyPath struct {
 	path []string // property names from the root
 	name string   // the path joined with "."
@@ -99,7 +99,7 @@ func holdsKeyValue(v any) bool {
 	return true
 }
 
-// CheckSearchKeys applies the search-key rule (SPEC §5.5) to entity, which must already be
+// CheckSearchKeys applies the search-key rule to entity, which must already be
 // free of the `_sim` directive. It returns a KindInvalid error when entity is empty, or when
 // the schema has search keys and entity holds a non-empty value (not null, "" or []) for none
 // of them: "entity_data has none of the search keys: name, country", keys listed in schema
@@ -123,7 +123,7 @@ func CheckSearchKeys(s *Schema, entity map[string]any) error {
 	return Errorf(KindInvalid, "entity_data has none of the search keys: %s", strings.Join(names, ", "))
 }
 
-// EntityID returns the entity id of SPEC §5.9: the UUIDv5 (SHA-1, RFC 9562) in EntityNamespace
+// EntityID returns the entity id of records: the UUIDv5 (SHA-1, RFC 9562) in EntityNamespace
 // of "<orgID>|<canonical JSON>". The canonical JSON is the compact JSON of an object mapping
 // each search key that entity holds (non-empty, matched as by CheckSearchKeys) to its value as
 // given, names lower-cased (dotted paths for nested keys); when entity holds none, the whole
@@ -219,7 +219,7 @@ func ValidUUID(s string) bool {
 	return true
 }
 
-// EntityName returns the display name of entity (SPEC §5.9): the first non-blank string among
+// EntityName returns the display name of entity: the first non-blank string among
 // its top-level fields `name`, `title` and `label` (in that order, keys matched
 // case-insensitively), else the first non-blank string value of a search key (schema order),
 // else "entity <index>" when index is non-nil (batch entities; the index is printed as given)
@@ -245,7 +245,7 @@ func EntityName(s *Schema, entity map[string]any, index *int) string {
 	return "entity"
 }
 
-// StripSimDirective returns entity without its top-level `_sim` key (SPEC §3.5) and the
+// StripSimDirective returns entity without its top-level `_sim` key and the
 // directive object it held (nil when absent or not an object). entity is never modified:
 // clean is a new map sharing entity's values (nil when entity is nil), so callers may add or
 // delete keys of clean freely but must not mutate nested values.

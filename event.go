@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Event names (SPEC §8.3).
+// Event names.
 const (
 	EventClassificationStarted   = "classification_started"
 	EventClassificationCompleted = "classification_completed"
@@ -36,7 +36,7 @@ func TerminalEvent(t string) bool {
 	return t == EventCompleted || t == EventFailed || t == EventCancelled
 }
 
-// EventHeader holds the common fields of every event (SPEC §8.2). The job actor fills it from
+// EventHeader holds the common fields of every event. The job actor fills it from
 // its state when it emits an event.
 type EventHeader struct {
 	Type             string
@@ -64,7 +64,7 @@ type BatchCounters struct {
 }
 
 // Truncatable is implemented by payloads whose object fields may be dropped when the event is
-// too large (SPEC §8.3): Truncated returns a copy with those fields null and "truncated": true.
+// too large: Truncated returns a copy with those fields null and "truncated": true.
 type Truncatable interface{ Truncated() any }
 
 // AppendEvent appends the JSON of one event (header fields first, then the payload's fields)

@@ -10,7 +10,7 @@ type StreamEvent struct {
 	Terminal bool
 }
 
-// Event payloads: the fields each event adds to the common header (SPEC §8.3). EntityIndex is
+// Event payloads: the fields each event adds to the common header. EntityIndex is
 // null outside batches.
 
 // ModelStartedEvent is the payload of model_started.
@@ -53,7 +53,7 @@ type ExpertiseCompletedEvent struct {
 	IsTruncated         bool            `json:"truncated,omitempty"`
 }
 
-// Truncated drops the result objects (SPEC §8.3).
+// Truncated drops the result objects.
 func (e ExpertiseCompletedEvent) Truncated() any {
 	e.ExpertiseResult, e.PartialResult, e.IsTruncated = nil, nil, true
 	return e
@@ -194,7 +194,7 @@ type CancelledEvent struct {
 	Result json.RawMessage `json:"result"`
 }
 
-// Cancel reasons (SPEC §8.3).
+// Cancel reasons.
 const (
 	ReasonUser                   = "user"
 	ReasonPauseTimeout           = "pause_timeout"
@@ -202,7 +202,7 @@ const (
 	ReasonOrganizationDeleted    = "organization_deleted"
 )
 
-// BatchSummary is the result of a batch job (SPEC §7.1).
+// BatchSummary is the result of a batch job.
 type BatchSummary struct {
 	BatchCounters
 	CostUSD          float64 `json:"cost_usd"`

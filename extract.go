@@ -3,7 +3,7 @@ package enricher
 import "encoding/json"
 
 // ExtractJSONObject returns the first complete top-level JSON object in text, the extraction
-// step of answer validation (SPEC §5.4 step 1). Code fences, prose before and after, and any
+// step of answer validation (its first step). Code fences, prose before and after, and any
 // complete top-level JSON array standing before the object are skipped; braces inside strings,
 // including escaped quotes, do not count. A balanced `{…}` span that is not valid JSON (prose
 // such as "{company}") is skipped as a whole, so an object nested inside it is never taken.

@@ -12,10 +12,10 @@ import (
 type FusionInput struct {
 	Model  string         // model key, e.g. "openai::gpt-4o"; distinct across one Fuse call
 	Price  float64        // input_price + output_price of the model, for tie-breaks
-	Output map[string]any // the model's structured output (§5.5 shape), JSON-decoded; not modified
+	Output map[string]any // the model's structured output (the assembled output shape), JSON-decoded; not modified
 }
 
-// FieldConflict is one leaf on which the fused models disagree (SPEC §6.3 FieldConflict).
+// FieldConflict is one leaf on which the fused models disagree.
 // ValuesByModel holds each model's raw value (null when the model had none), deep-copied from
 // the inputs; ResolvedValue is the value held at Path in the merged result (shared with it).
 type FieldConflict struct {
@@ -27,7 +27,7 @@ type FieldConflict struct {
 	ResolutionMethod string         `json:"resolution_method"` // one of the Resolution constants
 }
 
-// ConflictReport is the audit trail of one fusion (SPEC §6.3 ConflictReport). TotalFields counts
+// ConflictReport is the audit trail of one fusion. TotalFields counts
 // the schema's leaves, so it depends only on the schema; AgreedFields + ConflictedFields =
 // TotalFields; Conflicts lists the conflicted leaves only, in schema order, and is never nil.
 type ConflictReport struct {
@@ -37,14 +37,14 @@ type ConflictReport struct {
 	Conflicts        []FieldConflict `json:"conflicts"`
 }
 
-// The field types of a FieldConflict (SPEC §6.1).
+// The field types of a FieldConflict.
 const (
 	FieldTypeScalar       = "scalar"
 	FieldTypeMultilingual = "multilingual"
 	FieldTypeArray        = "array"
 )
 
-// The resolution methods of a FieldConflict (SPEC §6.2, §6.3).
+// The resolution methods of a FieldConflict.
 const (
 	ResolutionMajority = "majority"  // one largest group of equal values
 	ResolutionNonNull  = "non_null"  // nulls dropped, the other values agree
@@ -60,7 +60,7 @@ const (
 const fusionDefaultLanguage = "en"
 
 // Fuse merges the outputs of several models for one entity into one result with a conflict
-// report, by the rules of SPEC §6.1 (conflict detection) and §6.2 (rule-based merge).
+// report: it detects the leaves on which the models disagree and merges each by the rules below.
 //
 // Leaves are scalar, multilingual and array properties; object properties are not leaves, their
 // properties are compared one by one under a dot-notation path ("headquarters.city"). Null and
@@ -81,7 +81,7 @@ const fusionDefaultLanguage = "en"
 // when no input holds an object there; otherwise it is an object keyed by exactly the requested
 // languages, each null when unknown. Languages outside the list are ignored; an empty list means
 // ["en"]. Arrays hold the union of the inputs' arrays, their object items shaped like objects.
-// This is the shape of the output assembly (§5.5), so fusing one output with itself returns it
+// This is the shape of the output assembly, so fusing one output with itself returns it
 // unchanged.
 //
 // The numbers of the report (total, agreed, conflicted) count the schema's leaves outside
@@ -107,8 +107,8 @@ func Fuse(s *Schema, inputs []FusionInput, languages []string) (merged map[strin
 	return merged, f.report
 }
 
-// ApplyDecisions replaces the rule-based value of conflicts with an arbiter's decisions
-// (SPEC §6.3): for each conflict of report whose path is a key of decisions, the decided value
+// ApplyDecisions replaces the rule-based value of conflicts with an arbiter's decisions:
+// for each conflict of report whose path is a key of decisions, the decided value
 // is set at that path in merged and as the conflict's ResolvedValue (both share it), and the
 // conflict's ResolutionMethod becomes ResolutionLLM; NeedsArbitration is left as it was. Paths
 // that name no conflict of report are ignored, so a decision can never add a field outside the
@@ -142,7 +142,7 @@ func (r *ConflictReport) Paths() []string {
 }
 
 // NeedingArbitration returns the conflicts whose NeedsArbitration is true, in report order: the
-// ones an arbiter is asked about (§6.3). They share their maps with r.
+// ones an arbiter is asked about. They share their maps with r.
 func (r *ConflictReport) NeedingArbitration() []FieldConflict {
 	var out []FieldConflict
 	for _, c := range r.Conflicts {

@@ -4,7 +4,7 @@ import (
 	"testing"
 )
 
-// fusionBenchSchema is the company schema of SPEC §4.2 plus ceo, employees and tags: 12 root
+// fusionBenchSchema is the example Company schema plus ceo, employees and tags: 12 root
 // properties.
 func fusionBenchSchema() *Schema {
 	crm := fusionProp("crm_id", TypeString)

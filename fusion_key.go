@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// Comparison keys (SPEC §6.1). Two values of one property agree exactly when their keys are
+// Comparison keys. Two values of one property agree exactly when their keys are
 // equal. A key is a compact, unambiguous text: strings are quoted after normalisation, numbers
 // are printed with 6 significant digits, objects list their schema properties in order, arrays
 // list the sorted, deduplicated keys of their items, multilingual values list the requested

@@ -6,7 +6,7 @@ import (
 	"slices"
 )
 
-// Rule-based merge (SPEC §6.2). Every function takes the candidates of one value in preference
+// Rule-based merge. Every function takes the candidates of one value in preference
 // order (see Fuse) and returns the merged value and the resolution method, "" when every
 // candidate was null.
 
@@ -35,7 +35,7 @@ func (f *fuser) plain(p *Property, cands []any) (any, string) {
 }
 
 // fusionMethodRank orders methods from the clearest to the least clear, for multilingual
-// fields (§6.2: tie_break, longest, non_null, majority, least clear first). union (multilingual
+// fields (tie_break, longest, non_null, majority, least clear first). union (multilingual
 // arrays of strings) and median (numbers in a multilingual field, malformed) are placed where
 // their need of arbitration puts them.
 var fusionMethodRank = map[string]int{

@@ -348,7 +348,7 @@ func TestFuseScalarRules(t *testing.T) {
 	}
 }
 
-// TestFuseSpecExample reproduces the fusion of the example stream of SPEC §8.1, field for field.
+// TestFuseSpecExample reproduces the fusion of the example stream of the API documentation, field for field.
 func TestFuseSpecExample(t *testing.T) {
 	s := fusionSchema(fusionKeyProp("name", TypeString), fusionKeyProp("country", TypeString),
 		fusionProp("founded_year", TypeInteger), fusionProp("ceo", TypeString))

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// JobType is the kind of a job (SPEC §8).
+// JobType is the kind of a job.
 type JobType string
 
 // The job types.
@@ -36,7 +36,7 @@ func (s JobStatus) Terminal() bool {
 	return s == JobCompleted || s == JobFailed || s == JobCancelled
 }
 
-// Strategy is how a model's calls are split (SPEC §5.3).
+// Strategy is how a model's calls are split.
 type Strategy string
 
 // The strategies.
@@ -51,7 +51,7 @@ func (s Strategy) Valid() bool {
 	return s == StrategySinglePass || s == StrategyExpertDomains || s == StrategyMultiExpertise
 }
 
-// Mismatch policies of SPEC §5.6.
+// Mismatch policies: what a classification mismatch does to a job.
 const (
 	MismatchPause    = "pause"
 	MismatchContinue = "continue"
@@ -123,7 +123,7 @@ type Pause struct {
 	ExpiresAt      Time            `json:"expires_at"`
 }
 
-// IdempotentStart is a remembered job start (SPEC §10): the request's fingerprint, the job it
+// IdempotentStart is a remembered job start: the request's fingerprint, the job it
 // started and the response a streaming start answers (null for blocking starts, which answer
 // with the job's outcome).
 type IdempotentStart struct {
@@ -158,7 +158,7 @@ func (b *IdempotencyBinding) Start(jobID string) (*IdempotentStart, error) {
 	return s, nil
 }
 
-// JobView is the JobStatus object of SPEC §8.6, as GET /api/llm/jobs/{job_id} answers it
+// JobView is the JobStatus object, as GET /api/llm/jobs/{job_id} answers it
 // (the server builds it from a Job; clients decode it). Entity counters are nil outside
 // batches; Result is the terminal event's result (null before, absent in lists).
 type JobView struct {

@@ -29,7 +29,7 @@ var languageIndex = func() map[string]string {
 	return m
 }()
 
-// SupportedLanguages returns the supported languages in the order of SPEC §5.7.
+// SupportedLanguages returns the supported languages in their documented order (en fr de es it pt nl sv da nb fi pl cs hu ro el tr ru uk ar he hi zh ja ko th vi id).
 func SupportedLanguages() []Language { return append([]Language(nil), languages...) }
 
 // LanguageLabel returns the label of a (lower-case) language code.

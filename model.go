@@ -1,6 +1,6 @@
 package enricher
 
-// ModelInfo describes one model of the catalog as clients see it (SPEC §3.4). Prices are USD
+// ModelInfo describes one model of the catalog as clients see it. Prices are USD
 // per million tokens. The catalog in transport/llm owns the values; a ModelInfo is a copy.
 type ModelInfo struct {
 	Key                   string  `json:"key"`
@@ -26,7 +26,7 @@ type ModelInfo struct {
 	MaxOutputTokens int    `json:"-"`
 }
 
-// Cost returns the price in USD of a response with the given token counts (SPEC §3.4).
+// Cost returns the price in USD of a response with the given token counts.
 func (m *ModelInfo) Cost(inputTokens, outputTokens int) float64 {
 	return float64(inputTokens)*m.InputPrice/1e6 + float64(outputTokens)*m.OutputPrice/1e6
 }

@@ -5,7 +5,7 @@ import (
 	"unicode"
 )
 
-// ModelKey names a model as "<provider>::<model>" (SPEC §3.1).
+// ModelKey names a model as "<provider>::<model>".
 type ModelKey struct {
 	Provider string
 	Model    string

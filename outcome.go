@@ -2,7 +2,7 @@ package enricher
 
 import "encoding/json"
 
-// Error codes of model runs and calls (SPEC §5.8).
+// Error codes of model runs and calls.
 const (
 	CodeValidationFailed = "validation_failed"
 	CodeRateLimited      = "rate_limited"
@@ -17,7 +17,7 @@ const (
 	CodeInternal         = "internal"
 )
 
-// ModelResult is the outcome of one model run on one entity (SPEC §5.8).
+// ModelResult is the outcome of one model run on one entity.
 type ModelResult struct {
 	Model              string             `json:"model"`
 	Success            bool               `json:"success"`
@@ -65,7 +65,7 @@ type FusionSummary struct {
 	RecordID         *string `json:"record_id"`
 }
 
-// EnrichmentOutcome is the result of an enrichment of one entity (SPEC §5.8).
+// EnrichmentOutcome is the result of an enrichment of one entity.
 type EnrichmentOutcome struct {
 	JobID            string          `json:"job_id"`
 	Status           JobStatus       `json:"status"`
@@ -85,7 +85,7 @@ type EnrichmentOutcome struct {
 	ProcessingTimeMS int64           `json:"processing_time_ms"`
 }
 
-// FusionResponse is the result of a fusion (SPEC §6.4): the automatic fusion's, or a fusion
+// FusionResponse is the result of a fusion: the automatic fusion's, or a fusion
 // job's completed.result.
 type FusionResponse struct {
 	JobID              string          `json:"job_id"`

@@ -1,6 +1,6 @@
 package enricher
 
-// AssembleOutput returns the output of one model run about input (SPEC §5.5): answers (the
+// AssembleOutput returns the output of one model run about input: answers (the
 // checked answers of the run's calls, e.g. one per expertise domain) are deep-merged in order,
 // then shaped to the schema.
 //

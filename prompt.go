@@ -29,7 +29,7 @@ Rules:
 - Answer with one JSON object only, no prose and no code fences. It must have exactly the requested properties, with the requested types.
 - Text values are written in the primary language unless a field asks for several languages.`
 
-// EnrichmentPrompt builds the prompt of one enrichment call (SPEC §5.5): the entity, the asked
+// EnrichmentPrompt builds the prompt of one enrichment call: the entity, the asked
 // fields with their descriptions and examples, the languages, the classification context, and
 // under expert_domains one section per domain.
 func EnrichmentPrompt(in PromptInput) Prompt {
@@ -174,7 +174,7 @@ func typeLabel(p *Property) string {
 	return t
 }
 
-// CorrectionPrompt is the follow-up turn sent after an answer failed validation (SPEC §5.4).
+// CorrectionPrompt is the follow-up turn sent after an answer failed validation.
 func CorrectionPrompt(problems []string) string {
 	var b strings.Builder
 	b.WriteString("Your answer has these problems:\n")
@@ -185,7 +185,7 @@ func CorrectionPrompt(problems []string) string {
 	return b.String()
 }
 
-// ClassificationPrompt builds the classification call of SPEC §5.6. The entity JSON is cut to
+// ClassificationPrompt builds the classification call. The entity JSON is cut to
 // maxChars characters.
 func ClassificationPrompt(s *Schema, entity map[string]any, maxChars int) Prompt {
 	data, _ := json.Marshal(entity)

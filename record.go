@@ -2,7 +2,7 @@ package enricher
 
 import "encoding/json"
 
-// RecordType is the kind of a record (SPEC §9).
+// RecordType is the kind of a record.
 type RecordType string
 
 // The record types.
@@ -20,7 +20,7 @@ type CreatedBy struct {
 	APIKeyID *string `json:"api_key_id"`
 }
 
-// Record is one stored result: a model run on an entity, a fusion, or a schema job (SPEC §9).
+// Record is one stored result: a model run on an entity, a fusion, or a schema job.
 // Records are immutable once written, except for soft deletion and restore. The JSON form is
 // RecordDetail: the RecordSummary fields followed by the large ones.
 type Record struct {
@@ -36,7 +36,7 @@ type Record struct {
 	DeletedAt        *Time           `json:"deleted_at"`
 }
 
-// PromptCall is one LLM call of a record, with every answer received (SPEC §9).
+// PromptCall is one LLM call of a record, with every answer received.
 type PromptCall struct {
 	ID               string          `json:"id"`
 	CallKind         string          `json:"call_kind"`
@@ -73,7 +73,7 @@ type Attempt struct {
 	ProcessingTimeMS int64    `json:"processing_time_ms"`
 }
 
-// Classification is the result of a pre-flight classification call (SPEC §5.6).
+// Classification is the result of a pre-flight classification call.
 type Classification struct {
 	Status                     string   `json:"status"` // match | mismatch | ambiguous | unknown
 	ExpectedType               string   `json:"expected_type"`

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 )
 
-// SavedSchema is a schema stored by an organization (SPEC §4.4). Content is the normalised
+// SavedSchema is a schema stored by an organization. Content is the normalised
 // document (search-key spellings rewritten to is_key); ContentHash is "sha256:<hex>" of its
 // canonical JSON. A SavedSchema value is owned by whoever holds it; storage hands out copies.
 type SavedSchema struct {

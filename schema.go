@@ -2,7 +2,7 @@ package enricher
 
 import "slices"
 
-// Type is the value type of a schema property (SPEC §4.1).
+// Type is the value type of a schema property.
 type Type string
 
 // The six property types.
@@ -18,7 +18,7 @@ const (
 // GeneralDomain is the key of the implicit expertise domain of properties without one.
 const GeneralDomain = "general"
 
-// Schema is a parsed, validated schema document (SPEC §4.1). It is immutable once returned by
+// Schema is a parsed, validated schema document. It is immutable once returned by
 // ParseSchema and safe to share between goroutines. Property and domain order is the order of
 // the document, so prompts and outputs follow the author's order.
 type Schema struct {
@@ -86,7 +86,7 @@ func (s *Schema) Domain(key string) (Domain, bool) {
 	return Domain{}, false
 }
 
-// SearchKeyPaths returns the search keys of the entity (SPEC §5.5): every property marked
+// SearchKeyPaths returns the search keys of the entity: every property marked
 // is_key outside arrays, that is among the root properties and inside object properties
 // (including $ref types) at any depth, but never inside array items, where is_key identifies an
 // item. Each path lists the property names from the root, in document order (depth first).
@@ -122,13 +122,13 @@ func (s *Schema) SearchKeys() []string {
 	return keys
 }
 
-// PropertyCount returns the property_count of SPEC §4.4: the number of named properties written
+// PropertyCount returns the property_count of a saved schema: the number of named properties written
 // in the document, at every depth. It counts every member of every properties object (root
 // properties, properties of nested objects, of array items, of items of items, …) under the
 // root and under each $defs type, so each $defs type is counted once however often it is
 // referenced (a property with $ref counts as one; the type's properties are not counted again
-// through it). Array items are not named properties and are not counted themselves. The SPEC
-// §4.2 example has 14: 9 root properties, 2 in headquarters and 3 in the subsidiaries' items.
+// through it). Array items are not named properties and are not counted themselves. The example Company
+// schema has 14: 9 root properties, 2 in headquarters and 3 in the subsidiaries' items.
 func (s *Schema) PropertyCount() int {
 	n := countProperties(s.Root.Properties)
 	for _, d := range s.Defs {
@@ -157,7 +157,7 @@ func countBelow(p *Property) int {
 	return n
 }
 
-// ExpertiseCount returns the expertise_count of SPEC §4.4: the number of distinct domains the
+// ExpertiseCount returns the expertise_count of a saved schema: the number of distinct domains the
 // root properties are in, the implicit GeneralDomain included when a property uses it. Declared
 // domains no property uses are not counted. It is the number of calls per model of the
 // multi_expertise strategy.

@@ -2,7 +2,7 @@ package enricher
 
 import "testing"
 
-// BenchmarkParseSchema parses and validates the SPEC §4.2 example.
+// BenchmarkParseSchema parses and validates the example Company schema.
 func BenchmarkParseSchema(b *testing.B) {
 	doc := exampleSchema(b)
 	b.ReportAllocs()
@@ -14,7 +14,7 @@ func BenchmarkParseSchema(b *testing.B) {
 	}
 }
 
-// BenchmarkSchemaContentHash normalises and hashes the SPEC §4.2 example, as a save does.
+// BenchmarkSchemaContentHash normalises and hashes the example Company schema, as a save does.
 func BenchmarkSchemaContentHash(b *testing.B) {
 	doc := exampleSchema(b)
 	b.ReportAllocs()

@@ -6,14 +6,14 @@ import (
 	"strings"
 )
 
-// MaxSchemaProperties is the largest number of properties a schema may hold (SPEC §4.3 S9),
+// MaxSchemaProperties is the largest number of properties a schema may hold (rule S9),
 // counted as PropertyCount does and also with every $ref expanded.
 const MaxSchemaProperties = 500
 
-// MaxSchemaDepth is the deepest nesting a schema may have (SPEC §4.3 S9). Depth is the nesting
+// MaxSchemaDepth is the deepest nesting a schema may have (rule S9). Depth is the nesting
 // of a value in the output document: root properties are at depth 1, and every object level
 // (the properties of an object property or of a $ref type) and every array level (the items of
-// an array) adds one. In the SPEC §4.2 example, subsidiaries is at depth 1, its items at 2 and
+// an array) adds one. In the example Company schema, subsidiaries is at depth 1, its items at 2 and
 // subsidiaries[].name at 3.
 const MaxSchemaDepth = 8
 
@@ -23,9 +23,9 @@ const (
 	searchKeyLegacyValue = "search"
 )
 
-// ParseSchema decodes and validates a schema document (SPEC §4.1) with the rules S1–S9 of
-// SPEC §4.3, and returns the parsed schema. Properties, $defs and expertise domains keep the
-// document's order. Defaults are filled in: Nullable is true unless written false, root
+// ParseSchema decodes and validates a schema document with the rules S1–S9 (every problem is
+// reported, each with its path), and returns the parsed schema. Properties, $defs and expertise
+// domains keep the document's order. Defaults are filled in: Nullable is true unless written false, root
 // properties without expertise are in GeneralDomain, and the search-key spellings `is_key`,
 // `identifying` (true) and `search_key` (true or "search"; another string means no) all set
 // IsKey. A property with `$ref` gets Type TypeObject, the Properties of the $defs type (the same

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// exampleSchema returns the SPEC §4.2 example document.
+// exampleSchema returns the example Company schema document.
 func exampleSchema(t testing.TB) []byte {
 	t.Helper()
 	doc, err := os.ReadFile("testdata/schema_example.json")

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// CheckSampleAgainstSchema applies the generation rules G1–G3 of SPEC §4.3 to a schema generated
+// CheckSampleAgainstSchema applies the generation rules G1–G3 to a schema generated
 // from sample (the decoded entity_data; numbers may be float64, json.Number or Go integers) and
 // returns one "<path>: <problem>" message per problem, nil when there is none:
 //

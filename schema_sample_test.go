@@ -18,7 +18,7 @@ func decodeSample(t *testing.T, doc string) map[string]any {
 }
 
 func TestCheckSampleAgainstSchema(t *testing.T) {
-	// The SPEC example is hand-written: 2 domains for 9 root properties break G1. example is the
+	// The example Company schema is hand-written: 2 domains for 9 root properties break G1. example is the
 	// same schema as a generator must write it, with one domain.
 	handWritten := func(t *testing.T) *Schema {
 		s, err := ParseSchema(exampleSchema(t))

@@ -199,7 +199,7 @@ func TestParseSchemaRules(t *testing.T) {
 		{name: "defs nested problem", doc: defsDoc(`"a":{"type":"string"}`, `"P":{"properties":{"x":{"type":"date"}}}`),
 			want: []string{`$defs.P.properties.x.type: unknown type "date"`}},
 		{name: "unknown fields ignored", doc: `{"$schema":"https://x","version":2,"root":{"name":"C","x-extra":1,"properties":{"a":{"type":"string","format":"uri","pattern":"^h"}}}}`},
-		{name: "SPEC e2e document", doc: rootDoc(`"revenue":{"type":"money"},"hq":{"type":"object","is_key":true,"properties":{"city":{"type":"string"}}},"list":{"type":"array"}`),
+		{name: "end-to-end example document", doc: rootDoc(`"revenue":{"type":"money"},"hq":{"type":"object","is_key":true,"properties":{"city":{"type":"string"}}},"list":{"type":"array"}`),
 			want: []string{`root.properties.revenue.type: unknown type "money"`, "root.properties.hq.is_key: a search key must be a scalar",
 				"root.properties.list: array has no items"}},
 	}

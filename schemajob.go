@@ -24,7 +24,7 @@ type SchemaJobSpec struct {
 	Webhook *WebhookTarget `json:"webhook,omitempty"`
 }
 
-// SchemaJobResult is completed.result of a schema job (SPEC §4.6).
+// SchemaJobResult is completed.result of a schema job.
 type SchemaJobResult struct {
 	SchemaID    string          `json:"schema_id"`
 	Schema      json.RawMessage `json:"schema"`
@@ -49,7 +49,7 @@ A property: {"type": "string"|"number"|"integer"|"boolean"|"array"|"object", "de
 
 // CollapseLocalized returns a copy of a sample in which every localized object (all keys
 // supported language codes, all values strings or null) becomes one text value, and the
-// names (dot paths) of the fields that were localized (SPEC §4.5 step 1).
+// names (dot paths) of the fields that were localized (the first generation step).
 func CollapseLocalized(sample map[string]any) (map[string]any, []string) {
 	var paths []string
 	var walk func(v any, path string) any
@@ -102,7 +102,7 @@ func localizedText(m map[string]any) (string, bool) {
 	return first, true
 }
 
-// GenerationPrompt builds the schema generation call from a sample (SPEC §4.5).
+// GenerationPrompt builds the schema generation call from a sample.
 func GenerationPrompt(sample map[string]any) Prompt {
 	collapsed, localized := CollapseLocalized(sample)
 	data, _ := json.MarshalIndent(collapsed, "", "  ")
@@ -120,7 +120,7 @@ func GenerationPrompt(sample map[string]any) Prompt {
 	return Prompt{System: "You design JSON schemas for entity enrichment. Answer with JSON only.", User: b.String()}
 }
 
-// EditPrompt builds the AI edit call: the current schema and the user's instruction (SPEC §4.6).
+// EditPrompt builds the AI edit call: the current schema and the user's instruction.
 func EditPrompt(current json.RawMessage, instruction string) Prompt {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Current schema:\n%s\n\nChange it as asked: %s\n\nKeep everything else as it is.\n\n", current, instruction)

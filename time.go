@@ -8,7 +8,7 @@ import (
 // TimeLayout is the wire format of every timestamp: RFC 3339, UTC, millisecond precision.
 const TimeLayout = "2006-01-02T15:04:05.000Z"
 
-// Time is a point in time that encodes as TimeLayout (SPEC §0.1). The zero Time encodes as
+// Time is a point in time that encodes as TimeLayout. The zero Time encodes as
 // null. Use NewTime to build one: it normalises to UTC and milliseconds.
 type Time struct{ time.Time }
 

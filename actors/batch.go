@@ -34,7 +34,7 @@ type batchInput struct {
 	Started   []int
 }
 
-// batchActor runs a batch (SPEC §7.1): at most Window entity jobs in flight, in ascending
+// batchActor runs a batch: at most Window entity jobs in flight, in ascending
 // index order; it is the only writer of the batch's event sequence, numbering its own events
 // and those its entity jobs forward. Entity results go to the store with their events; the
 // actor keeps only counters and a bitmap of finished entities, so memory does not grow with

@@ -14,7 +14,7 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm"
 )
 
-// callSpec describes one LLM call with its validation loop (SPEC §5.4): the prompt, the
+// callSpec describes one LLM call with its validation loop: the prompt, the
 // answer's JSON Schema, and check, which turns an answer into a result or its problems.
 type callSpec struct {
 	Kind          string // enrichment, classification, arbitration, schema_generation, schema_edit
@@ -198,7 +198,7 @@ func (a *callActor) finish(c actor.Context, ok bool, out any, code, msg string) 
 	c.Stop(c.Self())
 }
 
-// errorCode maps a provider error to an error_code of SPEC §5.8.
+// errorCode maps a provider error to the error_code of a model result (llm.ErrorKind values).
 func errorCode(err error) string {
 	switch k := llm.KindOf(err); k {
 	case llm.KindQuotaExhausted:

@@ -1,7 +1,7 @@
 // Package actors is the enrichment engine: protoactor-go actors that run jobs, and the Engine
 // facade the HTTP front end calls.
 //
-// The tree (DESIGN.md §3): a supervisor admits and registers jobs; each job actor drives one
+// The tree: a supervisor admits and registers jobs; each job actor drives one
 // model actor per requested model, which drives one call actor per LLM call of its strategy;
 // every call goes through the provider actor of its provider (concurrency cap, FIFO queue,
 // cool-down, transport retries). A persister actor group-commits events, records and job

@@ -17,7 +17,7 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm"
 )
 
-// Config holds the engine's limits. Zero values mean the documented default (SPEC §11).
+// Config holds the engine's limits. Zero values mean the documented default.
 type Config struct {
 	MaxJobs             int           // non-terminal jobs on the server; default 200
 	MaxJobsPerOrg       int           // per organization; default 20
@@ -150,7 +150,7 @@ type Engine struct {
 	stopOnce  sync.Once
 }
 
-// New starts the engine and resumes every job that was not finished (DESIGN.md §7).
+// New starts the engine and resumes every job that was not finished.
 func New(cfg Config, deps Deps) (*Engine, error) {
 	cfg = cfg.WithDefaults()
 	if deps.Store == nil || deps.Catalog == nil {
@@ -268,7 +268,7 @@ func (e *Engine) StartBound(org string, by enricher.CreatedBy, spec *enricher.En
 	return job, nil
 }
 
-// StartFusion checks the records to merge and starts a fusion job (SPEC §6.4). Errors:
+// StartFusion checks the records to merge and starts a fusion job. Errors:
 // KindNotFound for a record that is unknown, deleted or of another organization; KindInvalid
 // for a record that is not a successful enrichment record, two records of one model, or
 // records of different schema content or languages.

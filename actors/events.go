@@ -21,7 +21,7 @@ type eventSink struct {
 // job-specific fields (type, running and current model, attempt, last error), completes the
 // common fields from job, encodes it, and sends it to the persister with the records it names
 // and a snapshot of job. Payloads over event_max_bytes, or once the job's events passed
-// job_events_max_bytes, are truncated (SPEC §8.3). The actor that owns job must call it; a
+// job_events_max_bytes, are truncated. The actor that owns job must call it; a
 // terminal event asks the persister to report back to that actor. It returns the seq.
 func emitEvent(c actor.Context, sink eventSink, job *enricher.Job, h *enricher.EventHeader, payload any, records []*enricher.Record) int64 {
 	return emitEventWith(c, sink, job, h, payload, storage.Batch{Records: records})

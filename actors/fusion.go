@@ -12,7 +12,7 @@ import (
 )
 
 // fusionRun is a fusion in progress: the rule-based merge is done; an arbitration call may be
-// pending (SPEC §6).
+// pending.
 type fusionRun struct {
 	start    int64 // unix ms
 	sources  []string

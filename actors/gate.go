@@ -8,7 +8,7 @@ import (
 
 // providerGate bounds the calls of one provider that accepted work holds (waiting in the
 // provider actor's queue or in flight) to provider_queue, so that queue never refuses a call
-// of an accepted job: the bound is enforced before work starts instead (SPEC §3.4).
+// of an accepted job: the bound is enforced before work starts instead.
 //
 //   - A batch takes room for one entity's calls before it starts the entity (tryTake) and gives
 //     it back when the entity ends; without room it waits and tries again later.

@@ -12,7 +12,7 @@ type Event = enricher.StreamEvent
 // hub fans a job's persisted events out to its live subscribers. It is safe for concurrent
 // use: the persister publishes, streams subscribe, rejoin and close. Publishing never blocks:
 // a subscriber whose buffer is full is switched to catch-up (its channel closed, lagging
-// set) and publishing skips it until its Stream rejoins (DESIGN.md §4). A lagging
+// set) and publishing skips it until its Stream rejoins. A lagging
 // subscription keeps its place under maxSubs, so rejoining is never refused by the cap.
 type hub struct {
 	mu        sync.Mutex

@@ -49,7 +49,7 @@ type (
 	pauseExpired struct{}
 )
 
-// jobActor runs one single-entity enrichment (SPEC §5): classification, model runs in
+// jobActor runs one single-entity enrichment: classification, model runs in
 // parallel, automatic fusion, outcome. It is the only writer of its event sequence: it numbers
 // each event, hands it to the persister with the records and snapshot it depends on, and the
 // persister publishes it once stored.
@@ -189,7 +189,7 @@ func (a *jobActor) start(c actor.Context) {
 	}
 }
 
-// classify starts the classification call (SPEC §5.6).
+// classify starts the classification call.
 func (a *jobActor) classify(c actor.Context) {
 	m := *a.in.Classifier
 	a.setStatus(enricher.JobRunning)
@@ -489,7 +489,7 @@ func (a *jobActor) cancel(c actor.Context, m *cancelJob) {
 }
 
 // emitCancelled ends the job with cancelled. A classification call that no run carried is
-// written as the first model's record (SPEC §5.6).
+// written as the first model's record.
 func (a *jobActor) emitCancelled(c actor.Context) {
 	var records []*enricher.Record
 	if a.classCall != nil && len(a.results) == 0 && len(a.in.Models) > 0 {

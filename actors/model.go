@@ -44,7 +44,7 @@ func newPlannedCall(d *enricher.Domain, spec *enricher.AnswerSpec) plannedCall {
 	return plannedCall{Domain: d, Spec: spec, Schema: schema}
 }
 
-// planCalls splits a run into calls by strategy (SPEC §5.3). Domains without asked fields
+// planCalls splits a run into calls by strategy. Domains without asked fields
 // make no call; a run with nothing to ask makes none.
 func planCalls(s *enricher.Schema, entity map[string]any, strategy enricher.Strategy, langs []string) []plannedCall {
 	if strategy != enricher.StrategyMultiExpertise {
@@ -196,7 +196,7 @@ func (a *modelActor) newCall(p plannedCall) *callSpec {
 			return out, problems
 		},
 		MaxAttempts: a.spec.MaxAttempts, MaxTokens: a.spec.MaxTokens, ExpertiseKey: key, ExpertiseName: name,
-		Hints: llm.Hints{Entity: a.spec.Entity, Directive: a.spec.Directive, Languages: a.spec.Languages},
+		Hints: llm.Hints{Entity: a.spec.Entity, Directive: a.spec.Directive, Languages: a.spec.Languages, RootName: a.rootName()},
 		Now:   a.spec.Now, Observer: a.spec.Observer,
 	}
 }
@@ -362,4 +362,12 @@ func (a *modelActor) promptCall(st *callState) enricher.PromptCall {
 		call.RawResponse = ans.RawResponse
 	}
 	return call
+}
+
+// rootName is the schema root's name, for the sim provider's descriptions; empty without a schema.
+func (a *modelActor) rootName() string {
+	if a.spec.Schema == nil {
+		return ""
+	}
+	return a.spec.Schema.Root.Name
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/entity-enricher/enricher/storage"
 )
 
-// Recovery of a job or batch entity that was in flight when the server stopped (DESIGN.md §7):
+// Recovery of a job or batch entity that was in flight when the server stopped:
 // every run whose record is stored stands as finished and is not run again, and a stored
 // fusion record stands for the fusion. Their events were stored with those records, so none
 // is emitted again: one record and one model_completed per (entity, model run).

@@ -42,7 +42,7 @@ type schemaSaved struct {
 	Err    error
 }
 
-// schemaJobActor runs a schema generation or AI edit job (SPEC §4.5–§4.6): one call with the
+// schemaJobActor runs a schema generation or AI edit job: one call with the
 // validation loop, then the save, then the record and the terminal event.
 type schemaJobActor struct {
 	in      *schemaJobInput

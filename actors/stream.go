@@ -12,7 +12,7 @@ import (
 
 // Stream is one subscriber's view of a job: the stored events after its resume point, then
 // live ones, in seq order with no gap and no duplicate, up to the terminal event. It owns
-// the whole subscribe / replay / fall behind / catch up / rejoin cycle (DESIGN.md §4):
+// the whole subscribe / replay / fall behind / catch up / rejoin cycle:
 //
 //   - Subscribe registers with the job's hub first, then Next reads the stored log up to the
 //     point where the live channel takes over (subscribe-then-replay), then the live channel,

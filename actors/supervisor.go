@@ -11,7 +11,7 @@ import (
 
 // Supervisor commands.
 type (
-	// reserve asks for an admission slot for a new job of Org (SPEC §8.6) whose work needs
+	// reserve asks for an admission slot for a new job of Org whose work needs
 	// Need provider calls at once. Hold takes them at the gates on admission (single jobs;
 	// batches take room per entity). Recovered skips the caps: the job was admitted before.
 	reserve struct {
@@ -167,5 +167,5 @@ func (s *supervisorActor) free(org string) {
 }
 
 // stopStrategy stops a failing child and never restarts it: a restart would re-run paid LLM
-// calls and lose collected results (DESIGN.md §3).
+// calls and lose collected results.
 var stopStrategy = actor.NewOneForOneStrategy(0, 0, func(reason any) actor.Directive { return actor.StopDirective })

@@ -24,7 +24,7 @@ func recordOf(u *enricher.User) *userRecord {
 	return &userRecord{User: *u, PasswordHash: u.PasswordHash}
 }
 
-// metaAdmin is set once the instance has an admin (user or key); see SPEC §0.6.
+// metaAdmin is set once the instance has an admin (user or key): registration then makes owners, not admins.
 const metaAdmin = "admin_exists"
 
 // metaHasUser is set once the instance has a user.

@@ -25,7 +25,7 @@ func (r *apiKeyRow) key() *enricher.APIKey {
 
 // CreateAPIKey stores a new key. k.Hash must be the hex SHA-256 of the full key and
 // k.OrganizationID its organization. A key with role admin marks the instance as having an
-// admin (SPEC §0.6).
+// admin.
 func (db *DB) CreateAPIKey(k *enricher.APIKey) error {
 	return db.update(func(txn *badger.Txn) error {
 		if taken, err := exists(txn, keyAPIKeyHash(k.Hash)); err != nil {
@@ -146,7 +146,7 @@ func (db *DB) AddKeyUsage(usage []enricher.KeyUsage) error {
 	})
 }
 
-// Bootstrap describes the key ENRICHER_BOOTSTRAP_KEY installs (SPEC §0.6). NewOrgID and
+// Bootstrap describes the key ENRICHER_BOOTSTRAP_KEY installs. NewOrgID and
 // NewKeyID are used only when the organization or the key does not exist yet.
 type Bootstrap struct {
 	Hash, Prefix       string

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,6 +127,9 @@ func Open(cfg Config) (*DB, error) {
 	}
 	bdb, err := badger.Open(opts)
 	if err != nil {
+		if dirLocked(cfg.Dir) { // badger's error does not wrap the flock failure
+			return nil, lockedError(cfg.Dir)
+		}
 		return nil, fmt.Errorf("storage: open %s: %w", cfg.Dir, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -150,6 +156,32 @@ func Open(cfg Config) (*DB, error) {
 		go db.every(ctx, cfg.TrimInterval, func() bool { return db.trim(dir) })
 	}
 	return db, nil
+}
+
+// LockedError is Open's error when another process holds the data directory (badger's
+// exclusive lock on Dir). PID is the holder's process id, read from the LOCK file badger writes
+// into the directory; 0 when it cannot be read.
+type LockedError struct {
+	Dir string
+	PID int
+}
+
+func (e *LockedError) Error() string {
+	if e.PID > 0 {
+		return fmt.Sprintf("data dir %s is locked by another enricher (pid %d)", e.Dir, e.PID)
+	}
+	return fmt.Sprintf("data dir %s is locked by another enricher", e.Dir)
+}
+
+// lockedError names the process holding dir: badger writes its holder's pid into dir/LOCK.
+func lockedError(dir string) error {
+	e := &LockedError{Dir: dir}
+	if b, err := os.ReadFile(filepath.Join(dir, "LOCK")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+			e.PID = pid
+		}
+	}
+	return e
 }
 
 // Close stops the GC loop and closes the database. It is idempotent.

@@ -6,7 +6,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// ik/<org>/<key>   a remembered job start (SPEC §10), written with its job by CreateJob; it
+// ik/<org>/<key>   a remembered job start, written with its job by CreateJob; it
 // expires after the binding's TTL.
 func keyIdempotency(org, key string) []byte { return []byte("ik/" + org + "/" + key) }
 

@@ -129,7 +129,7 @@ func putRecordTxn(txn *badger.Txn, r *enricher.Record) error {
 	return countRecord(txn, r, "n", 1)
 }
 
-// RecordQuery selects and orders records (SPEC §9, GET /api/records).
+// RecordQuery selects and orders records (GET /api/records).
 type RecordQuery struct {
 	Type, Model, EntityID, JobID, SchemaID string // "" = any
 	Success                                *bool

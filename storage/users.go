@@ -143,7 +143,7 @@ func sortUsers(us []*enricher.User) {
 }
 
 // DeactivateOrganization marks org inactive, deactivates every user and revokes every key,
-// in one transaction (SPEC §1.2, the last owner leaving with delete_organization).
+// in one transaction (the last owner leaving with delete_organization).
 func (db *DB) DeactivateOrganization(org string, now time.Time) error {
 	return db.update(func(txn *badger.Txn) error {
 		var o enricher.Organization

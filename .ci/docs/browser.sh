@@ -1,18 +1,13 @@
 #!/usr/bin/env bash
 # Renders /docs in headless Debian chromium (driven by playwright-core) against a freshly built
 # server and fails unless the endpoint list and an example request body appear with no console
-# error and no request leaving the machine. Installs chromium and the pinned npm packages when
-# missing. Prints the screenshot path (ENRICHER_DOCS_SCREENSHOT, default /tmp/enricher-docs.png).
+# error and no request leaving the machine. .ci/docs/install.sh installs chromium and the pinned
+# npm packages when missing. Prints the screenshot path (ENRICHER_DOCS_SCREENSHOT, default /tmp/enricher-docs.png).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shot=${ENRICHER_DOCS_SCREENSHOT:-/tmp/enricher-docs.png}
 
-if [ ! -x /usr/bin/chromium ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq chromium >/dev/null
-fi
-(cd .ci/docs && npm ci --no-audit --no-fund --loglevel=error)
+bash .ci/docs/install.sh
 
 work=$(mktemp -d)
 pid=

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Config is every setting of SPEC.md §11, read from ENRICHER_* variables and flags (a flag wins
+// Config is every setting of the server, read from ENRICHER_* variables and flags (a flag wins
 // over its variable). Defaults are those of the spec and are listed in the README.
 type Config struct {
 	Listen            string
@@ -67,7 +70,7 @@ type Config struct {
 
 // setting binds one named setting to a field of Config.
 type setting struct {
-	name  string // snake_case name of SPEC §11; the flag is --name-with-dashes
+	name  string // snake_case name, as in the README; the flag is --name-with-dashes
 	usage string
 	def   string
 	ptr   any // *string, *bool, *int, *float64, *time.Duration or *[]time.Duration (comma-separated)
@@ -135,11 +138,14 @@ func envName(name string) string { return "ENRICHER_" + strings.ToUpper(name) }
 // flagName returns the flag of a setting: the name with '_' as '-'.
 func flagName(name string) string { return strings.ReplaceAll(name, "_", "-") }
 
-// parseConfig reads defaults, then the environment (getenv), then the flags in args.
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*Config, error) {
+// parseConfig reads defaults, then the environment (getenv), then the flags in args. With -h or
+// --help it lists every setting on help and returns flag.ErrHelp; other errors are returned
+// without printing anything (the caller prints them on one line).
+func parseConfig(args []string, getenv func(string) string, help io.Writer) (*Config, error) {
 	c := &Config{}
 	fs := flag.NewFlagSet("enricher serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	for _, s := range c.settings() {
 		val := s.def
 		if v := getenv(envName(s.name)); v != "" {
@@ -151,6 +157,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		fs.Var(flagValue{s.ptr}, flagName(s.name), fmt.Sprintf("%s (env %s, default %q)", s.usage, envName(s.name), s.def))
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(help, "usage: enricher serve [flags]\n\nEvery setting is a flag and an ENRICHER_* environment variable; a flag wins.\n\n")
+			fs.SetOutput(help)
+			fs.PrintDefaults()
+		}
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -168,9 +179,9 @@ func (c *Config) validate() error {
 		"sse_max_subscribers": c.SSEMaxSubscribers, "llm_max_output_tokens": c.LLMMaxOutputTok,
 		"webhook_concurrency": c.WebhookConc,
 	}
-	for name, v := range positive {
-		if v <= 0 {
-			return fmt.Errorf("%s must be positive", name)
+	for _, name := range slices.Sorted(maps.Keys(positive)) {
+		if v := positive[name]; v <= 0 {
+			return fmt.Errorf("%s (%s, --%s) must be positive, got %d", name, envName(name), flagName(name), v)
 		}
 	}
 	if c.MaxValidationRetr < 0 || c.LLMRetries < 0 || c.RateLimit < 0 || c.RetryMaxWait < 0 || c.MinFreeDiskMB < 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -93,5 +94,32 @@ func TestDocsAssets(t *testing.T) {
 	}
 	for _, path := range []string{"/docs/assets/missing.js", "/docs/assets/README.md", "/docs/assets/..%2Fopenapi.json", "/docs/assets/"} {
 		ts.anon().must(404, "GET", path, nil)
+	}
+}
+
+// outsideDocRef matches what a reader of the product's documentation cannot follow: the design
+// notes kept outside the repository and their section numbers.
+var outsideDocRef = regexp.MustCompile(`SPEC|DESIGN\.md|§|\.\./shared`)
+
+// The README, the OpenAPI document and the pages the server serves stand on their own: they
+// describe the behaviour instead of citing documents outside the repository. (The vendored
+// swagger-ui bundle is code, not documentation: it carries a "§" in its typographer table.)
+func TestDocsCiteNothingOutside(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey}, nil)
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	texts := map[string][]byte{
+		"README.md":            readme,
+		"/api/openapi.json":    ts.bootstrap().must(200, "GET", "/api/openapi.json", nil).raw,
+		"/docs":                ts.bootstrap().must(200, "GET", "/docs", nil).raw,
+		"/docs/assets/init.js": ts.anon().must(200, "GET", "/docs/assets/init.js", nil).raw,
+	}
+	for name, text := range texts {
+		for i, line := range strings.Split(string(text), "\n") {
+			if m := outsideDocRef.FindString(line); m != "" {
+				t.Errorf("%s:%d cites %q: %.200s", name, i+1, m, strings.TrimSpace(line))
+			}
+		}
 	}
 }

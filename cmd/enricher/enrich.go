@@ -146,7 +146,7 @@ func enrich(ctx context.Context, f *enrichFlags, stdin io.Reader, stdout, stderr
 		defer r.out.(*os.File).Close()
 		chunk = r.state.Chunk
 	}
-	r.prog = newProgress(stderr, len(entities), len(r.done), priorFailed, priorCost)
+	r.prog = newProgress(stderr, isTerminal(stderr), len(entities), len(r.done), priorFailed, priorCost)
 	for start := 0; start < len(entities); start += chunk {
 		if err := r.runChunk(ctx, start, min(start+chunk, len(entities))); err != nil {
 			return err

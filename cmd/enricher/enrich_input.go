@@ -22,7 +22,7 @@ const (
 
 // readEntities reads the entities of path ("-" for stdin) in format (json, ndjson or csv;
 // empty: by extension, else by the first non-blank byte). Numbers keep their JSON text; CSV
-// values are strings and empty cells are left out, as in a batch fetch (SPEC §7.2).
+// values are strings and empty cells are left out, as in a batch fetch.
 func readEntities(path, format string, stdin io.Reader) ([]map[string]any, error) {
 	var raw []byte
 	var err error

@@ -199,7 +199,7 @@ func (c *client) createKey(fields map[string]any) (string, response) {
 	return r.str("key"), r
 }
 
-// companySchema is the schema of SPEC §4.2, trimmed.
+// companySchema is the example Company schema, trimmed.
 var companySchema = map[string]any{
 	"root": map[string]any{
 		"name": "Company", "description": "A business", "type": "object",

@@ -9,10 +9,13 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -41,18 +44,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	switch args[0] {
 	case "serve":
-		cfg, err := parseConfig(args[1:], getenv, stderr)
+		cfg, err := parseConfig(args[1:], getenv, stdout)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // the settings were listed on stdout
+		}
 		if err != nil {
-			fmt.Fprintf(stderr, "enricher serve: %v\n", err)
+			fmt.Fprintf(stderr, "enricher serve: %s (enricher serve -h lists every setting)\n", oneLine(err))
 			return 2
 		}
 		m, err := Open(cfg, Env{Getenv: getenv, Log: stderr})
 		if err != nil {
-			fmt.Fprintf(stderr, "enricher serve: %v\n", err)
+			fmt.Fprintf(stderr, "enricher serve: %s\n", oneLine(err))
 			return 1
 		}
 		if err := m.Run(ctx); err != nil {
-			fmt.Fprintf(stderr, "enricher serve: %v\n", err)
+			fmt.Fprintf(stderr, "enricher serve: %s\n", oneLine(err))
 			return 1
 		}
 		return 0
@@ -67,4 +73,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stderr, "enricher: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// oneLine renders err on a single line (errors.Join puts one error per line), so a failed start
+// is one line a user can read and a script can grep.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
-// metrics holds the Prometheus metrics of SPEC §12 in their own registry, with the Go runtime
+// metrics holds the Prometheus metrics listed in the README in their own registry, with the Go runtime
 // and process collectors. It implements api.Metrics and actors.Observer; every method is safe
 // for concurrent use and does not block.
 type metrics struct {

@@ -81,10 +81,12 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	if err := storage.CheckStartSpace(storeCfg); err != nil { // a full disk: before anything opens
 		return nil, err
 	}
-	m = &Main{cfg: cfg, log: log}
+	// built, not m: every failing return sets m to nil, and what was opened must still close.
+	built := &Main{cfg: cfg, log: log}
+	m = built
 	defer func() {
 		if err != nil {
-			m.close()
+			built.close()
 		}
 	}()
 	if m.db, err = storage.Open(storeCfg); err != nil {
@@ -134,7 +136,7 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 		metricsOnMain = m.metrics.handler()
 	} else {
 		if m.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
-			return nil, fmt.Errorf("metrics listener: %w", err)
+			return nil, fmt.Errorf("metrics_listen: %w", listenError(cfg.MetricsListen, err))
 		}
 		h := m.metrics.handler()
 		m.metricsSv = &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
@@ -163,11 +165,11 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	}
 	if cfg.PprofListen != "" {
 		if m.pprof, err = listenPprof(cfg.PprofListen); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("pprof_listen: %w", listenError(cfg.PprofListen, err))
 		}
 	}
 	if m.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, err
+		return nil, listenError(cfg.Listen, err)
 	}
 	return m, nil
 }
@@ -237,6 +239,18 @@ func (m *Main) close() {
 	}
 }
 
+// listenError says which address could not be listened on and why, without the net package's
+// "tcp" and syscall names: "listen 127.0.0.1:8080: address already in use".
+func listenError(addr string, err error) error {
+	var sysErr *os.SyscallError
+	if errors.As(err, &sysErr) {
+		err = sysErr.Err
+	} else if opErr := (*net.OpError)(nil); errors.As(err, &opErr) {
+		err = opErr.Err
+	}
+	return fmt.Errorf("listen %s: %w", addr, err)
+}
+
 func newCatalog(cfg *Config, getenv func(string) string) (*llm.Catalog, error) {
 	var file []byte
 	if cfg.ModelsFile != "" {
@@ -246,7 +260,7 @@ func newCatalog(cfg *Config, getenv func(string) string) (*llm.Catalog, error) {
 		}
 	}
 	c, err := llm.NewCatalog(llm.CatalogConfig{Env: getenv, ModelsFile: file})
-	if err != nil {
+	if err != nil { // the catalog's errors start with the line of the models file
 		return nil, fmt.Errorf("models file %s: %w", cfg.ModelsFile, err)
 	}
 	return c, nil

@@ -10,7 +10,7 @@ import (
 )
 
 // principal is the authenticated caller of one request. Its role and status were read from
-// storage during this request, so changes take effect at once (SPEC §1.1).
+// storage during this request, so changes take effect at once.
 type principal struct {
 	org          *enricher.Organization
 	user         *enricher.User   // nil for organization access keys

@@ -12,7 +12,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// openAPIDocument is the OpenAPI 3.1 description of every route (SPEC §12). It is the single
+// openAPIDocument is the OpenAPI 3.1 description of every route. It is the single
 // source of the API documentation: GET /api/openapi.json serves it as is and GET /docs inlines
 // it. TestOpenAPIMatchesRoutes keeps it in step with routeTable.
 //

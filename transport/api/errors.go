@@ -39,7 +39,7 @@ func statusOf(k enricher.Kind) int {
 	}
 }
 
-// errorBody is the JSON shape of every error response (SPEC §0.2).
+// errorBody is the JSON shape of every error response.
 type errorBody struct {
 	Detail string   `json:"detail"`
 	Errors []string `json:"errors,omitempty"`

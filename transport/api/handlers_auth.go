@@ -10,7 +10,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// loginResponse is LoginResponse of SPEC §1.1 (register and login).
+// loginResponse is LoginResponse (register and login).
 type loginResponse struct {
 	tokenPair
 	User         *enricher.User         `json:"user"`

@@ -59,7 +59,7 @@ func handleRecordStats(c *call) error {
 		m.InputTokens += r.InputTokens
 		m.OutputTokens += r.OutputTokens
 	}
-	avg := int64(0) // *_ms values are integers (SPEC §0.1)
+	avg := int64(0) // *_ms values are integers
 	if total.Records > 0 {
 		avg = int64(math.Round(float64(total.TimeMS) / float64(total.Records)))
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// enrichRequest is the body of POST /api/single/enrich/stream and /sync (SPEC §5.1–§5.2).
+// enrichRequest is the body of POST /api/single/enrich/stream and /sync.
 type enrichRequest struct {
 	EntityData          json.RawMessage `json:"entity_data"`
 	SchemaID            *string         `json:"schema_id"`
@@ -95,7 +95,7 @@ func (c *call) batchEntities(req *enrichRequest, spec *enricher.EnrichSpec) erro
 }
 
 // enrichSpec validates an enrichment request and resolves its schema into a job spec. The
-// checks run in the order of SPEC §0.2: body problems (400) before an unknown schema_id (404).
+// checks run in the documented order: body problems (400) before an unknown schema_id (404).
 func (c *call) enrichSpec(req *enrichRequest, mode int) (*enricher.EnrichSpec, error) {
 	lim := c.s.cfg.Limits
 	spec := &enricher.EnrichSpec{Strategy: enricher.StrategySinglePass, Languages: []string{"en"}, Sync: mode == modeSync}

@@ -11,7 +11,7 @@ type fetchRequest struct {
 	Auth *FetchAuth `json:"auth"`
 }
 
-// handleBatchFetch serves POST /api/enrichment/batch/fetch (SPEC §7.2). The auth values serve
+// handleBatchFetch serves POST /api/enrichment/batch/fetch. The auth values serve
 // this one request and are neither stored nor logged.
 func handleBatchFetch(c *call) error {
 	var req fetchRequest

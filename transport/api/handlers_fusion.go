@@ -7,7 +7,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// mergeRequest is the body of POST /api/fusion/merge and /merge/stream (SPEC §6.4).
+// mergeRequest is the body of POST /api/fusion/merge and /merge/stream.
 type mergeRequest struct {
 	ResultIDs        []string `json:"result_ids"`
 	ArbitrationModel *string  `json:"arbitration_model"`

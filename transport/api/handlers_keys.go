@@ -10,7 +10,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// apiKeyView is ApiKey of SPEC §2: the stored key plus its effective role.
+// apiKeyView is the ApiKey object: the stored key plus its effective role.
 type apiKeyView struct {
 	*enricher.APIKey
 	EffectiveRole enricher.Role `json:"effective_role"`

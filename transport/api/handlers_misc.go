@@ -27,7 +27,7 @@ func handleHealth(c *call) error {
 	return nil
 }
 
-// strategies are the enrichment strategies of SPEC §5.3.
+// strategies are the enrichment strategies: single_pass, expert_domains, multi_expertise.
 var strategies = []map[string]string{
 	{"name": "single_pass", "description": "One call per model asking every field at once."},
 	{"name": "expert_domains", "description": "One call per model with one section per expertise domain."},

@@ -23,7 +23,7 @@ func parseTime(args *fasthttp.Args, name string) (int64, error) {
 	return 0, enricher.Errorf(enricher.KindInvalid, "%s: expected an RFC 3339 timestamp or YYYY-MM-DD", name)
 }
 
-// recordQuery parses the query of GET /api/records (SPEC §9).
+// recordQuery parses the query of GET /api/records.
 func recordQuery(ctx *fasthttp.RequestCtx) (RecordQuery, page, error) {
 	args := ctx.QueryArgs()
 	p, err := parsePage(ctx)

@@ -6,7 +6,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// usersPage is the paginated users response of SPEC §1.3 and §1.4.
+// usersPage is the paginated users response of the member and admin listings.
 type usersPage struct {
 	Users      []*enricher.User `json:"users"`
 	Total      int              `json:"total"`
@@ -178,7 +178,7 @@ func handleDeactivateUser(c *call) error {
 	return c.ok(user)
 }
 
-// adminOrganization is an Organization with the counters of SPEC §1.4.
+// adminOrganization is an Organization with its user and key counters.
 type adminOrganization struct {
 	*enricher.Organization
 	UserCount    int     `json:"user_count"`

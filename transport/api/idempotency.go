@@ -8,7 +8,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// IdempotencyStore finds the job start remembered under an Idempotency-Key (SPEC §10).
+// IdempotencyStore finds the job start remembered under an Idempotency-Key.
 // Implemented by storage.DB. Keys are written with their job by the Engine, never here.
 type IdempotencyStore interface {
 	// Idempotency returns the start remembered under key for org, or KindNotFound.

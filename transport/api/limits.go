@@ -9,7 +9,7 @@ import (
 )
 
 // keyUsage counts API key uses in memory; the server writes them every KeyUsageFlush and at
-// shutdown (SPEC §2), so no request waits for that write. Safe for concurrent use.
+// shutdown, so no request waits for that write. Safe for concurrent use.
 type keyUsage struct {
 	mu     sync.Mutex
 	counts map[string]*enricher.KeyUsage // by key id
@@ -61,7 +61,7 @@ func (s *Server) flushUsage() {
 	}
 }
 
-// lockout refuses logins for an email after max failures within window (SPEC §1.2).
+// lockout refuses logins for an email after max failures within window.
 type lockout struct {
 	mu       sync.Mutex
 	max      int

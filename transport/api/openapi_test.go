@@ -140,7 +140,7 @@ func TestOpenAPIReferencesResolve(t *testing.T) {
 	require.Greater(t, refs, 100)
 }
 
-// TestOpenAPIEventCatalog checks that JobEvent names exactly the events of SPEC §8.3, each with
+// TestOpenAPIEventCatalog checks that JobEvent names exactly the events the engine emits, each with
 // a component whose type is that name.
 func TestOpenAPIEventCatalog(t *testing.T) {
 	want := []string{enricher.EventClassificationStarted, enricher.EventClassificationCompleted, enricher.EventMismatchPause,

@@ -14,7 +14,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// decodeBody parses the request body as a JSON object into v (SPEC §0.1: whatever the
+// decodeBody parses the request body as a JSON object into v (whatever the
 // Content-Type; not JSON or not an object is 400; wrong field types are 400 naming the field).
 func decodeBody(ctx *fasthttp.RequestCtx, v any) error {
 	body := bytes.TrimSpace(ctx.PostBody())
@@ -107,7 +107,7 @@ func newRequestID(given []byte) string {
 	return hex.EncodeToString(b[:])
 }
 
-// page is a parsed pagination query (SPEC §0.3).
+// page is a parsed pagination query.
 type page struct{ Page, Size int }
 
 // parsePage reads page and page_size from the query.
@@ -131,7 +131,7 @@ func parsePage(ctx *fasthttp.RequestCtx) (page, error) {
 	return p, nil
 }
 
-// paginated returns the slice of items on page p plus the totals of SPEC §0.3.
+// paginated returns the slice of items on page p plus the page totals (page, page_size, total, total_pages).
 func paginated[T any](items []T, p page) (out []T, total, totalPages int) {
 	total = len(items)
 	totalPages = (total + p.Size - 1) / p.Size
@@ -159,7 +159,7 @@ func queryBool(ctx *fasthttp.RequestCtx, name string, def bool) (bool, error) {
 }
 
 // pathID returns the path parameter name when it is a well-formed id; a malformed id in a
-// path is 404 (SPEC §0.1).
+// path is 404.
 func pathID(ctx *fasthttp.RequestCtx, name, what string) (string, error) {
 	v, _ := ctx.UserValue(name).(string)
 	if !enricher.ValidUUID(v) {

@@ -126,7 +126,7 @@ func (s *Server) handler(r route) fasthttp.RequestHandler {
 	}
 }
 
-// admit authenticates and authorizes a call for route r (SPEC §0.2 order: 401, then 403),
+// admit authenticates and authorizes a call for route r (401, then 403),
 // then refuses writes while disk space is low (507).
 func (s *Server) admit(c *call, r route) error {
 	if err := s.authorize(c, r); err != nil {

@@ -53,7 +53,7 @@ type Config struct {
 	NowFunc func() time.Time
 }
 
-// Limits are the request limits clients can read from the options endpoint (SPEC §3.4).
+// Limits are the request limits clients can read from the options endpoint.
 type Limits struct {
 	MaxModels        int `json:"max_models"`         // default 10
 	MaxLanguages     int `json:"max_languages"`      // default 10

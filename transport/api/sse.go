@@ -14,7 +14,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// handleStream serves GET /api/llm/stream/{job_id} (SPEC §8.1, §8.5): stored events after the
+// handleStream serves GET /api/llm/stream/{job_id}: stored events after the
 // resume point, then live events, with ": ping" heartbeats; the response ends after the
 // terminal event, when the client leaves, or at shutdown. A subscriber that reads slowly is
 // never disconnected for it: its stream catches up from the stored log (the engine's

@@ -137,7 +137,7 @@ type EntityFetcher interface {
 	FetchEntities(ctx context.Context, url string, auth FetchAuth) (entities []map[string]any, format string, elapsed time.Duration, err error)
 }
 
-// FetchAuth is the auth object of a batch fetch request (SPEC §7.2).
+// FetchAuth is the auth object of a batch fetch request.
 type FetchAuth struct {
 	Type         string `json:"auth_type"`
 	BearerToken  string `json:"bearer_token"`

@@ -59,7 +59,7 @@ func (s signer) verify(token string, now time.Time) (accessClaims, bool) {
 // base62 is the alphabet of API keys.
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-// newAPIKey returns "ent_" + 43 base62 characters carrying 32 random bytes (SPEC §2).
+// newAPIKey returns "ent_" + 43 base62 characters carrying 32 random bytes.
 func newAPIKey() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])

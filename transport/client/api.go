@@ -12,7 +12,7 @@ import (
 // StartOption adjusts one job-starting call.
 type StartOption func(map[string]string)
 
-// IdempotencyKey sends `Idempotency-Key: key` (SPEC §10): repeating a start with the same key
+// IdempotencyKey sends `Idempotency-Key: key`: repeating a start with the same key
 // and body returns the first start's job instead of starting another.
 func IdempotencyKey(key string) StartOption {
 	return func(h map[string]string) { h["Idempotency-Key"] = key }
@@ -131,7 +131,7 @@ func (c *Client) Continue(ctx context.Context, id string) (*JobAction, error) {
 	return &out, c.do(ctx, request{method: "POST", path: "/api/llm/continue/" + url.PathEscape(id)}, &out)
 }
 
-// RecordQuery filters GET /api/records (SPEC §9); zero fields are left out.
+// RecordQuery filters GET /api/records; zero fields are left out.
 type RecordQuery struct {
 	Page, PageSize    int
 	Type              enricher.RecordType

@@ -1,4 +1,4 @@
-// Package client is a Go client for the Entity Enricher REST and SSE API (SPEC.md).
+// Package client is a Go client for the Entity Enricher REST and SSE API.
 //
 // A Client is safe for concurrent use by several goroutines; it holds no per-request state.
 // Every method takes a context that bounds the whole exchange, answers with typed values that
@@ -37,7 +37,7 @@ type Client struct {
 // Option configures a Client in New.
 type Option func(*Client)
 
-// WithAPIKey authenticates every request with the header `X-API-Key: key` (SPEC §0.4).
+// WithAPIKey authenticates every request with the header `X-API-Key: key`.
 func WithAPIKey(key string) Option {
 	return func(c *Client) { c.header, c.credential = "X-API-Key", key }
 }

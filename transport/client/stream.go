@@ -20,7 +20,7 @@ import (
 // defaultRetry is the reconnection delay before the server has sent a `retry:` field.
 const defaultRetry = 3 * time.Second
 
-// Common holds the fields every event carries (SPEC §8.2), plus entity_index (null outside
+// Common holds the fields every event carries, plus entity_index (null outside
 // batches). The batch counters are nil outside batch jobs.
 type Common struct {
 	Seq               int64              `json:"seq"`
@@ -52,7 +52,7 @@ type Event struct {
 	Common
 }
 
-// Terminal reports whether e ends its job (completed, failed or cancelled; SPEC §8.4).
+// Terminal reports whether e ends its job (completed, failed or cancelled).
 func (e *Event) Terminal() bool { return enricher.TerminalEvent(e.Type) }
 
 // Decode unmarshals the event's JSON into v, typically one of the root package's payload
@@ -89,7 +89,7 @@ func (c *Client) Stream(ctx context.Context, jobID string, lastEventID int64) it
 				failures = 0
 			}
 			// A finished job whose events were all delivered closes the stream at once
-			// (SPEC §8.5): nothing is left to wait for.
+			//: nothing is left to wait for.
 			if j, jerr := c.Job(ctx, jobID); jerr == nil && j.Status.Terminal() && j.LastSeq <= st.last {
 				return
 			}

@@ -6,7 +6,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// Health is the answer of GET /health (SPEC §12).
+// Health is the answer of GET /health.
 type Health struct {
 	Status        string `json:"status"`
 	Version       string `json:"version"`
@@ -15,7 +15,7 @@ type Health struct {
 	JobsActive    int    `json:"jobs_active"`
 }
 
-// LoginResponse is the answer of login and register (SPEC §1.1).
+// LoginResponse is the answer of login and register.
 type LoginResponse struct {
 	AccessToken      string                 `json:"access_token"`
 	RefreshToken     string                 `json:"refresh_token"`
@@ -26,7 +26,7 @@ type LoginResponse struct {
 	Organization     *enricher.Organization `json:"organization"`
 }
 
-// CreateAPIKeyRequest is the body of POST /api/auth/api-keys (SPEC §2). A nil Role makes a
+// CreateAPIKeyRequest is the body of POST /api/auth/api-keys. A nil Role makes a
 // user key; empty Scopes mean both; a nil ExpiresInDays never expires.
 type CreateAPIKeyRequest struct {
 	Name          string           `json:"name"`
@@ -35,7 +35,7 @@ type CreateAPIKeyRequest struct {
 	ExpiresInDays *int             `json:"expires_in_days,omitempty"`
 }
 
-// APIKey is the ApiKey object of SPEC §2.
+// APIKey is the ApiKey object.
 type APIKey struct {
 	enricher.APIKey
 	EffectiveRole enricher.Role `json:"effective_role"`
@@ -47,7 +47,7 @@ type APIKeyCreated struct {
 	Key string `json:"key"`
 }
 
-// Limits are the request limits the server reports in its options (SPEC §3.4).
+// Limits are the request limits the server reports in its options.
 type Limits struct {
 	MaxModels        int `json:"max_models"`
 	MaxLanguages     int `json:"max_languages"`
@@ -61,7 +61,7 @@ type StrategyInfo struct {
 	Description string `json:"description"`
 }
 
-// Options is the answer of GET /api/enrichment/options (SPEC §3.4).
+// Options is the answer of GET /api/enrichment/options.
 type Options struct {
 	Models            []enricher.ModelInfo `json:"models"`
 	AvailableModels   []string             `json:"available_models"`
@@ -72,7 +72,7 @@ type Options struct {
 	Limits            Limits               `json:"limits"`
 }
 
-// SaveSchemaRequest is the body of POST /api/schema/saved (SPEC §4.4).
+// SaveSchemaRequest is the body of POST /api/schema/saved.
 type SaveSchemaRequest struct {
 	Name          string          `json:"name"`
 	SchemaContent json.RawMessage `json:"schema_content"`
@@ -87,7 +87,7 @@ type SchemaList struct {
 	Total   int                    `json:"total"`
 }
 
-// EnrichRequest is the body of a single enrichment (SPEC §5.1). Exactly one of SchemaID and
+// EnrichRequest is the body of a single enrichment. Exactly one of SchemaID and
 // TargetSchema is set; empty optional fields take the server's defaults.
 type EnrichRequest struct {
 	EntityData               map[string]any  `json:"entity_data"`
@@ -101,14 +101,14 @@ type EnrichRequest struct {
 	OnClassificationMismatch string          `json:"on_classification_mismatch,omitempty"`
 }
 
-// SyncRequest is the body of the blocking enrichment (SPEC §5.2).
+// SyncRequest is the body of the blocking enrichment.
 type SyncRequest struct {
 	EnrichRequest
 	TimeoutSeconds         int  `json:"timeout_seconds,omitempty"`
 	IncludePerModelResults bool `json:"include_per_model_results,omitempty"`
 }
 
-// BatchRequest is the body of POST /api/enrichment/batch/start (SPEC §7.1).
+// BatchRequest is the body of POST /api/enrichment/batch/start.
 type BatchRequest struct {
 	Entities                 []map[string]any `json:"entities"`
 	SchemaID                 string           `json:"schema_id,omitempty"`
@@ -131,7 +131,7 @@ type Started struct {
 	Total     int    `json:"total,omitempty"`
 }
 
-// FetchAuth is the optional credential of a batch fetch (SPEC §7.2).
+// FetchAuth is the optional credential of a batch fetch.
 type FetchAuth struct {
 	AuthType      string `json:"auth_type,omitempty"`
 	BearerToken   string `json:"bearer_token,omitempty"`
@@ -149,7 +149,7 @@ type FetchResponse struct {
 	FetchTimeMS int64            `json:"fetch_time_ms"`
 }
 
-// Job is the JobStatus object of SPEC §8.6 (see enricher.JobView).
+// Job is the JobStatus object (see enricher.JobView).
 type Job = enricher.JobView
 
 // JobQuery filters GET /api/llm/jobs; zero fields are left out.
@@ -191,7 +191,7 @@ type DeleteResult struct {
 	NotFound []string `json:"not_found"`
 }
 
-// CostSummary is the answer of GET /api/costs/summary (SPEC §9).
+// CostSummary is the answer of GET /api/costs/summary.
 type CostSummary struct {
 	StartDate          enricher.Time `json:"start_date"`
 	EndDate            enricher.Time `json:"end_date"`
@@ -204,7 +204,7 @@ type CostSummary struct {
 	MostExpensiveModel *string       `json:"most_expensive_model"`
 }
 
-// FusionRequest is the body of POST /api/fusion/merge (SPEC §6.4).
+// FusionRequest is the body of POST /api/fusion/merge.
 type FusionRequest struct {
 	ResultIDs        []string `json:"result_ids"`
 	ArbitrationModel string   `json:"arbitration_model,omitempty"`

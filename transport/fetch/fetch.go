@@ -1,4 +1,4 @@
-// Package fetch downloads entity lists for batch enrichment (SPEC §7.2): one GET to a
+// Package fetch downloads entity lists for batch enrichment: one GET to a
 // user-given URL with an SSRF guard, limits on time, size and redirects, and decoding of JSON
 // arrays, wrapped arrays, NDJSON and CSV. A Fetcher is safe for concurrent use. Credentials
 // passed in Auth serve one request and are never stored or logged.
@@ -105,7 +105,7 @@ func invalid(format string, args ...any) error {
 	return enricher.Errorf(enricher.KindInvalid, format, args...)
 }
 
-// allowed refuses addresses that are not on the public internet (SPEC §7.2).
+// allowed refuses addresses that are not on the public internet.
 func (f *Fetcher) allowed(ip netip.Addr) error {
 	if f.cfg.allowAddr != nil {
 		return f.cfg.allowAddr(ip)

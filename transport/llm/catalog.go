@@ -26,7 +26,7 @@ type ProviderInfo struct {
 	MissingEnv string `json:"-"`
 }
 
-// SimProfile tunes a simulated model (SPEC §3.5).
+// SimProfile tunes a simulated model.
 type SimProfile struct {
 	BaseLatencyMS    int                `json:"base_latency_ms"`
 	MSPerOutputToken float64            `json:"ms_per_output_token"`
@@ -47,7 +47,7 @@ func BuiltinSimProfiles() map[string]SimProfile {
 	}
 }
 
-// builtinProviders are the providers of SPEC §3.1, in catalog order.
+// builtinProviders are the built-in providers, in catalog order.
 var builtinProviders = []ProviderInfo{
 	{Name: "anthropic", Protocol: "anthropic", BaseURL: "https://api.anthropic.com", APIKeyEnv: "ANTHROPIC_API_KEY"},
 	{Name: "openai", Protocol: "openai", BaseURL: "https://api.openai.com/v1", APIKeyEnv: "OPENAI_API_KEY"},
@@ -63,7 +63,7 @@ var baseURLEnv = map[string]string{
 	"deepseek": "DEEPSEEK_BASE_URL", "ollama": "OLLAMA_BASE_URL",
 }
 
-// builtinModels is the catalog of SPEC §3.2, in table order.
+// builtinModels is the built-in model catalog, in table order.
 func builtinModels() []enricher.ModelInfo {
 	m := func(key, upstream, name string, in, out float64, ctx int, flags string) enricher.ModelInfo {
 		provider, model, _ := strings.Cut(key, "::")
@@ -90,7 +90,7 @@ func builtinModels() []enricher.ModelInfo {
 type CatalogConfig struct {
 	// Env looks up credentials and base URLs (os.Getenv in the server). Nil: nothing is set.
 	Env func(string) string
-	// ModelsFile is the content of the models file (SPEC §3.3); nil when there is none.
+	// ModelsFile is the content of the models file; nil when there is none.
 	ModelsFile []byte
 }
 
@@ -109,7 +109,8 @@ var (
 )
 
 // NewCatalog builds the catalog: built-ins, then the models file, then availability from the
-// environment. Any error in the models file names the entry.
+// environment. Any error in the models file starts with the line it is on ("line 3: ...") and
+// names the entry.
 func NewCatalog(cfg CatalogConfig) (*Catalog, error) {
 	env := cfg.Env
 	if env == nil {
@@ -197,12 +198,12 @@ type modelsFile struct {
 
 func (c *Catalog) applyFile(data []byte) error {
 	var f modelsFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&f); err != nil {
-		return fmt.Errorf("models file is not valid: %w", err)
+	if err := json.Unmarshal(data, &f); err != nil {
+		return decodeError(data, err)
 	}
+	lines := locateEntries(data)
 	for i, p := range f.Providers {
-		where := fmt.Sprintf("providers[%d] (%q)", i, p.Name)
+		where := fmt.Sprintf("%sproviders[%d] (%q)", linePrefix(lines.provider(i)), i, p.Name)
 		if !providerNameRE.MatchString(p.Name) {
 			return fmt.Errorf("%s: invalid provider name", where)
 		}
@@ -237,7 +238,7 @@ func (c *Catalog) applyFile(data []byte) error {
 		c.providers[p.Name] = cur
 	}
 	for i, m := range f.Models {
-		where := fmt.Sprintf("models[%d] (%q)", i, m.Key)
+		where := fmt.Sprintf("%smodels[%d] (%q)", linePrefix(lines.model(i)), i, m.Key)
 		key, err := enricher.ParseModelKey(m.Key)
 		if err != nil {
 			return fmt.Errorf("%s: %v", where, err)
@@ -281,10 +282,10 @@ func (c *Catalog) applyFile(data []byte) error {
 	for k, prof := range f.Sim {
 		key, err := enricher.ParseModelKey(k)
 		if err != nil || key.Provider != "sim" {
-			return fmt.Errorf("sim[%q]: not a sim model key", k)
+			return fmt.Errorf("%ssim[%q]: not a sim model key", linePrefix(lines.simKey(k)), k)
 		}
 		if _, ok := c.index[k]; !ok {
-			return fmt.Errorf("sim[%q]: unknown sim model", k)
+			return fmt.Errorf("%ssim[%q]: unknown sim model", linePrefix(lines.simKey(k)), k)
 		}
 		c.sim[key.Model] = prof
 	}
@@ -315,7 +316,7 @@ func (c *Catalog) Available() []string {
 }
 
 // Lookup returns the model with key if it is known and available. Errors are KindInvalid with
-// the messages of SPEC §3.1.
+// the messages "unknown model" and "model is not available: <VAR> is not set".
 func (c *Catalog) Lookup(key string) (enricher.ModelInfo, error) {
 	i, ok := c.index[key]
 	if !ok {

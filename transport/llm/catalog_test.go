@@ -147,3 +147,31 @@ func TestRetryPolicy(t *testing.T) {
 	_, retry := none.Delay(1, &Error{Kind: KindServerError}, 0.5)
 	require.False(t, retry, "llm_retries=0 means no retry")
 }
+
+// Every models-file error starts with the line of the entry or of the JSON mistake.
+func TestModelsFileErrorLines(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		err  string
+	}{
+		{name: "model entry", file: "{\n  \"models\": [\n    {\"key\": \"openai::gpt-4o\"},\n    {\"key\": \"foo::bar\"}\n  ]\n}",
+			err: `line 4: models[1] ("foo::bar"): unknown provider "foo"`},
+		{name: "provider entry after other keys", file: "{\"sim\": {},\n \"models\": [],\n \"providers\": [\n\n  {\"name\": \"x\", \"protocol\": \"soap\", \"base_url\": \"http://x\"}]}",
+			err: `line 5: providers[0] ("x"): protocol must be openai, anthropic or gemini`},
+		{name: "sim key", file: "{\n\"sim\": {\n  \"sim::fast\": {},\n  \"sim::nope\": {}\n}}",
+			err: `line 4: sim["sim::nope"]: unknown sim model`},
+		{name: "syntax", file: "{\"models\": [\n  {\"key\": \"openai::gpt-4o\",}\n]}",
+			err: "line 2: not valid JSON: invalid character '}'"},
+		{name: "truncated", file: "{\"models\": [\n", err: "line 1: not valid JSON: unexpected end of JSON input"},
+		{name: "wrong type", file: "{\"models\": [\n  {\"key\": \"openai::gpt-4o\",\n   \"input_price\": \"cheap\"}]}",
+			err: "line 3: models.input_price must be a number, not a JSON string"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewCatalog(CatalogConfig{ModelsFile: []byte(tt.file)})
+			require.Error(t, err)
+			require.True(t, strings.HasPrefix(err.Error(), tt.err), err.Error())
+		})
+	}
+}

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// ErrorKind classifies a failed call. The values double as the error_code of SPEC §5.8,
+// ErrorKind classifies a failed call. The values double as the error_code of model results,
 // except KindQuotaExhausted, which is reported as rate_limited but never retried.
 type ErrorKind string
 

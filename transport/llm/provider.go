@@ -32,7 +32,7 @@ type Hints struct {
 	Attempt   int            // validation attempt, 1-based
 	Try       int            // transport try of this attempt, 1-based
 	Languages []string
-	RootName  string          // schema root entity name (classification)
+	RootName  string          // schema root entity name (classification, enrichment)
 	Conflicts []Conflict      // arbitration: the conflicts to decide
 	Sample    map[string]any  // schema_generation: the sample
 	Schema    json.RawMessage // schema_edit: the current schema document

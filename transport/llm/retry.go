@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// RetryPolicy decides transport retries (SPEC §3.4): retryable kinds are tried again up to
+// RetryPolicy decides transport retries: retryable kinds are tried again up to
 // Retries times, waiting Base, 2×Base, 4×Base ... with ±Jitter, or the vendor's Retry-After
 // when it is at most MaxRetryAfter. Zero fields take the defaults of WithDefaults.
 type RetryPolicy struct {

@@ -1,5 +1,5 @@
 // Package anthropic is the llm.Provider of the Anthropic Messages API (POST /v1/messages,
-// providers.md §1). It asks for structured output through a forced tool: the answer schema is
+// Messages API). It asks for structured output through a forced tool: the answer schema is
 // the input_schema of one tool, "record_answer", which tool_choice forces the model to call; the
 // answer is the JSON of that tool_use block's input. Without a schema, the answer is the text of
 // the response's text blocks. The calls are plain (not streamed) HTTPS requests made with

@@ -24,7 +24,7 @@ var quotaWords = []string{"credit balance", "billing", "spend limit", "spending 
 // maxRawMessage caps the part of an unparseable error body quoted in a message.
 const maxRawMessage = 200
 
-// statusError maps a non-2xx response to an *llm.Error (providers.md §1.6, SPEC §3.4):
+// statusError maps a non-2xx response to an *llm.Error:
 //
 //	overloaded_error, 529, 503                      → overloaded
 //	429 (rate_limit_error)                          → rate_limited, RetryAfter from the headers;

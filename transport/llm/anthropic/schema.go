@@ -8,7 +8,7 @@ import (
 )
 
 // wrapKey is the property under which a non-object answer schema is wrapped, because a tool's
-// input_schema must be of type "object" (providers.md §1.2).
+// input_schema must be of type "object".
 const wrapKey = "answer"
 
 // droppedRootKeywords are root keywords left out of input_schema: they identify the document and

@@ -2,7 +2,7 @@ package anthropic
 
 import "encoding/json"
 
-// messageRequest is the body of POST /v1/messages (providers.md §1.2). Field order is the order
+// messageRequest is the body of POST /v1/messages. Field order is the order
 // on the wire; the golden test pins it.
 type messageRequest struct {
 	Model       string         `json:"model"`
@@ -33,7 +33,7 @@ type toolChoice struct {
 	Name string `json:"name"`
 }
 
-// messageResponse is the 200 body of POST /v1/messages (providers.md §1.3, §1.5).
+// messageResponse is the 200 body of POST /v1/messages.
 type messageResponse struct {
 	ID         string         `json:"id"`
 	Type       string         `json:"type"`
@@ -62,7 +62,7 @@ type usage struct {
 	CacheReadInputTokens     int `json:"cache_read_input_tokens"`
 }
 
-// errorResponse is the body of every non-2xx answer (providers.md §1.6).
+// errorResponse is the body of every non-2xx answer.
 type errorResponse struct {
 	Type  string `json:"type"`
 	Error struct {

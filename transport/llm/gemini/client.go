@@ -1,5 +1,5 @@
 // Package gemini is the llm.Provider of Google's Gemini Developer API (generateContent,
-// providers.md §3): one non-streaming POST {BaseURL}/v1beta/models/{model}:generateContent per
+// Gemini API): one non-streaming POST {BaseURL}/v1beta/models/{model}:generateContent per
 // call, the key in the x-goog-api-key header, the answer schema through generationConfig's
 // responseJsonSchema (default) or responseSchema, over one pooled fasthttp client.
 package gemini

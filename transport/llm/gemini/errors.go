@@ -14,7 +14,7 @@ import (
 // maxMessageBytes caps the vendor message copied into an *llm.Error.
 const maxMessageBytes = 1000
 
-// statusError maps a non-2xx response to an *llm.Error (providers.md §3.4):
+// statusError maps a non-2xx response to an *llm.Error:
 //   - 429: rate_limited with RetryAfter from RetryInfo.retryDelay, else the retry-after header;
 //     quota_exhausted when the message speaks of quota or billing and no retry hint was given;
 //   - 503 (UNAVAILABLE) and 529: overloaded; 504 and other 5xx: server_error;

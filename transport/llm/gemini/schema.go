@@ -18,8 +18,8 @@ const (
 // maxRefDepth caps $ref inlining, so a recursive schema fails instead of growing forever.
 const maxRefDepth = 32
 
-// openAPISchema translates a JSON Schema object to the OpenAPI 3.0 subset of responseSchema
-// (providers.md §3.2): `type` in upper case (STRING, INTEGER ...), a type pair with "null" becomes
+// openAPISchema translates a JSON Schema object to the OpenAPI 3.0 subset of responseSchema:
+// `type` in upper case (STRING, INTEGER...), a type pair with "null" becomes
 // `nullable: true`, several non-null types become `anyOf`, oneOf becomes anyOf, const becomes a
 // one-value enum, local `$ref`s (#/$defs/X, #/definitions/X) are inlined, and keywords the subset
 // lacks (additionalProperties, $schema, examples, ...) are dropped. `propertyOrdering` is added to

@@ -2,7 +2,7 @@ package gemini
 
 import "encoding/json"
 
-// The JSON shapes of the generateContent endpoint (providers.md §3), limited to the fields this
+// The JSON shapes of the generateContent endpoint, limited to the fields this
 // adapter sends or reads. Field names are the API's lowerCamelCase proto-JSON names.
 
 // generateRequest is the body of POST /v1beta/models/{model}:generateContent.

@@ -33,7 +33,7 @@ type AnthropicRequest struct {
 	Body       []byte
 }
 
-// AnthropicServer is a fake of the Anthropic Messages API (POST /v1/messages, providers.md §1),
+// AnthropicServer is a fake of the Anthropic Messages API (POST /v1/messages),
 // bound to 127.0.0.1. It checks like the real API: the key (x-api-key or Authorization: Bearer,
 // 401 authentication_error), anthropic-version (2023-06-01 or 2026-10-21, else 400), a JSON
 // body without unknown top-level fields, model, max_tokens ≥ 1, messages (≥ 1, roles user or

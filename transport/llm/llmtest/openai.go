@@ -347,8 +347,7 @@ func (s *OpenAIServer) check(body []byte) (*openAIWireRequest, string, string) {
 	return nil, "", "Invalid value: '" + rf.Type + "'. Supported values are: 'json_object', 'json_schema' and 'text'."
 }
 
-// strictProblem reports the first violation of the strict-mode rules the fake enforces
-// (providers.md §2.3).
+// strictProblem reports the first violation of the strict-mode rules the fake enforces.
 func strictProblem(n map[string]any, path string, root bool) string {
 	for _, k := range []string{"allOf", "not", "if", "then", "else", "dependentRequired", "dependentSchemas", "patternProperties", "examples", "default", "nullable", "oneOf"} {
 		if _, ok := n[k]; ok {

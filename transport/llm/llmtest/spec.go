@@ -57,7 +57,7 @@ var openAISpec = &spec{name: "OpenAI", build: func() ([]byte, error) {
 
 // anthropicSpec validates POST /v1/messages against the Anthropic description (2024-11),
 // trimmed the same way. Patches, documented (each is something the vendor sends today that
-// the 2024 description predates, providers.md §1.5–1.6):
+// the 2024 description predates):
 //   - responses: the description has 200 and 4XX only; 5XX (500 api_error, 504 timeout_error,
 //     529 overloaded_error, sent with the same error body) gets the 4XX response;
 //   - error types billing_error (402), timeout_error (504) and request_too_large (413) join

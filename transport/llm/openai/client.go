@@ -1,6 +1,6 @@
 // Package openai is the llm.Provider for the OpenAI Chat Completions wire protocol
 // (POST {BaseURL}/chat/completions), used by OpenAI itself and by the OpenAI-compatible
-// servers: DeepSeek, Ollama (/v1), vLLM and llama.cpp (providers.md §2, §4, §5).
+// servers: DeepSeek, Ollama (/v1), vLLM and llama.cpp.
 //
 // Structured output: in ModeJSONSchema the answer schema is sent as a strict
 // `response_format: {"type":"json_schema"}` after translation to OpenAI's strict subset

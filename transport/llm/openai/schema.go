@@ -8,7 +8,7 @@ import (
 	"slices"
 )
 
-// Limits of OpenAI's strict structured outputs (providers.md §2.3).
+// Limits of OpenAI's strict structured outputs.
 const (
 	strictMaxDepth      = 10
 	strictMaxProperties = 5000

@@ -10,7 +10,7 @@ import (
 )
 
 // Fault names, as used in Profile.Faults and in the `fail` field of an entity's _sim
-// directive (SPEC §3.5).
+// directive.
 //
 // Transport faults (rate_limited, server_error, timeout, and the directive-only overloaded and
 // bad_request) make Complete return an *llm.Error; the engine retries them as transport tries.
@@ -34,7 +34,7 @@ var faultOrder = []string{
 	FaultMalformedJSON, FaultSchemaInvalid, FaultClassificationMismatch,
 }
 
-// Profile is the behaviour of one sim model (SPEC §3.5): its latency and its fault
+// Profile is the behaviour of one sim model: its latency and its fault
 // probabilities. Faults maps a fault name to its probability per attempt and try (0..1; the
 // sum should stay at or below 1). TimeoutMS is how long a timeout fault waits before failing.
 //
@@ -51,7 +51,7 @@ type Profile struct {
 }
 
 // BuiltinProfiles returns a fresh copy of the profiles of the three built-in sim models, keyed
-// by model name: "fast", "realistic" and "flaky". SPEC gives timeout_ms for flaky only (2000);
+// by model name: "fast", "realistic" and "flaky". Only flaky has a timeout_ms (2000);
 // realistic uses 2000 too and fast 0 (a directed timeout fails at once).
 func BuiltinProfiles() map[string]Profile {
 	return map[string]Profile{

@@ -14,8 +14,8 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm"
 )
 
-// companySchema is an answer schema as the engine builds it for the example schema of SPEC
-// §4.2 with languages en and fr.
+// companySchema is an answer schema as the engine builds it for the example Company
+// schema with languages en and fr.
 const companySchema = `{
   "type": "object",
   "properties": {

@@ -56,7 +56,7 @@ func rootName(c *call) string {
 	return "Entity"
 }
 
-// classification answers a classification call (SPEC §5.6): status "match" with confidence
+// classification answers a classification call: status "match" with confidence
 // 0.9 and expected_type = the root name, "mismatch" under the classification_mismatch fault,
 // or the status the directive's `classification` names.
 func classification(c *call, mismatch bool) doc {
@@ -78,18 +78,18 @@ func classification(c *call, mismatch bool) doc {
 	switch status {
 	case "match":
 		confidence = 0.9
-		description = fmt.Sprintf("%s, a %s", name, root)
-		reasoning = fmt.Sprintf("The data describes %s as a %s.", name, root)
+		description = fmt.Sprintf("%s, %s", name, withArticle(root))
+		reasoning = fmt.Sprintf("The data describes %s as %s.", name, withArticle(root))
 	case "mismatch":
 		confidence = 0.85
-		description = fmt.Sprintf("%s, which is not a %s", name, root)
-		reasoning = fmt.Sprintf("The data does not describe a %s.", root)
-		alternatives = []string{"something other than a " + root}
+		description = fmt.Sprintf("%s, which is not %s", name, withArticle(root))
+		reasoning = fmt.Sprintf("The data does not describe %s.", withArticle(root))
+		alternatives = []string{"something other than " + withArticle(root)}
 	case "ambiguous":
 		confidence = 0.5
-		description = fmt.Sprintf("%s, possibly a %s", name, root)
-		reasoning = fmt.Sprintf("The data fits a %s and other kinds of entity.", root)
-		alternatives = []string{root, "something other than a " + root}
+		description = fmt.Sprintf("%s, possibly %s", name, withArticle(root))
+		reasoning = fmt.Sprintf("The data fits %s and other kinds of entity.", withArticle(root))
+		alternatives = []string{root, "something other than " + withArticle(root)}
 	default: // unknown
 		confidence = 0.2
 		description = name
@@ -103,6 +103,14 @@ func classification(c *call, mismatch bool) doc {
 		{"reasoning", "Simulated classification. " + reasoning},
 		{"alternative_interpretations", alternatives},
 	}
+}
+
+// capitalize upper-cases the first letter of s.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // entityName is the first non-empty string among the fields name, title and label
@@ -123,7 +131,7 @@ func entityName(entity map[string]any) string {
 	return "the entity"
 }
 
-// arbitration answers an arbitration call (SPEC §6.3): for each conflict, the value of the
+// arbitration answers an arbitration call: for each conflict, the value of the
 // model whose key sorts first.
 func arbitration(c *call) doc {
 	decisions := make([]doc, 0, len(c.hints.Conflicts))
@@ -162,7 +170,7 @@ func suggestions() []string {
 // keyNames are the field names that become search keys in generated schemas.
 var keyNames = map[string]bool{"name": true, "title": true, "id": true, "website": true, "domain": true}
 
-// sampleSchema builds a schema document from a sample (SPEC §4.5).
+// sampleSchema builds a schema document from a sample.
 type sampleSchema struct {
 	count int // named properties so far (S9)
 }
@@ -180,7 +188,7 @@ func generation(c *call) doc {
 	schema := doc{
 		{"root", doc{
 			{"name", root},
-			{"description", fmt.Sprintf("A %s, as described by the sample", root)},
+			{"description", fmt.Sprintf("%s, as described by the sample", capitalize(withArticle(root)))},
 			{"type", "object"},
 			{"properties", props},
 		}},

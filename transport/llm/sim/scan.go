@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -98,6 +99,38 @@ func (s *scanner) node() (*node, error) {
 				n.alts = append(n.alts, sub)
 				return err
 			})
+		case "description", "format":
+			if s.peek() == '"' {
+				v, err := s.str()
+				if key == "description" {
+					n.desc = v
+				} else {
+					n.format = v
+				}
+				return err
+			}
+		case "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum":
+			v, ok, err := s.number()
+			if ok {
+				switch key {
+				case "minimum":
+					n.minimum = &v
+				case "maximum":
+					n.maximum = &v
+				case "exclusiveMinimum":
+					n.exclusiveMinimum = &v
+				default:
+					n.exclusiveMaximum = &v
+				}
+			}
+			return err
+		case "maxLength":
+			v, ok, err := s.number()
+			if ok && v >= 0 && v == float64(int(v)) {
+				l := int(v)
+				n.maxLength = &l
+			}
+			return err
 		case "$defs", "definitions":
 			if n.defs == nil {
 				n.defs = map[string]*node{}
@@ -198,6 +231,17 @@ func (s *scanner) str() (string, error) {
 		}
 	}
 	return "", s.fail("unterminated string")
+}
+
+// number reads any value and reports it when it is a number (ok false for another type).
+func (s *scanner) number() (float64, bool, error) {
+	s.ws()
+	start := s.i
+	if err := s.skip(); err != nil {
+		return 0, false, err
+	}
+	v, err := strconv.ParseFloat(string(s.b[start:s.i]), 64)
+	return v, err == nil, nil
 }
 
 // skip reads any value.

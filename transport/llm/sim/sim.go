@@ -1,4 +1,4 @@
-// Package sim is the built-in simulated LLM provider (SPEC §3.5). It answers in-process,
+// Package sim is the built-in simulated LLM provider. It answers in-process,
 // without network, for tests, demos and benchmarks, and goes through the same seam as real
 // providers (llm.Provider), so the engine applies its concurrency cap, retries, validation,
 // cost and records to it unchanged; only the answer is made up.
@@ -40,7 +40,7 @@ import (
 )
 
 // DefaultDisagreement is the share of leaves on which a sim model deviates from the consensus
-// value when Config.Disagreement is zero (SPEC §3.5).
+// value when Config.Disagreement is zero.
 const DefaultDisagreement = 0.3
 
 // The call kinds of llm.Hints.CallKind that the simulator understands.
@@ -136,7 +136,7 @@ type call struct {
 
 // Complete answers req. req.Model is the model name after "sim::" (a full "sim::" key is
 // accepted too). Errors: *llm.Error with KindBadRequest for an unknown model or call
-// kind; the transport faults of §3.5 (*llm.Error with KindRateLimited, KindServerError,
+// kind; the transport faults (*llm.Error with KindRateLimited, KindServerError,
 // KindTimeout, or KindOverloaded/KindBadRequest when a directive asks for them); ctx.Err()
 // when ctx ends before the answer. Content faults (malformed_json, schema_invalid) return a
 // response whose Text is bad, as a real model would.

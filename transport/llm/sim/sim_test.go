@@ -51,7 +51,7 @@ func TestCompleteDeterministic(t *testing.T) {
 	}
 }
 
-// TestAgreement checks SPEC §3.5: each model deviates from the consensus on about
+// TestAgreement checks the agreement contract: each model deviates from the consensus on about
 // `disagreement` of the leaves, so two models agree on most leaves where neither deviates.
 func TestAgreement(t *testing.T) {
 	t.Parallel()

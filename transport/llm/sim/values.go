@@ -10,8 +10,8 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm"
 )
 
-// languages holds the supported language codes of SPEC §5.7. An object schema whose
-// properties are all language codes is a multilingual text.
+// languages holds the supported language codes. An object schema whose properties are all
+// language codes is a multilingual text.
 var languages = map[string]bool{}
 
 func init() {
@@ -22,8 +22,9 @@ func init() {
 
 // node is the subset of a JSON Schema (draft 2020-12) that answer schemas use: type (a name
 // or a list with "null"), properties in document order, items, enum, $ref into $defs or
-// definitions, and anyOf/oneOf (the first non-null branch is generated). Anything else is
-// ignored.
+// definitions, and anyOf/oneOf (the first non-null branch is generated), plus what makes values
+// plausible and keeps them valid: description, format, minimum, maximum, exclusiveMinimum,
+// exclusiveMaximum and maxLength. Anything else is ignored.
 type node struct {
 	types []string
 	props []field
@@ -32,6 +33,14 @@ type node struct {
 	ref   string
 	alts  []*node // anyOf or oneOf
 	defs  map[string]*node
+
+	desc             string
+	format           string
+	minimum          *float64
+	maximum          *float64
+	exclusiveMinimum *float64
+	exclusiveMaximum *float64
+	maxLength        *int
 }
 
 // field is a named property of an object node.
@@ -83,7 +92,7 @@ func (n *node) multilingual() bool {
 }
 
 // pos is the hash state of a field path, with and without the model key. Paths are written
-// as in SPEC §6.1: `headquarters.city`, `subsidiaries[0].name`.
+// as fusion writes them: `headquarters.city`, `subsidiaries[0].name`.
 type pos struct {
 	consensus, own uint64
 	root           bool
@@ -107,6 +116,9 @@ type generator struct {
 	defs      map[string]*node
 	threshold uint64 // deviate when hash mod 100 < threshold
 	corrupt   int    // root property given a wrong type; -1 for none
+	entity    string // the entity's name, "the entity" when it has none
+	domain    string // the first part of the entity's simulated domain name ("moderna")
+	root      string // the schema root's name ("Company"), "entity" when unknown
 }
 
 // enrichment generates the answer of an enrichment call from the request's answer schema.
@@ -119,7 +131,14 @@ func (p *Provider) enrichment(c *call, invalid bool) (string, error) {
 			return "", &llm.Error{Kind: llm.KindBadRequest, Status: 400, Message: "sim: answer schema is not a JSON Schema", Err: err}
 		}
 	}
-	g := &generator{buf: make([]byte, 0, 512), defs: root.defs, threshold: p.threshold, corrupt: -1}
+	g := &generator{buf: make([]byte, 0, 512), defs: root.defs, threshold: p.threshold, corrupt: -1,
+		entity: entityName(c.hints.Entity), domain: "example", root: "entity"}
+	if g.entity != "the entity" {
+		g.domain = domainBase(g.entity)
+	}
+	if c.hints.RootName != "" {
+		g.root = c.hints.RootName
+	}
 	if invalid {
 		if r, _ := g.resolve(root); r.kind() == "object" && len(r.props) > 0 {
 			g.corrupt = int(mix(c.perTry, saltCorrupt) % uint64(len(r.props)))
@@ -127,7 +146,7 @@ func (p *Provider) enrichment(c *call, invalid bool) (string, error) {
 			return "[]", nil
 		}
 	}
-	g.value(root, pos{consensus: c.consensus, own: c.own, root: true}, "Value", 0)
+	g.value(root, pos{consensus: c.consensus, own: c.own, root: true}, "", 0)
 	return string(g.buf), nil
 }
 
@@ -177,8 +196,10 @@ func (g *generator) leaf(p pos) uint64 {
 // isNull decides the ~10 % of nullable leaves that are null.
 func isNull(h uint64) bool { return h%10 == 0 }
 
-// value writes the value of schema n at path p; label is the field name shown in strings.
-func (g *generator) value(n *node, p pos, label string, depth int) {
+// value writes the value of schema n at path p; name is the field's name ("" at the root; array
+// items take their array's), from which, with n's description and format, the kind of value
+// is guessed.
+func (g *generator) value(n *node, p pos, name string, depth int) {
 	n, nullable := g.resolve(n)
 	if depth > 64 {
 		g.buf = append(g.buf, "null"...)
@@ -203,7 +224,7 @@ func (g *generator) value(n *node, p pos, label string, depth int) {
 				g.buf = append(g.buf, "null"...)
 				return
 			}
-			g.multilingual(n, p, h, label, depth)
+			g.multilingual(n, p, h, name, depth)
 			return
 		}
 		g.buf = append(g.buf, '{')
@@ -218,7 +239,7 @@ func (g *generator) value(n *node, p pos, label string, depth int) {
 				g.buf = appendWrong(g.buf, r)
 				continue
 			}
-			g.value(f.node, p.child(f.name), fieldLabel(f.name), depth+1)
+			g.value(f.node, p.child(f.name), f.name, depth+1)
 		}
 		g.buf = append(g.buf, '}')
 	case "array":
@@ -231,24 +252,40 @@ func (g *generator) value(n *node, p pos, label string, depth int) {
 			if i > 0 {
 				g.buf = append(g.buf, ',')
 			}
-			g.value(items, p.index(i), label, depth+1)
+			g.value(items, p.index(i), name, depth+1)
 		}
 		g.buf = append(g.buf, ']')
 	case "integer":
-		g.buf = strconv.AppendUint(g.buf, 1+(h>>8)%10000, 10)
+		g.buf = appendNumber(g.buf, n.number(classify(name, n.desc, n.format), name, draw(h), true), true)
 	case "number":
-		g.buf = strconv.AppendFloat(g.buf, float64((h>>8)%100000)/100, 'f', 2, 64)
+		g.buf = appendNumber(g.buf, n.number(classify(name, n.desc, n.format), name, draw(h), false), false)
 	case "boolean":
 		g.buf = strconv.AppendBool(g.buf, (h>>8)&1 == 1)
 	default:
-		g.buf = appendText(g.buf, label, h, "")
+		g.buf = appendString(g.buf, g.str(n, name, h, ""))
 	}
+}
+
+// str draws the string of a leaf: a value of its kind, or "<Label> <6 hex>" when the kind is
+// unknown, suffixed " (<lang>)" when lang is set, and cut to maxLength.
+func (g *generator) str(n *node, name string, h uint64, lang string) string {
+	s, ok := g.text(n, classify(name, n.desc, n.format), name, draw(h))
+	if !ok {
+		s = genericText(name, h)
+	}
+	if lang != "" {
+		s += " (" + lang + ")"
+	}
+	if n.maxLength != nil {
+		s = truncateRunes(s, *n.maxLength)
+	}
+	return s
 }
 
 // multilingual writes a multilingual text: one value per language, sharing the field's hash
 // so that the languages read as translations of one another, each suffixed " (<code>)".
 // Arrays of texts have the same length in every language.
-func (g *generator) multilingual(n *node, p pos, h uint64, label string, depth int) {
+func (g *generator) multilingual(n *node, p pos, h uint64, name string, depth int) {
 	g.buf = append(g.buf, '{')
 	for i, f := range n.props {
 		if i > 0 {
@@ -259,25 +296,29 @@ func (g *generator) multilingual(n *node, p pos, h uint64, label string, depth i
 		sub, _ := g.resolve(f.node)
 		switch sub.kind() {
 		case "string":
-			g.buf = appendText(g.buf, label, h, f.name)
+			g.buf = appendString(g.buf, g.str(sub, name, h, f.name))
 		case "array":
+			item := &node{}
+			if sub.items != nil {
+				item, _ = g.resolve(sub.items)
+			}
 			g.buf = append(g.buf, '[')
 			for j := range int(1 + (h>>8)%3) {
 				if j > 0 {
 					g.buf = append(g.buf, ',')
 				}
-				g.buf = appendText(g.buf, label, mix(h, uint64(j)+1), f.name)
+				g.buf = appendString(g.buf, g.str(item, name, mix(h, uint64(j)+1), f.name))
 			}
 			g.buf = append(g.buf, ']')
 		default:
-			g.value(sub, p.child(f.name), label, depth+1)
+			g.value(sub, p.child(f.name), name, depth+1)
 		}
 	}
 	g.buf = append(g.buf, '}')
 }
 
-// appendText appends the JSON string "<label> <6 hex>", suffixed " (<lang>)" when lang is set.
-func appendText(buf []byte, label string, h uint64, lang string) []byte {
+// genericText is "<Label> <6 hex>" for a field whose kind is unknown ("Value" at the root).
+func genericText(name string, h uint64) string {
 	const hexDigits = "0123456789abcdef"
 	var hex [6]byte
 	v := h >> 8
@@ -285,11 +326,11 @@ func appendText(buf []byte, label string, h uint64, lang string) []byte {
 		hex[i] = hexDigits[v&0xf]
 		v >>= 4
 	}
-	s := label + " " + string(hex[:])
-	if lang != "" {
-		s += " (" + lang + ")"
+	label := fieldLabel(name)
+	if label == "" {
+		label = "Value"
 	}
-	return appendString(buf, s)
+	return label + " " + string(hex[:])
 }
 
 // appendWrong appends a value whose JSON type n does not allow (fault schema_invalid).

@@ -99,6 +99,10 @@ func TestLowSpaceHoldsAndResumes(t *testing.T) {
 	jobID := c.must(200, "POST", "/api/enrichment/batch/start", map[string]any{
 		"entities": entities, "schema_id": schemaID, "models": []string{"sim::fast"},
 	}).str("job_id")
+	require.Eventually(t, func() bool { // the batch is under way before the disk fills
+		j := c.must(200, "GET", "/api/llm/jobs/"+jobID, nil)
+		return j.str("status") == "running" && j.get("last_seq").(float64) >= 2
+	}, 10*time.Second, 10*time.Millisecond)
 
 	disk.freeMB.Store(900)
 	require.Eventually(t, func() bool {

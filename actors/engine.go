@@ -95,6 +95,7 @@ type Store interface {
 	Record(org, id string) (*enricher.Record, error)
 	JobWithSpec(org, id string) (*enricher.Job, error)
 	FinishedEntities(job string) ([]int, error)
+	EntityStore
 }
 
 // Catalog resolves model keys (transport/llm's catalog).
@@ -186,10 +187,68 @@ func (e *Engine) admitAndStore(job *enricher.Job) error {
 	return nil
 }
 
-// Start admits, stores and starts a single enrichment job. It returns once the job is stored.
-// Errors: KindTooMany (admission), KindUnavailable (shutdown or storage), KindInvalid (a model
-// that vanished from the catalog).
+// Start admits, stores and starts a single enrichment, fusion or batch job. It returns once
+// the job is stored. A batch's entities (spec.Entities) are stored one per key under the job
+// id first; the stored spec keeps only their count. Errors: KindTooMany (admission),
+// KindUnavailable (shutdown or storage), KindInvalid (a model that vanished from the catalog).
 func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec) (*enricher.Job, error) {
+	id := uuid.NewString()
+	if spec.Entities == nil {
+		return e.start(org, by, id, spec)
+	}
+	if e.stopped.Load() {
+		return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
+	}
+	if err := e.stageEntities(id, spec.Entities); err != nil {
+		return nil, err
+	}
+	stored := *spec
+	stored.Entities, stored.EntityCount = nil, len(spec.Entities)
+	job, err := e.start(org, by, id, &stored)
+	if err != nil {
+		e.dropEntities(id)
+	}
+	return job, err
+}
+
+// StartStaged starts a batch whose spec.EntityCount entities are already stored under jobID
+// (an NDJSON upload, see EntityStore). The caller deletes the staged entities when this fails.
+// Errors as Start.
+func (e *Engine) StartStaged(org string, by enricher.CreatedBy, jobID string, spec *enricher.EnrichSpec) (*enricher.Job, error) {
+	if spec.Entities != nil || spec.EntityCount <= 0 {
+		return nil, enricher.Errorf(enricher.KindInvalid, "a staged batch has a count of stored entities and no inline ones")
+	}
+	return e.start(org, by, jobID, spec)
+}
+
+// stageEntities stores a batch's inline entities under id in chunks.
+func (e *Engine) stageEntities(id string, entities []map[string]any) error {
+	chunk := make([][]byte, 0, entityWindow)
+	for i, ent := range entities {
+		raw, err := json.Marshal(ent)
+		if err != nil {
+			return enricher.Wrap(enricher.KindInvalid, err, fmt.Sprintf("entities[%d]: not encodable", i))
+		}
+		chunk = append(chunk, raw)
+		if len(chunk) == cap(chunk) || i == len(entities)-1 {
+			if err := e.deps.Store.PutEntities(id, i+1-len(chunk), chunk); err != nil {
+				e.dropEntities(id)
+				return err
+			}
+			chunk = chunk[:0]
+		}
+	}
+	return nil
+}
+
+// dropEntities deletes the stored entities of a batch that did not start.
+func (e *Engine) dropEntities(id string) {
+	if err := e.deps.Store.DeleteEntities(id); err != nil {
+		e.log.Warn("entities of a batch that did not start are left in storage", "job_id", id, "err", err)
+	}
+}
+
+func (e *Engine) start(org string, by enricher.CreatedBy, id string, spec *enricher.EnrichSpec) (*enricher.Job, error) {
 	if e.stopped.Load() {
 		return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
 	}
@@ -197,18 +256,21 @@ func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichS
 	if err != nil {
 		return nil, err
 	}
-	raw, _ := json.Marshal(spec)
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("encode job spec: %w", err)
+	}
 	strategy := spec.Strategy
 	job := &enricher.Job{
-		ID: uuid.NewString(), OrganizationID: org, Type: enricher.JobSingleEnrichment, Status: enricher.JobPending,
+		ID: id, OrganizationID: org, Type: enricher.JobSingleEnrichment, Status: enricher.JobPending,
 		CreatedAt: enricher.NewTime(e.cfg.Now()), CreatedBy: by, Spec: raw, Models: spec.Models,
 		Strategy: &strategy, SchemaID: spec.SchemaID, TotalModels: len(spec.Models), RecordIDs: []string{},
 	}
 	if spec.FusionRecordIDs != nil {
 		job.Type, job.TotalModels, job.Strategy, job.Models = enricher.JobFusion, 0, nil, []string{}
 	}
-	if spec.Entities != nil {
-		total := len(spec.Entities)
+	if spec.EntityCount > 0 {
+		total := spec.EntityCount
 		if spec.SelectedIndices != nil {
 			total = len(spec.SelectedIndices)
 		}
@@ -341,12 +403,12 @@ func (e *Engine) prepare(org string, spec *enricher.EnrichSpec) (*jobInput, erro
 // launch starts an enrichment, batch or fusion job actor.
 func (e *Engine) launch(in *jobInput) {
 	in.Hub = e.newHub(in.Job)
-	if in.Spec.Entities != nil {
+	if in.Spec.EntityCount > 0 {
 		finished, err := e.deps.Store.FinishedEntities(in.Job.ID)
 		if err != nil {
 			e.log.Error("batch recovery: finished entities unreadable; they run again", "job_id", in.Job.ID, "err", err)
 		}
-		b := &batchInput{Finished: finished, Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Models: in.Models, Classifier: in.Classifier,
+		b := &batchInput{Finished: finished, Entities: e.deps.Store, Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Models: in.Models, Classifier: in.Classifier,
 			Arbiter: in.Arbiter, Providers: in.Providers, Window: e.cfg.BatchConcurrency, Log: e.log,
 			Sink: eventSink{hub: in.Hub, persister: e.persister, cfg: &e.cfg, log: e.log}}
 		e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newBatchActor(b), actor.WithSupervisor(stopStrategy))})
@@ -382,6 +444,12 @@ func (e *Engine) recover() error {
 		if err := json.Unmarshal(j.Spec, &spec); err != nil {
 			e.log.Error("recovery: unreadable job spec; job skipped", "job_id", j.ID, "err", err)
 			continue
+		}
+		if spec.Entities != nil { // stored before batches kept their entities one per key
+			if err := e.stageEntities(j.ID, spec.Entities); err != nil {
+				return fmt.Errorf("recovery of job %s: %w", j.ID, err)
+			}
+			spec.EntityCount, spec.Entities = len(spec.Entities), nil
 		}
 		in, err := e.prepare(j.OrganizationID, &spec)
 		if err != nil {

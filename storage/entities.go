@@ -66,11 +66,15 @@ func (db *DB) EntitiesAt(job string, indices []int) ([][]byte, error) {
 	return out, nil
 }
 
-// CountEntities returns the number of entities stored for job (tests, diagnostics).
+// CountEntities returns the number of entities stored for job, or for every batch and upload
+// when job is empty (tests, diagnostics).
 func (db *DB) CountEntities(job string) (int, error) {
 	n := 0
 	err := db.view(func(txn *badger.Txn) error {
 		prefix := prefixEntities(job)
+		if job == "" {
+			prefix = prefixAll("be")
+		}
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"hash"
+	"io"
 	"sync"
 	"time"
 
@@ -61,17 +63,28 @@ func (s *Server) idempotent(canonicalPath string, next func(c *call) error) func
 		if raw == nil {
 			return next(c)
 		}
+		var err error
 		key := string(raw)
 		if !validIdempotencyKey(key) {
 			return enricher.Errorf(enricher.KindInvalid, "Idempotency-Key must be 1 to 255 printable ASCII characters")
 		}
-		fp, err := fingerprint(string(c.ctx.Method()), canonicalPath, c.ctx.PostBody())
-		if err != nil {
+		var fp string
+		var bodyHash hash.Hash
+		if c.streamed() { // hashed while the handler reads it
+			bodyHash = sha256.New()
+			c.bodyTee = bodyHash
+		} else if fp, err = fingerprint(string(c.ctx.Method()), canonicalPath, c.ctx.PostBody()); err != nil {
 			return err
 		}
 		unlock := s.idemLocks.lock(c.p.org.ID + "\x00" + key)
 		defer unlock()
 		prev, err := s.deps.Idempotency.Idempotency(c.p.org.ID, key)
+		if bodyHash != nil && err == nil { // a known key: read the body to compare it
+			if _, err := io.Copy(io.Discard, c.streamBody(s.cfg.MaxStreamBodyBytes, bodyHash)); err != nil {
+				return err
+			}
+			fp = streamFingerprint(string(c.ctx.Method()), canonicalPath, bodyHash)
+		}
 		switch {
 		case err == nil && prev.Fingerprint != fp:
 			return enricher.Errorf(enricher.KindConflict, "Idempotency-Key was already used with a different request")
@@ -86,6 +99,9 @@ func (s *Server) idempotent(canonicalPath string, next func(c *call) error) func
 			return err
 		}
 		if c.started != nil && c.ctx.Response.StatusCode() == fasthttp.StatusOK {
+			if bodyHash != nil { // the handler read the whole body
+				fp = streamFingerprint(string(c.ctx.Method()), canonicalPath, bodyHash)
+			}
 			c.started.Fingerprint = fp
 			if err := s.deps.Idempotency.SaveIdempotency(c.p.org.ID, key, c.started, s.cfg.IdempotencyTTL); err != nil {
 				s.log.Warn("idempotency key not saved", "err", err)
@@ -115,6 +131,12 @@ func fingerprint(method, path string, body []byte) (string, error) {
 	}
 	sum := sha256.Sum256(canon)
 	return method + " " + path + " " + hex.EncodeToString(sum[:]), nil
+}
+
+// streamFingerprint is method, canonical path and the SHA-256 of a streamed (NDJSON) body's
+// raw bytes: byte-identical bodies are the same request.
+func streamFingerprint(method, path string, h hash.Hash) string {
+	return method + " " + path + " ndjson " + hex.EncodeToString(h.Sum(nil))
 }
 
 // remember records a successful start for the idempotency wrapper.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"io"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -29,6 +30,7 @@ type call struct {
 	s       *Server
 	replay  *enricher.IdempotentStart // set on an idempotent replay
 	started *enricher.IdempotentStart // set by a handler that started a job
+	bodyTee io.Writer                 // receives a streamed body's bytes as they are read (idempotency)
 }
 
 // ok answers 200 with v as JSON.
@@ -116,7 +118,7 @@ func (s *Server) handler(r route) fasthttp.RequestHandler {
 		if err := s.admit(c, r); err != nil {
 			writeError(ctx, s.log, err)
 		} else if err := r.handle(c); err != nil {
-			writeError(ctx, s.log, err)
+			s.bodyError(ctx, err)
 		}
 		s.deps.Metrics.Request(r.method, r.path, ctx.Response.StatusCode(), time.Since(start))
 	}

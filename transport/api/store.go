@@ -91,6 +91,9 @@ type JobLister interface {
 type Engine interface {
 	// Start admits, stores and starts a job; it returns once the job is stored.
 	Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec) (*enricher.Job, error)
+	// StartStaged starts a batch whose spec.EntityCount entities are already stored under
+	// jobID (an NDJSON upload); the caller deletes them when it fails.
+	StartStaged(org string, by enricher.CreatedBy, jobID string, spec *enricher.EnrichSpec) (*enricher.Job, error)
 	// StartFusion checks the records and starts a fusion job (KindNotFound, KindInvalid).
 	StartFusion(org string, by enricher.CreatedBy, recordIDs []string, arbiter *string) (*enricher.Job, error)
 	// StartSchemaJob starts a schema generation or AI edit job.
@@ -115,6 +118,15 @@ type EventStream interface {
 	// event, when the subscriber fell behind, or at shutdown.
 	Live() <-chan enricher.StreamEvent
 	Close()
+}
+
+// EntityStager stores the entities of an NDJSON batch upload under the id its job will have,
+// a chunk at a time while the body is read (storage.DB).
+type EntityStager interface {
+	// PutEntities stores the compact JSON of entities as indices from, from+1, ... of job.
+	PutEntities(job string, from int, entities [][]byte) error
+	// DeleteEntities removes every entity stored for job (an upload that did not start).
+	DeleteEntities(job string) error
 }
 
 // EntityFetcher downloads entity lists for batches (transport/fetch, through cmd).

@@ -41,7 +41,7 @@ func (c *Client) StartBatchEntities(ctx context.Context, options BatchRequest, e
 	}()
 	started, err := c.StartBatchNDJSON(ctx, pr, opts...)
 	_ = pr.CloseWithError(errors.New("request ended")) // ends a writer the request stopped reading
-	if werr := <-done; werr != nil { // the body was cut short: that is why the request failed
+	if werr := <-done; werr != nil {                   // the body was cut short: that is why the request failed
 		return nil, werr
 	}
 	return started, err

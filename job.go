@@ -62,18 +62,23 @@ const (
 // EnrichSpec is a validated enrichment request as stored with its job. The schema content is
 // copied when the job starts, so later edits of the saved schema never affect it.
 type EnrichSpec struct {
-	EntityData          map[string]any   `json:"entity_data,omitempty"` // single enrichment
-	Entities            []map[string]any `json:"entities,omitempty"`    // batch
-	SelectedIndices     []int            `json:"selected_indices,omitempty"`
-	SchemaID            *string          `json:"schema_id"`
-	SchemaContent       json.RawMessage  `json:"schema_content"`
-	Models              []string         `json:"models"`
-	Languages           []string         `json:"languages"`
-	Strategy            Strategy         `json:"strategy"`
-	ClassificationModel *string          `json:"classification_model"`
-	ArbitrationModel    *string          `json:"arbitration_model"`
-	OnMismatch          string           `json:"on_classification_mismatch"`
-	Sync                bool             `json:"sync,omitempty"`
+	EntityData map[string]any `json:"entity_data,omitempty"` // single enrichment
+	// Entities are a batch's entities as given to the engine. The stored spec never holds
+	// them: the engine stores them one per key under the job id and keeps only EntityCount.
+	Entities []map[string]any `json:"entities,omitempty"`
+	// EntityCount is the number of entities of a batch whose entities are stored under its job
+	// id (every batch once started; an NDJSON upload before it starts).
+	EntityCount         int             `json:"entity_count,omitempty"`
+	SelectedIndices     []int           `json:"selected_indices,omitempty"`
+	SchemaID            *string         `json:"schema_id"`
+	SchemaContent       json.RawMessage `json:"schema_content"`
+	Models              []string        `json:"models"`
+	Languages           []string        `json:"languages"`
+	Strategy            Strategy        `json:"strategy"`
+	ClassificationModel *string         `json:"classification_model"`
+	ArbitrationModel    *string         `json:"arbitration_model"`
+	OnMismatch          string          `json:"on_classification_mismatch"`
+	Sync                bool            `json:"sync,omitempty"`
 	// FusionRecordIDs names the records a fusion job merges (job type fusion only).
 	FusionRecordIDs []string `json:"fusion_record_ids,omitempty"`
 	// Webhook, when set, is where the job's events are called back (copied to Job.Webhook).

@@ -24,9 +24,10 @@ type batchInput struct {
 	Providers  map[string]*actor.PID
 	Sink       eventSink
 	Window     int
-	Finished   []int    // entities that ended before a restart
-	Gates      gates    // provider room (provider_queue)
-	Need       callNeed // calls one entity may hold at once
+	Finished   []int       // entities that ended before a restart
+	Gates      gates       // provider room (provider_queue)
+	Need       callNeed    // calls one entity may hold at once
+	Entities   EntityStore // where the batch's Spec.EntityCount entities are stored
 	Log        *slog.Logger
 	// Recovered holds the records of entities in flight before a restart, by entity index;
 	// Started lists the entities that had announced their start then.
@@ -38,11 +39,12 @@ type batchInput struct {
 // index order; it is the only writer of the batch's event sequence, numbering its own events
 // and those its entity jobs forward. Entity results go to the store with their events; the
 // actor keeps only counters and a bitmap of finished entities, so memory does not grow with
-// the batch.
+// the batch. Entity data comes from storage, a window at a time (batch_source.go).
 type batchActor struct {
 	in        *batchInput
 	job       *enricher.Job
-	order     []int // entity indices still to start
+	src       entitySource // entities still to start
+	labels    map[int]string
 	inflight  map[int]*actor.PID
 	running   map[int][]string
 	current   *string
@@ -72,7 +74,7 @@ const roomRetry = 50 * time.Millisecond
 
 func newBatchActor(in *batchInput) actor.Producer {
 	return func() actor.Actor {
-		return &batchActor{in: in, inflight: map[int]*actor.PID{}, running: map[int][]string{}}
+		return &batchActor{in: in, inflight: map[int]*actor.PID{}, running: map[int][]string{}, labels: map[int]string{}}
 	}
 }
 
@@ -91,6 +93,8 @@ func (b *batchActor) Receive(c actor.Context) {
 		b.entityEvent(c, m)
 	case *entityDone:
 		b.entityFinished(c, m)
+	case *entitiesRead:
+		b.entitiesRead(c, m)
 	case *cancelJob:
 		if b.finished {
 			c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindConflict, "job already finished")})
@@ -101,8 +105,7 @@ func (b *batchActor) Receive(c actor.Context) {
 			return
 		}
 		b.cancel = m
-		*b.job.SkippedEntities += len(b.order) // never started
-		b.order = nil
+		*b.job.SkippedEntities += b.src.drop() // never started
 		for _, pid := range b.inflight {
 			c.Send(pid, &cancelJob{Reason: m.Reason})
 		}
@@ -133,25 +136,31 @@ func (b *batchActor) start(c actor.Context) {
 	if b.job.RecordIDs == nil {
 		b.job.RecordIDs = []string{}
 	}
-	indices := b.in.Spec.SelectedIndices
-	if indices == nil {
-		indices = make([]int, len(b.in.Spec.Entities))
-		for i := range indices {
-			indices[i] = i
-		}
+	n := b.in.Spec.EntityCount
+	total := n
+	if b.in.Spec.SelectedIndices != nil {
+		total = len(b.in.Spec.SelectedIndices)
 	}
-	total := len(indices)
 	if b.job.TotalEntities == nil {
 		b.job.TotalEntities, b.job.CompletedEntities, b.job.FailedEntities, b.job.SkippedEntities = &total, ptrInt(0), ptrInt(0), ptrInt(0)
 	}
 	b.resumeEntities()
-	b.done = make([]byte, (len(b.in.Spec.Entities)+7)/8)
+	b.done = make([]byte, (n+7)/8)
 	for _, i := range b.in.Finished {
 		setBit(b.done, i)
 	}
-	for _, i := range indices {
-		if !bitSet(b.done, i) {
-			b.order = append(b.order, i)
+	b.src = entitySource{store: b.in.Entities, job: b.job.ID, order: make([]int, 0, total-len(b.in.Finished))}
+	if b.in.Spec.SelectedIndices != nil {
+		for _, i := range b.in.Spec.SelectedIndices {
+			if !bitSet(b.done, i) {
+				b.src.order = append(b.src.order, i)
+			}
+		}
+	} else {
+		for i := range n {
+			if !bitSet(b.done, i) {
+				b.src.order = append(b.src.order, i)
+			}
 		}
 	}
 	if b.job.StartedAt == nil {
@@ -177,35 +186,43 @@ func setBit(bm []byte, i int) {
 
 // fill starts entities until the window is full. It waits while more than a window of entity
 // ends are not stored yet, so a batch never runs ahead of its event log (bounded memory), and
-// while its providers have no room for an entity's calls (backpressure: it tries again after
-// roomRetry, and an entity ending makes room too).
+// while the next entity is still being read from storage, and while its providers have no room
+// for an entity's calls (backpressure: it tries again after roomRetry, and an entity ending
+// makes room too).
 func (b *batchActor) fill(c actor.Context) {
-	for len(b.inflight) < b.in.Window && len(b.order) > 0 && b.cancel == nil && b.unstored < b.in.Window {
+	for len(b.inflight) < b.in.Window && b.src.ready() && b.cancel == nil && b.unstored < b.in.Window {
 		if !b.room.take() {
 			if !b.retrying {
 				b.retrying = true
 				b.timers.SendOnce(roomRetry, c.Self(), &retryFill{})
 			}
-			return
+			break
 		}
-		i := b.order[0]
-		b.order = b.order[1:]
-		b.startEntity(c, i)
+		i, data, err := b.src.next()
+		if err != nil {
+			b.room.give()
+			b.unreadable(c, i, err)
+			continue
+		}
+		b.startEntity(c, i, data)
 		if _, running := b.inflight[i]; !running { // ended at once (no search key)
 			b.room.give()
 		}
 	}
-	if len(b.order) == 0 || b.cancel != nil {
+	if b.cancel == nil {
+		b.src.prefetch(c)
+	}
+	if b.src.remaining() == 0 || b.cancel != nil {
 		b.room.setWaiting(false)
 	}
 }
 
 // startEntity runs the single-entity pipeline on entity i as a child job actor.
-func (b *batchActor) startEntity(c actor.Context, i int) {
-	data := b.in.Spec.Entities[i]
+func (b *batchActor) startEntity(c actor.Context, i int, data map[string]any) {
 	clean, _ := enricher.StripSimDirective(data)
 	idx := i
 	label := enricher.EntityName(b.in.Schema, clean, &idx)
+	b.labels[i] = label
 	recovered := b.announce(c, i, label)
 	if err := enricher.CheckSearchKeys(b.in.Schema, clean); err != nil {
 		msg := enricher.PublicMessage(err)
@@ -253,9 +270,8 @@ func (b *batchActor) entityFinished(c actor.Context, m *entityDone) {
 	}
 	delete(b.running, m.Index)
 	o := m.Outcome
-	clean, _ := enricher.StripSimDirective(b.in.Spec.Entities[m.Index])
-	idx := m.Index
-	label := enricher.EntityName(b.in.Schema, clean, &idx)
+	label := b.labels[m.Index]
+	delete(b.labels, m.Index)
 	ev := enricher.EntityCompletedEvent{Results: o.PerModelResults, Fusion: o.Fusion, CostUSD: o.CostUSD, ProcessingTimeMS: o.ProcessingTimeMS}
 	if ev.Results == nil {
 		ev.Results = []enricher.ModelResult{}
@@ -292,6 +308,7 @@ func (b *batchActor) entityFinished(c actor.Context, m *entityDone) {
 // finishEntity counts an entity and emits its entity_completed, then starts the next ones.
 func (b *batchActor) finishEntity(c actor.Context, i int, label string, ev enricher.EntityCompletedEvent, success, skipped bool, records []*enricher.Record) {
 	setBit(b.done, i)
+	delete(b.labels, i)
 	switch {
 	case success:
 		*b.job.CompletedEntities++
@@ -310,7 +327,7 @@ func (b *batchActor) finishEntity(c actor.Context, i int, label string, ev enric
 
 // maybeEnd ends the batch once nothing is in flight and nothing is left to start.
 func (b *batchActor) maybeEnd(c actor.Context) {
-	if b.finished || len(b.inflight) > 0 || (len(b.order) > 0 && b.cancel == nil) {
+	if b.finished || len(b.inflight) > 0 || (b.src.remaining() > 0 && b.cancel == nil) {
 		return
 	}
 	b.finished = true

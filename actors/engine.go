@@ -105,6 +105,7 @@ type Store interface {
 	FinishedEntities(job string) ([]int, error)
 	// StartedEntities returns the batch entities that started and did not end.
 	StartedEntities(job string) ([]int, error)
+	EntityStore
 }
 
 // Catalog resolves model keys (transport/llm's catalog).
@@ -224,9 +225,10 @@ func (e *Engine) admitAndStore(job *enricher.Job, need callNeed, hold bool, bind
 	return nil
 }
 
-// Start admits, stores and starts a single enrichment job. It returns once the job is stored.
-// Errors: KindTooMany (admission), KindUnavailable (shutdown or storage), KindInvalid (a model
-// that vanished from the catalog).
+// Start admits, stores and starts a single enrichment, fusion or batch job. It returns once
+// the job is stored. A batch's entities (spec.Entities) are stored one per key under the job
+// id first; the stored spec keeps only their count. Errors: KindTooMany (admission),
+// KindUnavailable (shutdown or storage), KindInvalid (a model that vanished from the catalog).
 func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec) (*enricher.Job, error) {
 	return e.StartBound(org, by, spec, nil)
 }
@@ -235,6 +237,63 @@ func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichS
 // job started under an Idempotency-Key is never stored without it. Errors as Start, and
 // KindConflict when the key was bound by a concurrent start.
 func (e *Engine) StartBound(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
+	id := uuid.NewString()
+	if spec.Entities == nil {
+		return e.start(org, by, id, spec, bind)
+	}
+	if e.stopped.Load() {
+		return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
+	}
+	if err := e.stageEntities(id, spec.Entities); err != nil {
+		return nil, err
+	}
+	stored := *spec
+	stored.Entities, stored.EntityCount = nil, len(spec.Entities)
+	job, err := e.start(org, by, id, &stored, bind)
+	if err != nil {
+		e.dropEntities(id)
+	}
+	return job, err
+}
+
+// StartStaged starts a batch whose spec.EntityCount entities are already stored under jobID
+// (an NDJSON upload, see EntityStore), storing bind with the job as StartBound does. The
+// caller deletes the staged entities when this fails. Errors as StartBound.
+func (e *Engine) StartStaged(org string, by enricher.CreatedBy, jobID string, spec *enricher.EnrichSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
+	if spec.Entities != nil || spec.EntityCount <= 0 {
+		return nil, enricher.Errorf(enricher.KindInvalid, "a staged batch has a count of stored entities and no inline ones")
+	}
+	return e.start(org, by, jobID, spec, bind)
+}
+
+// stageEntities stores a batch's inline entities under id in chunks.
+func (e *Engine) stageEntities(id string, entities []map[string]any) error {
+	chunk := make([][]byte, 0, entityWindow)
+	for i, ent := range entities {
+		raw, err := json.Marshal(ent)
+		if err != nil {
+			return enricher.Wrap(enricher.KindInvalid, err, fmt.Sprintf("entities[%d]: not encodable", i))
+		}
+		chunk = append(chunk, raw)
+		if len(chunk) == cap(chunk) || i == len(entities)-1 {
+			if err := e.deps.Store.PutEntities(id, i+1-len(chunk), chunk); err != nil {
+				e.dropEntities(id)
+				return err
+			}
+			chunk = chunk[:0]
+		}
+	}
+	return nil
+}
+
+// dropEntities deletes the stored entities of a batch that did not start.
+func (e *Engine) dropEntities(id string) {
+	if err := e.deps.Store.DeleteEntities(id); err != nil {
+		e.log.Warn("entities of a batch that did not start are left in storage", "job_id", id, "err", err)
+	}
+}
+
+func (e *Engine) start(org string, by enricher.CreatedBy, id string, spec *enricher.EnrichSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
 	if e.stopped.Load() {
 		return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
 	}
@@ -242,10 +301,13 @@ func (e *Engine) StartBound(org string, by enricher.CreatedBy, spec *enricher.En
 	if err != nil {
 		return nil, err
 	}
-	raw, _ := json.Marshal(spec)
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("encode job spec: %w", err)
+	}
 	strategy := spec.Strategy
 	job := &enricher.Job{
-		ID: uuid.NewString(), OrganizationID: org, Type: enricher.JobSingleEnrichment, Status: enricher.JobPending,
+		ID: id, OrganizationID: org, Type: enricher.JobSingleEnrichment, Status: enricher.JobPending,
 		CreatedAt: enricher.NewTime(e.cfg.Now()), CreatedBy: by, Spec: raw, Models: spec.Models,
 		Strategy: &strategy, SchemaID: spec.SchemaID, TotalModels: len(spec.Models), RecordIDs: []string{},
 		Webhook: spec.Webhook,
@@ -253,14 +315,14 @@ func (e *Engine) StartBound(org string, by enricher.CreatedBy, spec *enricher.En
 	if spec.FusionRecordIDs != nil {
 		job.Type, job.TotalModels, job.Strategy, job.Models = enricher.JobFusion, 0, nil, []string{}
 	}
-	if spec.Entities != nil {
-		total := len(spec.Entities)
+	if spec.EntityCount > 0 {
+		total := spec.EntityCount
 		if spec.SelectedIndices != nil {
 			total = len(spec.SelectedIndices)
 		}
 		job.Type, job.TotalModels = enricher.JobBatchEnrichment, total*len(spec.Models)
 	}
-	if err := e.admitAndStore(job, in.need(), spec.Entities == nil, bind); err != nil {
+	if err := e.admitAndStore(job, in.need(), spec.EntityCount == 0, bind); err != nil {
 		return nil, err
 	}
 	in.Job = job
@@ -401,7 +463,7 @@ func (in *jobInput) need() callNeed {
 // admission; a batch takes room per entity.
 func (e *Engine) launch(in *jobInput) {
 	in.Hub = e.newHub(in.Job)
-	if in.Spec.Entities != nil {
+	if in.Spec.EntityCount > 0 {
 		finished, err := e.deps.Store.FinishedEntities(in.Job.ID)
 		if err != nil {
 			e.log.Error("batch recovery: finished entities unreadable; they run again", "job_id", in.Job.ID, "err", err)
@@ -410,7 +472,8 @@ func (e *Engine) launch(in *jobInput) {
 		if err != nil {
 			e.log.Error("batch recovery: started entities unreadable; they announce their start again", "job_id", in.Job.ID, "err", err)
 		}
-		b := &batchInput{Finished: finished, Started: started, Recovered: recordsByEntity(in.Recovered), Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Models: in.Models, Classifier: in.Classifier,
+		b := &batchInput{Finished: finished, Started: started, Recovered: recordsByEntity(in.Recovered), Entities: e.deps.Store,
+			Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Models: in.Models, Classifier: in.Classifier,
 			Arbiter: in.Arbiter, Providers: in.Providers, Window: e.cfg.BatchConcurrency, Log: e.log, Gates: e.gates, Need: in.need(),
 			Sink: eventSink{hub: in.Hub, persister: e.persister, cfg: &e.cfg, log: e.log}}
 		e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newBatchActor(b), actor.WithSupervisor(stopStrategy))})
@@ -448,20 +511,26 @@ func (e *Engine) recover() error {
 			e.log.Error("recovery: unreadable job spec; job skipped", "job_id", j.ID, "err", err)
 			continue
 		}
+		if spec.Entities != nil { // stored before batches kept their entities one per key
+			if err := e.stageEntities(j.ID, spec.Entities); err != nil {
+				return fmt.Errorf("recovery of job %s: %w", j.ID, err)
+			}
+			spec.EntityCount, spec.Entities = len(spec.Entities), nil
+		}
 		in, err := e.prepare(j.OrganizationID, &spec)
 		if err != nil {
 			e.log.Error("recovery: job cannot run any more; skipped", "job_id", j.ID, "err", err)
 			continue
 		}
 		stored := e.deps.Store.RecordsOfJob
-		if spec.Entities != nil { // a batch needs only the records of the entities in flight
+		if spec.EntityCount > 0 { // a batch needs only the records of the entities in flight
 			stored = e.deps.Store.RecordsOfOpenEntities
 		}
 		if in.Recovered, err = stored(j.OrganizationID, j.ID); err != nil {
 			return fmt.Errorf("recovery of job %s: %w", j.ID, err)
 		}
 		// Recovered jobs are admitted whatever the caps: they were admitted before.
-		if _, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: j.OrganizationID, Need: in.need(), Hold: spec.Entities == nil,
+		if _, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: j.OrganizationID, Need: in.need(), Hold: spec.EntityCount == 0,
 			Recovered: true}, askTimeout).Result(); err != nil {
 			return fmt.Errorf("recovery of job %s: %w", j.ID, err)
 		}

@@ -30,6 +30,7 @@ var scenarios = []scenario{
 	{"overhead", runOverhead},
 	{"sse-fanout", runFanout},
 	{"batch-100k", runBatch},
+	{"batch-1m-ndjson", runBatchNDJSON},
 	{"records", runRecords},
 	{"durability", runDurability},
 	{"auth", runAuth},

@@ -35,6 +35,7 @@ func TestScenariosSmoke(t *testing.T) {
 		{"overhead", runOverhead, []string{"-calls", "6", "-round", "3"}, []string{"direct_p50_ms", "server_p50_ms"}},
 		{"sse-fanout", runFanout, []string{"-subs", "4", "-per-job", "2", "-entities", "2", "-latency", "20ms", "-stuck-jobs", "2"}, []string{"events_per_s", "p99_delay_ms", "job_ms_free", "job_ms_stuck"}},
 		{"batch-100k", runBatch, []string{"-entities", "20"}, []string{"entities_per_s", "peak_rss_mb"}},
+		{"batch-1m-ndjson", runBatchNDJSON, []string{"-entities", "50"}, []string{"accept_s", "entities_per_s", "peak_rss_accept_mb", "peak_rss_mb"}},
 		{"records", runRecords, []string{"-n", "3000", "-reps", "1"}, []string{"total"}},
 		{"durability", runDurability, []string{"-jobs", "4", "-concurrency", "2"}, []string{"jobs_per_s", "records_per_s", "start_p50_ms"}},
 		{"auth", runAuth, []string{"-clients", "2", "-duration", "300ms"}, []string{"requests_per_s"}},

@@ -35,6 +35,8 @@ type Config struct {
 	MaxModels         int
 	MaxLanguages      int
 	MaxBatchEntities  int
+	MaxBatchStream    int
+	MaxStreamBody     int
 	BatchConcurrency  int
 	MaxJobsPerOrg     int
 	MaxJobs           int
@@ -97,7 +99,9 @@ func (c *Config) settings() []setting {
 		{"max_entity_bytes", "largest entity, as compact JSON", "65536", &c.MaxEntityBytes},
 		{"max_models", "models per request and fusion inputs", "10", &c.MaxModels},
 		{"max_languages", "languages per request", "10", &c.MaxLanguages},
-		{"max_batch_entities", "entities per batch", "10000", &c.MaxBatchEntities},
+		{"max_batch_entities", "entities per batch (JSON form)", "10000", &c.MaxBatchEntities},
+		{"max_batch_entities_stream", "entities per NDJSON batch", "1000000", &c.MaxBatchStream},
+		{"max_stream_body_bytes", "largest NDJSON batch body, read as it streams (413 beyond)", "4294967296", &c.MaxStreamBody},
 		{"batch_concurrency", "entities in flight per batch", "8", &c.BatchConcurrency},
 		{"max_jobs_per_org", "non-terminal jobs per organization", "20", &c.MaxJobsPerOrg},
 		{"max_jobs", "non-terminal jobs on the server", "200", &c.MaxJobs},
@@ -173,7 +177,8 @@ func parseConfig(args []string, getenv func(string) string, help io.Writer) (*Co
 func (c *Config) validate() error {
 	positive := map[string]int{
 		"max_body_bytes": c.MaxBodyBytes, "max_entity_bytes": c.MaxEntityBytes, "max_models": c.MaxModels,
-		"max_languages": c.MaxLanguages, "max_batch_entities": c.MaxBatchEntities, "batch_concurrency": c.BatchConcurrency,
+		"max_languages": c.MaxLanguages, "max_batch_entities": c.MaxBatchEntities,
+		"max_batch_entities_stream": c.MaxBatchStream, "max_stream_body_bytes": c.MaxStreamBody, "batch_concurrency": c.BatchConcurrency,
 		"max_jobs_per_org": c.MaxJobsPerOrg, "max_jobs": c.MaxJobs, "max_schemas_per_org": c.MaxSchemasPerOrg,
 		"provider_concurrency": c.ProviderConc, "provider_queue": c.ProviderQueue, "sse_buffer": c.SSEBuffer,
 		"sse_max_subscribers": c.SSEMaxSubscribers, "llm_max_output_tokens": c.LLMMaxOutputTok,

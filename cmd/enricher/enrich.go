@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/entity-enricher/enricher"
@@ -17,22 +16,19 @@ import (
 
 const enrichUsage = `usage: enricher enrich -schema FILE|ID -models KEYS -in FILE [flags]
 
-Enriches every entity of a JSON, NDJSON or CSV file (or stdin) with batch jobs on a server,
-follows their events, and writes one NDJSON line per entity. With -out, an interrupted run
-resumes with -resume without enriching finished entities again: interrupting the command
-leaves its batch jobs running on the server, and -resume re-attaches to them.
+Enriches every entity of a JSON, NDJSON or CSV file (or stdin) with one batch job on a server
+(its entities streamed to the server as NDJSON), follows its events, and writes one NDJSON line
+per entity. With -out, an interrupted run resumes with -resume without enriching finished
+entities again: interrupting the command leaves its batch job running on the server, and
+-resume re-attaches to it.
 
 flags:
 `
-
-// batchBodyBudget is the largest batch body the default chunk size aims at, in bytes.
-const batchBodyBudget = 6 << 20
 
 // enrichFlags are the settings of one `enricher enrich` run.
 type enrichFlags struct {
 	server, key, schema, models, strategy, languages string
 	in, format, out                                  string
-	chunk                                            int
 	resume                                           bool
 }
 
@@ -54,7 +50,6 @@ func parseEnrichFlags(args []string, getenv func(string) string, stderr io.Write
 	fs.StringVar(&f.in, "in", "", "input file, or - for stdin")
 	fs.StringVar(&f.format, "format", "", "input format json, ndjson or csv (default: by extension or content)")
 	fs.StringVar(&f.out, "out", "", "NDJSON output file (default stdout; needed for -resume)")
-	fs.IntVar(&f.chunk, "chunk", 0, "entities per batch job (default: the server's max_batch_entities)")
 	fs.BoolVar(&f.resume, "resume", false, "resume the interrupted run that wrote -out")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -66,8 +61,6 @@ func parseEnrichFlags(args []string, getenv func(string) string, stderr io.Write
 		return nil, errors.New("-schema, -models and -in are required")
 	case f.resume && f.out == "":
 		return nil, errors.New("-resume needs -out")
-	case f.chunk < 0:
-		return nil, errors.New("-chunk must be positive")
 	}
 	return f, nil
 }
@@ -97,7 +90,7 @@ func runEnrich(ctx context.Context, args []string, getenv func(string) string, s
 type enrichRun struct {
 	c         *restclient.Client
 	entities  []map[string]any
-	base      restclient.BatchRequest // every field but Entities and SelectedIndices
+	base      restclient.BatchRequest // the options line: every field but Entities and SelectedIndices
 	out       io.Writer
 	state     *runState
 	statePath string // empty when writing to stdout
@@ -124,33 +117,17 @@ func enrich(ctx context.Context, f *enrichFlags, stdin io.Reader, stdout, stderr
 	} else {
 		r.base.SchemaID = f.schema
 	}
-	chunk := f.chunk
-	if chunk == 0 {
-		o, err := r.c.Options(ctx)
-		if err != nil {
-			return fmt.Errorf("read the server's limits: %w", err)
-		}
-		chunk = max(o.Limits.MaxBatchEntities, 1)
-		if b, err := json.Marshal(entities); err == nil {
-			// Keep a batch body well under the default max_body_bytes (8 MiB), which the
-			// options do not report.
-			chunk = min(chunk, max(1, batchBodyBudget*len(entities)/max(len(b), 1)))
-		}
-	}
 	priorFailed, priorCost := 0, 0.0
 	r.done = map[int]bool{}
 	if f.out != "" {
-		if priorFailed, priorCost, err = r.openOutput(f, len(entities), chunk); err != nil {
+		if priorFailed, priorCost, err = r.openOutput(f, len(entities)); err != nil {
 			return err
 		}
 		defer r.out.(*os.File).Close()
-		chunk = r.state.Chunk
 	}
 	r.prog = newProgress(stderr, isTerminal(stderr), len(entities), len(r.done), priorFailed, priorCost)
-	for start := 0; start < len(entities); start += chunk {
-		if err := r.runChunk(ctx, start, min(start+chunk, len(entities))); err != nil {
-			return err
-		}
+	if err := r.runAll(ctx); err != nil {
+		return err
 	}
 	r.prog.finish()
 	if missing := len(entities) - len(r.done); missing > 0 {
@@ -160,7 +137,7 @@ func enrich(ctx context.Context, f *enrichFlags, stdin io.Reader, stdout, stderr
 }
 
 // openOutput opens the output file and its state: fresh (truncating both), or resumed.
-func (r *enrichRun) openOutput(f *enrichFlags, entities, chunk int) (failed int, cost float64, err error) {
+func (r *enrichRun) openOutput(f *enrichFlags, entities int) (failed int, cost float64, err error) {
 	r.statePath = f.out + ".state"
 	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
 	if f.resume {
@@ -173,7 +150,7 @@ func (r *enrichRun) openOutput(f *enrichFlags, entities, chunk int) (failed int,
 		return 0, 0, err
 	}
 	if r.state == nil {
-		r.state = newRunState(entities, fp, chunk)
+		r.state = newRunState(entities, fp)
 		flags |= os.O_TRUNC
 	} else {
 		if r.state.Entities != entities || r.state.Fingerprint != fp {
@@ -194,56 +171,62 @@ func (r *enrichRun) openOutput(f *enrichFlags, entities, chunk int) (failed int,
 	return failed, cost, nil
 }
 
-// missing lists the chunk-relative indices of [start, end) without an output line.
-func (r *enrichRun) missing(start, end int) []int {
+// missing lists the indices without an output line.
+func (r *enrichRun) missing() []int {
 	var out []int
-	for i := start; i < end; i++ {
+	for i := range r.entities {
 		if !r.done[i] {
-			out = append(out, i-start)
+			out = append(out, i)
 		}
 	}
 	return out
 }
 
-// runChunk gives every entity of [start, end) its output line: it first replays the chunk's
-// jobs started by an earlier run (they may have finished entities whose lines were lost),
-// then starts one batch for the entities still missing, unless none is.
-func (r *enrichRun) runChunk(ctx context.Context, start, end int) error {
+// runAll gives every entity its output line: it first follows the jobs started by an earlier
+// run (they may still be running, or have finished entities whose lines were lost), then
+// starts one NDJSON batch of the whole input for the entities still missing (selected by
+// selected_indices), unless none is.
+func (r *enrichRun) runAll(ctx context.Context) error {
 	if r.state != nil {
-		for _, id := range r.state.jobsOf(start) {
-			if len(r.missing(start, end)) == 0 {
+		for _, id := range r.state.Jobs {
+			if len(r.missing()) == 0 {
 				return nil
 			}
-			if err := r.follow(ctx, id, start); err != nil && restclient.StatusOf(err) != 404 {
+			if err := r.follow(ctx, id); err != nil && restclient.StatusOf(err) != 404 {
 				return err // a 404 is a job past its retention: its entities are started again
 			}
 		}
 	}
-	missing := r.missing(start, end)
+	missing := r.missing()
 	if len(missing) == 0 {
 		return nil
 	}
-	req := r.base
-	req.Entities = r.entities[start:end]
-	if len(missing) < end-start {
-		req.SelectedIndices = missing
+	opts := r.base
+	if len(missing) < len(r.entities) {
+		opts.SelectedIndices = missing
 	}
-	var opts []restclient.StartOption
+	var start []restclient.StartOption
 	if r.state != nil {
-		opts = append(opts, restclient.IdempotencyKey(r.state.idempotencyKey(start)))
+		start = append(start, restclient.IdempotencyKey(r.state.idempotencyKey()))
 	}
-	started, err := r.c.StartBatch(ctx, req, opts...)
+	entities := func(yield func(any) bool) {
+		for _, e := range r.entities {
+			if !yield(e) {
+				return
+			}
+		}
+	}
+	started, err := r.c.StartBatchEntities(ctx, opts, entities, start...)
 	if err != nil {
-		return fmt.Errorf("start the batch of entities %d..%d: %w", start, end-1, err)
+		return fmt.Errorf("start the batch of %d entities: %w", len(r.entities), err)
 	}
 	if r.state != nil {
-		k := strconv.Itoa(start)
-		r.state.Jobs[k] = append(r.state.Jobs[k], started.JobID)
+		r.state.Jobs = append(r.state.Jobs, started.JobID)
 		if err := r.state.save(r.statePath); err != nil {
 			return err
 		}
 	}
-	return r.follow(ctx, started.JobID, start)
+	return r.follow(ctx, started.JobID)
 }
 
 // resultLine is one output line: an entity's final result, its records, cost and error.
@@ -261,9 +244,9 @@ type resultLine struct {
 	Error     *string         `json:"error"`
 }
 
-// follow streams job id (entities from start) from its first event and writes the line of
-// every completed entity that has none yet.
-func (r *enrichRun) follow(ctx context.Context, id string, start int) error {
+// follow streams job id from its first event and writes the line of every completed entity
+// that has none yet.
+func (r *enrichRun) follow(ctx context.Context, id string) error {
 	for ev, err := range r.c.Stream(ctx, id, 0) {
 		if err != nil {
 			return fmt.Errorf("follow job %s: %w", id, err)
@@ -275,8 +258,8 @@ func (r *enrichRun) follow(ctx context.Context, id string, start int) error {
 		if err := ev.Decode(&p); err != nil {
 			return fmt.Errorf("job %s event %d: %w", id, ev.ID, err)
 		}
-		idx := start + p.EntityIndex
-		if idx < start || idx >= len(r.entities) || r.done[idx] {
+		idx := p.EntityIndex
+		if idx < 0 || idx >= len(r.entities) || r.done[idx] {
 			continue
 		}
 		line, err := r.lineOf(ctx, id, idx, &p)

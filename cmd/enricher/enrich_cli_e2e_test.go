@@ -69,16 +69,16 @@ func requireEveryIndexOnce(t *testing.T, lines []outputLine, n int) {
 }
 
 // requireEnrichedOnce proves on the server that every entity was enriched exactly once: one
-// enrichment record per entity (one model each) and one batch job per chunk.
-func requireEnrichedOnce(t *testing.T, c *restclient.Client, entities, chunks int) {
+// enrichment record per entity (one model each) and the given number of batch jobs.
+func requireEnrichedOnce(t *testing.T, c *restclient.Client, entities, jobs int) {
 	t.Helper()
 	ctx := context.Background()
 	recs, err := c.ListRecords(ctx, restclient.RecordQuery{Type: enricher.RecordEnrichment, PageSize: 1})
 	require.NoError(t, err)
 	require.Equal(t, entities, recs.Total, "records on the server")
-	jobs, err := c.ListJobs(ctx, restclient.JobQuery{JobType: enricher.JobBatchEnrichment})
+	list, err := c.ListJobs(ctx, restclient.JobQuery{JobType: enricher.JobBatchEnrichment})
 	require.NoError(t, err)
-	require.Equal(t, chunks, jobs.Total, "batch jobs started")
+	require.Equal(t, jobs, list.Total, "batch jobs started")
 }
 
 func TestEnrichCLIOnCSV(t *testing.T) {
@@ -94,13 +94,13 @@ func TestEnrichCLIOnCSV(t *testing.T) {
 	require.NoError(t, os.WriteFile(in, []byte(csv.String()), 0o644))
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"enrich", "-server", ts.base, "-schema", schemaID,
-		"-models", "sim::fast", "-in", in, "-out", out, "-chunk", "300"}, func(k string) string {
+		"-models", "sim::fast", "-in", in, "-out", out}, func(k string) string {
 		return map[string]string{"ENRICHER_API_KEY": testBootstrapKey}[k]
 	}, &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 	requireEveryIndexOnce(t, readOutput(t, out), 1000)
 	require.Contains(t, stderr.String(), "1000/1000 entities, 0 failed", "plain progress when stderr is no terminal")
-	requireEnrichedOnce(t, restclient.New(ts.base, restclient.WithAPIKey(testBootstrapKey)), 1000, 4)
+	requireEnrichedOnce(t, restclient.New(ts.base, restclient.WithAPIKey(testBootstrapKey)), 1000, 1) // one input file, one job
 }
 
 func TestEnrichCLIToStdoutWithInlineSchema(t *testing.T) {
@@ -144,7 +144,7 @@ func TestEnrichCLIKilledThenResumed(t *testing.T) {
 	}
 	require.NoError(t, os.WriteFile(in, []byte(nd.String()), 0o644))
 	args := []string{"enrich", "-server", ts.base, "-key", testBootstrapKey, "-schema", schemaID,
-		"-models", "sim::fast", "-in", in, "-out", out, "-chunk", "250"}
+		"-models", "sim::fast", "-in", in, "-out", out}
 
 	// The first run is a child process, killed once some lines are written.
 	cmd := exec.Command(os.Args[0], args...)
@@ -166,13 +166,17 @@ func TestEnrichCLIKilledThenResumed(t *testing.T) {
 	code := run(context.Background(), append(args, "-resume"), os.Getenv, &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 	requireEveryIndexOnce(t, readOutput(t, out), 1000)
-	requireEnrichedOnce(t, restclient.New(ts.base, restclient.WithAPIKey(testBootstrapKey)), 1000, 4)
+	// The resumed run re-attached to the job the killed run started, which kept running.
+	requireEnrichedOnce(t, restclient.New(ts.base, restclient.WithAPIKey(testBootstrapKey)), 1000, 1)
+	state, err := loadState(out + ".state")
+	require.NoError(t, err)
+	require.Len(t, state.Jobs, 1)
 
 	// A second resume of a finished run starts nothing and writes nothing.
 	code = run(context.Background(), append(args, "-resume"), os.Getenv, &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 	require.Equal(t, 1000, countLines(out))
-	requireEnrichedOnce(t, restclient.New(ts.base, restclient.WithAPIKey(testBootstrapKey)), 1000, 4)
+	requireEnrichedOnce(t, restclient.New(ts.base, restclient.WithAPIKey(testBootstrapKey)), 1000, 1)
 
 	// Resuming with other settings is refused.
 	stderr.Reset()

@@ -8,26 +8,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 )
 
 // runState is what `enricher enrich` keeps next to its output (<out>.state) so that an
 // interrupted run can resume: the run's id (the root of its idempotency keys), the input size,
-// a fingerprint of the input and batch settings, the chunk size it was planned with, and the
-// batch jobs started for each chunk, by the chunk's first input index, oldest first.
+// a fingerprint of the input and batch settings, and the batch jobs started for the input,
+// oldest first (one, unless a job was cancelled, failed or expired and a resume started
+// another for the entities it left).
 type runState struct {
-	RunID       string              `json:"run_id"`
-	Entities    int                 `json:"entities"`
-	Fingerprint string              `json:"fingerprint"`
-	Chunk       int                 `json:"chunk"`
-	Jobs        map[string][]string `json:"jobs"`
+	RunID       string   `json:"run_id"`
+	Entities    int      `json:"entities"`
+	Fingerprint string   `json:"fingerprint"`
+	Jobs        []string `json:"jobs"`
 }
 
-func newRunState(entities int, fingerprint string, chunk int) *runState {
+func newRunState(entities int, fingerprint string) *runState {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return &runState{RunID: hex.EncodeToString(b), Entities: entities, Fingerprint: fingerprint, Chunk: chunk,
-		Jobs: map[string][]string{}}
+	return &runState{RunID: hex.EncodeToString(b), Entities: entities, Fingerprint: fingerprint}
 }
 
 // fingerprintOf is the hex SHA-256 of the JSON of the entities and the batch settings (maps
@@ -44,14 +42,12 @@ func fingerprintOf(entities []map[string]any, settings any) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// jobsOf returns the jobs started for the chunk beginning at start.
-func (s *runState) jobsOf(start int) []string { return s.Jobs[strconv.Itoa(start)] }
-
-// idempotencyKey is the key of the next job start for the chunk at start. A start that
-// reached the server but not the state file (killed in between) is repeated with the same key
-// and body, so the server hands back the job it already started instead of a second one.
-func (s *runState) idempotencyKey(start int) string {
-	return fmt.Sprintf("enrich-%s-%d-%d", s.RunID, start, len(s.jobsOf(start)))
+// idempotencyKey is the key of the next job start. A start that reached the server but not
+// the state file (killed in between) is repeated with the same key and the same bytes (the
+// output is unchanged, so the body is too), so the server hands back the job it already
+// started instead of a second one.
+func (s *runState) idempotencyKey() string {
+	return fmt.Sprintf("enrich-%s-%d", s.RunID, len(s.Jobs))
 }
 
 // loadState reads path; a missing file is (nil, nil).
@@ -65,10 +61,7 @@ func loadState(path string) (*runState, error) {
 	}
 	var s runState
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if s.Jobs == nil {
-		s.Jobs = map[string][]string{}
+		return nil, fmt.Errorf("%s: the state of another version of enricher, or damaged: %w", path, err)
 	}
 	return &s, nil
 }

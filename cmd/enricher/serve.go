@@ -148,15 +148,16 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 		}, NoDefaultServerHeader: true}
 	}
 	m.api, err = api.New(api.Config{
-		MaxBodyBytes: cfg.MaxBodyBytes, DisableSignup: !cfg.AllowSignup, TokenSecret: secret,
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxStreamBodyBytes: int64(cfg.MaxStreamBody), DisableSignup: !cfg.AllowSignup, TokenSecret: secret,
 		AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL, KeyUsageFlush: cfg.KeyUsageFlush,
 		RateLimit: cfg.RateLimit, MaxSchemasPerOrg: cfg.MaxSchemasPerOrg,
 		Limits: api.Limits{MaxModels: cfg.MaxModels, MaxLanguages: cfg.MaxLanguages,
-			MaxBatchEntities: cfg.MaxBatchEntities, MaxEntityBytes: cfg.MaxEntityBytes},
+			MaxBatchEntities: cfg.MaxBatchEntities, MaxEntityBytes: cfg.MaxEntityBytes, MaxBatchEntitiesStream: cfg.MaxBatchStream},
 		SSEHeartbeat: cfg.SSEHeartbeat, SyncMaxTimeout: cfg.SyncMaxTimeout, JobRetention: cfg.JobRetention,
 		IdempotencyTTL: cfg.IdempotencyTTL, Version: version, Logger: log, NowFunc: env.Now,
 	}, api.Deps{Accounts: m.db, Keys: m.db, Schemas: m.db, Records: recordsAPI{m.db}, Jobs: m.db, Models: catalog, Health: m.db,
 		Engine: engineAPI{m.engine}, Idempotency: m.db, Results: resultsAPI{m.db}, Webhooks: m.db, URLGuard: webhooks,
+		Entities: m.db,
 		Metrics: m.metrics, MetricsHandler: metricsOnMain,
 		Fetcher: fetcherAPI{fetch.New(fetch.Config{Timeout: cfg.FetchTimeout, MaxBytes: int64(cfg.FetchMaxBytes),
 			MaxEntities: cfg.MaxBatchEntities, AllowPrivate: cfg.FetchAllowPrivate})}})

@@ -75,23 +75,29 @@ func (c *call) batchEntities(req *enrichRequest, spec *enricher.EnrichSpec) erro
 		}
 		spec.Entities[i] = e
 	}
-	if req.SelectedIndices != nil {
-		if len(req.SelectedIndices) == 0 {
-			p.add("selected_indices: must not be empty")
-		}
-		seen := map[int]bool{}
-		for i, idx := range req.SelectedIndices {
-			switch {
-			case idx < 0 || idx >= len(req.Entities):
-				p.add("selected_indices[%d]: %d is out of range", i, idx)
-			case seen[idx]:
-				p.add("selected_indices[%d]: %d is listed twice", i, idx)
-			}
-			seen[idx] = true
-		}
-		spec.SelectedIndices = req.SelectedIndices
-	}
+	checkSelected(req.SelectedIndices, len(req.Entities), &p)
+	spec.SelectedIndices = req.SelectedIndices
 	return p.err()
+}
+
+// checkSelected checks selected_indices against a batch of n entities.
+func checkSelected(selected []int, n int, p *problems) {
+	if selected == nil {
+		return
+	}
+	if len(selected) == 0 {
+		p.add("selected_indices: must not be empty")
+	}
+	seen := map[int]bool{}
+	for i, idx := range selected {
+		switch {
+		case idx < 0 || idx >= n:
+			p.add("selected_indices[%d]: %d is out of range", i, idx)
+		case seen[idx]:
+			p.add("selected_indices[%d]: %d is listed twice", i, idx)
+		}
+		seen[idx] = true
+	}
 }
 
 // enrichSpec validates an enrichment request and resolves its schema into a job spec. The
@@ -100,7 +106,11 @@ func (c *call) enrichSpec(req *enrichRequest, mode int) (*enricher.EnrichSpec, e
 	lim := c.s.cfg.Limits
 	spec := &enricher.EnrichSpec{Strategy: enricher.StrategySinglePass, Languages: []string{"en"}, Sync: mode == modeSync}
 	if mode == modeBatch {
-		if err := c.batchEntities(req, spec); err != nil {
+		if c.streamed() { // the entities follow the options line: batch_ndjson.go checks them
+			if req.Entities != nil {
+				return nil, enricher.Errorf(enricher.KindInvalid, "entities: not allowed in the options line; give one entity per line after it")
+			}
+		} else if err := c.batchEntities(req, spec); err != nil {
 			return nil, err
 		}
 	} else {
@@ -368,6 +378,9 @@ type batchStartResponse struct {
 func handleBatchStart(c *call) error {
 	if c.replayed() {
 		return nil
+	}
+	if c.streamed() {
+		return handleBatchNDJSON(c)
 	}
 	var req enrichRequest
 	if err := decodeBody(c.ctx, &req); err != nil {

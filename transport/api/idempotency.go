@@ -3,6 +3,8 @@ package api
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
+	"io"
 	"sync"
 
 	"github.com/entity-enricher/enricher"
@@ -66,13 +68,24 @@ func (s *Server) idempotent(canonicalPath string, next func(c *call) error) func
 		if !validIdempotencyKey(key) {
 			return enricher.Errorf(enricher.KindInvalid, "Idempotency-Key must be 1 to 255 printable ASCII characters")
 		}
-		fp, err := fingerprint(string(c.ctx.Method()), canonicalPath, c.ctx.PostBody())
-		if err != nil {
+		var fp string
+		var bodyHash hash.Hash
+		var err error
+		if c.streamed() { // an NDJSON body: hashed as the handler reads it
+			bodyHash = sha256.New()
+			c.bodyTee = bodyHash
+		} else if fp, err = fingerprint(string(c.ctx.Method()), canonicalPath, c.ctx.PostBody()); err != nil {
 			return err
 		}
 		unlock := s.idemLocks.lock(c.p.org.ID + "\x00" + key)
 		defer unlock()
 		prev, err := s.deps.Idempotency.Idempotency(c.p.org.ID, key)
+		if bodyHash != nil && err == nil { // a known key: read the body to compare it
+			if _, err := io.Copy(io.Discard, c.streamBody(s.cfg.MaxStreamBodyBytes, bodyHash)); err != nil {
+				return err
+			}
+			fp = streamFingerprint(string(c.ctx.Method()), canonicalPath, bodyHash)
+		}
 		switch {
 		case err == nil && prev.Fingerprint != fp:
 			return enricher.Errorf(enricher.KindConflict, "Idempotency-Key was already used with a different request")
@@ -84,6 +97,10 @@ func (s *Server) idempotent(canonicalPath string, next func(c *call) error) func
 			return err
 		}
 		c.bind = &enricher.IdempotencyBinding{Key: key, Fingerprint: fp, TTL: s.cfg.IdempotencyTTL}
+		if bodyHash != nil { // known once the handler has read the whole body
+			method := string(c.ctx.Method())
+			c.bindBody = func() string { return streamFingerprint(method, canonicalPath, bodyHash) }
+		}
 		return next(c)
 	}
 }
@@ -110,13 +127,23 @@ func fingerprint(method, path string, body []byte) (string, error) {
 	return method + " " + path + " " + hex.EncodeToString(sum[:]), nil
 }
 
+// streamFingerprint is method, canonical path and the SHA-256 of a streamed (NDJSON) body's
+// raw bytes: byte-identical bodies are the same request.
+func streamFingerprint(method, path string, h hash.Hash) string {
+	return method + " " + path + " ndjson " + hex.EncodeToString(h.Sum(nil))
+}
+
 // binding returns the Idempotency-Key binding for a new start, with respond building the
-// answer a replay repeats (nil for blocking starts); nil without a key.
+// answer a replay repeats (nil for blocking starts); nil without a key. A handler of a
+// streamed body calls it only after reading the whole body, whose hash is the fingerprint.
 func (c *call) binding(respond func(jobID string) any) *enricher.IdempotencyBinding {
 	if c.bind == nil {
 		return nil
 	}
 	b := *c.bind
 	b.Respond = respond
+	if c.bindBody != nil {
+		b.Fingerprint = c.bindBody()
+	}
 	return &b
 }

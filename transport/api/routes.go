@@ -1,6 +1,7 @@
 package api
 
 import (
+	"io"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -24,11 +25,13 @@ type route struct {
 // call is one request as seen by a handler: the fasthttp context (valid only during the
 // handler), the authenticated principal (nil on public routes) and the server.
 type call struct {
-	ctx    *fasthttp.RequestCtx
-	p      *principal
-	s      *Server
-	replay *enricher.IdempotentStart    // set on an idempotent replay
-	bind   *enricher.IdempotencyBinding // set when a new start carries an Idempotency-Key
+	ctx      *fasthttp.RequestCtx
+	p        *principal
+	s        *Server
+	replay   *enricher.IdempotentStart    // set on an idempotent replay
+	bind     *enricher.IdempotencyBinding // set when a new start carries an Idempotency-Key
+	bindBody func() string                // the fingerprint of a streamed body, once it is read
+	bodyTee  io.Writer                    // receives a streamed body's bytes as they are read (idempotency)
 }
 
 // ok answers 200 with v as JSON.
@@ -120,7 +123,7 @@ func (s *Server) handler(r route) fasthttp.RequestHandler {
 		if err := s.admit(c, r); err != nil {
 			writeError(ctx, s.log, err)
 		} else if err := r.handle(c); err != nil {
-			writeError(ctx, s.log, err)
+			s.bodyError(ctx, err)
 		}
 		s.deps.Metrics.Request(r.method, r.path, ctx.Response.StatusCode(), time.Since(start))
 	}

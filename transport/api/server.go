@@ -18,8 +18,13 @@ import (
 
 // Config holds the front end's settings. Zero values mean the documented default.
 type Config struct {
-	// MaxBodyBytes is the largest request body accepted; larger is 413. Default 8 MiB.
+	// MaxBodyBytes is the largest request body accepted; larger is 413, decided before
+	// authentication. Default 8 MiB. An NDJSON batch start is bounded by MaxStreamBodyBytes
+	// instead, and each of its lines by MaxBodyBytes.
 	MaxBodyBytes int
+	// MaxStreamBodyBytes is the largest NDJSON batch body (read as it streams, never held
+	// whole); larger is 413. Default 4 GiB.
+	MaxStreamBodyBytes int64
 	// DisableSignup refuses registration once the instance has a user or a bootstrap key
 	// (setting allow_signup=false). Default false: signup open.
 	DisableSignup bool
@@ -59,6 +64,8 @@ type Limits struct {
 	MaxLanguages     int `json:"max_languages"`      // default 10
 	MaxBatchEntities int `json:"max_batch_entities"` // default 10000
 	MaxEntityBytes   int `json:"max_entity_bytes"`   // default 65536
+	// MaxBatchEntitiesStream caps the entities of an NDJSON batch start; default 1000000.
+	MaxBatchEntitiesStream int `json:"max_batch_entities_stream"`
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -74,6 +81,10 @@ func (c Config) WithDefaults() Config {
 	def(&c.Limits.MaxLanguages, 10)
 	def(&c.Limits.MaxBatchEntities, 10000)
 	def(&c.Limits.MaxEntityBytes, 65536)
+	def(&c.Limits.MaxBatchEntitiesStream, 1_000_000)
+	if c.MaxStreamBodyBytes == 0 {
+		c.MaxStreamBodyBytes = 4 << 30
+	}
 	if c.AccessTokenTTL == 0 {
 		c.AccessTokenTTL = 15 * time.Minute
 	}
@@ -122,6 +133,7 @@ type Deps struct {
 	Results     ResultStore
 	Webhooks    WebhookStore // signing secrets and deliveries
 	URLGuard    URLGuard     // checks webhook_url like batch fetch checks its URL
+	Entities    EntityStager
 	// Metrics observes requests and streams (optional). MetricsHandler serves GET /metrics to
 	// admins on this listener (optional: nil when metrics have their own listener, then the
 	// route is 404 here).
@@ -166,7 +178,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Accounts == nil || deps.Keys == nil || deps.Schemas == nil || deps.Records == nil || deps.Jobs == nil ||
 		deps.Models == nil || deps.Health == nil || deps.Engine == nil || deps.Idempotency == nil || deps.Fetcher == nil ||
-		deps.Results == nil || deps.Webhooks == nil || deps.URLGuard == nil {
+		deps.Results == nil || deps.Webhooks == nil || deps.URLGuard == nil || deps.Entities == nil {
 		return nil, errors.New("api: every dependency is required")
 	}
 	now := cfg.NowFunc()
@@ -204,14 +216,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.router.Handle(r.method, r.path, s.handler(r))
 	}
 	s.http = &fasthttp.Server{
-		Handler:               s.serveHTTP,
-		ErrorHandler:          s.transportError,
-		MaxRequestBodySize:    cfg.MaxBodyBytes,
+		Handler:            s.serveHTTP,
+		ErrorHandler:       s.transportError,
+		MaxRequestBodySize: cfg.MaxBodyBytes,
+		// Bodies reach serveHTTP as streams: it reads JSON bodies whole up to MaxBodyBytes
+		// and leaves NDJSON batch bodies to their handler (body.go).
+		StreamRequestBody:     true,
 		Name:                  "entity-enricher",
 		NoDefaultServerHeader: true,
 		NoDefaultDate:         false,
 		ReadBufferSize:        readBufferSize,
-		ReadTimeout:           60 * time.Second,
+		ReadTimeout:           readTimeout,
 		IdleTimeout:           120 * time.Second,
 		CloseOnShutdown:       true,
 		Logger:                fasthttpLogger{s.log},
@@ -260,6 +275,10 @@ func (s *Server) serveHTTP(ctx *fasthttp.RequestCtx) {
 	rid := newRequestID(ctx.Request.Header.Peek("X-Request-ID"))
 	ctx.SetUserValue(ctxRequestID, rid)
 	ctx.Response.Header.Set("X-Request-ID", rid)
+	if err := s.readBody(ctx); err != nil {
+		s.bodyError(ctx, err)
+		return
+	}
 	s.router.Handler(ctx)
 	s.relief.note(ctx.Request.Header.ContentLength())
 }

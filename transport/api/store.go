@@ -104,6 +104,9 @@ type Engine interface {
 	// webhook (optional) is the job's callback target.
 	StartFusion(org string, by enricher.CreatedBy, recordIDs []string, arbiter *string, webhook *enricher.WebhookTarget,
 		bind *enricher.IdempotencyBinding) (*enricher.Job, error)
+	// StartStaged starts a batch whose spec.EntityCount entities are already stored under
+	// jobID (an NDJSON upload), with bind as Start; the caller deletes them when it fails.
+	StartStaged(org string, by enricher.CreatedBy, jobID string, spec *enricher.EnrichSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error)
 	// StartSchemaJob starts a schema generation or AI edit job.
 	StartSchemaJob(org string, by enricher.CreatedBy, spec *enricher.SchemaJobSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error)
 	// Subscribe opens a stream on a job of org that starts after seq after (KindNotFound,
@@ -129,6 +132,15 @@ type EventStream interface {
 	// storage errors. Terminal is set on the terminal event.
 	Next(ctx context.Context, wait time.Duration) (ev enricher.StreamEvent, ok bool, err error)
 	Close()
+}
+
+// EntityStager stores the entities of an NDJSON batch upload under the id its job will have,
+// a chunk at a time while the body is read (storage.DB).
+type EntityStager interface {
+	// PutEntities stores the compact JSON of entities as indices from, from+1, ... of job.
+	PutEntities(job string, from int, entities [][]byte) error
+	// DeleteEntities removes every entity stored for job (an upload that did not start).
+	DeleteEntities(job string) error
 }
 
 // EntityFetcher downloads entity lists for batches (transport/fetch, through cmd).

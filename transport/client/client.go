@@ -127,13 +127,16 @@ func decodeError(res *http.Response) *Error {
 	return e
 }
 
-// request is one call: method, path (with query), JSON body (nil for none) and extra headers.
+// request is one call: method, path (with query), JSON body (nil for none) or a raw body of
+// contentType, and extra headers.
 type request struct {
-	method  string
-	path    string
-	query   url.Values
-	body    any
-	headers map[string]string
+	method      string
+	path        string
+	query       url.Values
+	body        any
+	raw         io.Reader
+	contentType string
+	headers     map[string]string
 }
 
 // newRequest builds the *http.Request of r with the credential and common headers.
@@ -146,6 +149,9 @@ func (c *Client) newRequest(ctx context.Context, r request) (*http.Request, erro
 		}
 		rd = bytes.NewReader(b)
 	}
+	if r.raw != nil {
+		rd = r.raw
+	}
 	u := c.base + r.path
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
@@ -156,6 +162,9 @@ func (c *Client) newRequest(ctx context.Context, r request) (*http.Request, erro
 	}
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.raw != nil {
+		req.Header.Set("Content-Type", r.contentType)
 	}
 	if c.header != "" {
 		req.Header.Set(c.header, c.credential)

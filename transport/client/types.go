@@ -108,9 +108,10 @@ type SyncRequest struct {
 	IncludePerModelResults bool `json:"include_per_model_results,omitempty"`
 }
 
-// BatchRequest is the body of POST /api/enrichment/batch/start.
+// BatchRequest is the body of POST /api/enrichment/batch/start. In the NDJSON form
+// (StartBatchNDJSON) it is the options line and Entities stays nil.
 type BatchRequest struct {
-	Entities                 []map[string]any `json:"entities"`
+	Entities                 []map[string]any `json:"entities,omitempty"`
 	SchemaID                 string           `json:"schema_id,omitempty"`
 	TargetSchema             json.RawMessage  `json:"target_schema,omitempty"`
 	Models                   []string         `json:"models"`

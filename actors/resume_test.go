@@ -144,6 +144,17 @@ func copyUpTo(t *testing.T, src *storage.DB, id string, upTo int64, reset func(*
 	job.Status, job.FinishedAt, job.Result, job.LastSeq = enricher.JobRunning, nil, nil, upTo
 	reset(job)
 	require.NoError(t, db.CreateJob(job, nil))
+	var spec enricher.EnrichSpec
+	require.NoError(t, json.Unmarshal(job.Spec, &spec))
+	if spec.EntityCount > 0 { // a batch: its entities are stored one per key
+		indices := make([]int, spec.EntityCount)
+		for i := range indices {
+			indices[i] = i
+		}
+		entities, err := src.EntitiesAt(id, indices)
+		require.NoError(t, err)
+		require.NoError(t, db.PutEntities(id, 0, entities))
+	}
 	var events []storage.EventEntry
 	named := map[string]bool{}
 	require.NoError(t, src.Events(id, 0, upTo, func(seq int64, data []byte) error {

@@ -47,7 +47,9 @@ var build struct {
 	err  error
 }
 
-// serverBinary builds ./cmd/enricher once per harness run.
+// serverBinary builds ./cmd/enricher once per harness run, with the race detector when the
+// harness itself has it (the smoke test under `go test -race`): the packages that test build
+// compiled are then reused from the build cache instead of compiled a second time.
 func serverBinary() (string, error) {
 	build.once.Do(func() {
 		dir, err := os.MkdirTemp("", "enricher-bench-bin-")
@@ -56,7 +58,11 @@ func serverBinary() (string, error) {
 			return
 		}
 		build.bin = filepath.Join(dir, "enricher")
-		if out, err := exec.Command("go", "build", "-o", build.bin, "./cmd/enricher").CombinedOutput(); err != nil {
+		args := []string{"build", "-o", build.bin}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		if out, err := exec.Command("go", append(args, "./cmd/enricher")...).CombinedOutput(); err != nil {
 			build.err = fmt.Errorf("build: %v\n%s", err, out)
 		}
 	})

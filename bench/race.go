@@ -1,0 +1,6 @@
+//go:build race
+
+package main
+
+// raceBuild reports whether this binary was built with the race detector.
+const raceBuild = true

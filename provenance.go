@@ -166,3 +166,10 @@ func arbitratedProvenance(c *FieldConflict, decided any, models []string) FieldP
 	out.Agreement = roundConfidence(out.Agreement)
 	return out
 }
+
+// SingleModelProvenance returns the provenance of one model's own output (an enrichment
+// record): every leaf holding a value is ProvenanceSingle from model with confidence 0.5.
+func SingleModelProvenance(s *Schema, model string, output map[string]any, languages []string) map[string]FieldProvenance {
+	_, report := Fuse(s, []FusionInput{{Model: model, Output: output}}, languages)
+	return report.Provenance
+}

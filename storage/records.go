@@ -103,7 +103,7 @@ func putRecordTxn(txn *badger.Txn, r *enricher.Record) error {
 	} else if ok {
 		isNew = false
 	}
-	if err := putJSON(txn, keyRecord(r.OrganizationID, r.ID), &recordRow{Record: *r, Org: r.OrganizationID}); err != nil {
+	if err := putJSON(txn, keyRecord(r.OrganizationID, r.ID), newRecordRow(r)); err != nil {
 		return err
 	}
 	if err := txn.Set(keyRecordOfJob(r.JobID, r.ID), nil); err != nil {
@@ -397,9 +397,9 @@ func (db *DB) changeRecords(org string, ids []string, fn func(*badger.Txn, *enri
 			if err != nil {
 				return err
 			}
-			r := row.Record
+			r := row.record()
 			r.OrganizationID = org
-			ok, err := fn(txn, &r)
+			ok, err := fn(txn, r)
 			if err != nil {
 				return err
 			}
@@ -409,10 +409,10 @@ func (db *DB) changeRecords(org string, ids []string, fn func(*badger.Txn, *enri
 			}
 			done++
 			if rewrite {
-				if err := putJSON(txn, keyRecord(org, id), &recordRow{Record: r, Org: org}); err != nil {
+				if err := putJSON(txn, keyRecord(org, id), newRecordRow(r)); err != nil {
 					return err
 				}
-				if err := putRecordIndexes(txn, &r); err != nil {
+				if err := putRecordIndexes(txn, r); err != nil {
 					return err
 				}
 			}

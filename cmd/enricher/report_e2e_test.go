@@ -208,4 +208,3 @@ func TestModelReportMatchesBruteForce(t *testing.T) {
 	other, _ := ts.register("other@example.com", "Other Co")
 	ts.bearer(other).must(404, "GET", "/api/llm/jobs/"+jobID+"/report", nil)
 }
-

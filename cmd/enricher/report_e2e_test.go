@@ -40,6 +40,7 @@ func jobRecords(t *testing.T, c *client, jobID, filter string) []reportRecord {
 			var r reportRecord
 			raw := c.must(200, "GET", "/api/records/"+it.(map[string]any)["id"].(string), nil).raw
 			require.NoError(t, json.Unmarshal(raw, &r))
+			require.NotContains(t, string(raw), "_expected", "not in entity_input, prompts or outputs")
 			out = append(out, r)
 		}
 		if len(items) < 100 {

@@ -245,8 +245,42 @@ func EntityName(s *Schema, entity map[string]any, index *int) string {
 	return "entity"
 }
 
-// StripSimDirective returns entity without its top-level `_sim` key and the
-// directive object it held (nil when absent or not an object). entity is never modified:
+// ExpectedKey is the entity_data key of an entity's known values: an object the job's model
+// report compares answers with. It is never sent to a model (StripSimDirective drops it) and
+// never stored in a record's entity_input (WithoutExpected); records keep it apart (Record.Expected).
+const ExpectedKey = "_expected"
+
+// WithoutExpected returns entity without its top-level `_expected` key: entity itself when it
+// has none, else a new map sharing entity's values. entity is never modified.
+func WithoutExpected(entity map[string]any) map[string]any {
+	if _, ok := entity[ExpectedKey]; !ok {
+		return entity
+	}
+	clean := make(map[string]any, len(entity))
+	for k, v := range entity {
+		if k != ExpectedKey {
+			clean[k] = v
+		}
+	}
+	return clean
+}
+
+// ExpectedOf returns the JSON of entity's `_expected` object, or nil when it has none or it is
+// not an object.
+func ExpectedOf(entity map[string]any) json.RawMessage {
+	m, ok := entity[ExpectedKey].(map[string]any)
+	if !ok {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil // a decoded JSON object always marshals
+	}
+	return b
+}
+
+// StripSimDirective returns entity without its top-level `_sim` and `_expected` keys and the
+// directive object `_sim` held (nil when absent or not an object). entity is never modified:
 // clean is a new map sharing entity's values (nil when entity is nil), so callers may add or
 // delete keys of clean freely but must not mutate nested values.
 func StripSimDirective(entity map[string]any) (clean map[string]any, directive map[string]any) {
@@ -257,6 +291,9 @@ func StripSimDirective(entity map[string]any) (clean map[string]any, directive m
 	for k, v := range entity {
 		if k == SimDirectiveKey {
 			directive, _ = v.(map[string]any)
+			continue
+		}
+		if k == ExpectedKey {
 			continue
 		}
 		clean[k] = v

@@ -244,3 +244,16 @@ func TestValidUUID(t *testing.T) {
 		})
 	}
 }
+
+func TestExpectedIsKeptApart(t *testing.T) {
+	entity := map[string]any{"name": "Acme", "_sim": map[string]any{"latency_ms": 0.0}, "_expected": map[string]any{"founded_year": 1849.0}}
+	clean, directive := StripSimDirective(entity)
+	require.Equal(t, map[string]any{"name": "Acme"}, clean, "neither _sim nor _expected reaches a model")
+	require.NotNil(t, directive)
+	require.Equal(t, map[string]any{"name": "Acme", "_sim": map[string]any{"latency_ms": 0.0}}, WithoutExpected(entity))
+	require.Contains(t, entity, "_expected", "the entity is not modified")
+	require.JSONEq(t, `{"founded_year":1849}`, string(ExpectedOf(entity)))
+	require.Nil(t, ExpectedOf(map[string]any{"_expected": "not an object"}))
+	plain := map[string]any{"name": "Acme"}
+	require.Equal(t, plain, WithoutExpected(plain))
+}

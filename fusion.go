@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -35,6 +36,12 @@ type ConflictReport struct {
 	AgreedFields     int             `json:"agreed_fields"`
 	ConflictedFields int             `json:"conflicted_fields"`
 	Conflicts        []FieldConflict `json:"conflicts"`
+	// Provenance holds the provenance of every leaf outside arrays, keyed by its path. It is
+	// not part of the report's JSON (records and results carry it as field_provenance); a
+	// report decoded from JSON has none.
+	Provenance map[string]FieldProvenance `json:"-"`
+	// models are the fused models in preference order, for ApplyDecisions.
+	models []string
 }
 
 // The field types of a FieldConflict.
@@ -94,7 +101,7 @@ func Fuse(s *Schema, inputs []FusionInput, languages []string) (merged map[strin
 	f := fuser{
 		langs:  fusionLanguages(languages),
 		models: make([]string, len(order)),
-		report: ConflictReport{Conflicts: []FieldConflict{}},
+		report: ConflictReport{Conflicts: []FieldConflict{}, Provenance: map[string]FieldProvenance{}},
 	}
 	roots := make([]any, len(order))
 	for i, in := range order {
@@ -104,13 +111,16 @@ func Fuse(s *Schema, inputs []FusionInput, languages []string) (merged map[strin
 		}
 	}
 	merged, _ = f.object(s.Root.Properties, "", roots, true)
+	f.report.models = f.models
 	return merged, f.report
 }
 
 // ApplyDecisions replaces the rule-based value of conflicts with an arbiter's decisions:
 // for each conflict of report whose path is a key of decisions, the decided value
 // is set at that path in merged and as the conflict's ResolvedValue (both share it), and the
-// conflict's ResolutionMethod becomes ResolutionLLM; NeedsArbitration is left as it was. Paths
+// conflict's ResolutionMethod becomes ResolutionLLM; NeedsArbitration is left as it was; the
+// path's Provenance becomes ProvenanceArbitration, its sources the models that gave the
+// decided value (a null decision leaves the field without method, like a field nobody answered). Paths
 // that name no conflict of report are ignored, so a decision can never add a field outside the
 // schema. Objects missing on the way to a path are created. merged and report are modified in
 // place, so they must not be used concurrently; checking that each value fits its field is the
@@ -128,6 +138,13 @@ func ApplyDecisions(merged map[string]any, report *ConflictReport, decisions map
 		setFusionPath(merged, c.Path, v)
 		c.ResolvedValue = v
 		c.ResolutionMethod = ResolutionLLM
+		if report.Provenance != nil {
+			models := report.models
+			if models == nil {
+				models = slices.Sorted(maps.Keys(c.ValuesByModel))
+			}
+			report.Provenance[c.Path] = arbitratedProvenance(c, v, models)
+		}
 	}
 }
 
@@ -268,6 +285,7 @@ func (f *fuser) leaf(p *Property, path string, cands []any) any {
 		}
 	}
 	v, method := f.value(p, cands)
+	f.report.Provenance[path] = f.provenanceOf(p, cands, v, method)
 	if agreed {
 		f.report.AgreedFields++
 		return v

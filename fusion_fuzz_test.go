@@ -210,7 +210,18 @@ func FuzzFuse(f *testing.F) {
 		for n := 1; n <= len(copies); n++ {
 			merged, report := Fuse(s, copies[:n], langs)
 			require.Equal(t, one, merged, "identity with %d copies", n)
-			require.Equal(t, ConflictReport{TotalFields: 12, AgreedFields: 12, Conflicts: []FieldConflict{}}, report)
+			require.Equal(t, ConflictReport{TotalFields: 12, AgreedFields: 12, Conflicts: []FieldConflict{}}, bareReport(report))
+			for path, p := range report.Provenance {
+				if p.Method == "" {
+					continue
+				}
+				want := ProvenanceUnanimous
+				if n == 1 {
+					want = ProvenanceSingle
+				}
+				require.Equal(t, want, p.Method, path)
+				require.Len(t, p.Sources, n, path)
+			}
 		}
 
 		// Permutations.

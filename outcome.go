@@ -67,22 +67,24 @@ type FusionSummary struct {
 
 // EnrichmentOutcome is the result of an enrichment of one entity.
 type EnrichmentOutcome struct {
-	JobID            string          `json:"job_id"`
-	Status           JobStatus       `json:"status"`
-	Success          bool            `json:"success"`
-	IsFused          bool            `json:"is_fused"`
-	Result           json.RawMessage `json:"result"`
-	RecordID         *string         `json:"record_id"`
-	Model            *string         `json:"model"`
-	SourceModels     []string        `json:"source_models"`
-	Classification   *Classification `json:"classification"`
-	Fusion           *FusionSummary  `json:"fusion"`
-	FailedModels     []FailedModel   `json:"failed_models"`
-	PerModelResults  []ModelResult   `json:"per_model_results"`
-	CostUSD          float64         `json:"cost_usd"`
-	InputTokens      int             `json:"input_tokens"`
-	OutputTokens     int             `json:"output_tokens"`
-	ProcessingTimeMS int64           `json:"processing_time_ms"`
+	JobID   string          `json:"job_id"`
+	Status  JobStatus       `json:"status"`
+	Success bool            `json:"success"`
+	IsFused bool            `json:"is_fused"`
+	Result  json.RawMessage `json:"result"`
+	// FieldProvenance is the fused record's per-field provenance; null when not fused.
+	FieldProvenance  map[string]FieldProvenance `json:"field_provenance"`
+	RecordID         *string                    `json:"record_id"`
+	Model            *string                    `json:"model"`
+	SourceModels     []string                   `json:"source_models"`
+	Classification   *Classification            `json:"classification"`
+	Fusion           *FusionSummary             `json:"fusion"`
+	FailedModels     []FailedModel              `json:"failed_models"`
+	PerModelResults  []ModelResult              `json:"per_model_results"`
+	CostUSD          float64                    `json:"cost_usd"`
+	InputTokens      int                        `json:"input_tokens"`
+	OutputTokens     int                        `json:"output_tokens"`
+	ProcessingTimeMS int64                      `json:"processing_time_ms"`
 }
 
 // FusionResponse is the result of a fusion: the automatic fusion's, or a fusion
@@ -103,4 +105,6 @@ type FusionResponse struct {
 	ProcessingTimeMS   int64           `json:"processing_time_ms"`
 	ValidationWarnings []string        `json:"validation_warnings"`
 	ErrorMessage       *string         `json:"error_message"`
+	// FieldProvenance is the merged result's per-field provenance; null on failure.
+	FieldProvenance map[string]FieldProvenance `json:"field_provenance"`
 }

@@ -30,10 +30,26 @@ type Record struct {
 	EntityInput      json.RawMessage `json:"entity_input"`
 	Classification   *Classification `json:"classification"`
 	ConflictReport   json.RawMessage `json:"conflict_report"`
-	ValidationErrors []string        `json:"validation_errors"`
-	Prompts          []PromptCall    `json:"prompts"`
-	CreatedBy        CreatedBy       `json:"created_by"`
-	DeletedAt        *Time           `json:"deleted_at"`
+	// FieldProvenance holds, for each leaf path of StructuredOutput, where its value came from
+	// and how sure it is (see FieldProvenance); null for records without a structured output
+	// and for records written before provenance existed. Set with SetProvenance.
+	FieldProvenance  map[string]FieldProvenance `json:"field_provenance"`
+	ValidationErrors []string                   `json:"validation_errors"`
+	Prompts          []PromptCall               `json:"prompts"`
+	CreatedBy        CreatedBy                  `json:"created_by"`
+	DeletedAt        *Time                      `json:"deleted_at"`
+	// Expected is the entity's _expected object (known values for the job's model report),
+	// kept with the record for the report only: never shown in API output nor sent to a model.
+	Expected json.RawMessage `json:"-"`
+}
+
+// SetProvenance sets FieldProvenance and the summary's MinConfidence (see MinConfidence; null
+// when no field holds a value).
+func (r *Record) SetProvenance(prov map[string]FieldProvenance) {
+	r.FieldProvenance, r.MinConfidence = prov, nil
+	if c, ok := MinConfidence(prov); ok {
+		r.MinConfidence = &c
+	}
 }
 
 // PromptCall is one LLM call of a record, with every answer received.
@@ -114,8 +130,9 @@ type RecordSummary struct {
 	SourceModels      []string   `json:"source_models"`
 	SourceRecordIDs   []string   `json:"source_record_ids"`
 	FusionMethod      *string    `json:"fusion_method"`
-	ErrorCode         *string    `json:"error_code"`    // why a failed record failed; null on success
-	ErrorMessage      *string    `json:"error_message"` // the failing prompt's message; null on success
+	MinConfidence     *float64   `json:"min_confidence"` // lowest confidence of a field holding a value; null when unknown
+	ErrorCode         *string    `json:"error_code"`     // why a failed record failed; null on success
+	ErrorMessage      *string    `json:"error_message"`  // the failing prompt's message; null on success
 	IsDeleted         bool       `json:"is_deleted"`
 	CreatedAt         Time       `json:"created_at"`
 }

@@ -143,6 +143,7 @@ func (a *jobActor) completeFusion(c actor.Context, arbitrated bool) {
 	rec := a.recordTemplate()
 	rec.ID, rec.Type, rec.Success = uuid.NewString(), enricher.RecordFusion, true
 	rec.StructuredOutput, rec.ConflictReport, rec.FusionMethod = mergedJSON, reportJSON, &method
+	rec.SetProvenance(f.report.Provenance)
 	rec.SourceModels, rec.SourceRecordIDs, rec.Prompts, rec.ValidationErrors = f.sources, nonNilIDs(f.ids), []enricher.PromptCall{}, []string{}
 	rec.Classification, rec.Model = nil, arbiterKey
 	if f.call != nil {
@@ -174,6 +175,7 @@ func (a *jobActor) fusionOutcome(f *fusionRun, rec *enricher.Record, warnings []
 	id := rec.ID
 	o := f.outcome
 	o.IsFused, o.Result, o.RecordID, o.Model, o.SourceModels = true, rec.StructuredOutput, &id, nil, f.sources
+	o.FieldProvenance = rec.FieldProvenance
 	o.CostUSD += rec.CostUSD
 	o.InputTokens += rec.InputTokens
 	o.OutputTokens += rec.OutputTokens
@@ -182,7 +184,7 @@ func (a *jobActor) fusionOutcome(f *fusionRun, rec *enricher.Record, warnings []
 	f.response = &enricher.FusionResponse{JobID: a.job.ID, Success: true, Method: &method, MergedResult: rec.StructuredOutput,
 		ConflictReport: rec.ConflictReport, RecordID: &id, ArbitrationModel: rec.Model, SourceModels: f.sources,
 		SourceRecordIDs: nonNilIDs(f.ids), CostUSD: rec.CostUSD, InputTokens: rec.InputTokens, OutputTokens: rec.OutputTokens,
-		ProcessingTimeMS: rec.ProcessingTimeMS, ValidationWarnings: warnings}
+		ProcessingTimeMS: rec.ProcessingTimeMS, ValidationWarnings: warnings, FieldProvenance: rec.FieldProvenance}
 }
 
 func nonNilIDs(ids []string) []string {

@@ -318,7 +318,7 @@ func (a *jobActor) startModels(c actor.Context) {
 
 // recordTemplate returns the fields every enrichment record of this job shares.
 func (a *jobActor) recordTemplate() enricher.Record {
-	input, _ := json.Marshal(a.in.Spec.EntityData)
+	input, _ := json.Marshal(enricher.WithoutExpected(a.in.Spec.EntityData))
 	hash := a.in.SchemaHash
 	root := a.in.Schema.Root.Name
 	entityID, name := a.entityID, a.entityNm
@@ -329,6 +329,7 @@ func (a *jobActor) recordTemplate() enricher.Record {
 			SchemaEntityName: &root, SourceModels: []string{}, SourceRecordIDs: []string{}, CreatedAt: enricher.NewTime(a.now()),
 		},
 		OrganizationID: a.job.OrganizationID, EntityInput: input, Classification: a.classification, CreatedBy: a.job.CreatedBy,
+		Expected: enricher.ExpectedOf(a.in.Spec.EntityData),
 	}
 }
 

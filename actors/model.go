@@ -320,6 +320,7 @@ func (a *modelActor) finish(c actor.Context, cancelled bool) {
 		output = enricher.AssembleOutput(spec.Schema, spec.Entity, a.answers(), spec.Languages)
 		res.Result, _ = json.Marshal(output)
 		rec.StructuredOutput = res.Result
+		rec.SetProvenance(enricher.SingleModelProvenance(spec.Schema, spec.Model.Key, output, spec.Languages))
 	}
 	rec.Success, rec.PartialSuccess, rec.Cancelled = res.Success, res.PartialSuccess, cancelled
 	if !rec.Success {

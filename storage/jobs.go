@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"math"
 
@@ -224,10 +226,23 @@ func putJobTxn(txn *badger.Txn, j *enricher.Job) error {
 	return txn.Set(keyJobActive(j.ID), []byte(j.OrganizationID))
 }
 
-// recordRow is the stored form of a record.
+// recordRow is the stored form of a record: the record's JSON, its organization, and its
+// entity's _expected object (kept for the model report, never part of the record's JSON).
 type recordRow struct {
 	enricher.Record
-	Org string `json:"org"`
+	Org      string          `json:"org"`
+	Expected json.RawMessage `json:"expected,omitempty"`
+}
+
+func newRecordRow(r *enricher.Record) *recordRow {
+	return &recordRow{Record: *r, Org: r.OrganizationID, Expected: r.Expected}
+}
+
+// record returns the record the row holds.
+func (row *recordRow) record() *enricher.Record {
+	rec := row.Record
+	rec.OrganizationID, rec.Expected = row.Org, row.Expected
+	return &rec
 }
 
 // CreateJob stores a new job (pending). Its id is returned to the client only after this.
@@ -371,9 +386,7 @@ func (db *DB) Record(org, id string) (*enricher.Record, error) {
 	if err := db.view(func(txn *badger.Txn) error { return getJSON(txn, keyRecord(org, id), "record", &r) }); err != nil {
 		return nil, err
 	}
-	rec := r.Record
-	rec.OrganizationID = r.Org
-	return &rec, nil
+	return r.record(), nil
 }
 
 // RecordsOfOpenEntities returns the records of the entities of batch job that have not ended
@@ -411,9 +424,7 @@ func (db *DB) RecordsOfOpenEntities(org, job string) ([]*enricher.Record, error)
 			if err := getJSON(txn, keyRecord(org, id), "record", &r); err != nil {
 				return err
 			}
-			rec := r.Record
-			rec.OrganizationID = r.Org
-			out = append(out, &rec)
+			out = append(out, r.record())
 		}
 		return nil
 	})
@@ -436,11 +447,64 @@ func (db *DB) RecordsOfJob(org, job string) ([]*enricher.Record, error) {
 			if err := getJSON(txn, keyRecord(org, id), "record", &r); err != nil {
 				return err
 			}
-			rec := r.Record
-			rec.OrganizationID = r.Org
-			out = append(out, &rec)
+			out = append(out, r.record())
 		}
 		return nil
 	})
 	return out, err
+}
+
+// recordWindow is how many records EachRecordOfJob reads per read transaction.
+const recordWindow = 512
+
+// EachRecordOfJob calls fn with every record job wrote, in key order, reading them in windows
+// of a few hundred per read transaction so that memory does not grow with the job (the model
+// report streams a batch of any size through it). Records written while it runs may or may
+// not be seen. fn's error stops the walk and is returned; fn may keep the records.
+func (db *DB) EachRecordOfJob(org, job string, fn func(*enricher.Record) error) error {
+	prefix := prefixRecordsOfJob(job)
+	seek := prefix
+	for {
+		var batch []*enricher.Record
+		err := db.view(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+			defer it.Close()
+			var ids []string
+			for it.Seek(seek); it.ValidForPrefix(prefix) && len(ids) < recordWindow; it.Next() {
+				k := it.Item().Key()
+				if bytes.Equal(k, seek) {
+					continue
+				}
+				ids = append(ids, string(k[len(prefix):]))
+			}
+			for _, id := range ids {
+				var r recordRow
+				err := getJSON(txn, keyRecord(org, id), "record", &r)
+				if enricher.IsKind(err, enricher.KindNotFound) {
+					continue // hard-deleted since
+				}
+				if err != nil {
+					return err
+				}
+				batch = append(batch, r.record())
+			}
+			if len(ids) < recordWindow {
+				seek = nil // the last window
+			} else {
+				seek = append(append([]byte{}, prefix...), ids[len(ids)-1]...)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range batch {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if seek == nil {
+			return nil
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
@@ -16,9 +17,11 @@ import (
 // page returns is stored once per record under keyRecordSummary. (Values written before this
 // format held the whole summary as JSON; they start with '{' and are still read.)
 //
-// Layout: version byte (1), flags byte (1 deleted, 2 success), uvarint creation time (unix
-// ms), then type, model, entity id, job id, schema id and the lower-cased entity name, each a
-// uvarint length and its bytes.
+// Layout: version byte (1), flags byte (1 deleted, 2 success, 4 min confidence known), uvarint
+// creation time (unix ms), then type, model, entity id, job id, schema id and the lower-cased
+// entity name, each a uvarint length and its bytes, then, with flag 4, the record's min
+// confidence in ten-thousandths as a big-endian uint16. Entries written before min confidence
+// existed lack flag 4: their confidence is unknown.
 const indexEntryVersion = 1
 
 func keyRecordSummary(org, id string) []byte { return []byte("rs/" + org + "/" + id) }
@@ -27,6 +30,8 @@ func keyRecordSummary(org, id string) []byte { return []byte("rs/" + org + "/" +
 type indexEntry struct {
 	deleted, success                                 bool
 	createdMS                                        int64
+	hasConfidence                                    bool
+	minConfidence                                    uint16 // ten-thousandths, with hasConfidence
 	typ, model, entityID, jobID, schemaID, nameLower string
 }
 
@@ -39,7 +44,16 @@ func newIndexEntry(s *enricher.RecordSummary) indexEntry {
 	}
 	return indexEntry{deleted: s.IsDeleted, success: s.Success, createdMS: s.CreatedAt.UnixMilli(), typ: string(s.Type),
 		model: deref(s.Model), entityID: deref(s.EntityID), jobID: s.JobID, schemaID: deref(s.SchemaID),
-		nameLower: strings.ToLower(deref(s.EntityName))}
+		nameLower: strings.ToLower(deref(s.EntityName)), hasConfidence: s.MinConfidence != nil,
+		minConfidence: confidenceUnits(s.MinConfidence)}
+}
+
+// confidenceUnits returns a confidence in ten-thousandths (0 for nil), clamped to 0..10000.
+func confidenceUnits(c *float64) uint16 {
+	if c == nil {
+		return 0
+	}
+	return uint16(math.Round(math.Max(0, math.Min(1, *c)) * 10000))
 }
 
 func (e *indexEntry) encode() []byte {
@@ -50,12 +64,18 @@ func (e *indexEntry) encode() []byte {
 	if e.success {
 		flags |= 2
 	}
-	b := make([]byte, 0, 24+len(e.typ)+len(e.model)+len(e.entityID)+len(e.jobID)+len(e.schemaID)+len(e.nameLower))
+	if e.hasConfidence {
+		flags |= 4
+	}
+	b := make([]byte, 0, 26+len(e.typ)+len(e.model)+len(e.entityID)+len(e.jobID)+len(e.schemaID)+len(e.nameLower))
 	b = append(b, indexEntryVersion, flags)
 	b = binary.AppendUvarint(b, uint64(max(e.createdMS, 0)))
 	for _, s := range []string{e.typ, e.model, e.entityID, e.jobID, e.schemaID, e.nameLower} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
+	}
+	if e.hasConfidence {
+		b = binary.BigEndian.AppendUint16(b, e.minConfidence)
 	}
 	return b
 }
@@ -75,7 +95,7 @@ func decodeIndexEntry(v []byte) (indexEntry, *enricher.RecordSummary, error) {
 	if len(v) < 3 || v[0] != indexEntryVersion {
 		return indexEntry{}, nil, errBadIndexEntry
 	}
-	e := indexEntry{deleted: v[1]&1 != 0, success: v[1]&2 != 0}
+	e := indexEntry{deleted: v[1]&1 != 0, success: v[1]&2 != 0, hasConfidence: v[1]&4 != 0}
 	created, n := binary.Uvarint(v[2:])
 	if n <= 0 {
 		return indexEntry{}, nil, errBadIndexEntry
@@ -87,6 +107,12 @@ func decodeIndexEntry(v []byte) (indexEntry, *enricher.RecordSummary, error) {
 			return indexEntry{}, nil, errBadIndexEntry
 		}
 		*dst, v = string(v[n:n+int(l)]), v[n+int(l):]
+	}
+	if e.hasConfidence {
+		if len(v) < 2 {
+			return indexEntry{}, nil, errBadIndexEntry
+		}
+		e.minConfidence = binary.BigEndian.Uint16(v)
 	}
 	return e, nil, nil
 }
@@ -103,7 +129,9 @@ func (e *indexEntry) matches(q RecordQuery) bool {
 		q.SchemaID != "" && e.schemaID != q.SchemaID,
 		q.Since > 0 && e.createdMS < q.Since,
 		q.Until > 0 && e.createdMS >= q.Until,
-		q.Search != "" && !strings.Contains(e.nameLower, q.Search):
+		q.Search != "" && !strings.Contains(e.nameLower, q.Search),
+		q.MinConfidence != nil && (!e.hasConfidence || e.minConfidence < confidenceUnits(q.MinConfidence)),
+		q.BelowConfidence != nil && (!e.hasConfidence || e.minConfidence >= confidenceUnits(q.BelowConfidence)):
 		return false
 	}
 	return true

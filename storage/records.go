@@ -103,7 +103,7 @@ func putRecordTxn(txn *badger.Txn, r *enricher.Record) error {
 	} else if ok {
 		isNew = false
 	}
-	if err := putJSON(txn, keyRecord(r.OrganizationID, r.ID), &recordRow{Record: *r, Org: r.OrganizationID}); err != nil {
+	if err := putJSON(txn, keyRecord(r.OrganizationID, r.ID), newRecordRow(r)); err != nil {
 		return err
 	}
 	if err := txn.Set(keyRecordOfJob(r.JobID, r.ID), nil); err != nil {
@@ -139,6 +139,11 @@ type RecordQuery struct {
 	Asc                                    bool
 	IncludeDeleted                         bool
 	Offset, Limit                          int
+	// MinConfidence keeps records whose min_confidence is at least this; BelowConfidence those
+	// whose min_confidence is below it (some field under it). Both in 0..1, nil = no filter;
+	// compared at 4 decimals. Records with an unknown min_confidence (no field holding a value,
+	// or written before confidence existed) match neither.
+	MinConfidence, BelowConfidence *float64
 }
 
 // Records returns one page of the records of org that match q, and how many match in all.
@@ -226,7 +231,7 @@ func (db *DB) Records(org string, q RecordQuery) ([]enricher.RecordSummary, int,
 // at most the one filter the index is keyed by, a time range only on a time-keyed index, and
 // no soft-deleted record can be in the way.
 func everyEntryMatches(txn *badger.Txn, org string, q RecordQuery, timeKeyed bool) (bool, error) {
-	if q.Success != nil || q.Search != "" || (!timeKeyed && (q.Since > 0 || q.Until > 0)) {
+	if q.Success != nil || q.Search != "" || q.MinConfidence != nil || q.BelowConfidence != nil || (!timeKeyed && (q.Since > 0 || q.Until > 0)) {
 		return false, nil
 	}
 	filters := 0
@@ -279,7 +284,7 @@ func recordIndexPrefix(org string, q RecordQuery) ([]byte, bool) {
 // of type, model or success (and nothing else), or from a key-only count of the job, entity
 // or schema index when that is the only filter and deleted records are included.
 func recordTotal(txn *badger.Txn, org string, q RecordQuery) (int, bool, error) {
-	if q.Search != "" || q.Since > 0 || q.Until > 0 {
+	if q.Search != "" || q.Since > 0 || q.Until > 0 || q.MinConfidence != nil || q.BelowConfidence != nil {
 		return 0, false, nil
 	}
 	var counted []string
@@ -397,9 +402,9 @@ func (db *DB) changeRecords(org string, ids []string, fn func(*badger.Txn, *enri
 			if err != nil {
 				return err
 			}
-			r := row.Record
+			r := row.record()
 			r.OrganizationID = org
-			ok, err := fn(txn, &r)
+			ok, err := fn(txn, r)
 			if err != nil {
 				return err
 			}
@@ -409,10 +414,10 @@ func (db *DB) changeRecords(org string, ids []string, fn func(*badger.Txn, *enri
 			}
 			done++
 			if rewrite {
-				if err := putJSON(txn, keyRecord(org, id), &recordRow{Record: r, Org: org}); err != nil {
+				if err := putJSON(txn, keyRecord(org, id), newRecordRow(r)); err != nil {
 					return err
 				}
-				if err := putRecordIndexes(txn, &r); err != nil {
+				if err := putRecordIndexes(txn, r); err != nil {
 					return err
 				}
 			}

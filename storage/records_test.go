@@ -39,6 +39,10 @@ func TestRecordsAgreeWithBruteForce(t *testing.T) {
 		r.CostUSD = float64(rng.IntN(1000)) / 1e5
 		r.ProcessingTimeMS = int64(rng.IntN(5000))
 		r.CreatedAt = enricher.NewTime(t0.Add(time.Duration(rng.IntN(10000)) * time.Second))
+		if rng.IntN(4) != 0 { // else unknown, like records written before confidence existed
+			c := float64(rng.IntN(21)) / 20
+			r.MinConfidence = &c
+		}
 		all = append(all, r)
 		batch.Records = append(batch.Records, r)
 	}
@@ -86,6 +90,14 @@ func TestRecordsAgreeWithBruteForce(t *testing.T) {
 		}
 		if rng.IntN(4) == 0 {
 			q.Until = t0.Add(time.Duration(5000+rng.IntN(5000)) * time.Second).UnixMilli()
+		}
+		if rng.IntN(4) == 0 {
+			c := float64(rng.IntN(21)) / 20
+			q.MinConfidence = &c
+		}
+		if rng.IntN(4) == 0 {
+			c := float64(rng.IntN(21)) / 20
+			q.BelowConfidence = &c
 		}
 		q.IncludeDeleted = rng.IntN(3) == 0
 		q.Offset = rng.IntN(3) * q.Limit
@@ -136,7 +148,73 @@ func bruteMatch(r *enricher.Record, q RecordQuery) bool {
 	return (q.IncludeDeleted || !r.IsDeleted) && (q.Type == "" || string(r.Type) == q.Type) &&
 		(q.Success == nil || r.Success == *q.Success) && is(r.Model, q.Model) && is(r.EntityID, q.EntityID) &&
 		(q.JobID == "" || r.JobID == q.JobID) && is(r.SchemaID, q.SchemaID) &&
-		(q.Since == 0 || ms >= q.Since) && (q.Until == 0 || ms < q.Until) && strings.Contains(name, q.Search)
+		(q.Since == 0 || ms >= q.Since) && (q.Until == 0 || ms < q.Until) && strings.Contains(name, q.Search) &&
+		(q.MinConfidence == nil || (r.MinConfidence != nil && *r.MinConfidence >= *q.MinConfidence)) &&
+		(q.BelowConfidence == nil || (r.MinConfidence != nil && *r.MinConfidence < *q.BelowConfidence))
+}
+
+// TestIndexEntryConfidence checks that an entry keeps its min confidence, and that an entry
+// of the format before confidence existed decodes with an unknown one that no filter matches.
+func TestIndexEntryConfidence(t *testing.T) {
+	c := 0.6667
+	sum := enricher.RecordSummary{ID: "r", Type: enricher.RecordFusion, JobID: "j", MinConfidence: &c, CreatedAt: enricher.NewTime(t0)}
+	e := newIndexEntry(&sum)
+	got, old, err := decodeIndexEntry(e.encode())
+	require.NoError(t, err)
+	require.Nil(t, old)
+	require.Equal(t, e, got)
+	require.Equal(t, uint16(6667), got.minConfidence)
+	low, high := 0.6667, 0.6668
+	require.True(t, got.matches(RecordQuery{MinConfidence: &low}))
+	require.False(t, got.matches(RecordQuery{MinConfidence: &high}))
+	require.True(t, got.matches(RecordQuery{BelowConfidence: &high}))
+	require.False(t, got.matches(RecordQuery{BelowConfidence: &low}))
+
+	sum.MinConfidence = nil
+	legacy := newIndexEntry(&sum)
+	v := legacy.encode()
+	require.Zero(t, v[1]&4, "no confidence flag, as in entries written before it existed")
+	got, _, err = decodeIndexEntry(v)
+	require.NoError(t, err)
+	require.False(t, got.hasConfidence)
+	zero, one := 0.0, 1.0
+	require.False(t, got.matches(RecordQuery{MinConfidence: &zero}), "unknown is excluded by min_confidence")
+	require.False(t, got.matches(RecordQuery{BelowConfidence: &one}), "and by below_confidence")
+	require.True(t, got.matches(RecordQuery{}))
+
+	_, _, err = decodeIndexEntry(append(e.encode()[:len(e.encode())-2], 0))
+	require.ErrorIs(t, err, errBadIndexEntry, "flag set but confidence cut short")
+}
+
+// TestRecordExpectedAndStreaming checks that a record's _expected object is stored beside it
+// and read back, and that EachRecordOfJob visits every record of a job across windows.
+func TestRecordExpectedAndStreaming(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	var batch Batch
+	n := recordWindow*2 + 3
+	for i := range n {
+		r := &enricher.Record{OrganizationID: "org", Expected: []byte(fmt.Sprintf(`{"i":%d}`, i))}
+		r.ID = fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		r.Type, r.JobID, r.CreatedAt = enricher.RecordEnrichment, "job", enricher.NewTime(t0)
+		batch.Records = append(batch.Records, r)
+	}
+	require.NoError(t, db.Commit(&batch))
+	r, err := db.Record("org", batch.Records[7].ID)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"i":7}`, string(r.Expected))
+	seen := map[string]bool{}
+	require.NoError(t, db.EachRecordOfJob("org", "job", func(r *enricher.Record) error {
+		require.False(t, seen[r.ID], "each record once")
+		seen[r.ID] = true
+		require.NotEmpty(t, r.Expected)
+		return nil
+	}))
+	require.Len(t, seen, n)
+	require.NoError(t, db.EachRecordOfJob("other", "job", func(*enricher.Record) error {
+		t.Fatal("another organization's records are not visited")
+		return nil
+	}))
 }
 
 // bruteForce filters and sorts like Records, ties broken by id in the same direction.

@@ -275,6 +275,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		"schema_id": schemaID, "models": []string{"sim::fast", "sim::flaky"}, "arbitration_model": "sim::fast"})
 	conform("BatchStarted", batch)
 	require.Contains(t, events(batch.str("job_id")), "batch_completed")
+	conform("JobReport", c.must(200, "GET", "/api/llm/jobs/"+batch.str("job_id")+"/report", nil))
 
 	records := c.must(200, "GET", "/api/records?type=enrichment&success=true&page_size=100", nil)
 	conform("RecordList", records)

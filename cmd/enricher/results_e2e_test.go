@@ -133,8 +133,8 @@ func TestResultsExport(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rows, n+1, "a header and one row per entity")
 	header := rows[0]
-	require.Equal(t, []string{"entity_index", "entity_label", "status", "record_id", "error_message", "cost_usd"}, header[:6])
-	require.ElementsMatch(t, []string{"name", "country", "founded_year", "revenue_usd"}, header[6:])
+	require.Equal(t, []string{"entity_index", "entity_label", "status", "record_id", "error_message", "cost_usd", "min_confidence"}, header[:7])
+	require.ElementsMatch(t, []string{"name", "country", "founded_year", "revenue_usd"}, header[7:])
 	col := map[string]int{}
 	for i, h := range header {
 		col[h] = i

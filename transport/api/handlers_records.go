@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +58,20 @@ func recordQuery(ctx *fasthttp.RequestCtx) (RecordQuery, page, error) {
 			return q, p, enricher.Errorf(enricher.KindInvalid, "%s: not a valid id", f.name)
 		}
 		*f.dst = v
+	}
+	for _, f := range []struct {
+		name string
+		dst  **float64
+	}{{"min_confidence", &q.MinConfidence}, {"below_confidence", &q.BelowConfidence}} {
+		v := args.Peek(f.name)
+		if v == nil {
+			continue
+		}
+		c, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || c < 0 || c > 1 {
+			return q, p, enricher.Errorf(enricher.KindInvalid, "%s: expected a number from 0 to 1", f.name)
+		}
+		*f.dst = &c
 	}
 	if q.Since, err = parseTime(args, "since"); err != nil {
 		return q, p, err

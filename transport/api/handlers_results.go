@@ -48,6 +48,18 @@ type resultItem struct {
 	RecordID     *string         `json:"record_id"`
 	ErrorMessage *string         `json:"error_message"`
 	CostUSD      float64         `json:"cost_usd"`
+	// MinConfidence and FieldProvenance come from the item's record (null without one, or for
+	// a record written before provenance existed).
+	MinConfidence   *float64                            `json:"min_confidence"`
+	FieldProvenance map[string]enricher.FieldProvenance `json:"field_provenance"`
+}
+
+// fromRecord fills the item's provenance from rec, and its result when the item has none.
+func (it *resultItem) fromRecord(rec *enricher.Record) {
+	it.MinConfidence, it.FieldProvenance = rec.MinConfidence, rec.FieldProvenance
+	if isNull(it.Result) {
+		it.Result = rec.StructuredOutput
+	}
 }
 
 // entityCompleted holds the fields of an entity_completed event the export needs.
@@ -189,13 +201,13 @@ func (s *Server) batchItem(org string, e EntityEnd) (*resultItem, error) {
 		item.Status = resultFailed
 	}
 	item.Result = ev.FinalResult
-	if isNull(item.Result) && ev.FinalRecordID != nil {
+	if ev.FinalRecordID != nil {
 		rec, err := s.deps.Records.Record(org, *ev.FinalRecordID)
 		if err != nil && !enricher.IsKind(err, enricher.KindNotFound) {
 			return nil, err
 		}
 		if rec != nil {
-			item.Result = rec.StructuredOutput
+			item.fromRecord(rec)
 		}
 	}
 	return item, nil
@@ -229,9 +241,7 @@ func (s *Server) singleItem(org string, job *enricher.Job) (*resultItem, error) 
 		}
 		if rec != nil {
 			item.EntityLabel = rec.EntityName
-			if isNull(item.Result) {
-				item.Result = rec.StructuredOutput
-			}
+			item.fromRecord(rec)
 		}
 	}
 	return item, nil
@@ -304,7 +314,7 @@ func writeResults(w io.Writer, format string, job *enricher.Job, columns []csvCo
 }
 
 // csvMeta are the metadata columns every CSV export starts with.
-var csvMeta = []string{"entity_index", "entity_label", "status", "record_id", "error_message", "cost_usd"}
+var csvMeta = []string{"entity_index", "entity_label", "status", "record_id", "error_message", "cost_usd", "min_confidence"}
 
 func csvHeader(columns []csvColumn) []string {
 	out := append([]string(nil), csvMeta...)
@@ -321,7 +331,10 @@ func csvRow(it *resultItem, columns []csvColumn) ([]string, error) {
 		idx = strconv.Itoa(*it.EntityIndex)
 	}
 	row = append(row, idx, deref(it.EntityLabel), it.Status, deref(it.RecordID), deref(it.ErrorMessage),
-		strconv.FormatFloat(it.CostUSD, 'f', -1, 64))
+		strconv.FormatFloat(it.CostUSD, 'f', -1, 64), "")
+	if it.MinConfidence != nil {
+		row[len(row)-1] = strconv.FormatFloat(*it.MinConfidence, 'f', -1, 64)
+	}
 	var result map[string]any
 	if !isNull(it.Result) {
 		d := json.NewDecoder(bytes.NewReader(it.Result))

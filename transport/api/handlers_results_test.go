@@ -20,21 +20,21 @@ func TestCSVExportFlattensTheSchema(t *testing.T) {
 	cols, err := schemaColumns(json.RawMessage(nestedSchema))
 	require.NoError(t, err)
 	require.Equal(t, []string{"entity_index", "entity_label", "status", "record_id", "error_message", "cost_usd",
-		"name", "headquarters.city", "headquarters.geo.lat", "tickers", "listed"}, csvHeader(cols))
+		"min_confidence", "name", "headquarters.city", "headquarters.geo.lat", "tickers", "listed"}, csvHeader(cols))
 
-	idx, label, id := 4, "Acme", "r1"
+	idx, label, id, conf := 4, "Acme", "r1", 0.6
 	tests := []struct {
 		name string
 		item resultItem
 		want []string
 	}{
-		{"completed", resultItem{EntityIndex: &idx, EntityLabel: &label, Status: resultCompleted, RecordID: &id, CostUSD: 0.25,
+		{"completed", resultItem{EntityIndex: &idx, EntityLabel: &label, Status: resultCompleted, RecordID: &id, CostUSD: 0.25, MinConfidence: &conf,
 			Result: json.RawMessage(`{"name":"Acme, Inc.","headquarters":{"city":"Oslo","geo":{"lat":59.91}},"tickers":["AC","AX"],"listed":true,"extra":1}`)},
-			[]string{"4", "Acme", "completed", "r1", "", "0.25", "Acme, Inc.", "Oslo", "59.91", `["AC","AX"]`, "true"}},
+			[]string{"4", "Acme", "completed", "r1", "", "0.25", "0.6", "Acme, Inc.", "Oslo", "59.91", `["AC","AX"]`, "true"}},
 		{"failed, single job", resultItem{Status: resultFailed, ErrorMessage: &label},
-			[]string{"", "", "failed", "", "Acme", "0", "", "", "", "", ""}},
+			[]string{"", "", "failed", "", "Acme", "0", "", "", "", "", "", ""}},
 		{"nulls and missing objects", resultItem{Status: resultCompleted, Result: json.RawMessage(`{"name":null,"headquarters":null}`)},
-			[]string{"", "", "completed", "", "", "0", "", "", "", "", ""}},
+			[]string{"", "", "completed", "", "", "0", "", "", "", "", "", ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -100,6 +100,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/api/llm/jobs", minRole: op, handle: handleListJobs},
 		{method: "GET", path: "/api/llm/jobs/{job_id}", minRole: op, handle: handleJobStatus},
 		{method: "GET", path: "/api/llm/jobs/{job_id}/results", minRole: op, queryToken: true, handle: handleResults},
+		{method: "GET", path: "/api/llm/jobs/{job_id}/report", minRole: op, handle: handleReport},
 		{method: "GET", path: "/api/llm/jobs/{job_id}/webhooks", minRole: op, handle: handleJobWebhooks},
 		{method: "GET", path: "/api/records", minRole: op, handle: handleListRecords},
 		{method: "GET", path: "/api/records/stats", minRole: op, handle: handleRecordStats},

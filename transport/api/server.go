@@ -131,8 +131,9 @@ type Deps struct {
 	Idempotency IdempotencyStore
 	Fetcher     EntityFetcher
 	Results     ResultStore
-	Webhooks    WebhookStore // signing secrets and deliveries
-	URLGuard    URLGuard     // checks webhook_url like batch fetch checks its URL
+	JobRecords  JobRecordStore // a job's records, streamed (model report)
+	Webhooks    WebhookStore   // signing secrets and deliveries
+	URLGuard    URLGuard       // checks webhook_url like batch fetch checks its URL
 	Entities    EntityStager
 	// Metrics observes requests and streams (optional). MetricsHandler serves GET /metrics to
 	// admins on this listener (optional: nil when metrics have their own listener, then the
@@ -178,7 +179,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Accounts == nil || deps.Keys == nil || deps.Schemas == nil || deps.Records == nil || deps.Jobs == nil ||
 		deps.Models == nil || deps.Health == nil || deps.Engine == nil || deps.Idempotency == nil || deps.Fetcher == nil ||
-		deps.Results == nil || deps.Webhooks == nil || deps.URLGuard == nil || deps.Entities == nil {
+		deps.Results == nil || deps.JobRecords == nil || deps.Webhooks == nil || deps.URLGuard == nil || deps.Entities == nil {
 		return nil, errors.New("api: every dependency is required")
 	}
 	now := cfg.NowFunc()

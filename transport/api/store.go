@@ -87,6 +87,7 @@ type RecordQuery struct {
 	SortBy                                 string
 	Asc, IncludeDeleted                    bool
 	Offset, Limit                          int
+	MinConfidence, BelowConfidence         *float64 // 0..1, nil = no filter
 }
 
 // JobLister lists an organization's jobs, newest first. Implemented by storage.DB.

@@ -64,11 +64,6 @@ type batchActor struct {
 	timers    *scheduler.TimerScheduler
 }
 
-// retryFill makes a batch that found no provider room try again (roomRetry later).
-type retryFill struct{}
-
-func (*retryFill) IgnoreDeadLetterLogging() {}
-
 // roomRetry is how long a batch without provider room waits before it tries again.
 const roomRetry = 50 * time.Millisecond
 

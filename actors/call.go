@@ -33,33 +33,6 @@ type callSpec struct {
 	Observer      Observer // default: none
 }
 
-// callAttemptFailed reports one failed try or invalid answer of a call to its parent.
-type callAttemptFailed struct {
-	Spec      *callSpec
-	Attempt   int
-	ErrorKind string
-	Errors    []string
-	WillRetry bool
-	Answer    *enricher.Attempt // the billed answer that failed validation; nil for transport failures
-}
-
-// callStarted reports the attempt a call is on (for the current_attempt header field).
-type callStarted struct {
-	Spec    *callSpec
-	Attempt int
-}
-
-// callResult is the outcome of a call: the checked result on success, else an error code and
-// message. Call holds the prompt record with every answer received.
-type callResult struct {
-	Spec    *callSpec
-	Success bool
-	Output  any
-	Code    string
-	Message string
-	Call    enricher.PromptCall
-}
-
 // callActor runs one call: it asks its provider actor, checks the answer, and sends the
 // problems back to the model until an answer passes or MaxAttempts answers were received.
 // It reports to its parent and stops itself after its callResult. Stopping it aborts the

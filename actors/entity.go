@@ -8,29 +8,6 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// Messages from an entity job (a job actor in batch mode) to its batch.
-type (
-	// entityEvent is one event of an entity, for the batch to number and store.
-	entityEvent struct {
-		Index     int
-		Type      string
-		Payload   any
-		Records   []*enricher.Record
-		Running   []string
-		Current   *string
-		Attempt   int
-		LastError *string
-	}
-	// entityDone ends an entity: its outcome, and why it was cut short ("" when it ran to the
-	// end; a cancel reason otherwise). Records are written with its entity_completed.
-	entityDone struct {
-		Index   int
-		Outcome *enricher.EnrichmentOutcome
-		Reason  string
-		Records []*enricher.Record
-	}
-)
-
 // forward hands an event of this entity to the batch actor, tagged with the entity index.
 func (a *jobActor) forward(c actor.Context, typ string, payload any, records []*enricher.Record) {
 	running := make([]string, 0, len(a.runs))

@@ -32,23 +32,6 @@ type jobInput struct {
 	Log        *slog.Logger
 }
 
-// Job commands (from the engine, through the supervisor) and replies.
-type (
-	cancelJob   struct{ Reason string }
-	continueJob struct{}
-	// jobReply answers cancelJob and continueJob: nil Err, or a domain error (409).
-	jobReply struct {
-		Status enricher.JobStatus
-		Err    error
-	}
-	// jobFinished tells the supervisor a job's terminal event is stored.
-	jobFinished struct {
-		JobID, OrgID string
-		Status       enricher.JobStatus
-	}
-	pauseExpired struct{}
-)
-
 // jobActor runs one single-entity enrichment: classification, model runs in
 // parallel, automatic fusion, outcome. It is the only writer of its event sequence: it numbers
 // each event, hands it to the persister with the records and snapshot it depends on, and the

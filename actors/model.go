@@ -85,30 +85,6 @@ func expertiseKeys(plan []plannedCall) []string {
 	return keys
 }
 
-// Messages from a model actor to its job.
-type (
-	// modelProgress carries a call's progress (callStarted or callAttemptFailed).
-	modelProgress struct {
-		Model string
-		Msg   any
-	}
-	// expertiseDone reports one domain of a multi_expertise run.
-	expertiseDone struct {
-		Model string
-		Event enricher.ExpertiseCompletedEvent
-	}
-	// modelDone is the end of a run: its result and its record (nil when the run made no call
-	// and holds no classification).
-	modelDone struct {
-		Model  string
-		Result enricher.ModelResult
-		Output map[string]any
-		Record *enricher.Record
-	}
-	// cancelRun asks a model actor to abort its calls and report what it has.
-	cancelRun struct{}
-)
-
 // callState is what a model actor knows of one of its calls.
 type callState struct {
 	plan    plannedCall

@@ -35,13 +35,6 @@ type schemaJobInput struct {
 	Log      *slog.Logger
 }
 
-// schemaSaved reports the save of a generated or edited schema (from the saving goroutine).
-type schemaSaved struct {
-	Schema *enricher.SavedSchema
-	Reused bool
-	Err    error
-}
-
 // schemaJobActor runs a schema generation or AI edit job: one call with the
 // validation loop, then the save, then the record and the terminal event.
 type schemaJobActor struct {

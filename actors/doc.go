@@ -2,7 +2,7 @@
 // facade the HTTP front end calls.
 //
 // The tree: a supervisor admits and registers jobs; each job actor drives one
-// model actor per requested model, which drives one call actor per LLM call of its strategy;
+// model actor per requested model, which drives one expertise actor per LLM call of its strategy;
 // every call goes through the provider actor of its provider (concurrency cap, FIFO queue,
 // cool-down, transport retries). A persister actor group-commits events, records and job
 // snapshots to storage and only then publishes the events to the job's hub, from which SSE

@@ -76,7 +76,7 @@ func (a *jobActor) startFusion(c actor.Context, ok []*modelDone, o *enricher.Enr
 	}
 	pending, schema, langs := f.pending, a.in.Schema, a.in.Spec.Languages
 	spec := &callSpec{
-		Kind: "arbitration", Model: arbiter, Provider: a.in.Providers[arbiter.Provider],
+		Kind: callArbitration, Model: arbiter, Provider: a.in.Providers[arbiter.Provider],
 		Prompt: enricher.ArbitrationPrompt(schema, a.entity, pending),
 		Schema: enricher.ArbitrationJSONSchema, SchemaName: "arbitration",
 		Check: func(text string) (any, []string) {
@@ -86,7 +86,7 @@ func (a *jobActor) startFusion(c actor.Context, ok []*modelDone, o *enricher.Enr
 		MaxAttempts: a.in.Cfg.MaxAttempts, MaxTokens: a.maxTokens(arbiter), Now: a.in.Cfg.Now, Observer: a.in.Cfg.Observer,
 		Hints: llm.Hints{Entity: a.entity, Directive: a.directive, Conflicts: conflicts, Languages: langs},
 	}
-	a.arbiterPID = c.Spawn(actor.PropsFromProducer(newCallActor(spec)))
+	a.arbiterPID = c.Spawn(actor.PropsFromProducer(newExpertiseActor(spec)))
 	return true
 }
 

@@ -83,7 +83,7 @@ func (a *jobActor) Receive(c actor.Context) {
 	case *actor.Started:
 		a.start(c)
 	case *callStarted:
-		if m.Spec.Kind == "classification" {
+		if m.Spec.Kind == callClassification {
 			key := m.Spec.Model.Key
 			a.current, a.attempts[key] = &key, m.Attempt
 		}
@@ -91,14 +91,14 @@ func (a *jobActor) Receive(c actor.Context) {
 		a.attemptFailed(c, m.Spec.Model.Key, m)
 	case *callResult:
 		switch {
-		case m.Spec.Kind == "arbitration" && a.fusion != nil && !a.finished:
+		case m.Spec.Kind == callArbitration && a.fusion != nil && !a.finished:
 			a.arbitrated(c, m)
 			if a.in.Sources != nil {
 				a.endFusionJob(c)
 			} else {
 				a.endEnrichment(c, a.fusion.outcome)
 			}
-		case m.Spec.Kind == "classification":
+		case m.Spec.Kind == callClassification:
 			a.classified(c, m)
 		}
 	case *modelProgress:
@@ -178,7 +178,7 @@ func (a *jobActor) classify(c actor.Context) {
 	a.setStatus(enricher.JobRunning)
 	a.emit(c, enricher.EventClassificationStarted, enricher.ClassificationStartedEvent{Model: m.Key}, nil)
 	spec := &callSpec{
-		Kind: "classification", Model: m, Provider: a.in.Providers[m.Provider],
+		Kind: callClassification, Model: m, Provider: a.in.Providers[m.Provider],
 		Prompt: enricher.ClassificationPrompt(a.in.Schema, a.entity, a.in.Cfg.ClassifyMaxChars),
 		Schema: enricher.ClassificationJSONSchema, SchemaName: "classification",
 		Check: func(text string) (any, []string) {
@@ -188,7 +188,7 @@ func (a *jobActor) classify(c actor.Context) {
 		MaxAttempts: a.in.Cfg.MaxAttempts, MaxTokens: a.maxTokens(m), Now: a.in.Cfg.Now, Observer: a.in.Cfg.Observer,
 	}
 	spec.Hints.Entity, spec.Hints.Directive, spec.Hints.RootName = a.entity, a.directive, a.in.Schema.Root.Name
-	a.classifier = c.Spawn(actor.PropsFromProducer(newCallActor(spec)))
+	a.classifier = c.Spawn(actor.PropsFromProducer(newExpertiseActor(spec)))
 }
 
 func (a *jobActor) maxTokens(m enricher.ModelInfo) int {
@@ -325,7 +325,7 @@ func (a *jobActor) attemptFailed(c actor.Context, model string, m *callAttemptFa
 		summary = string(r[:300])
 	}
 	a.lastError = &summary
-	a.emit(c, enricher.EventAttemptFailed, enricher.AttemptFailedEvent{Model: model, CallKind: m.Spec.Kind,
+	a.emit(c, enricher.EventAttemptFailed, enricher.AttemptFailedEvent{Model: model, CallKind: string(m.Spec.Kind),
 		ExpertiseKey: m.Spec.ExpertiseKey, Attempt: m.Attempt, ErrorKind: m.ErrorKind, Errors: m.Errors,
 		WillRetry: m.WillRetry}, nil)
 }

@@ -103,7 +103,7 @@ type (
 	}
 )
 
-// The job actor also receives, from the call actors it starts itself (classification,
+// The job actor also receives, from the expertise actors it starts itself (classification,
 // arbitration): callStarted, callAttemptFailed and callResult (see the model actor below);
 // and from the persister: persisted and persistFailed.
 
@@ -113,7 +113,7 @@ type (
 // Sender: its job actor. No other reply.
 type cancelRun struct{}
 
-// Messages from a call actor to its parent (a model actor, a job actor for classification and
+// Messages from a expertise actor to its parent (a model actor, a job actor for classification and
 // arbitration, a schema job actor). No replies.
 
 // callAttemptFailed reports one failed try or invalid answer of a call to its parent.
@@ -133,7 +133,7 @@ type callStarted struct {
 }
 
 // callResult is the outcome of a call: the checked result on success, else an error code and
-// message. Call holds the prompt record with every answer received. The call actor stops
+// message. Call holds the prompt record with every answer received. The expertise actor stops
 // itself after sending it.
 type callResult struct {
 	Spec    *callSpec
@@ -195,12 +195,12 @@ type schemaSaved struct {
 	Err    error
 }
 
-// The schema job actor also receives the messages of its call actor (callStarted,
+// The schema job actor also receives the messages of its expertise actor (callStarted,
 // callAttemptFailed, callResult), cancelJob, and persisted and persistFailed.
 
-// ---- call actor ----
+// ---- expertise actor (one LLM call) ----
 
-// The call actor receives the replies of its provider actor to a providerCall:
+// The expertise actor receives the replies of its provider actor to a providerCall:
 // providerRetry (zero or more) then one providerResult.
 
 // providerResult is the final outcome of a providerCall: a response, or the error of the last
@@ -225,7 +225,7 @@ type providerRetry struct {
 
 // providerCall asks the provider actor for one answer. Ctx is cancelled when the caller stops;
 // a call whose ctx is done is dropped from the queue or aborted in flight. ID correlates the
-// replies (providerResult, providerRetry) sent to ReplyTo. Sender: a call actor.
+// replies (providerResult, providerRetry) sent to ReplyTo. Sender: a expertise actor.
 type providerCall struct {
 	ID      uint64
 	Ctx     context.Context

@@ -95,7 +95,7 @@ type callState struct {
 	started time.Time
 }
 
-// modelActor runs one model on one entity: it spawns one call actor per planned call, merges
+// modelActor runs one model on one entity: it spawns one expertise actor per planned call, merges
 // the answers, writes nothing itself, and reports a modelDone with the run's record to its
 // job, then stops.
 type modelActor struct {
@@ -123,7 +123,7 @@ func (a *modelActor) Receive(c actor.Context) {
 			st := &callState{plan: p, started: a.started}
 			a.calls = append(a.calls, st)
 			a.byKey[cs] = st
-			st.pid = c.Spawn(actor.PropsFromProducer(newCallActor(cs)))
+			st.pid = c.Spawn(actor.PropsFromProducer(newExpertiseActor(cs)))
 		}
 	case *callStarted:
 		c.Send(c.Parent(), &modelProgress{Model: a.spec.Model.Key, Msg: m})
@@ -165,7 +165,7 @@ func (a *modelActor) newCall(p plannedCall) *callSpec {
 	})
 	spec := p.Spec
 	return &callSpec{
-		Kind: "enrichment", Model: a.spec.Model, Provider: a.spec.Provider, Prompt: prompt,
+		Kind: callEnrichment, Model: a.spec.Model, Provider: a.spec.Provider, Prompt: prompt,
 		Schema: p.Schema, SchemaName: "enrichment",
 		Check: func(text string) (any, []string) {
 			out, problems := enricher.CheckAnswer(spec, text)
@@ -322,7 +322,7 @@ func (a *modelActor) promptCall(st *callState) enricher.PromptCall {
 	p := a.newCall(st.plan)
 	code, msg := enricher.CodeCancelled, "the job was cancelled"
 	call := enricher.PromptCall{
-		ID: uuid.NewString(), CallKind: "enrichment", Model: a.spec.Model.Key, ExpertiseKey: p.ExpertiseKey,
+		ID: uuid.NewString(), CallKind: string(callEnrichment), Model: a.spec.Model.Key, ExpertiseKey: p.ExpertiseKey,
 		ExpertiseName: p.ExpertiseName, SystemPrompt: p.Prompt.System, UserPrompt: p.Prompt.User,
 		ErrorCode: &code, ErrorMessage: &msg, AttemptLog: st.answers, ValidationErrors: []string{},
 		CreatedAt: enricher.NewTime(st.started), ProcessingTimeMS: a.spec.Now().Sub(st.started).Milliseconds(),

@@ -65,7 +65,7 @@ func (a *schemaJobActor) Receive(c actor.Context) {
 		}
 		a.job.Status = enricher.JobRunning
 		a.emit(c, enricher.EventModelStarted, enricher.ModelStartedEvent{Model: a.in.Model.Key, Strategy: enricher.StrategySinglePass, ExpertiseKeys: []string{}}, nil)
-		c.Spawn(actor.PropsFromProducer(newCallActor(a.callSpec())))
+		c.Spawn(actor.PropsFromProducer(newExpertiseActor(a.callSpec())))
 	case *callStarted:
 		a.attempt = m.Attempt
 	case *callAttemptFailed:
@@ -123,7 +123,9 @@ func (a *schemaJobActor) callSpec() *callSpec {
 	var prompt enricher.Prompt
 	var sample map[string]any
 	hints := llm.Hints{}
+	kind := callSchemaEdit
 	if spec.Kind == enricher.SchemaJobGeneration {
+		kind = callSchemaGeneration
 		sample, _ = enricher.StripSimDirective(spec.Sample)
 		prompt = enricher.GenerationPrompt(sample)
 		hints.Sample, hints.RootName = sample, ""
@@ -140,7 +142,7 @@ func (a *schemaJobActor) callSpec() *callSpec {
 		maxTokens = m
 	}
 	return &callSpec{
-		Kind: spec.Kind, Model: a.in.Model, Provider: a.in.Provider, Prompt: prompt,
+		Kind: kind, Model: a.in.Model, Provider: a.in.Provider, Prompt: prompt,
 		Schema: enricher.SchemaAnswerJSONSchema, SchemaName: "schema",
 		Check: func(text string) (any, []string) {
 			ans, problems := enricher.ParseSchemaAnswer(text, sample)

@@ -617,9 +617,13 @@ func (e *Engine) Stop() {
 	e.stopOnce.Do(func() {
 		e.stopped.Store(true)
 		root := e.sys.Root
-		_, _ = root.RequestFuture(e.sup, &stopAdmitting{}, askTimeout).Result()
+		if _, err := root.RequestFuture(e.sup, &stopAdmitting{}, askTimeout).Result(); err != nil {
+			e.log.Warn("the supervisor did not confirm it stopped admitting jobs", "err", err)
+		}
 		_ = root.PoisonFuture(e.sup).Wait()
-		_, _ = root.RequestFuture(e.persister, &drain{}, askTimeout).Result()
+		if _, err := root.RequestFuture(e.persister, &drain{}, askTimeout).Result(); err != nil {
+			e.log.Warn("the persister did not confirm its writes are done", "err", err)
+		}
 		_ = root.PoisonFuture(e.persister).Wait()
 		if e.webhooks != nil { // attempts in flight are aborted unrecorded: due again next start
 			e.webhooks.stop()
@@ -651,7 +655,10 @@ func (e *Engine) StartSchemaJobBound(org string, by enricher.CreatedBy, spec *en
 	if err != nil {
 		return nil, err
 	}
-	raw, _ := json.Marshal(spec)
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return nil, enricher.Wrap(enricher.KindInternal, err, "the job's request could not be encoded")
+	}
 	job := &enricher.Job{
 		ID: uuid.NewString(), OrganizationID: org, Type: enricher.JobType(spec.Kind), Status: enricher.JobPending,
 		CreatedAt: enricher.NewTime(e.cfg.Now()), CreatedBy: by, Spec: raw, Models: []string{spec.Model},

@@ -133,13 +133,21 @@ func (a *jobActor) completeFusion(c actor.Context, arbitrated bool) {
 		k := f.arbiter.Key
 		arbiterKey = &k
 	}
-	mergedJSON, _ := json.Marshal(f.merged)
+	mergedJSON, err := json.Marshal(f.merged)
+	if err != nil {
+		a.fusionUnencodable(c, "merged result", err)
+		return
+	}
 	spec := enricher.NewAnswerSpec(a.in.Schema, nil, "", a.in.Spec.Languages)
 	_, warnings := enricher.CheckAnswer(spec, string(mergedJSON))
 	if warnings == nil {
 		warnings = []string{}
 	}
-	reportJSON, _ := json.Marshal(f.report)
+	reportJSON, err := json.Marshal(f.report)
+	if err != nil {
+		a.fusionUnencodable(c, "conflict report", err)
+		return
+	}
 	rec := a.recordTemplate()
 	rec.ID, rec.Type, rec.Success = uuid.NewString(), enricher.RecordFusion, true
 	rec.StructuredOutput, rec.ConflictReport, rec.FusionMethod = mergedJSON, reportJSON, &method
@@ -163,6 +171,16 @@ func (a *jobActor) completeFusion(c actor.Context, arbitrated bool) {
 		ValidationWarnings: warnings}, []*enricher.Record{&rec})
 
 	a.fusionOutcome(f, &rec, warnings)
+}
+
+// fusionUnencodable fails the fusion whose merged result or conflict report (what) cannot be
+// encoded: the cause goes to the log; the job goes on as after any failed fusion.
+func (a *jobActor) fusionUnencodable(c actor.Context, what string, err error) {
+	a.fusion.failed = true
+	a.log.Error("fusion "+what+" cannot be encoded", "job_id", a.job.ID, "err", err)
+	msg := "fusion failed: the " + what + " could not be encoded"
+	a.emit(c, enricher.EventFusionCompleted, enricher.FusionCompletedEvent{ErrorMessage: &msg, ValidationWarnings: []string{}}, nil)
+	a.emit(c, enricher.EventError, enricher.ErrorEvent{ErrorCode: "fusion_failed", ErrorMessage: msg}, nil)
 }
 
 // fusionOutcome folds a fusion record into the job's outcome and the FusionResponse.

@@ -42,7 +42,8 @@ type jobActor struct {
 	log    *slog.Logger
 	timers *scheduler.TimerScheduler
 
-	entity    map[string]any // without _sim
+	entity    map[string]any  // without _sim
+	input     json.RawMessage // the entity as given, encoded once for its records
 	directive map[string]any
 	entityID  string
 	entityNm  string
@@ -151,6 +152,12 @@ func (a *jobActor) start(c actor.Context) {
 	a.entity, a.directive = enricher.StripSimDirective(a.in.Spec.EntityData)
 	a.entityID = enricher.EntityID(a.job.OrganizationID, a.in.Schema, a.entity)
 	a.entityNm = enricher.EntityName(a.in.Schema, a.entity, a.in.Entity)
+	input, err := json.Marshal(a.in.Spec.EntityData)
+	if err != nil {
+		a.failInternal(c, "the entity", err)
+		return
+	}
+	a.input = input
 	a.activeSince = a.now()
 	if a.job.StartedAt == nil {
 		a.job.StartedAt = enricher.NewTimePtr(a.now())
@@ -272,7 +279,11 @@ func (a *jobActor) resume(c actor.Context) {
 func (a *jobActor) startModels(c actor.Context) {
 	a.setStatus(enricher.JobRunning)
 	first := true
-	plan := planCalls(a.in.Schema, a.entity, a.in.Spec.Strategy, a.in.Spec.Languages) // the same for every model
+	plan, err := planCalls(a.in.Schema, a.entity, a.in.Spec.Strategy, a.in.Spec.Languages) // the same for every model
+	if err != nil {
+		a.failInternal(c, "the answer schema", err)
+		return
+	}
 	for i, m := range a.in.Models {
 		if _, done := a.results[m.Key]; done {
 			continue
@@ -282,7 +293,7 @@ func (a *jobActor) startModels(c actor.Context) {
 			Input: a.in.Spec.EntityData, Directive: a.directive, Languages: a.in.Spec.Languages,
 			Strategy: a.in.Spec.Strategy, Classification: a.classification, Mismatch: a.mismatch,
 			MaxAttempts: a.in.Cfg.MaxAttempts, MaxTokens: a.maxTokens(m), Plan: plan,
-			Record: a.recordTemplate(), Now: a.in.Cfg.Now, Observer: a.in.Cfg.Observer,
+			Record: a.recordTemplate(), Now: a.in.Cfg.Now, Observer: a.in.Cfg.Observer, Log: a.log,
 		}
 		if i == 0 && a.classCall != nil {
 			spec.Prior = []enricher.PromptCall{*a.classCall}
@@ -301,7 +312,7 @@ func (a *jobActor) startModels(c actor.Context) {
 
 // recordTemplate returns the fields every enrichment record of this job shares.
 func (a *jobActor) recordTemplate() enricher.Record {
-	input, _ := json.Marshal(a.in.Spec.EntityData)
+	input := a.input
 	hash := a.in.SchemaHash
 	root := a.in.Schema.Root.Name
 	entityID, name := a.entityID, a.entityNm
@@ -521,9 +532,37 @@ func (a *jobActor) terminal(c actor.Context, status enricher.JobStatus, typ stri
 	case *enricher.FusionResponse:
 		o.ProcessingTimeMS = a.activeMS()
 	}
-	a.job.Result, _ = json.Marshal(result)
+	raw, err := json.Marshal(result)
+	if err != nil { // the job fails instead, without a result
+		a.log.Error("job result cannot be encoded; the job fails", "job_id", a.job.ID, "err", err)
+		msg := "the job's result could not be encoded"
+		a.setStatus(enricher.JobFailed)
+		a.job.ErrorMessage, raw, typ = &msg, nil, enricher.EventFailed
+		payload = func(json.RawMessage) any {
+			return enricher.FailedEvent{ErrorCode: enricher.CodeInternal, ErrorMessage: msg}
+		}
+	}
+	a.job.Result = raw
 	a.finished = true
 	a.terminalSeq = a.emit(c, typ, payload(a.job.Result), records)
+}
+
+// failInternal ends the job as failed because a value of it (what) cannot be encoded: the
+// cause goes to the log, the stream says only what failed. An entity of a batch ends failed.
+func (a *jobActor) failInternal(c actor.Context, what string, err error) {
+	a.log.Error(what+" cannot be encoded; the job fails", "job_id", a.job.ID, "err", err)
+	msg := what + " could not be encoded"
+	o := a.outcome()
+	o.Success, o.Result, o.RecordID, o.Model = false, nil, nil, nil
+	if a.in.Entity != nil {
+		a.entityDone(c, o, "", nil)
+		return
+	}
+	a.emit(c, enricher.EventError, enricher.ErrorEvent{ErrorCode: enricher.CodeInternal, ErrorMessage: msg, Fatal: true}, nil)
+	a.job.ErrorMessage = &msg
+	a.terminal(c, enricher.JobFailed, enricher.EventFailed, o, func(r json.RawMessage) any {
+		return enricher.FailedEvent{ErrorCode: enricher.CodeInternal, ErrorMessage: msg, Result: r}
+	}, nil)
 }
 
 // activeMS is the job's wall-clock time so far without paused time.

@@ -47,6 +47,8 @@ type Config struct {
 	Observer Observer
 	// Webhooks sets the delivery worker (webhook.go).
 	Webhooks WebhookConfig
+
+	fuse fuseFunc // the rule-based merge of fusion actors; nil: enricher.Fuse (tests replace it)
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.

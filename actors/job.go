@@ -61,9 +61,9 @@ type jobActor struct {
 	activeSince time.Time
 	cancelPause scheduler.CancelFunc
 
-	fusion     *fusionRun
-	arbiterPID *actor.PID
-	fused      *enricher.Record // fusion record stored before a restart (recovery)
+	fusion    *fusionRun
+	fusionPID *actor.PID       // the running fusion actor
+	fused     *enricher.Record // fusion record stored before a restart (recovery)
 
 	cancelling   *cancelJob
 	cancelWaiter []*actor.PID
@@ -92,13 +92,9 @@ func (a *jobActor) Receive(c actor.Context) {
 		a.attemptFailed(c, m.Spec.Model.Key, m)
 	case *callResult:
 		switch {
-		case m.Spec.Kind == callArbitration && a.fusion != nil && !a.finished:
+		case m.Spec.Kind == callArbitration && a.fusionPID != nil && !a.finished:
 			a.arbitrated(c, m)
-			if a.in.Sources != nil {
-				a.endFusionJob(c)
-			} else {
-				a.endEnrichment(c, a.fusion.outcome)
-			}
+			a.endFusion(c)
 		case m.Spec.Kind == callClassification:
 			a.classified(c, m)
 		}
@@ -118,6 +114,10 @@ func (a *jobActor) Receive(c actor.Context) {
 		a.emit(c, enricher.EventExpertiseCompleted, ev, nil)
 	case *modelDone:
 		a.modelDone(c, m)
+	case *fusionMerged:
+		if a.fusionPID != nil && !a.finished {
+			a.merged(c, m)
+		}
 	case *cancelJob:
 		a.cancel(c, m)
 	case *continueJob:
@@ -387,10 +387,8 @@ func (a *jobActor) finishJob(c actor.Context) {
 			a.endEnrichment(c, outcome)
 			return
 		}
-		if a.startFusion(c, ok, outcome) {
-			return // the arbiter answers first
-		}
-		a.completeFusion(c, false)
+		a.startFusion(c, ok, outcome) // the fusion actor answers first
+		return
 	}
 	a.endEnrichment(c, outcome)
 }
@@ -468,10 +466,13 @@ func (a *jobActor) cancel(c actor.Context, m *cancelJob) {
 		c.Stop(a.classifier)
 		a.classifier = nil
 	}
-	if a.arbiterPID != nil { // cancelled during arbitration: the runs are done, keep the rules' merge
-		c.Stop(a.arbiterPID)
-		a.arbiterPID = nil
-		a.completeFusion(c, false)
+	if a.fusionPID != nil { // cancelled during fusion: the runs are done
+		c.Stop(a.fusionPID) // and with it the arbiter's call
+		a.fusionPID = nil
+		if a.fusion.arbitrating { // keep the rules' merge
+			a.fusion.arbitrating = false
+			a.completeFusion(c, false)
+		}
 	}
 	if len(a.runs) == 0 {
 		a.emitCancelled(c)

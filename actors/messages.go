@@ -103,8 +103,19 @@ type (
 	}
 )
 
-// The job actor also receives, from the expertise actors it starts itself (classification,
-// arbitration): callStarted, callAttemptFailed and callResult (see the model actor below);
+// fusionMerged is the rule-based merge of a fusion actor, or why it failed (Err). Pending are
+// the conflicts sent to the arbiter next (empty: no arbitration follows, and the fusion actor
+// has stopped). Sender: the job's fusion actor. No reply.
+type fusionMerged struct {
+	Merged  map[string]any
+	Report  enricher.ConflictReport
+	Pending []enricher.FieldConflict
+	Err     error
+}
+
+// The job actor also receives, from its fusion actor, the arbitration call's callStarted,
+// callAttemptFailed and callResult; from the expertise actor it starts itself (classification):
+// the same three messages (see the model actor below);
 // and from the persister: persisted and persistFailed.
 
 // ---- model actor ----

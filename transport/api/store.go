@@ -111,7 +111,7 @@ type Engine interface {
 	StartSchemaJob(org string, by enricher.CreatedBy, spec *enricher.SchemaJobSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error)
 	// Subscribe opens a stream on a job of org that starts after seq after (KindNotFound,
 	// KindTooMany).
-	Subscribe(org, jobID string, after int64) (EventStream, error)
+	Subscribe(org, jobID string, after int64) (enricher.EventStream, error)
 	// Cancel and Continue return once the job took the command (KindNotFound, KindConflict).
 	Cancel(org, jobID string) error
 	Continue(org, jobID string) error
@@ -119,19 +119,6 @@ type Engine interface {
 	Job(org, jobID string) (*enricher.Job, error)
 	// ActiveJobs counts non-terminal jobs.
 	ActiveJobs() int
-}
-
-// EventStream is one subscriber's view of a job: stored events after its resume point, then
-// live ones, in seq order with no gap and no duplicate. A subscriber that falls behind is
-// caught up from the stored log behind this interface; it is never ended for it. Used by one
-// goroutine; Close may be called once or more.
-type EventStream interface {
-	// Next returns the next event, waiting up to wait (0: not at all) for one; ok is false
-	// when none came. It returns io.EOF after the terminal event (or once a finished job's
-	// log is exhausted), a KindUnavailable error at shutdown, ctx's error when ctx ends, and
-	// storage errors. Terminal is set on the terminal event.
-	Next(ctx context.Context, wait time.Duration) (ev enricher.StreamEvent, ok bool, err error)
-	Close()
 }
 
 // EntityStager stores the entities of an NDJSON batch upload under the id its job will have,
@@ -146,17 +133,7 @@ type EntityStager interface {
 // EntityFetcher downloads entity lists for batches (transport/fetch, through cmd).
 type EntityFetcher interface {
 	// FetchEntities GETs url and decodes its entities; errors are KindInvalid with a detail.
-	FetchEntities(ctx context.Context, url string, auth FetchAuth) (entities []map[string]any, format string, elapsed time.Duration, err error)
-}
-
-// FetchAuth is the auth object of a batch fetch request.
-type FetchAuth struct {
-	Type         string `json:"auth_type"`
-	BearerToken  string `json:"bearer_token"`
-	APIKeyHeader string `json:"api_key_header"`
-	APIKeyValue  string `json:"api_key_value"`
-	Username     string `json:"basic_username"`
-	Password     string `json:"basic_password"`
+	FetchEntities(ctx context.Context, url string, auth enricher.FetchAuth) (entities []map[string]any, format string, elapsed time.Duration, err error)
 }
 
 // Metrics is told of every request and stream, for the Prometheus metrics (cmd). It must be

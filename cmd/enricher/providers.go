@@ -88,12 +88,12 @@ func (e engineAPI) Subscribe(org, id string, after int64) (enricher.EventStream,
 	return s, nil
 }
 
-// recordsAPI adapts storage.DB's record listing to the front end's query type.
+// recordsAPI gives storage.DB's record listing the front end's method name.
 type recordsAPI struct{ *storage.DB }
 
 // ListRecords runs a records query.
-func (r recordsAPI) ListRecords(org string, q api.RecordQuery) ([]enricher.RecordSummary, int, error) {
-	return r.DB.Records(org, storage.RecordQuery(q))
+func (r recordsAPI) ListRecords(org string, q enricher.RecordQuery) ([]enricher.RecordSummary, int, error) {
+	return r.DB.Records(org, q)
 }
 
 // resultsAPI adapts storage.DB's entity ends to the front end's results export.

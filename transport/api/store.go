@@ -69,24 +69,13 @@ type Pinger interface {
 // a small adapter in cmd for the query type).
 type RecordStore interface {
 	Record(org, id string) (*enricher.Record, error)
-	ListRecords(org string, q RecordQuery) ([]enricher.RecordSummary, int, error)
+	ListRecords(org string, q enricher.RecordQuery) ([]enricher.RecordSummary, int, error)
 	DeleteRecords(org string, ids []string, hard bool, now enricher.Time) (int, []string, error)
 	RestoreRecords(org string, ids []string) (int, []string, error)
 	// Stats sums live records created in [since, until) (unix ms, 0 = unbounded) by type and model.
 	Stats(org, typ string, since, until int64) (map[enricher.StatsKey]enricher.StatsRow, error)
 	// Costs sums billed responses of records created in [since, until) by answering model.
 	Costs(org string, since, until int64) (map[string]enricher.CostRow, error)
-}
-
-// RecordQuery is a parsed GET /api/records query.
-type RecordQuery struct {
-	Type, Model, EntityID, JobID, SchemaID string
-	Success                                *bool
-	Search                                 string // lower-cased
-	Since, Until                           int64  // unix ms, 0 = unbounded
-	SortBy                                 string
-	Asc, IncludeDeleted                    bool
-	Offset, Limit                          int
 }
 
 // JobLister lists an organization's jobs, newest first. Implemented by storage.DB.

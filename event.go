@@ -84,6 +84,18 @@ func AppendEvent(dst []byte, h *EventHeader, payload any, maxPayload int) ([]byt
 			}
 		}
 	}
+	return appendEventBody(dst, h, body), nil
+}
+
+// AppendBareEvent appends the JSON of an event without payload fields (the fallback when a
+// payload cannot be encoded). It cannot fail.
+func AppendBareEvent(dst []byte, h *EventHeader) []byte {
+	return appendEventBody(dst, h, nil)
+}
+
+// appendEventBody appends the header fields of h, then the fields of body (a JSON object, or
+// empty).
+func appendEventBody(dst []byte, h *EventHeader, body []byte) []byte {
 	dst = append(dst, `{"type":`...)
 	dst = appendJSONString(dst, h.Type)
 	dst = append(dst, `,"event":`...)
@@ -131,10 +143,9 @@ func AppendEvent(dst []byte, h *EventHeader, payload any, maxPayload int) ([]byt
 	}
 	if len(body) > 2 { // a non-empty object: splice its fields in
 		dst = append(dst, ',')
-		dst = append(dst, body[1:]...)
-		return dst, nil
+		return append(dst, body[1:]...)
 	}
-	return append(dst, '}'), nil
+	return append(dst, '}')
 }
 
 func appendNullableString(dst []byte, s *string) []byte {

@@ -64,11 +64,6 @@ type batchActor struct {
 	timers    *scheduler.TimerScheduler
 }
 
-// retryFill makes a batch that found no provider room try again (roomRetry later).
-type retryFill struct{}
-
-func (*retryFill) IgnoreDeadLetterLogging() {}
-
 // roomRetry is how long a batch without provider room waits before it tries again.
 const roomRetry = 50 * time.Millisecond
 
@@ -335,9 +330,16 @@ func (b *batchActor) maybeEnd(c actor.Context) {
 	ms := b.in.Sink.cfg.Now().Sub(b.job.StartedAt.Time).Milliseconds()
 	sum := enricher.BatchSummary{BatchCounters: b.counters(), CostUSD: b.job.CostUSD,
 		InputTokens: b.job.InputTokens, OutputTokens: b.job.OutputTokens, ProcessingTimeMS: ms}
-	raw, _ := json.Marshal(sum)
-	b.job.Result = raw
+	raw, err := json.Marshal(sum)
 	b.job.FinishedAt = enricher.NewTimePtr(b.in.Sink.cfg.Now())
+	if err != nil { // the batch fails, without a result
+		b.in.Log.Error("batch summary cannot be encoded; the batch fails", "job_id", b.job.ID, "err", err)
+		msg := "the batch's result could not be encoded"
+		b.job.Status, b.job.ErrorMessage = enricher.JobFailed, &msg
+		b.emit(c, enricher.EventFailed, enricher.FailedEvent{ErrorCode: enricher.CodeInternal, ErrorMessage: msg}, nil)
+		return
+	}
+	b.job.Result = raw
 	if b.cancel != nil {
 		b.job.Status = enricher.JobCancelled
 		b.emit(c, enricher.EventCancelled, enricher.CancelledEvent{Reason: b.cancel.Reason, Result: raw}, nil)

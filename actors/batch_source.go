@@ -24,13 +24,6 @@ type EntityStore interface {
 // read ahead of the ones it starts.
 const entityWindow = 256
 
-// entitiesRead is the answer of one window read of an entity source.
-type entitiesRead struct {
-	indices []int
-	data    [][]byte
-	err     error
-}
-
 // entitySource hands a batch actor its entities in index order. It keeps the indices still to
 // start and at most two windows of entity data read ahead; reads run in a goroutine that
 // reports back to the actor with entitiesRead, so the actor never waits on storage. Owned by

@@ -1,12 +1,29 @@
 // Package actors is the enrichment engine: protoactor-go actors that run jobs, and the Engine
 // facade the HTTP front end calls.
 //
-// The tree: a supervisor admits and registers jobs; each job actor drives one
-// model actor per requested model, which drives one call actor per LLM call of its strategy;
-// every call goes through the provider actor of its provider (concurrency cap, FIFO queue,
-// cool-down, transport retries). A persister actor group-commits events, records and job
-// snapshots to storage and only then publishes the events to the job's hub, from which SSE
-// subscribers read.
+// The tree:
+//
+//	Engine (engine.go: the facade; launch.go prepares and starts jobs, recovery.go restarts them)
+//	├── supervisor (supervisor.go): admission, registry of running jobs
+//	│   ├── job (job.go): one enrichment, a batch entity, or a fusion job
+//	│   │   ├── expertise (expertise.go): the classification call
+//	│   │   ├── model (model.go), one per requested model
+//	│   │   │   └── expertise, one per LLM call of its strategy
+//	│   │   └── fusion (fusion.go): the rule merge, then
+//	│   │       └── expertise: the arbitration call
+//	│   ├── batch (batch.go): starts entity jobs within its room and numbers their events
+//	│   │   └── job, one per entity in flight (entity.go: forwarding with the entity index)
+//	│   └── schema job (schemajob.go)
+//	│       └── expertise: the generation or edit call
+//	├── provider (provider.go), one per provider: concurrency cap, FIFO queue, cool-down,
+//	│   transport retries; every expertise actor asks its provider actor
+//	├── persister (persister.go): group-commits events, records and job snapshots
+//	└── webhook worker (webhook.go): a goroutine the Engine owns, not an actor
+//
+// Every message and who sends it is listed in messages.go. A job (or batch) is the only
+// writer of its event sequence: it numbers each event (events.go) and hands it to the
+// persister, which stores it and only then publishes it to the job's hub (hub.go), from which
+// SSE subscribers read (stream.go). A fusion job is a job whose only child is a fusion actor.
 //
 // Rules kept everywhere: nothing blocks inside Receive (LLM calls and storage writes run in
 // goroutines owned by the actor that started them, which report back with a message); job

@@ -3,9 +3,7 @@ package actors
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +47,8 @@ type Config struct {
 	Observer Observer
 	// Webhooks sets the delivery worker (webhook.go).
 	Webhooks WebhookConfig
+
+	fuse fuseFunc // the rule-based merge of fusion actors; nil: enricher.Fuse (tests replace it)
 }
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -202,29 +202,6 @@ func (e *Engine) webhooksStored() {
 // askTimeout bounds every request-reply with an actor.
 const askTimeout = 10 * time.Second
 
-// admitAndStore reserves an admission slot for job, whose work needs need provider calls at
-// once (held from now on when hold), and stores it, with its Idempotency-Key when bind is
-// set; the slot and calls are given back when the job cannot be stored. Errors: KindTooMany,
-// KindUnavailable, KindConflict (the key was bound meanwhile).
-func (e *Engine) admitAndStore(job *enricher.Job, need callNeed, hold bool, bind *enricher.IdempotencyBinding) error {
-	res, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: job.OrganizationID, Need: need, Hold: hold}, askTimeout).Result()
-	if err != nil {
-		return enricher.Wrap(enricher.KindUnavailable, err, "job admission unavailable")
-	}
-	if r := res.(*reserved); r.Err != nil {
-		return r.Err
-	}
-	if err := e.deps.Store.CreateJob(job, bind); err != nil {
-		rel := &release{Org: job.OrganizationID}
-		if hold {
-			rel.Held = need
-		}
-		e.sys.Root.Send(e.sup, rel)
-		return err
-	}
-	return nil
-}
-
 // Start admits, stores and starts a single enrichment, fusion or batch job. It returns once
 // the job is stored. A batch's entities (spec.Entities) are stored one per key under the job
 // id first; the stored spec keeps only their count. Errors: KindTooMany (admission),
@@ -266,70 +243,6 @@ func (e *Engine) StartStaged(org string, by enricher.CreatedBy, jobID string, sp
 	return e.start(org, by, jobID, spec, bind)
 }
 
-// stageEntities stores a batch's inline entities under id in chunks.
-func (e *Engine) stageEntities(id string, entities []map[string]any) error {
-	chunk := make([][]byte, 0, entityWindow)
-	for i, ent := range entities {
-		raw, err := json.Marshal(ent)
-		if err != nil {
-			return enricher.Wrap(enricher.KindInvalid, err, fmt.Sprintf("entities[%d]: not encodable", i))
-		}
-		chunk = append(chunk, raw)
-		if len(chunk) == cap(chunk) || i == len(entities)-1 {
-			if err := e.deps.Store.PutEntities(id, i+1-len(chunk), chunk); err != nil {
-				e.dropEntities(id)
-				return err
-			}
-			chunk = chunk[:0]
-		}
-	}
-	return nil
-}
-
-// dropEntities deletes the stored entities of a batch that did not start.
-func (e *Engine) dropEntities(id string) {
-	if err := e.deps.Store.DeleteEntities(id); err != nil {
-		e.log.Warn("entities of a batch that did not start are left in storage", "job_id", id, "err", err)
-	}
-}
-
-func (e *Engine) start(org string, by enricher.CreatedBy, id string, spec *enricher.EnrichSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
-	if e.stopped.Load() {
-		return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
-	}
-	in, err := e.prepare(org, spec)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := json.Marshal(spec)
-	if err != nil {
-		return nil, fmt.Errorf("encode job spec: %w", err)
-	}
-	strategy := spec.Strategy
-	job := &enricher.Job{
-		ID: id, OrganizationID: org, Type: enricher.JobSingleEnrichment, Status: enricher.JobPending,
-		CreatedAt: enricher.NewTime(e.cfg.Now()), CreatedBy: by, Spec: raw, Models: spec.Models,
-		Strategy: &strategy, SchemaID: spec.SchemaID, TotalModels: len(spec.Models), RecordIDs: []string{},
-		Webhook: spec.Webhook,
-	}
-	if spec.FusionRecordIDs != nil {
-		job.Type, job.TotalModels, job.Strategy, job.Models = enricher.JobFusion, 0, nil, []string{}
-	}
-	if spec.EntityCount > 0 {
-		total := spec.EntityCount
-		if spec.SelectedIndices != nil {
-			total = len(spec.SelectedIndices)
-		}
-		job.Type, job.TotalModels = enricher.JobBatchEnrichment, total*len(spec.Models)
-	}
-	if err := e.admitAndStore(job, in.need(), spec.EntityCount == 0, bind); err != nil {
-		return nil, err
-	}
-	in.Job = job
-	e.launch(in)
-	return job, nil
-}
-
 // StartFusion checks the records to merge and starts a fusion job. Errors:
 // KindNotFound for a record that is unknown, deleted or of another organization; KindInvalid
 // for a record that is not a successful enrichment record, two records of one model, or
@@ -342,203 +255,11 @@ func (e *Engine) StartFusion(org string, by enricher.CreatedBy, ids []string, ar
 // with the job (see StartBound).
 func (e *Engine) StartFusionBound(org string, by enricher.CreatedBy, ids []string, arbiter *string, webhook *enricher.WebhookTarget,
 	bind *enricher.IdempotencyBinding) (*enricher.Job, error) {
-	var first *enricher.Record
-	models := map[string]bool{}
-	var keys []string
-	for _, id := range ids {
-		r, err := e.deps.Store.Record(org, id)
-		if err == nil && r.IsDeleted {
-			err = enricher.Errorf(enricher.KindNotFound, "record %s not found", id)
-		}
-		if err != nil {
-			if enricher.IsKind(err, enricher.KindNotFound) {
-				return nil, enricher.Errorf(enricher.KindNotFound, "record %s not found", id)
-			}
-			return nil, err
-		}
-		switch {
-		case r.Type != enricher.RecordEnrichment || !r.Success || r.Model == nil:
-			return nil, enricher.Errorf(enricher.KindInvalid, "record %s is not a successful enrichment record", id)
-		case models[*r.Model]:
-			return nil, enricher.Errorf(enricher.KindInvalid, "two records of model %q: fusion merges different models", *r.Model)
-		case first != nil && (ptrStr(r.SchemaContentHash) != ptrStr(first.SchemaContentHash) || !slices.Equal(r.Languages, first.Languages)):
-			return nil, enricher.Errorf(enricher.KindInvalid, "record %s was enriched with another schema or other languages than %s", id, first.ID)
-		}
-		models[*r.Model] = true
-		keys = append(keys, *r.Model)
-		if first == nil {
-			first = r
-		}
-	}
-	job, err := e.deps.Store.JobWithSpec(org, first.JobID)
-	if err != nil {
-		return nil, fmt.Errorf("job of record %s: %w", first.ID, err)
-	}
-	var src enricher.EnrichSpec
-	if err := json.Unmarshal(job.Spec, &src); err != nil {
-		return nil, fmt.Errorf("job of record %s: %w", first.ID, err)
-	}
-	var entity map[string]any
-	if err := json.Unmarshal(first.EntityInput, &entity); err != nil {
-		return nil, fmt.Errorf("entity of record %s: %w", first.ID, err)
-	}
-	spec := &enricher.EnrichSpec{
-		EntityData: entity, SchemaID: first.SchemaID, SchemaContent: src.SchemaContent, Models: keys,
-		Languages: first.Languages, Strategy: enricher.StrategySinglePass, ArbitrationModel: arbiter, FusionRecordIDs: ids,
-		Webhook: webhook,
-	}
-	return e.StartBound(org, by, spec, bind)
-}
-
-func ptrStr(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-// prepare resolves the schema and models of a spec into a job input (without the job).
-func (e *Engine) prepare(org string, spec *enricher.EnrichSpec) (*jobInput, error) {
-	schema, hash, err := e.schemas.get(spec.SchemaContent)
+	spec, err := e.fusionSpec(org, ids, arbiter, webhook)
 	if err != nil {
 		return nil, err
 	}
-	in := &jobInput{Spec: spec, Schema: schema, SchemaHash: hash, Providers: e.providers, Persister: e.persister, Cfg: &e.cfg, Log: e.log}
-	if spec.FusionRecordIDs != nil {
-		for _, id := range spec.FusionRecordIDs {
-			r, err := e.deps.Store.Record(org, id)
-			if err != nil {
-				return nil, err
-			}
-			in.Sources = append(in.Sources, r)
-			m, err := e.deps.Catalog.Lookup(*r.Model)
-			if err != nil { // a model no longer available still merges; it only loses its price
-				m = enricher.ModelInfo{Key: *r.Model}
-			}
-			in.Models = append(in.Models, m)
-		}
-	}
-	for _, key := range spec.Models {
-		if spec.FusionRecordIDs != nil {
-			break // the sources' models, resolved above
-		}
-		m, err := e.deps.Catalog.Lookup(key)
-		if err != nil {
-			return nil, err
-		}
-		if e.providers[m.Provider] == nil {
-			return nil, enricher.Errorf(enricher.KindInvalid, "model %q is not available: no client for provider %q", key, m.Provider)
-		}
-		in.Models = append(in.Models, m)
-	}
-	if spec.ClassificationModel != nil {
-		m, err := e.deps.Catalog.Lookup(*spec.ClassificationModel)
-		if err != nil {
-			return nil, err
-		}
-		if e.providers[m.Provider] == nil {
-			return nil, enricher.Errorf(enricher.KindInvalid, "model %q is not available", m.Key)
-		}
-		in.Classifier = &m
-	}
-	if spec.ArbitrationModel != nil {
-		m, err := e.deps.Catalog.Lookup(*spec.ArbitrationModel)
-		if err != nil {
-			return nil, err
-		}
-		if e.providers[m.Provider] == nil {
-			return nil, enricher.Errorf(enricher.KindInvalid, "model %q is not available", m.Key)
-		}
-		in.Arbiter = &m
-	}
-	return in, nil
-}
-
-// need returns the provider calls the job (a batch: one of its entities) may hold at once.
-func (in *jobInput) need() callNeed {
-	return jobNeed(in.Models, in.Classifier, in.Arbiter, in.Schema, in.Spec.Strategy, in.Spec.FusionRecordIDs != nil)
-}
-
-// launch starts an enrichment, batch or fusion job actor. A single job's calls were taken at
-// admission; a batch takes room per entity.
-func (e *Engine) launch(in *jobInput) {
-	in.Hub = e.newHub(in.Job)
-	if in.Spec.EntityCount > 0 {
-		finished, err := e.deps.Store.FinishedEntities(in.Job.ID)
-		if err != nil {
-			e.log.Error("batch recovery: finished entities unreadable; they run again", "job_id", in.Job.ID, "err", err)
-		}
-		started, err := e.deps.Store.StartedEntities(in.Job.ID)
-		if err != nil {
-			e.log.Error("batch recovery: started entities unreadable; they announce their start again", "job_id", in.Job.ID, "err", err)
-		}
-		b := &batchInput{Finished: finished, Started: started, Recovered: recordsByEntity(in.Recovered), Entities: e.deps.Store,
-			Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Models: in.Models, Classifier: in.Classifier,
-			Arbiter: in.Arbiter, Providers: in.Providers, Window: e.cfg.BatchConcurrency, Log: e.log, Gates: e.gates, Need: in.need(),
-			Sink: eventSink{hub: in.Hub, persister: e.persister, cfg: &e.cfg, log: e.log}}
-		e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newBatchActor(b), actor.WithSupervisor(stopStrategy))})
-		return
-	}
-	e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Held: in.need(), Props: actor.PropsFromProducer(newJobActor(in), actor.WithSupervisor(stopStrategy))})
-}
-
-// newHub registers the hub of a job about to start; it unregisters itself after the
-// terminal event.
-func (e *Engine) newHub(job *enricher.Job) *hub {
-	h := newHub(job.LastSeq, e.cfg.SSEMaxSubscribers, e.cfg.SSEBuffer)
-	e.hubs.Store(job.ID, h)
-	id := job.ID
-	h.onFinish = func() { e.hubs.Delete(id) }
-	h.onCatchUp = e.cfg.Observer.StreamCatchUp
-	return h
-}
-
-// recover restarts every job that was not finished when the server stopped.
-func (e *Engine) recover() error {
-	jobs, err := e.deps.Store.ActiveJobs()
-	if err != nil {
-		return fmt.Errorf("recovery: %w", err)
-	}
-	for _, j := range jobs {
-		if j.Type == enricher.JobSchemaGeneration || j.Type == enricher.JobSchemaEdit {
-			if err := e.recoverSchemaJob(j); err != nil {
-				e.log.Error("recovery: schema job cannot run any more; skipped", "job_id", j.ID, "err", err)
-			}
-			continue
-		}
-		var spec enricher.EnrichSpec
-		if err := json.Unmarshal(j.Spec, &spec); err != nil {
-			e.log.Error("recovery: unreadable job spec; job skipped", "job_id", j.ID, "err", err)
-			continue
-		}
-		if spec.Entities != nil { // stored before batches kept their entities one per key
-			if err := e.stageEntities(j.ID, spec.Entities); err != nil {
-				return fmt.Errorf("recovery of job %s: %w", j.ID, err)
-			}
-			spec.EntityCount, spec.Entities = len(spec.Entities), nil
-		}
-		in, err := e.prepare(j.OrganizationID, &spec)
-		if err != nil {
-			e.log.Error("recovery: job cannot run any more; skipped", "job_id", j.ID, "err", err)
-			continue
-		}
-		stored := e.deps.Store.RecordsOfJob
-		if spec.EntityCount > 0 { // a batch needs only the records of the entities in flight
-			stored = e.deps.Store.RecordsOfOpenEntities
-		}
-		if in.Recovered, err = stored(j.OrganizationID, j.ID); err != nil {
-			return fmt.Errorf("recovery of job %s: %w", j.ID, err)
-		}
-		// Recovered jobs are admitted whatever the caps: they were admitted before.
-		if _, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: j.OrganizationID, Need: in.need(), Hold: spec.EntityCount == 0,
-			Recovered: true}, askTimeout).Result(); err != nil {
-			return fmt.Errorf("recovery of job %s: %w", j.ID, err)
-		}
-		in.Job = j
-		e.launch(in)
-		e.log.Info("job resumed", "job_id", j.ID, "last_seq", j.LastSeq)
-	}
-	return nil
+	return e.StartBound(org, by, spec, bind)
 }
 
 // Job returns the stored state of job id of org (KindNotFound otherwise).
@@ -617,9 +338,13 @@ func (e *Engine) Stop() {
 	e.stopOnce.Do(func() {
 		e.stopped.Store(true)
 		root := e.sys.Root
-		_, _ = root.RequestFuture(e.sup, &stopAdmitting{}, askTimeout).Result()
+		if _, err := root.RequestFuture(e.sup, &stopAdmitting{}, askTimeout).Result(); err != nil {
+			e.log.Warn("the supervisor did not confirm it stopped admitting jobs", "err", err)
+		}
 		_ = root.PoisonFuture(e.sup).Wait()
-		_, _ = root.RequestFuture(e.persister, &drain{}, askTimeout).Result()
+		if _, err := root.RequestFuture(e.persister, &drain{}, askTimeout).Result(); err != nil {
+			e.log.Warn("the persister did not confirm its writes are done", "err", err)
+		}
 		_ = root.PoisonFuture(e.persister).Wait()
 		if e.webhooks != nil { // attempts in flight are aborted unrecorded: due again next start
 			e.webhooks.stop()
@@ -651,7 +376,10 @@ func (e *Engine) StartSchemaJobBound(org string, by enricher.CreatedBy, spec *en
 	if err != nil {
 		return nil, err
 	}
-	raw, _ := json.Marshal(spec)
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return nil, enricher.Wrap(enricher.KindInternal, err, "the job's request could not be encoded")
+	}
 	job := &enricher.Job{
 		ID: uuid.NewString(), OrganizationID: org, Type: enricher.JobType(spec.Kind), Status: enricher.JobPending,
 		CreatedAt: enricher.NewTime(e.cfg.Now()), CreatedBy: by, Spec: raw, Models: []string{spec.Model},
@@ -667,53 +395,4 @@ func (e *Engine) StartSchemaJobBound(org string, by enricher.CreatedBy, spec *en
 	in.Job = job
 	e.launchSchemaJob(in)
 	return job, nil
-}
-
-func (e *Engine) prepareSchemaJob(org string, spec *enricher.SchemaJobSpec) (*schemaJobInput, error) {
-	if e.deps.Schemas == nil {
-		return nil, enricher.Errorf(enricher.KindUnavailable, "schema jobs are not available")
-	}
-	m, err := e.deps.Catalog.Lookup(spec.Model)
-	if err != nil {
-		return nil, err
-	}
-	if e.providers[m.Provider] == nil {
-		return nil, enricher.Errorf(enricher.KindInvalid, "model %q is not available: no client for provider %q", m.Key, m.Provider)
-	}
-	in := &schemaJobInput{Spec: spec, Model: m, Provider: e.providers[m.Provider], Schemas: e.deps.Schemas,
-		MaxLive: e.cfg.MaxSchemasPerOrg, Log: e.log}
-	if spec.Kind == enricher.SchemaJobEdit {
-		s, err := e.deps.Schemas.Schema(org, spec.SchemaID)
-		if err != nil {
-			return nil, err
-		}
-		if s.IsDeleted {
-			return nil, enricher.Errorf(enricher.KindConflict, "schema is deleted: restore it first")
-		}
-		in.Current = s.Content
-	}
-	return in, nil
-}
-
-func (e *Engine) launchSchemaJob(in *schemaJobInput) {
-	in.Sink = eventSink{hub: e.newHub(in.Job), persister: e.persister, cfg: &e.cfg, log: e.log}
-	e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Held: in.need(), Props: actor.PropsFromProducer(newSchemaJobActor(in), actor.WithSupervisor(stopStrategy))})
-}
-
-// recoverSchemaJob runs an unfinished schema job again (its call is at-least-once).
-func (e *Engine) recoverSchemaJob(j *enricher.Job) error {
-	var spec enricher.SchemaJobSpec
-	if err := json.Unmarshal(j.Spec, &spec); err != nil {
-		return err
-	}
-	in, err := e.prepareSchemaJob(j.OrganizationID, &spec)
-	if err != nil {
-		return err
-	}
-	if _, err := e.sys.Root.RequestFuture(e.sup, &reserve{Org: j.OrganizationID, Need: in.need(), Hold: true, Recovered: true}, askTimeout).Result(); err != nil {
-		return err
-	}
-	in.Job = j
-	e.launchSchemaJob(in)
-	return nil
 }

@@ -87,11 +87,11 @@ func (f *fakeProvider) max() int {
 	return f.maxInflight
 }
 
-// fakeCatalog knows three models of provider "fake" and one of provider "other".
+// fakeCatalog knows five models of provider "fake".
 type fakeCatalog struct{}
 
 func (fakeCatalog) Lookup(key string) (enricher.ModelInfo, error) {
-	prices := map[string]float64{"fake::a": 3, "fake::b": 2, "fake::c": 1}
+	prices := map[string]float64{"fake::a": 3, "fake::b": 2, "fake::c": 1, "fake::d": 1, "fake::e": 1}
 	p, ok := prices[key]
 	if !ok {
 		return enricher.ModelInfo{}, enricher.Errorf(enricher.KindInvalid, "unknown model %q", key)

@@ -1,34 +1,9 @@
 package actors
 
 import (
-	"reflect"
-
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/entity-enricher/enricher"
-)
-
-// Messages from an entity job (a job actor in batch mode) to its batch.
-type (
-	// entityEvent is one event of an entity, for the batch to number and store.
-	entityEvent struct {
-		Index     int
-		Type      string
-		Payload   any
-		Records   []*enricher.Record
-		Running   []string
-		Current   *string
-		Attempt   int
-		LastError *string
-	}
-	// entityDone ends an entity: its outcome, and why it was cut short ("" when it ran to the
-	// end; a cancel reason otherwise). Records are written with its entity_completed.
-	entityDone struct {
-		Index   int
-		Outcome *enricher.EnrichmentOutcome
-		Reason  string
-		Records []*enricher.Record
-	}
 )
 
 // forward hands an event of this entity to the batch actor, tagged with the entity index.
@@ -54,19 +29,11 @@ func (a *jobActor) entityDone(c actor.Context, o *enricher.EnrichmentOutcome, re
 	c.Send(c.Parent(), &entityDone{Index: *a.in.Entity, Outcome: o, Reason: reason, Records: records})
 }
 
-// withEntityIndex returns a copy of an event payload struct with its EntityIndex field set.
-// Payloads without the field are returned as they are.
+// withEntityIndex returns a copy of an event payload with its entity_index set. Payloads
+// without the field (enricher.EntityPayload not implemented) are returned as they are.
 func withEntityIndex(payload any, idx *int) any {
-	v := reflect.ValueOf(payload)
-	if v.Kind() != reflect.Struct {
-		return payload
+	if p, ok := payload.(enricher.EntityPayload); ok {
+		return p.WithEntityIndex(idx)
 	}
-	f := v.FieldByName("EntityIndex")
-	if !f.IsValid() || f.Type() != reflect.TypeOf(idx) {
-		return payload
-	}
-	cp := reflect.New(v.Type()).Elem()
-	cp.Set(v)
-	cp.FieldByName("EntityIndex").Set(reflect.ValueOf(idx))
-	return cp.Interface()
+	return payload
 }

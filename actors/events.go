@@ -42,7 +42,7 @@ func emitEventWith(c actor.Context, sink eventSink, job *enricher.Job, h *enrich
 	data, err := enricher.AppendEvent(nil, h, payload, maxPayload)
 	if err != nil {
 		sink.log.Error("event encoding failed", "job_id", job.ID, "type", h.Type, "err", err)
-		data, _ = enricher.AppendEvent(nil, h, nil, 0)
+		data = enricher.AppendBareEvent(nil, h)
 	}
 	job.EventBytes += int64(len(data))
 	for i := range extra.Finished { // an entity's mark points at the event that ended it

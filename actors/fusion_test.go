@@ -2,7 +2,10 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -61,4 +64,72 @@ func TestArbitration(t *testing.T) {
 			require.Equal(t, tt.method, outcome["fusion"].(map[string]any)["method"])
 		})
 	}
+}
+
+// TestCancelIsNotHeldByALargeFusion fuses 5 models × 500 fields in the job's fusion actor and
+// holds that merge until the job's cancel is answered: the job handles the cancel in its next
+// mailbox turn instead of waiting for the fusion, and ends cancelled without a fusion record.
+func TestCancelIsNotHeldByALargeFusion(t *testing.T) {
+	t.Parallel()
+	const fields = 499 // and the key: 500 properties, the most a schema may have
+	models := []string{"fake::a", "fake::b", "fake::c", "fake::d", "fake::e"}
+	entered, release := make(chan int, 1), make(chan struct{})
+	fused := make(chan int, 1)
+	cfg := Config{fuse: func(s *enricher.Schema, in []enricher.FusionInput, langs []string) (map[string]any, enricher.ConflictReport) {
+		entered <- len(in)
+		<-release
+		merged, report := enricher.Fuse(s, in, langs)
+		fused <- report.TotalFields
+		return merged, report
+	}}
+	b := setup(t, cfg, 0)
+	props := map[string]any{"name": map[string]any{"type": "string", "is_key": true}}
+	values := map[string]map[string]any{}
+	for i := range fields {
+		props[fmt.Sprintf("f%03d", i)] = map[string]any{"type": "string"}
+	}
+	for m, key := range models {
+		values[key] = map[string]any{}
+		for i := range fields {
+			values[key][fmt.Sprintf("f%03d", i)] = fmt.Sprintf("value %d", (m+i)%3) // conflicts on every field
+		}
+	}
+	b.provider.values = values
+	schema, err := json.Marshal(map[string]any{"root": map[string]any{"name": "Thing", "type": "object", "properties": props}})
+	require.NoError(t, err)
+	s := spec(models...)
+	s.SchemaContent, s.EntityData = schema, map[string]any{"name": "Widget"}
+
+	id, stream := b.start(s)
+	select {
+	case n := <-entered:
+		require.Equal(t, len(models), n, "every model's run is fused")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fusion never started")
+	}
+	cancelled := make(chan error, 1)
+	go func() { cancelled <- b.engine.Cancel("org1", id) }()
+	select {
+	case err := <-cancelled:
+		require.NoError(t, err, "the cancel is answered while the fusion still runs")
+	case <-time.After(8 * time.Second):
+		close(release)
+		t.Fatal("the cancel waited for the fusion")
+	}
+	close(release)
+	events := b.collect(stream, 0)
+	got := types(events)
+	require.Equal(t, "cancelled", got[len(got)-1])
+	require.Contains(t, got, "fusion_started")
+	require.NotContains(t, got, "fusion_completed", "a cancelled fusion writes no fusion record")
+	require.NotContains(t, got, "conflicts_detected")
+	select { // the held merge still ran to its end in the stopped fusion actor: it was the large one
+	case total := <-fused:
+		require.Equal(t, fields+1, total)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held fusion never finished")
+	}
+	job, err := b.engine.Job("org1", id)
+	require.NoError(t, err)
+	require.Equal(t, enricher.JobCancelled, job.Status)
 }

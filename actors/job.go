@@ -32,23 +32,6 @@ type jobInput struct {
 	Log        *slog.Logger
 }
 
-// Job commands (from the engine, through the supervisor) and replies.
-type (
-	cancelJob   struct{ Reason string }
-	continueJob struct{}
-	// jobReply answers cancelJob and continueJob: nil Err, or a domain error (409).
-	jobReply struct {
-		Status enricher.JobStatus
-		Err    error
-	}
-	// jobFinished tells the supervisor a job's terminal event is stored.
-	jobFinished struct {
-		JobID, OrgID string
-		Status       enricher.JobStatus
-	}
-	pauseExpired struct{}
-)
-
 // jobActor runs one single-entity enrichment: classification, model runs in
 // parallel, automatic fusion, outcome. It is the only writer of its event sequence: it numbers
 // each event, hands it to the persister with the records and snapshot it depends on, and the
@@ -59,7 +42,8 @@ type jobActor struct {
 	log    *slog.Logger
 	timers *scheduler.TimerScheduler
 
-	entity    map[string]any // without _sim
+	entity    map[string]any  // without _sim
+	input     json.RawMessage // the entity as given, encoded once for its records
 	directive map[string]any
 	entityID  string
 	entityNm  string
@@ -77,9 +61,9 @@ type jobActor struct {
 	activeSince time.Time
 	cancelPause scheduler.CancelFunc
 
-	fusion     *fusionRun
-	arbiterPID *actor.PID
-	fused      *enricher.Record // fusion record stored before a restart (recovery)
+	fusion    *fusionRun
+	fusionPID *actor.PID       // the running fusion actor
+	fused     *enricher.Record // fusion record stored before a restart (recovery)
 
 	cancelling   *cancelJob
 	cancelWaiter []*actor.PID
@@ -100,7 +84,7 @@ func (a *jobActor) Receive(c actor.Context) {
 	case *actor.Started:
 		a.start(c)
 	case *callStarted:
-		if m.Spec.Kind == "classification" {
+		if m.Spec.Kind == callClassification {
 			key := m.Spec.Model.Key
 			a.current, a.attempts[key] = &key, m.Attempt
 		}
@@ -108,14 +92,10 @@ func (a *jobActor) Receive(c actor.Context) {
 		a.attemptFailed(c, m.Spec.Model.Key, m)
 	case *callResult:
 		switch {
-		case m.Spec.Kind == "arbitration" && a.fusion != nil && !a.finished:
+		case m.Spec.Kind == callArbitration && a.fusionPID != nil && !a.finished:
 			a.arbitrated(c, m)
-			if a.in.Sources != nil {
-				a.endFusionJob(c)
-			} else {
-				a.endEnrichment(c, a.fusion.outcome)
-			}
-		case m.Spec.Kind == "classification":
+			a.endFusion(c)
+		case m.Spec.Kind == callClassification:
 			a.classified(c, m)
 		}
 	case *modelProgress:
@@ -134,6 +114,10 @@ func (a *jobActor) Receive(c actor.Context) {
 		a.emit(c, enricher.EventExpertiseCompleted, ev, nil)
 	case *modelDone:
 		a.modelDone(c, m)
+	case *fusionMerged:
+		if a.fusionPID != nil && !a.finished {
+			a.merged(c, m)
+		}
 	case *cancelJob:
 		a.cancel(c, m)
 	case *continueJob:
@@ -168,6 +152,12 @@ func (a *jobActor) start(c actor.Context) {
 	a.entity, a.directive = enricher.StripSimDirective(a.in.Spec.EntityData)
 	a.entityID = enricher.EntityID(a.job.OrganizationID, a.in.Schema, a.entity)
 	a.entityNm = enricher.EntityName(a.in.Schema, a.entity, a.in.Entity)
+	input, err := json.Marshal(enricher.WithoutExpected(a.in.Spec.EntityData))
+	if err != nil {
+		a.failInternal(c, "the entity", err)
+		return
+	}
+	a.input = input
 	a.activeSince = a.now()
 	if a.job.StartedAt == nil {
 		a.job.StartedAt = enricher.NewTimePtr(a.now())
@@ -195,7 +185,7 @@ func (a *jobActor) classify(c actor.Context) {
 	a.setStatus(enricher.JobRunning)
 	a.emit(c, enricher.EventClassificationStarted, enricher.ClassificationStartedEvent{Model: m.Key}, nil)
 	spec := &callSpec{
-		Kind: "classification", Model: m, Provider: a.in.Providers[m.Provider],
+		Kind: callClassification, Model: m, Provider: a.in.Providers[m.Provider],
 		Prompt: enricher.ClassificationPrompt(a.in.Schema, a.entity, a.in.Cfg.ClassifyMaxChars),
 		Schema: enricher.ClassificationJSONSchema, SchemaName: "classification",
 		Check: func(text string) (any, []string) {
@@ -205,7 +195,7 @@ func (a *jobActor) classify(c actor.Context) {
 		MaxAttempts: a.in.Cfg.MaxAttempts, MaxTokens: a.maxTokens(m), Now: a.in.Cfg.Now, Observer: a.in.Cfg.Observer,
 	}
 	spec.Hints.Entity, spec.Hints.Directive, spec.Hints.RootName = a.entity, a.directive, a.in.Schema.Root.Name
-	a.classifier = c.Spawn(actor.PropsFromProducer(newCallActor(spec)))
+	a.classifier = c.Spawn(actor.PropsFromProducer(newExpertiseActor(spec)))
 }
 
 func (a *jobActor) maxTokens(m enricher.ModelInfo) int {
@@ -289,7 +279,11 @@ func (a *jobActor) resume(c actor.Context) {
 func (a *jobActor) startModels(c actor.Context) {
 	a.setStatus(enricher.JobRunning)
 	first := true
-	plan := planCalls(a.in.Schema, a.entity, a.in.Spec.Strategy, a.in.Spec.Languages) // the same for every model
+	plan, err := planCalls(a.in.Schema, a.entity, a.in.Spec.Strategy, a.in.Spec.Languages) // the same for every model
+	if err != nil {
+		a.failInternal(c, "the answer schema", err)
+		return
+	}
 	for i, m := range a.in.Models {
 		if _, done := a.results[m.Key]; done {
 			continue
@@ -299,7 +293,7 @@ func (a *jobActor) startModels(c actor.Context) {
 			Input: a.in.Spec.EntityData, Directive: a.directive, Languages: a.in.Spec.Languages,
 			Strategy: a.in.Spec.Strategy, Classification: a.classification, Mismatch: a.mismatch,
 			MaxAttempts: a.in.Cfg.MaxAttempts, MaxTokens: a.maxTokens(m), Plan: plan,
-			Record: a.recordTemplate(), Now: a.in.Cfg.Now, Observer: a.in.Cfg.Observer,
+			Record: a.recordTemplate(), Now: a.in.Cfg.Now, Observer: a.in.Cfg.Observer, Log: a.log,
 		}
 		if i == 0 && a.classCall != nil {
 			spec.Prior = []enricher.PromptCall{*a.classCall}
@@ -318,7 +312,7 @@ func (a *jobActor) startModels(c actor.Context) {
 
 // recordTemplate returns the fields every enrichment record of this job shares.
 func (a *jobActor) recordTemplate() enricher.Record {
-	input, _ := json.Marshal(enricher.WithoutExpected(a.in.Spec.EntityData))
+	input := a.input
 	hash := a.in.SchemaHash
 	root := a.in.Schema.Root.Name
 	entityID, name := a.entityID, a.entityNm
@@ -343,7 +337,7 @@ func (a *jobActor) attemptFailed(c actor.Context, model string, m *callAttemptFa
 		summary = string(r[:300])
 	}
 	a.lastError = &summary
-	a.emit(c, enricher.EventAttemptFailed, enricher.AttemptFailedEvent{Model: model, CallKind: m.Spec.Kind,
+	a.emit(c, enricher.EventAttemptFailed, enricher.AttemptFailedEvent{Model: model, CallKind: string(m.Spec.Kind),
 		ExpertiseKey: m.Spec.ExpertiseKey, Attempt: m.Attempt, ErrorKind: m.ErrorKind, Errors: m.Errors,
 		WillRetry: m.WillRetry}, nil)
 }
@@ -394,10 +388,8 @@ func (a *jobActor) finishJob(c actor.Context) {
 			a.endEnrichment(c, outcome)
 			return
 		}
-		if a.startFusion(c, ok, outcome) {
-			return // the arbiter answers first
-		}
-		a.completeFusion(c, false)
+		a.startFusion(c, ok, outcome) // the fusion actor answers first
+		return
 	}
 	a.endEnrichment(c, outcome)
 }
@@ -475,10 +467,13 @@ func (a *jobActor) cancel(c actor.Context, m *cancelJob) {
 		c.Stop(a.classifier)
 		a.classifier = nil
 	}
-	if a.arbiterPID != nil { // cancelled during arbitration: the runs are done, keep the rules' merge
-		c.Stop(a.arbiterPID)
-		a.arbiterPID = nil
-		a.completeFusion(c, false)
+	if a.fusionPID != nil { // cancelled during fusion: the runs are done
+		c.Stop(a.fusionPID) // and with it the arbiter's call
+		a.fusionPID = nil
+		if a.fusion.arbitrating { // keep the rules' merge
+			a.fusion.arbitrating = false
+			a.completeFusion(c, false)
+		}
 	}
 	if len(a.runs) == 0 {
 		a.emitCancelled(c)
@@ -539,9 +534,37 @@ func (a *jobActor) terminal(c actor.Context, status enricher.JobStatus, typ stri
 	case *enricher.FusionResponse:
 		o.ProcessingTimeMS = a.activeMS()
 	}
-	a.job.Result, _ = json.Marshal(result)
+	raw, err := json.Marshal(result)
+	if err != nil { // the job fails instead, without a result
+		a.log.Error("job result cannot be encoded; the job fails", "job_id", a.job.ID, "err", err)
+		msg := "the job's result could not be encoded"
+		a.setStatus(enricher.JobFailed)
+		a.job.ErrorMessage, raw, typ = &msg, nil, enricher.EventFailed
+		payload = func(json.RawMessage) any {
+			return enricher.FailedEvent{ErrorCode: enricher.CodeInternal, ErrorMessage: msg}
+		}
+	}
+	a.job.Result = raw
 	a.finished = true
 	a.terminalSeq = a.emit(c, typ, payload(a.job.Result), records)
+}
+
+// failInternal ends the job as failed because a value of it (what) cannot be encoded: the
+// cause goes to the log, the stream says only what failed. An entity of a batch ends failed.
+func (a *jobActor) failInternal(c actor.Context, what string, err error) {
+	a.log.Error(what+" cannot be encoded; the job fails", "job_id", a.job.ID, "err", err)
+	msg := what + " could not be encoded"
+	o := a.outcome()
+	o.Success, o.Result, o.RecordID, o.Model = false, nil, nil, nil
+	if a.in.Entity != nil {
+		a.entityDone(c, o, "", nil)
+		return
+	}
+	a.emit(c, enricher.EventError, enricher.ErrorEvent{ErrorCode: enricher.CodeInternal, ErrorMessage: msg, Fatal: true}, nil)
+	a.job.ErrorMessage = &msg
+	a.terminal(c, enricher.JobFailed, enricher.EventFailed, o, func(r json.RawMessage) any {
+		return enricher.FailedEvent{ErrorCode: enricher.CodeInternal, ErrorMessage: msg, Result: r}
+	}, nil)
 }
 
 // activeMS is the job's wall-clock time so far without paused time.

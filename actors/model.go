@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"log/slog"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -30,6 +31,7 @@ type modelSpec struct {
 	Prior          []enricher.PromptCall // calls billed to this run before it started (classification)
 	Now            func() time.Time
 	Observer       Observer
+	Log            *slog.Logger // where encoding failures go
 }
 
 // plannedCall is one call of a model run: all asked fields, or one domain's.
@@ -39,20 +41,25 @@ type plannedCall struct {
 	Schema []byte // Spec's JSON Schema, encoded once per job; read-only
 }
 
-func newPlannedCall(d *enricher.Domain, spec *enricher.AnswerSpec) plannedCall {
-	schema, _ := json.Marshal(spec.JSONSchema())
-	return plannedCall{Domain: d, Spec: spec, Schema: schema}
+func newPlannedCall(d *enricher.Domain, spec *enricher.AnswerSpec) (plannedCall, error) {
+	schema, err := json.Marshal(spec.JSONSchema())
+	return plannedCall{Domain: d, Spec: spec, Schema: schema}, err
 }
 
 // planCalls splits a run into calls by strategy. Domains without asked fields
-// make no call; a run with nothing to ask makes none.
-func planCalls(s *enricher.Schema, entity map[string]any, strategy enricher.Strategy, langs []string) []plannedCall {
+// make no call; a run with nothing to ask makes none. An answer schema that cannot be encoded
+// is an error.
+func planCalls(s *enricher.Schema, entity map[string]any, strategy enricher.Strategy, langs []string) ([]plannedCall, error) {
 	if strategy != enricher.StrategyMultiExpertise {
 		spec := enricher.NewAnswerSpec(s, entity, "", langs)
 		if spec.Empty() {
-			return nil
+			return nil, nil
 		}
-		return []plannedCall{newPlannedCall(nil, spec)}
+		p, err := newPlannedCall(nil, spec)
+		if err != nil {
+			return nil, err
+		}
+		return []plannedCall{p}, nil
 	}
 	var plan []plannedCall
 	seen := map[string]bool{}
@@ -69,9 +76,13 @@ func planCalls(s *enricher.Schema, entity map[string]any, strategy enricher.Stra
 		if d.Name == "" {
 			d.Name = p.Expertise
 		}
-		plan = append(plan, newPlannedCall(&d, spec))
+		call, err := newPlannedCall(&d, spec)
+		if err != nil {
+			return nil, err
+		}
+		plan = append(plan, call)
 	}
-	return plan
+	return plan, nil
 }
 
 // expertiseKeys lists the domains with their own call (model_started.expertise_keys).
@@ -85,30 +96,6 @@ func expertiseKeys(plan []plannedCall) []string {
 	return keys
 }
 
-// Messages from a model actor to its job.
-type (
-	// modelProgress carries a call's progress (callStarted or callAttemptFailed).
-	modelProgress struct {
-		Model string
-		Msg   any
-	}
-	// expertiseDone reports one domain of a multi_expertise run.
-	expertiseDone struct {
-		Model string
-		Event enricher.ExpertiseCompletedEvent
-	}
-	// modelDone is the end of a run: its result and its record (nil when the run made no call
-	// and holds no classification).
-	modelDone struct {
-		Model  string
-		Result enricher.ModelResult
-		Output map[string]any
-		Record *enricher.Record
-	}
-	// cancelRun asks a model actor to abort its calls and report what it has.
-	cancelRun struct{}
-)
-
 // callState is what a model actor knows of one of its calls.
 type callState struct {
 	plan    plannedCall
@@ -119,7 +106,7 @@ type callState struct {
 	started time.Time
 }
 
-// modelActor runs one model on one entity: it spawns one call actor per planned call, merges
+// modelActor runs one model on one entity: it spawns one expertise actor per planned call, merges
 // the answers, writes nothing itself, and reports a modelDone with the run's record to its
 // job, then stops.
 type modelActor struct {
@@ -147,7 +134,7 @@ func (a *modelActor) Receive(c actor.Context) {
 			st := &callState{plan: p, started: a.started}
 			a.calls = append(a.calls, st)
 			a.byKey[cs] = st
-			st.pid = c.Spawn(actor.PropsFromProducer(newCallActor(cs)))
+			st.pid = c.Spawn(actor.PropsFromProducer(newExpertiseActor(cs)))
 		}
 	case *callStarted:
 		c.Send(c.Parent(), &modelProgress{Model: a.spec.Model.Key, Msg: m})
@@ -189,7 +176,7 @@ func (a *modelActor) newCall(p plannedCall) *callSpec {
 	})
 	spec := p.Spec
 	return &callSpec{
-		Kind: "enrichment", Model: a.spec.Model, Provider: a.spec.Provider, Prompt: prompt,
+		Kind: callEnrichment, Model: a.spec.Model, Provider: a.spec.Provider, Prompt: prompt,
 		Schema: p.Schema, SchemaName: "enrichment",
 		Check: func(text string) (any, []string) {
 			out, problems := enricher.CheckAnswer(spec, text)
@@ -238,13 +225,23 @@ func (a *modelActor) expertiseEvent(st *callState) enricher.ExpertiseCompletedEv
 		OutputTokens: r.Call.OutputTokens, ProcessingTimeMS: r.Call.ProcessingTimeMS,
 	}
 	if r.Success {
-		ev.ExpertiseResult, _ = json.Marshal(r.Output)
-		partial := enricher.AssembleOutput(a.spec.Schema, a.spec.Entity, a.answers(), a.spec.Languages)
-		ev.PartialResult, _ = json.Marshal(partial)
-	} else {
-		msg := r.Message
+		var err error
+		if ev.ExpertiseResult, err = json.Marshal(r.Output); err == nil {
+			partial := enricher.AssembleOutput(a.spec.Schema, a.spec.Entity, a.answers(), a.spec.Languages)
+			ev.PartialResult, err = json.Marshal(partial)
+		}
+		if err == nil {
+			return ev
+		}
+		// the event says the domain failed; the run's own result is checked again in finish
+		ev.Success, ev.ExpertiseResult, ev.PartialResult = false, nil, nil
+		a.spec.Log.Error("expertise result cannot be encoded", "model", a.spec.Model.Key, "expertise", st.plan.Domain.Key, "err", err)
+		msg := "the expertise result could not be encoded"
 		ev.ErrorMessage = &msg
+		return ev
 	}
+	msg := r.Message
+	ev.ErrorMessage = &msg
 	return ev
 }
 
@@ -318,7 +315,14 @@ func (a *modelActor) finish(c actor.Context, cancelled bool) {
 	var output map[string]any
 	if res.Success {
 		output = enricher.AssembleOutput(spec.Schema, spec.Entity, a.answers(), spec.Languages)
-		res.Result, _ = json.Marshal(output)
+		raw, err := json.Marshal(output)
+		if err != nil { // the run fails: its answer cannot be stored
+			spec.Log.Error("model result cannot be encoded; the run fails", "model", spec.Model.Key, "err", err)
+			code, msg := enricher.CodeInternal, "the model's result could not be encoded"
+			res.Success, res.PartialSuccess, res.ErrorCode, res.ErrorMessage = false, false, &code, &msg
+			output = nil
+		}
+		res.Result = raw
 		rec.StructuredOutput = res.Result
 		rec.SetProvenance(enricher.SingleModelProvenance(spec.Schema, spec.Model.Key, output, spec.Languages))
 	}
@@ -347,7 +351,7 @@ func (a *modelActor) promptCall(st *callState) enricher.PromptCall {
 	p := a.newCall(st.plan)
 	code, msg := enricher.CodeCancelled, "the job was cancelled"
 	call := enricher.PromptCall{
-		ID: uuid.NewString(), CallKind: "enrichment", Model: a.spec.Model.Key, ExpertiseKey: p.ExpertiseKey,
+		ID: uuid.NewString(), CallKind: string(callEnrichment), Model: a.spec.Model.Key, ExpertiseKey: p.ExpertiseKey,
 		ExpertiseName: p.ExpertiseName, SystemPrompt: p.Prompt.System, UserPrompt: p.Prompt.User,
 		ErrorCode: &code, ErrorMessage: &msg, AttemptLog: st.answers, ValidationErrors: []string{},
 		CreatedAt: enricher.NewTime(st.started), ProcessingTimeMS: a.spec.Now().Sub(st.started).Milliseconds(),

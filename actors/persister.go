@@ -17,36 +17,6 @@ type Committer interface {
 	Commit(b *storage.Batch) error
 }
 
-// persist asks the persister to write one job's batch, then publish its events to the hub and
-// tell notify (if set) that everything up to seq upTo is stored.
-type persist struct {
-	batch  storage.Batch
-	events []Event
-	hub    *hub
-	notify *actor.PID
-	upTo   int64
-}
-
-// persisted tells a job that its events up to UpTo are stored and published.
-type persisted struct{ upTo int64 }
-
-// persistFailed tells a job that a write failed; the job cannot go on.
-type persistFailed struct{ err error }
-
-// drain asks the persister to answer once every pending write is done (shutdown).
-type drain struct{}
-
-// committed is the persister's own report of one group commit.
-type committed struct {
-	reqs []*persist
-	err  error
-}
-
-// retryCommit makes a persister holding its writes (low disk space) try again.
-type retryCommit struct{}
-
-func (*retryCommit) IgnoreDeadLetterLogging() {}
-
 // persistRetry is how often a persister holding its writes tries again.
 const persistRetry = 500 * time.Millisecond
 

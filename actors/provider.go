@@ -24,55 +24,6 @@ type ProviderConfig struct {
 	Observer    Observer // default: none
 }
 
-// providerCall asks the provider actor for one answer. Ctx is cancelled when the caller stops;
-// a call whose ctx is done is dropped from the queue or aborted in flight. ID correlates the
-// replies (providerResult, providerRetry) sent to ReplyTo.
-type providerCall struct {
-	ID      uint64
-	Ctx     context.Context
-	Req     *llm.Request
-	ReplyTo *actor.PID
-
-	tries  int           // tries made so far (provider-owned)
-	waited time.Duration // backoff waited so far (provider-owned)
-	start  time.Time     // when the current try started (provider-owned)
-}
-
-// providerResult is the final outcome of a providerCall: a response, or the error of the last
-// try. Elapsed is the duration of the last try.
-type providerResult struct {
-	ID      uint64
-	Resp    *llm.Response
-	Err     error
-	Tries   int
-	Elapsed time.Duration
-}
-
-// providerRetry reports a failed try that will be retried after Delay (attempt_failed events).
-type providerRetry struct {
-	ID    uint64
-	Try   int
-	Err   error
-	Delay time.Duration
-}
-
-// tryDone is a finished HTTP try, reported by the goroutine that made it.
-type tryDone struct {
-	call *providerCall
-	resp *llm.Response
-	err  error
-}
-
-// requeue puts a call waiting for its backoff back at the head of the queue.
-type requeue struct{ call *providerCall }
-
-// wake re-runs the pump when a cool-down ends.
-type wake struct{}
-
-func (*tryDone) IgnoreDeadLetterLogging() {}
-func (*requeue) IgnoreDeadLetterLogging() {}
-func (*wake) IgnoreDeadLetterLogging()    {}
-
 // providerActor serialises access to one provider: at most Concurrency calls in flight, a FIFO
 // queue of waiting calls, a cool-down after a Retry-After, and transport retries with backoff
 // (llm.RetryPolicy). It never refuses a call: the queue is bounded before calls are made, by

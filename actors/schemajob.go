@@ -35,13 +35,6 @@ type schemaJobInput struct {
 	Log      *slog.Logger
 }
 
-// schemaSaved reports the save of a generated or edited schema (from the saving goroutine).
-type schemaSaved struct {
-	Schema *enricher.SavedSchema
-	Reused bool
-	Err    error
-}
-
 // schemaJobActor runs a schema generation or AI edit job: one call with the
 // validation loop, then the save, then the record and the terminal event.
 type schemaJobActor struct {
@@ -52,6 +45,7 @@ type schemaJobActor struct {
 	answer  *enricher.SchemaAnswer
 	call    enricher.PromptCall
 	started time.Time
+	input   json.RawMessage // the request (sample or prompt), encoded once for the record
 }
 
 func newSchemaJobActor(in *schemaJobInput) actor.Producer {
@@ -71,8 +65,15 @@ func (a *schemaJobActor) Receive(c actor.Context) {
 			a.job.RecordIDs = []string{}
 		}
 		a.job.Status = enricher.JobRunning
+		input, err := a.requestInput()
+		if err != nil {
+			a.in.Sink.log.Error("schema job request cannot be encoded; the job fails", "job_id", a.job.ID, "err", err)
+			a.fail(c, "the request could not be encoded")
+			return
+		}
+		a.input = input
 		a.emit(c, enricher.EventModelStarted, enricher.ModelStartedEvent{Model: a.in.Model.Key, Strategy: enricher.StrategySinglePass, ExpertiseKeys: []string{}}, nil)
-		c.Spawn(actor.PropsFromProducer(newCallActor(a.callSpec())))
+		c.Spawn(actor.PropsFromProducer(newExpertiseActor(a.callSpec())))
 	case *callStarted:
 		a.attempt = m.Attempt
 	case *callAttemptFailed:
@@ -130,7 +131,9 @@ func (a *schemaJobActor) callSpec() *callSpec {
 	var prompt enricher.Prompt
 	var sample map[string]any
 	hints := llm.Hints{}
+	kind := callSchemaEdit
 	if spec.Kind == enricher.SchemaJobGeneration {
+		kind = callSchemaGeneration
 		sample, _ = enricher.StripSimDirective(spec.Sample)
 		prompt = enricher.GenerationPrompt(sample)
 		hints.Sample, hints.RootName = sample, ""
@@ -147,7 +150,7 @@ func (a *schemaJobActor) callSpec() *callSpec {
 		maxTokens = m
 	}
 	return &callSpec{
-		Kind: spec.Kind, Model: a.in.Model, Provider: a.in.Provider, Prompt: prompt,
+		Kind: kind, Model: a.in.Model, Provider: a.in.Provider, Prompt: prompt,
 		Schema: enricher.SchemaAnswerJSONSchema, SchemaName: "schema",
 		Check: func(text string) (any, []string) {
 			ans, problems := enricher.ParseSchemaAnswer(text, sample)
@@ -198,8 +201,16 @@ func (a *schemaJobActor) save(c actor.Context) {
 			name = *in.Spec.Name
 		}
 		clean, _ := enricher.StripSimDirective(in.Spec.Sample)
-		sample, _ := json.Marshal(clean)
-		params, _ := json.Marshal(map[string]string{"model": in.Model.Key})
+		sample, err := json.Marshal(clean)
+		if err != nil {
+			res.Err = fmt.Errorf("encoding the sample: %w", err)
+			return
+		}
+		params, err := json.Marshal(map[string]string{"model": in.Model.Key})
+		if err != nil {
+			res.Err = fmt.Errorf("encoding the generation parameters: %w", err)
+			return
+		}
 		s := &enricher.SavedSchema{
 			ID: uuid.NewString(), OrganizationID: org, Name: strings.TrimSpace(name), Content: ans.Content, ContentHash: ans.Hash,
 			Tags: []string{}, PropertyCount: ans.Schema.PropertyCount(), ExpertiseCount: ans.Schema.ExpertiseCount(),
@@ -210,13 +221,20 @@ func (a *schemaJobActor) save(c actor.Context) {
 	}()
 }
 
+// requestInput encodes what the job was asked with: the sample, or the edit prompt.
+func (a *schemaJobActor) requestInput() (json.RawMessage, error) {
+	if a.in.Spec.Kind == enricher.SchemaJobEdit {
+		return json.Marshal(map[string]string{"prompt": a.in.Spec.Prompt})
+	}
+	return json.Marshal(a.in.Spec.Sample)
+}
+
 // record builds the job's record around its call; msg is why it failed (unused on success).
 func (a *schemaJobActor) record(success bool, output json.RawMessage, msg string) *enricher.Record {
 	typ := enricher.RecordSchemaGeneration
-	input, _ := json.Marshal(a.in.Spec.Sample)
+	input := a.input
 	if a.in.Spec.Kind == enricher.SchemaJobEdit {
 		typ = enricher.RecordSchemaEdit
-		input, _ = json.Marshal(map[string]string{"prompt": a.in.Spec.Prompt})
 	}
 	call := a.call
 	call.SequenceOrder = 1
@@ -263,12 +281,17 @@ func (a *schemaJobActor) succeed(c actor.Context, s *enricher.SavedSchema, reuse
 		id := s.ID
 		rec.SchemaID = &id
 	}
+	result, err := json.Marshal(enricher.SchemaJobResult{SchemaID: s.ID, Schema: a.answer.Content, RecordID: rec.ID,
+		Suggestions: a.answer.Suggestions, Reused: reused})
+	if err != nil { // rec is not stored: the failure writes its own record
+		a.in.Sink.log.Error("schema job result cannot be encoded; the job fails", "job_id", a.job.ID, "err", err)
+		a.fail(c, "the job's result could not be encoded")
+		return
+	}
 	a.job.CompletedModels = 1
 	a.job.RecordIDs = append(a.job.RecordIDs, rec.ID)
 	a.job.RecordCount++
 	a.emit(c, enricher.EventModelCompleted, enricher.ModelCompletedEvent{ModelResult: a.modelResult(rec, true, nil)}, []*enricher.Record{rec})
-	result, _ := json.Marshal(enricher.SchemaJobResult{SchemaID: s.ID, Schema: a.answer.Content, RecordID: rec.ID,
-		Suggestions: a.answer.Suggestions, Reused: reused})
 	a.job.Status, a.job.Result = enricher.JobCompleted, result
 	a.job.FinishedAt = enricher.NewTimePtr(a.in.Sink.cfg.Now())
 	a.emit(c, enricher.EventCompleted, enricher.CompletedEvent{Result: result}, nil)

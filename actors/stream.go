@@ -25,7 +25,8 @@ import (
 //     sse_max_subscribers meanwhile, so the rejoin is never refused and nobody takes it.
 //
 // Memory per stream is bounded by the live buffer plus one log window. A Stream is used by
-// one goroutine; Close may be called from any goroutine, once or more.
+// one goroutine; Close may be called from any goroutine, once or more. It implements
+// enricher.EventStream.
 type Stream struct {
 	store  Store
 	jobID  string
@@ -40,6 +41,8 @@ type Stream struct {
 	pos    int
 	timer  *time.Timer
 }
+
+var _ enricher.EventStream = (*Stream)(nil)
 
 // toEnd as logTo reads the stored log to its end (the job finished, or is not running).
 const toEnd = math.MaxInt64

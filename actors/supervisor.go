@@ -9,41 +9,6 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// Supervisor commands.
-type (
-	// reserve asks for an admission slot for a new job of Org whose work needs
-	// Need provider calls at once. Hold takes them at the gates on admission (single jobs;
-	// batches take room per entity). Recovered skips the caps: the job was admitted before.
-	reserve struct {
-		Org       string
-		Need      callNeed
-		Hold      bool
-		Recovered bool
-	}
-	// reserved answers reserve: nil Err, or a KindTooMany/KindUnavailable error.
-	reserved struct{ Err error }
-	// release gives back a slot (and Held calls) whose job could not be stored.
-	release struct {
-		Org  string
-		Held callNeed
-	}
-	// spawnJob starts the actor of a stored job whose slot is reserved; Held are the calls it
-	// took at admission, given back when it ends.
-	spawnJob struct {
-		Job   *enricher.Job
-		Props *actor.Props
-		Held  callNeed
-	}
-	// toJob forwards Msg to the running job JobID; the job answers the original sender. When the
-	// job is not running the supervisor answers jobReply with a KindNotFound error.
-	toJob struct {
-		JobID string
-		Msg   any
-	}
-	// stopAdmitting makes every later reserve fail with 503 (shutdown).
-	stopAdmitting struct{}
-)
-
 // supervisorActor admits jobs (global and per-organization caps, paused jobs included, and
 // provider room: gates), keeps the registry of running jobs and stops, never restarts, a job
 // that fails.

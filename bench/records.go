@@ -58,17 +58,17 @@ func runRecords(args []string) error {
 	fill := time.Since(start)
 	queries := []struct {
 		name string
-		q    storage.RecordQuery
+		q    enricher.RecordQuery
 	}{
-		{"first page", storage.RecordQuery{Limit: 100}},
-		{"page 500", storage.RecordQuery{Limit: 100, Offset: 49_900}},
-		{"type=fusion", storage.RecordQuery{Limit: 100, Type: "fusion"}},
-		{"model", storage.RecordQuery{Limit: 100, Model: "openai::gpt-4o"}},
-		{"job_id", storage.RecordQuery{Limit: 100, JobID: "job-1234"}},
-		{"success=false", storage.RecordQuery{Limit: 100, Success: ptrBool(false)}},
-		{"search", storage.RecordQuery{Limit: 100, Search: "company 12345"}},
-		{"since (last day)", storage.RecordQuery{Limit: 100, Since: t0.Add(time.Duration(n-86400) * time.Second).UnixMilli()}},
-		{"sort cost asc", storage.RecordQuery{Limit: 100, SortBy: "cost_usd", Asc: true}},
+		{"first page", enricher.RecordQuery{Limit: 100}},
+		{"page 500", enricher.RecordQuery{Limit: 100, Offset: 49_900}},
+		{"type=fusion", enricher.RecordQuery{Limit: 100, Type: "fusion"}},
+		{"model", enricher.RecordQuery{Limit: 100, Model: "openai::gpt-4o"}},
+		{"job_id", enricher.RecordQuery{Limit: 100, JobID: "job-1234"}},
+		{"success=false", enricher.RecordQuery{Limit: 100, Success: ptrBool(false)}},
+		{"search", enricher.RecordQuery{Limit: 100, Search: "company 12345"}},
+		{"since (last day)", enricher.RecordQuery{Limit: 100, Since: t0.Add(time.Duration(n-86400) * time.Second).UnixMilli()}},
+		{"sort cost asc", enricher.RecordQuery{Limit: 100, SortBy: "cost_usd", Asc: true}},
 	}
 	var rows []Row
 	for _, qq := range queries {

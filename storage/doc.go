@@ -1,5 +1,6 @@
 // Package storage is the embedded badger database of Entity Enricher: organizations, users,
-// API keys, refresh tokens, saved schemas and (later) jobs, events and records.
+// API keys, refresh tokens, saved schemas, jobs with their events and staged batch entities,
+// records with their indexes, webhook deliveries and idempotency keys.
 //
 // A *DB is safe for concurrent use. Every method runs in its own badger transaction, copies
 // values out before the transaction ends, retries transaction conflicts a few times, and

@@ -118,7 +118,7 @@ func decodeIndexEntry(v []byte) (indexEntry, *enricher.RecordSummary, error) {
 }
 
 // matches reports whether the record the entry describes passes every filter of q.
-func (e *indexEntry) matches(q RecordQuery) bool {
+func (e *indexEntry) matches(q enricher.RecordQuery) bool {
 	switch {
 	case e.deleted && !q.IncludeDeleted,
 		q.Type != "" && e.typ != q.Type,

@@ -129,23 +129,6 @@ func putRecordTxn(txn *badger.Txn, r *enricher.Record) error {
 	return countRecord(txn, r, "n", 1)
 }
 
-// RecordQuery selects and orders records (GET /api/records).
-type RecordQuery struct {
-	Type, Model, EntityID, JobID, SchemaID string // "" = any
-	Success                                *bool
-	Search                                 string // lower-cased substring of entity_name
-	Since, Until                           int64  // unix ms; 0 = unbounded
-	SortBy                                 string // created_at (default) | cost_usd | processing_time_ms
-	Asc                                    bool
-	IncludeDeleted                         bool
-	Offset, Limit                          int
-	// MinConfidence keeps records whose min_confidence is at least this; BelowConfidence those
-	// whose min_confidence is below it (some field under it). Both in 0..1, nil = no filter;
-	// compared at 4 decimals. Records with an unknown min_confidence (no field holding a value,
-	// or written before confidence existed) match neither.
-	MinConfidence, BelowConfidence *float64
-}
-
 // Records returns one page of the records of org that match q, and how many match in all.
 //
 // The walk uses the index that fits best (a job, entity, schema, model or type index when
@@ -153,7 +136,7 @@ type RecordQuery struct {
 // only index values. total comes from maintained counters when q has no filter, and from a
 // key-only count of one index when q has exactly one equality filter; otherwise it is counted
 // during the walk, which then runs over the whole matching range.
-func (db *DB) Records(org string, q RecordQuery) ([]enricher.RecordSummary, int, error) {
+func (db *DB) Records(org string, q enricher.RecordQuery) ([]enricher.RecordSummary, int, error) {
 	var out []enricher.RecordSummary
 	var page []pageEntry
 	total := 0
@@ -230,7 +213,7 @@ func (db *DB) Records(org string, q RecordQuery) ([]enricher.RecordSummary, int,
 // matches q, so that entries can be skipped and counted without reading their values: q has
 // at most the one filter the index is keyed by, a time range only on a time-keyed index, and
 // no soft-deleted record can be in the way.
-func everyEntryMatches(txn *badger.Txn, org string, q RecordQuery, timeKeyed bool) (bool, error) {
+func everyEntryMatches(txn *badger.Txn, org string, q enricher.RecordQuery, timeKeyed bool) (bool, error) {
 	if q.Success != nil || q.Search != "" || q.MinConfidence != nil || q.BelowConfidence != nil || (!timeKeyed && (q.Since > 0 || q.Until > 0)) {
 		return false, nil
 	}
@@ -264,7 +247,7 @@ func keyTime(suffix []byte) int64 {
 
 // recordIndexPrefix picks the index to walk; timeKeyed says its keys continue with the
 // creation time.
-func recordIndexPrefix(org string, q RecordQuery) ([]byte, bool) {
+func recordIndexPrefix(org string, q enricher.RecordQuery) ([]byte, bool) {
 	base := "rx/" + org + "/"
 	switch q.SortBy {
 	case "cost_usd":
@@ -283,7 +266,7 @@ func recordIndexPrefix(org string, q RecordQuery) ([]byte, bool) {
 // recordTotal returns the number of matches from the counters when q filters on at most one
 // of type, model or success (and nothing else), or from a key-only count of the job, entity
 // or schema index when that is the only filter and deleted records are included.
-func recordTotal(txn *badger.Txn, org string, q RecordQuery) (int, bool, error) {
+func recordTotal(txn *badger.Txn, org string, q enricher.RecordQuery) (int, bool, error) {
 	if q.Search != "" || q.Since > 0 || q.Until > 0 || q.MinConfidence != nil || q.BelowConfidence != nil {
 		return 0, false, nil
 	}
@@ -316,7 +299,7 @@ func recordTotal(txn *badger.Txn, org string, q RecordQuery) (int, bool, error) 
 		d, err := readCount(txn, keyRecordCount(org, "d:"+name))
 		return n - d, err == nil, err
 	case indexed == 1 && len(counted) == 0 && q.IncludeDeleted:
-		prefix, _ := recordIndexPrefix(org, RecordQuery{EntityID: q.EntityID, JobID: q.JobID, SchemaID: q.SchemaID})
+		prefix, _ := recordIndexPrefix(org, enricher.RecordQuery{EntityID: q.EntityID, JobID: q.JobID, SchemaID: q.SchemaID})
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
 		defer it.Close()
 		n := 0

@@ -62,7 +62,7 @@ func TestRecordsAgreeWithBruteForce(t *testing.T) {
 	require.Equal(t, []string{"missing", "x"}, missing, "another organization's record is not found")
 
 	for i := range 250 {
-		q := RecordQuery{Limit: 1 + rng.IntN(30), SortBy: []string{"created_at", "cost_usd", "processing_time_ms"}[rng.IntN(3)], Asc: rng.IntN(2) == 0}
+		q := enricher.RecordQuery{Limit: 1 + rng.IntN(30), SortBy: []string{"created_at", "cost_usd", "processing_time_ms"}[rng.IntN(3)], Asc: rng.IntN(2) == 0}
 		if rng.IntN(3) == 0 {
 			q.Type = string(types[rng.IntN(2)])
 		}
@@ -123,13 +123,13 @@ func TestRecordsAgreeWithBruteForce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 10, restored)
 	require.Empty(t, missing)
-	_, total, err := db.Records("org", RecordQuery{Limit: 1})
+	_, total, err := db.Records("org", enricher.RecordQuery{Limit: 1})
 	require.NoError(t, err)
 	require.Equal(t, 300-30, total)
 	hard, _, err := db.DeleteRecords("org", toDelete[:5], true, enricher.NewTime(t0))
 	require.NoError(t, err)
 	require.Equal(t, 5, hard)
-	_, total, err = db.Records("org", RecordQuery{Limit: 1, IncludeDeleted: true})
+	_, total, err = db.Records("org", enricher.RecordQuery{Limit: 1, IncludeDeleted: true})
 	require.NoError(t, err)
 	require.Equal(t, 295, total)
 	_, missing, err = db.RestoreRecords("org", toDelete[:1])
@@ -138,7 +138,7 @@ func TestRecordsAgreeWithBruteForce(t *testing.T) {
 }
 
 // bruteMatch is the listing filter written out independently of the index code.
-func bruteMatch(r *enricher.Record, q RecordQuery) bool {
+func bruteMatch(r *enricher.Record, q enricher.RecordQuery) bool {
 	is := func(p *string, v string) bool { return v == "" || (p != nil && *p == v) }
 	ms := r.CreatedAt.UnixMilli()
 	name := ""
@@ -165,10 +165,10 @@ func TestIndexEntryConfidence(t *testing.T) {
 	require.Equal(t, e, got)
 	require.Equal(t, uint16(6667), got.minConfidence)
 	low, high := 0.6667, 0.6668
-	require.True(t, got.matches(RecordQuery{MinConfidence: &low}))
-	require.False(t, got.matches(RecordQuery{MinConfidence: &high}))
-	require.True(t, got.matches(RecordQuery{BelowConfidence: &high}))
-	require.False(t, got.matches(RecordQuery{BelowConfidence: &low}))
+	require.True(t, got.matches(enricher.RecordQuery{MinConfidence: &low}))
+	require.False(t, got.matches(enricher.RecordQuery{MinConfidence: &high}))
+	require.True(t, got.matches(enricher.RecordQuery{BelowConfidence: &high}))
+	require.False(t, got.matches(enricher.RecordQuery{BelowConfidence: &low}))
 
 	sum.MinConfidence = nil
 	legacy := newIndexEntry(&sum)
@@ -178,9 +178,9 @@ func TestIndexEntryConfidence(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, got.hasConfidence)
 	zero, one := 0.0, 1.0
-	require.False(t, got.matches(RecordQuery{MinConfidence: &zero}), "unknown is excluded by min_confidence")
-	require.False(t, got.matches(RecordQuery{BelowConfidence: &one}), "and by below_confidence")
-	require.True(t, got.matches(RecordQuery{}))
+	require.False(t, got.matches(enricher.RecordQuery{MinConfidence: &zero}), "unknown is excluded by min_confidence")
+	require.False(t, got.matches(enricher.RecordQuery{BelowConfidence: &one}), "and by below_confidence")
+	require.True(t, got.matches(enricher.RecordQuery{}))
 
 	_, _, err = decodeIndexEntry(append(e.encode()[:len(e.encode())-2], 0))
 	require.ErrorIs(t, err, errBadIndexEntry, "flag set but confidence cut short")
@@ -218,7 +218,7 @@ func TestRecordExpectedAndStreaming(t *testing.T) {
 }
 
 // bruteForce filters and sorts like Records, ties broken by id in the same direction.
-func bruteForce(all []*enricher.Record, q RecordQuery) []*enricher.Record {
+func bruteForce(all []*enricher.Record, q enricher.RecordQuery) []*enricher.Record {
 	var out []*enricher.Record
 	for _, r := range all {
 		if bruteMatch(r, q) {
@@ -266,7 +266,7 @@ func TestPagingWhileRecordsAreAdded(t *testing.T) {
 	seen := map[string]bool{}
 	for page := 0; ; page++ {
 		add(1000+page*7, 7, t0.Add(2*time.Hour)) // records keep arriving between pages
-		got, total, err := db.Records("org", RecordQuery{Limit: 10, Offset: page * 10, Until: until})
+		got, total, err := db.Records("org", enricher.RecordQuery{Limit: 10, Offset: page * 10, Until: until})
 		require.NoError(t, err)
 		require.Equal(t, 95, total)
 		for _, s := range got {

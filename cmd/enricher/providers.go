@@ -79,8 +79,8 @@ func (e engineAPI) StartSchemaJob(org string, by enricher.CreatedBy, spec *enric
 	return e.Engine.StartSchemaJobBound(org, by, spec, bind)
 }
 
-// Subscribe returns the engine's stream as an api.EventStream.
-func (e engineAPI) Subscribe(org, id string, after int64) (api.EventStream, error) {
+// Subscribe returns the engine's stream as an enricher.EventStream.
+func (e engineAPI) Subscribe(org, id string, after int64) (enricher.EventStream, error) {
 	s, err := e.Engine.Subscribe(org, id, after)
 	if err != nil {
 		return nil, err
@@ -88,12 +88,12 @@ func (e engineAPI) Subscribe(org, id string, after int64) (api.EventStream, erro
 	return s, nil
 }
 
-// recordsAPI adapts storage.DB's record listing to the front end's query type.
+// recordsAPI gives storage.DB's record listing the front end's method name.
 type recordsAPI struct{ *storage.DB }
 
 // ListRecords runs a records query.
-func (r recordsAPI) ListRecords(org string, q api.RecordQuery) ([]enricher.RecordSummary, int, error) {
-	return r.DB.Records(org, storage.RecordQuery(q))
+func (r recordsAPI) ListRecords(org string, q enricher.RecordQuery) ([]enricher.RecordSummary, int, error) {
+	return r.DB.Records(org, q)
 }
 
 // resultsAPI adapts storage.DB's entity ends to the front end's results export.
@@ -117,8 +117,8 @@ func (r resultsAPI) EntityEnds(job string, fn func(api.EntityEnd) error) error {
 type fetcherAPI struct{ *fetch.Fetcher }
 
 // FetchEntities GETs url and decodes its entities.
-func (f fetcherAPI) FetchEntities(ctx context.Context, url string, a api.FetchAuth) ([]map[string]any, string, time.Duration, error) {
-	res, err := f.Fetch(ctx, url, fetch.Auth(a))
+func (f fetcherAPI) FetchEntities(ctx context.Context, url string, a enricher.FetchAuth) ([]map[string]any, string, time.Duration, error) {
+	res, err := f.Fetch(ctx, url, a)
 	if err != nil {
 		return nil, "", 0, err
 	}

@@ -32,11 +32,15 @@ func (s *Server) issueTokens(user *enricher.User) (tokenPair, error) {
 	exp, rexp := now.Add(s.cfg.AccessTokenTTL), now.Add(s.cfg.RefreshTokenTTL)
 	refresh := newOpaqueToken()
 	rec := enricher.RefreshToken{UserID: user.ID, OrgID: user.OrganizationID, ExpiresAt: enricher.NewTime(rexp)}
+	access, err := s.signer.sign(accessClaims{UserID: user.ID, OrgID: user.OrganizationID, Expiry: exp.Unix()})
+	if err != nil {
+		return tokenPair{}, err
+	}
 	if err := s.deps.Accounts.SaveRefreshToken(sha256Hex(refresh), rec, now); err != nil {
 		return tokenPair{}, err
 	}
 	return tokenPair{
-		AccessToken:      s.signer.sign(accessClaims{UserID: user.ID, OrgID: user.OrganizationID, Expiry: exp.Unix()}),
+		AccessToken:      access,
 		RefreshToken:     refresh,
 		TokenType:        "bearer",
 		ExpiresAt:        enricher.NewTime(exp),

@@ -7,8 +7,8 @@ import (
 )
 
 type fetchRequest struct {
-	URL  string     `json:"url"`
-	Auth *FetchAuth `json:"auth"`
+	URL  string              `json:"url"`
+	Auth *enricher.FetchAuth `json:"auth"`
 }
 
 // handleBatchFetch serves POST /api/enrichment/batch/fetch. The auth values serve
@@ -21,7 +21,7 @@ func handleBatchFetch(c *call) error {
 	if req.URL == "" {
 		return enricher.Errorf(enricher.KindInvalid, "url: required")
 	}
-	auth := FetchAuth{}
+	auth := enricher.FetchAuth{}
 	if req.Auth != nil {
 		auth = *req.Auth
 	}

@@ -25,13 +25,13 @@ func parseTime(args *fasthttp.Args, name string) (int64, error) {
 }
 
 // recordQuery parses the query of GET /api/records.
-func recordQuery(ctx *fasthttp.RequestCtx) (RecordQuery, page, error) {
+func recordQuery(ctx *fasthttp.RequestCtx) (enricher.RecordQuery, page, error) {
 	args := ctx.QueryArgs()
 	p, err := parsePage(ctx)
 	if err != nil {
-		return RecordQuery{}, p, err
+		return enricher.RecordQuery{}, p, err
 	}
-	q := RecordQuery{Offset: (p.Page - 1) * p.Size, Limit: p.Size, Search: strings.ToLower(string(args.Peek("search")))}
+	q := enricher.RecordQuery{Offset: (p.Page - 1) * p.Size, Limit: p.Size, Search: strings.ToLower(string(args.Peek("search")))}
 	q.Type = string(args.Peek("type"))
 	switch enricher.RecordType(q.Type) {
 	case "", enricher.RecordEnrichment, enricher.RecordFusion, enricher.RecordSchemaGeneration, enricher.RecordSchemaEdit:

@@ -18,7 +18,7 @@ import (
 // resume point, then live events, with ": ping" heartbeats; the response ends after the
 // terminal event, when the client leaves, or at shutdown. A subscriber that reads slowly is
 // never disconnected for it: its stream catches up from the stored log (the engine's
-// EventStream does that) while this writer just writes what Next returns.
+// enricher.EventStream does that) while this writer just writes what Next returns.
 //
 // The stream takes the connection over from fasthttp (hijack): one goroutine per subscriber
 // writes the response head and the frames itself, with a write deadline, and the body ends
@@ -72,7 +72,7 @@ const sseFlushBytes = 32 << 10
 // sseFlushBytes are buffered), a ": ping" after heartbeat of silence, and stops at the first
 // failed write (the client left) or when closing is done (server shutdown). It returns why
 // the stream ended: completed, client_gone, shutdown, or error (reading the log failed).
-func writeSSE(w *sseWriter, stream EventStream, heartbeat time.Duration, closing context.Context) string {
+func writeSSE(w *sseWriter, stream enricher.EventStream, heartbeat time.Duration, closing context.Context) string {
 	w.raw("retry: 3000\n\n")
 	if w.flush() != nil {
 		return "client_gone"

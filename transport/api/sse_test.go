@@ -15,7 +15,7 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// fakeStream is a hand-written EventStream: ready events, then (when live is set) a channel;
+// fakeStream is a hand-written enricher.EventStream: ready events, then (when live is set) a channel;
 // a closed channel ends the stream with end (io.EOF when nil).
 type fakeStream struct {
 	ready  []enricher.StreamEvent

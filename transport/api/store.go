@@ -69,25 +69,13 @@ type Pinger interface {
 // a small adapter in cmd for the query type).
 type RecordStore interface {
 	Record(org, id string) (*enricher.Record, error)
-	ListRecords(org string, q RecordQuery) ([]enricher.RecordSummary, int, error)
+	ListRecords(org string, q enricher.RecordQuery) ([]enricher.RecordSummary, int, error)
 	DeleteRecords(org string, ids []string, hard bool, now enricher.Time) (int, []string, error)
 	RestoreRecords(org string, ids []string) (int, []string, error)
 	// Stats sums live records created in [since, until) (unix ms, 0 = unbounded) by type and model.
 	Stats(org, typ string, since, until int64) (map[enricher.StatsKey]enricher.StatsRow, error)
 	// Costs sums billed responses of records created in [since, until) by answering model.
 	Costs(org string, since, until int64) (map[string]enricher.CostRow, error)
-}
-
-// RecordQuery is a parsed GET /api/records query.
-type RecordQuery struct {
-	Type, Model, EntityID, JobID, SchemaID string
-	Success                                *bool
-	Search                                 string // lower-cased
-	Since, Until                           int64  // unix ms, 0 = unbounded
-	SortBy                                 string
-	Asc, IncludeDeleted                    bool
-	Offset, Limit                          int
-	MinConfidence, BelowConfidence         *float64 // 0..1, nil = no filter
 }
 
 // JobLister lists an organization's jobs, newest first. Implemented by storage.DB.
@@ -112,7 +100,7 @@ type Engine interface {
 	StartSchemaJob(org string, by enricher.CreatedBy, spec *enricher.SchemaJobSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error)
 	// Subscribe opens a stream on a job of org that starts after seq after (KindNotFound,
 	// KindTooMany).
-	Subscribe(org, jobID string, after int64) (EventStream, error)
+	Subscribe(org, jobID string, after int64) (enricher.EventStream, error)
 	// Cancel and Continue return once the job took the command (KindNotFound, KindConflict).
 	Cancel(org, jobID string) error
 	Continue(org, jobID string) error
@@ -120,19 +108,6 @@ type Engine interface {
 	Job(org, jobID string) (*enricher.Job, error)
 	// ActiveJobs counts non-terminal jobs.
 	ActiveJobs() int
-}
-
-// EventStream is one subscriber's view of a job: stored events after its resume point, then
-// live ones, in seq order with no gap and no duplicate. A subscriber that falls behind is
-// caught up from the stored log behind this interface; it is never ended for it. Used by one
-// goroutine; Close may be called once or more.
-type EventStream interface {
-	// Next returns the next event, waiting up to wait (0: not at all) for one; ok is false
-	// when none came. It returns io.EOF after the terminal event (or once a finished job's
-	// log is exhausted), a KindUnavailable error at shutdown, ctx's error when ctx ends, and
-	// storage errors. Terminal is set on the terminal event.
-	Next(ctx context.Context, wait time.Duration) (ev enricher.StreamEvent, ok bool, err error)
-	Close()
 }
 
 // EntityStager stores the entities of an NDJSON batch upload under the id its job will have,
@@ -147,17 +122,7 @@ type EntityStager interface {
 // EntityFetcher downloads entity lists for batches (transport/fetch, through cmd).
 type EntityFetcher interface {
 	// FetchEntities GETs url and decodes its entities; errors are KindInvalid with a detail.
-	FetchEntities(ctx context.Context, url string, auth FetchAuth) (entities []map[string]any, format string, elapsed time.Duration, err error)
-}
-
-// FetchAuth is the auth object of a batch fetch request.
-type FetchAuth struct {
-	Type         string `json:"auth_type"`
-	BearerToken  string `json:"bearer_token"`
-	APIKeyHeader string `json:"api_key_header"`
-	APIKeyValue  string `json:"api_key_value"`
-	Username     string `json:"basic_username"`
-	Password     string `json:"basic_password"`
+	FetchEntities(ctx context.Context, url string, auth enricher.FetchAuth) (entities []map[string]any, format string, elapsed time.Duration, err error)
 }
 
 // Metrics is told of every request and stream, for the Prometheus metrics (cmd). It must be

@@ -21,10 +21,13 @@ type accessClaims struct {
 // signer issues and checks access tokens: base64url(payload) "." base64url(HMAC-SHA256).
 type signer struct{ secret []byte }
 
-func (s signer) sign(c accessClaims) string {
-	payload, _ := json.Marshal(c)
+func (s signer) sign(c accessClaims) (string, error) {
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
 	p := base64.RawURLEncoding.EncodeToString(payload)
-	return p + "." + base64.RawURLEncoding.EncodeToString(s.mac(p))
+	return p + "." + base64.RawURLEncoding.EncodeToString(s.mac(p)), nil
 }
 
 func (s signer) mac(p string) []byte {

@@ -13,7 +13,8 @@ import (
 func TestTokenHasOneSpelling(t *testing.T) {
 	s := signer{secret: []byte("0123456789abcdef0123456789abcdef")}
 	now := time.Unix(1_700_000_000, 0)
-	tok := s.sign(accessClaims{UserID: "u1", OrgID: "o1", Expiry: now.Add(time.Hour).Unix()})
+	tok, err := s.sign(accessClaims{UserID: "u1", OrgID: "o1", Expiry: now.Add(time.Hour).Unix()})
+	require.NoError(t, err)
 	_, ok := s.verify(tok, now)
 	require.True(t, ok, "the canonical token is valid")
 

@@ -93,7 +93,7 @@ func (c *Client) StartBatch(ctx context.Context, req BatchRequest, opts ...Start
 }
 
 // FetchBatch makes the server read entities from rawURL (auth may be nil).
-func (c *Client) FetchBatch(ctx context.Context, rawURL string, auth *FetchAuth) (*FetchResponse, error) {
+func (c *Client) FetchBatch(ctx context.Context, rawURL string, auth *enricher.FetchAuth) (*FetchResponse, error) {
 	var out FetchResponse
 	body := map[string]any{"url": rawURL}
 	if auth != nil {

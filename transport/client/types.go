@@ -132,16 +132,6 @@ type Started struct {
 	Total     int    `json:"total,omitempty"`
 }
 
-// FetchAuth is the optional credential of a batch fetch.
-type FetchAuth struct {
-	AuthType      string `json:"auth_type,omitempty"`
-	BearerToken   string `json:"bearer_token,omitempty"`
-	APIKeyHeader  string `json:"api_key_header,omitempty"`
-	APIKeyValue   string `json:"api_key_value,omitempty"`
-	BasicUsername string `json:"basic_username,omitempty"`
-	BasicPassword string `json:"basic_password,omitempty"`
-}
-
 // FetchResponse is the answer of a batch fetch: entities to pass to StartBatch.
 type FetchResponse struct {
 	Entities    []map[string]any `json:"entities"`

@@ -1,7 +1,7 @@
 // Package fetch downloads entity lists for batch enrichment: one GET to a
 // user-given URL with an SSRF guard, limits on time, size and redirects, and decoding of JSON
 // arrays, wrapped arrays, NDJSON and CSV. A Fetcher is safe for concurrent use. Credentials
-// passed in Auth serve one request and are never stored or logged.
+// passed in an enricher.FetchAuth serve one request and are never stored or logged.
 package fetch
 
 import (
@@ -26,16 +26,6 @@ type Config struct {
 	AllowPrivate bool          // lift the address check (trusted networks); default false
 	// allowAddr, when set, replaces the address check (tests).
 	allowAddr func(netip.Addr) error
-}
-
-// Auth is how the remote expects to be authenticated.
-type Auth struct {
-	Type         string `json:"auth_type"` // none | bearer | api_key | basic
-	BearerToken  string `json:"bearer_token"`
-	APIKeyHeader string `json:"api_key_header"`
-	APIKeyValue  string `json:"api_key_value"`
-	Username     string `json:"basic_username"`
-	Password     string `json:"basic_password"`
 }
 
 // Result is what a fetch found.
@@ -177,7 +167,7 @@ func checkURL(u *url.URL) error {
 }
 
 // Fetch GETs rawURL with auth and decodes the entities it returns.
-func (f *Fetcher) Fetch(ctx context.Context, rawURL string, auth Auth) (*Result, error) {
+func (f *Fetcher) Fetch(ctx context.Context, rawURL string, auth enricher.FetchAuth) (*Result, error) {
 	start := time.Now()
 	if len(rawURL) > 2048 {
 		return nil, invalid("url: at most 2048 characters")

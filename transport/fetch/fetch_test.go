@@ -31,7 +31,7 @@ func TestRefusesNonPublicAddresses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
-			_, err := f.Fetch(context.Background(), tt.url, Auth{})
+			_, err := f.Fetch(context.Background(), tt.url, enricher.FetchAuth{})
 			require.Error(t, err)
 			require.True(t, enricher.IsKind(err, enricher.KindInvalid), err.Error())
 			require.Contains(t, err.Error(), tt.want)
@@ -64,7 +64,7 @@ func TestRedirectToLoopbackIsRefused(t *testing.T) {
 		}
 		return PublicAddr(ip)
 	}})
-	_, err := f.Fetch(context.Background(), start.URL+"/list", Auth{})
+	_, err := f.Fetch(context.Background(), start.URL+"/list", enricher.FetchAuth{})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "loopback")
 }
@@ -80,7 +80,7 @@ func TestCredentialsStayOnTheirHost(t *testing.T) {
 		http.Redirect(w, r, other.URL+"/list", http.StatusFound)
 	}))
 	f := New(Config{AllowPrivate: true})
-	res, err := f.Fetch(context.Background(), start.URL, Auth{Type: "api_key", APIKeyHeader: "X-Token", APIKeyValue: "s3cret"})
+	res, err := f.Fetch(context.Background(), start.URL, enricher.FetchAuth{Type: "api_key", APIKeyHeader: "X-Token", APIKeyValue: "s3cret"})
 	require.NoError(t, err)
 	require.Len(t, res.Entities, 1)
 	require.Equal(t, []string{"s3cret", "|"}, seen, "the key goes to the first host only")
@@ -139,7 +139,7 @@ func TestLimits(t *testing.T) {
 		{"/big", "larger than 1000 bytes"},
 		{"/slow", "did not answer"},
 	} {
-		_, err := f.Fetch(context.Background(), srv.URL+tt.path, Auth{})
+		_, err := f.Fetch(context.Background(), srv.URL+tt.path, enricher.FetchAuth{})
 		require.Error(t, err, tt.path)
 		require.Contains(t, err.Error(), tt.want)
 	}

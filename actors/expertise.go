@@ -14,10 +14,23 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm"
 )
 
+// callKind is what an LLM call is for. Its text is the call_kind of prompt records and
+// attempt_failed events, and the hint a provider sees.
+type callKind string
+
+// The call kinds.
+const (
+	callEnrichment       callKind = "enrichment"
+	callClassification   callKind = "classification"
+	callArbitration      callKind = "arbitration"
+	callSchemaGeneration callKind = enricher.SchemaJobGeneration
+	callSchemaEdit       callKind = enricher.SchemaJobEdit
+)
+
 // callSpec describes one LLM call with its validation loop: the prompt, the
 // answer's JSON Schema, and check, which turns an answer into a result or its problems.
 type callSpec struct {
-	Kind          string // enrichment, classification, arbitration, schema_generation, schema_edit
+	Kind          callKind
 	Model         enricher.ModelInfo
 	Provider      *actor.PID
 	Prompt        enricher.Prompt
@@ -33,38 +46,12 @@ type callSpec struct {
 	Observer      Observer // default: none
 }
 
-// callAttemptFailed reports one failed try or invalid answer of a call to its parent.
-type callAttemptFailed struct {
-	Spec      *callSpec
-	Attempt   int
-	ErrorKind string
-	Errors    []string
-	WillRetry bool
-	Answer    *enricher.Attempt // the billed answer that failed validation; nil for transport failures
-}
-
-// callStarted reports the attempt a call is on (for the current_attempt header field).
-type callStarted struct {
-	Spec    *callSpec
-	Attempt int
-}
-
-// callResult is the outcome of a call: the checked result on success, else an error code and
-// message. Call holds the prompt record with every answer received.
-type callResult struct {
-	Spec    *callSpec
-	Success bool
-	Output  any
-	Code    string
-	Message string
-	Call    enricher.PromptCall
-}
-
-// callActor runs one call: it asks its provider actor, checks the answer, and sends the
+// expertiseActor runs one LLM call (an expertise of a model run, a classification, an
+// arbitration or a schema call): it asks its provider actor, checks the answer, and sends the
 // problems back to the model until an answer passes or MaxAttempts answers were received.
 // It reports to its parent and stops itself after its callResult. Stopping it aborts the
 // request in flight.
-type callActor struct {
+type expertiseActor struct {
 	spec     *callSpec
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -76,18 +63,18 @@ type callActor struct {
 	problems []string
 }
 
-func newCallActor(spec *callSpec) actor.Producer {
-	return func() actor.Actor { return &callActor{spec: spec} }
+func newExpertiseActor(spec *callSpec) actor.Producer {
+	return func() actor.Actor { return &expertiseActor{spec: spec} }
 }
 
-func (a *callActor) Receive(c actor.Context) {
+func (a *expertiseActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.ctx, a.cancel = context.WithCancel(context.Background())
 		a.started = a.spec.Now()
 		a.messages = []llm.Message{{Role: "user", Content: a.spec.Prompt.User}}
 		a.call = enricher.PromptCall{
-			ID: uuid.NewString(), CallKind: a.spec.Kind, Model: a.spec.Model.Key,
+			ID: uuid.NewString(), CallKind: string(a.spec.Kind), Model: a.spec.Model.Key,
 			ExpertiseKey: a.spec.ExpertiseKey, ExpertiseName: a.spec.ExpertiseName,
 			SystemPrompt: a.spec.Prompt.System, UserPrompt: a.spec.Prompt.User,
 			AttemptLog: []enricher.Attempt{}, ValidationErrors: []string{},
@@ -114,11 +101,11 @@ func (a *callActor) Receive(c actor.Context) {
 }
 
 // ask sends the conversation so far to the provider actor.
-func (a *callActor) ask(c actor.Context) {
+func (a *expertiseActor) ask(c actor.Context) {
 	a.attempt++
 	a.nextID++
 	hints := a.spec.Hints
-	hints.CallKind, hints.ModelKey, hints.Attempt = a.spec.Kind, a.spec.Model.Key, a.attempt
+	hints.CallKind, hints.ModelKey, hints.Attempt = string(a.spec.Kind), a.spec.Model.Key, a.attempt
 	req := &llm.Request{
 		Model: a.spec.Model.UpstreamModel, System: a.spec.Prompt.System,
 		Messages: append([]llm.Message(nil), a.messages...), Schema: a.spec.Schema, SchemaName: a.spec.SchemaName,
@@ -129,7 +116,7 @@ func (a *callActor) ask(c actor.Context) {
 }
 
 // answered handles the provider's final answer for the current attempt.
-func (a *callActor) answered(c actor.Context, m *providerResult) {
+func (a *expertiseActor) answered(c actor.Context, m *providerResult) {
 	if m.Err != nil {
 		code := errorCode(m.Err)
 		if code == enricher.CodeCancelled {
@@ -181,7 +168,7 @@ func (a *callActor) answered(c actor.Context, m *providerResult) {
 	a.ask(c)
 }
 
-func (a *callActor) finish(c actor.Context, ok bool, out any, code, msg string) {
+func (a *expertiseActor) finish(c actor.Context, ok bool, out any, code, msg string) {
 	a.call.Success = ok
 	a.call.ProcessingTimeMS = a.spec.Now().Sub(a.started).Milliseconds()
 	if a.problems != nil && !ok {
@@ -218,7 +205,7 @@ func errorText(err error) string {
 	return err.Error()
 }
 
-func (a *callActor) observer() Observer {
+func (a *expertiseActor) observer() Observer {
 	if a.spec.Observer == nil {
 		return nopObserver{}
 	}

@@ -419,16 +419,24 @@ func (db *DB) RecordsOfOpenEntities(org, job string) ([]*enricher.Record, error)
 				ids = append(ids, string(rest[5:]))
 			}
 		}
-		for _, id := range ids {
-			var r recordRow
-			if err := getJSON(txn, keyRecord(org, id), "record", &r); err != nil {
-				return err
-			}
-			out = append(out, r.record())
-		}
-		return nil
+		var err error
+		out, err = readRecords(txn, org, ids)
+		return err
 	})
 	return out, err
+}
+
+// readRecords reads the records of org with the given ids, in that order.
+func readRecords(txn *badger.Txn, org string, ids []string) ([]*enricher.Record, error) {
+	out := make([]*enricher.Record, 0, len(ids))
+	for _, id := range ids {
+		var r recordRow
+		if err := getJSON(txn, keyRecord(org, id), "record", &r); err != nil {
+			return nil, err
+		}
+		out = append(out, r.record())
+	}
+	return out, nil
 }
 
 // RecordsOfJob returns every record written by job (recovery).
@@ -442,14 +450,9 @@ func (db *DB) RecordsOfJob(org, job string) ([]*enricher.Record, error) {
 		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 			ids = append(ids, string(it.Item().Key()[len(prefix):]))
 		}
-		for _, id := range ids {
-			var r recordRow
-			if err := getJSON(txn, keyRecord(org, id), "record", &r); err != nil {
-				return err
-			}
-			out = append(out, r.record())
-		}
-		return nil
+		var err error
+		out, err = readRecords(txn, org, ids)
+		return err
 	})
 	return out, err
 }

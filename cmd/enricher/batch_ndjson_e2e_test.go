@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -34,25 +33,7 @@ func companies(n int) []string {
 // plain reader, so the client streams it with chunked transfer encoding.
 func (c *client) postNDJSON(path string, body io.Reader, headers ...string) response {
 	c.ts.t.Helper()
-	req, err := http.NewRequest("POST", c.ts.base+path, body)
-	require.NoError(c.ts.t, err)
-	req.Header.Set("Content-Type", "application/x-ndjson")
-	if c.header != "" {
-		req.Header.Set(c.header, c.value)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(c.ts.t, err)
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	require.NoError(c.ts.t, err)
-	out := response{status: res.StatusCode, header: res.Header, raw: raw}
-	if len(raw) > 0 && raw[0] == '{' {
-		require.NoError(c.ts.t, json.Unmarshal(raw, &out.body), string(raw))
-	}
-	return out
+	return c.do("POST", path, body, append([]string{"Content-Type", "application/x-ndjson"}, headers...)...)
 }
 
 // onlyReader hides every method but Read, so net/http cannot learn the length.

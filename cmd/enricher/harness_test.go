@@ -138,7 +138,8 @@ func (r response) get(path string) any {
 	return cur
 }
 
-// do sends body (marshalled unless it is a string or []byte) and decodes the JSON answer.
+// do sends body (marshalled unless it is a string, []byte or io.Reader; a reader other than
+// *strings.Reader or *bytes.Reader goes out chunked) and decodes the JSON answer.
 func (c *client) do(method, path string, body any, headers ...string) response {
 	c.ts.t.Helper()
 	var rd io.Reader
@@ -148,6 +149,8 @@ func (c *client) do(method, path string, body any, headers ...string) response {
 		rd = strings.NewReader(b)
 	case []byte:
 		rd = bytes.NewReader(b)
+	case io.Reader:
+		rd = b
 	default:
 		enc, err := json.Marshal(b)
 		require.NoError(c.ts.t, err)

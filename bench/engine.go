@@ -74,7 +74,10 @@ func zeroLatency() map[string]sim.Profile {
 // with syncWrites).
 func engineRun(strategy enricher.Strategy, models []string, n, conc int, syncWrites bool) (Row, error) {
 	calls := &callCounter{}
-	eng, db, stop, err := simEngine(actors.Config{MaxJobs: conc * 2, MaxJobsPerOrg: conc * 2, ProviderConcurrency: 64, Observer: calls},
+	// The provider's admission bound is sized to the jobs in flight (up to 4 domains × 3 models
+	// plus classification and arbitration each): this measures the engine's cost, not admission.
+	eng, db, stop, err := simEngine(actors.Config{MaxJobs: conc * 2, MaxJobsPerOrg: conc * 2, ProviderConcurrency: 64,
+		ProviderQueue: conc * 2 * 16, Observer: calls},
 		zeroLatency(), syncWrites)
 	if err != nil {
 		return nil, err

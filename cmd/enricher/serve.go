@@ -120,7 +120,7 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	}
 	m.engine, err = actors.New(actors.Config{
 		MaxJobs: cfg.MaxJobs, MaxJobsPerOrg: cfg.MaxJobsPerOrg, MaxAttempts: cfg.MaxValidationRetr + 1,
-		MaxOutputTokens: cfg.LLMMaxOutputTok, LLMTimeout: cfg.LLMTimeout, ProviderConcurrency: cfg.ProviderConc,
+		MaxOutputTokens: cfg.LLMMaxOutputTok, LLMTimeout: cfg.LLMTimeout, ProviderConcurrency: cfg.ProviderConc, ProviderFixed: !cfg.ProviderAdaptive,
 		ProviderQueue: cfg.ProviderQueue, Retry: llm.RetryPolicy{Retries: retriesSetting(cfg.LLMRetries), MaxTotalWait: cfg.RetryMaxWait},
 		PauseTimeout: cfg.PauseTimeout, ClassifyMaxChars: cfg.ClassifyMaxChars, SSEBuffer: cfg.SSEBuffer,
 		SSEMaxSubscribers: cfg.SSEMaxSubscribers, EventMaxBytes: cfg.EventMaxBytes, JobEventsMaxBytes: cfg.JobEventsMaxBytes,

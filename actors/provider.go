@@ -29,7 +29,8 @@ type ProviderConfig struct {
 
 // providerActor serialises access to one provider: at most its limiter's limit of calls in
 // flight (adaptive between 1 and Concurrency, limiter.go), a FIFO
-// queue of waiting calls, a cool-down after a Retry-After, and transport retries with backoff
+// queue of waiting calls, a cool-down after a Retry-After or an answer reporting no requests
+// left in the account's window (llm.RateLimit), and transport retries with backoff
 // (llm.RetryPolicy). It never refuses a call: the queue is bounded before calls are made, by
 // the provider's gate (gate.go: batches start entities only within provider_queue, admission
 // refuses new jobs past it), and a waiting call leaves when its caller's ctx ends. HTTP calls
@@ -194,6 +195,11 @@ func (a *providerActor) finish(c actor.Context, m *tryDone) {
 	call := m.call
 	elapsed := a.now().Sub(call.start)
 	if m.err == nil {
+		if rl := m.resp.RateLimit; rl != nil && rl.RemainingRequests == 0 && rl.Reset > 0 {
+			// the account's budget is spent: start nothing until it refills, rather than
+			// collect a 429 for every call started meanwhile
+			a.coolUntil = later(a.coolUntil, a.now().Add(min(rl.Reset, a.cfg.Retry.MaxRetryAfter)))
+		}
 		c.Send(call.ReplyTo, &providerResult{ID: call.ID, Resp: m.resp, Tries: call.tries, Elapsed: elapsed})
 		return
 	}

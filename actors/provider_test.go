@@ -112,3 +112,21 @@ func TestProviderLimitBoundsInflight(t *testing.T) {
 	require.Zero(t, s.run(t, 2))
 	require.Equal(t, 1, s.fake.max())
 }
+
+func TestProviderWaitsWhenBudgetSpent(t *testing.T) {
+	s := setupProvider(t, 8, false)
+	var firstDone, secondStart atomic.Int64
+	s.fake.CompleteFunc = func(_ context.Context, _ *llm.Request, n int) (*llm.Response, error) {
+		if n == 1 {
+			defer func() { firstDone.Store(time.Now().UnixNano()) }()
+			return &llm.Response{Text: "{}", RateLimit: &llm.RateLimit{RemainingRequests: 0, Reset: 300 * time.Millisecond}}, nil
+		}
+		secondStart.Store(time.Now().UnixNano())
+		return &llm.Response{Text: "{}"}, nil
+	}
+	require.Zero(t, s.run(t, 1))
+	require.Zero(t, s.run(t, 1))
+	// a lower bound, not a speed: the second call may not start before the budget refills
+	require.GreaterOrEqual(t, time.Duration(secondStart.Load()-firstDone.Load()), 300*time.Millisecond)
+	require.Equal(t, 8, s.limit(), "a spent budget is a pause, not overload")
+}

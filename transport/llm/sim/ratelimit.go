@@ -12,7 +12,8 @@ import (
 // is one account with a fixed window: the first WindowMS (default 60 s) from the first request,
 // then the next window, and so on. A request past the budget of its window is refused at once
 // with 429 and a Retry-After of the time left in the window, as vendors refuse; refused
-// requests do not count. Safe for concurrent use (one mutex; the critical section is a few
+// requests do not count. Admitted requests report the budget left (llm.RateLimit), as the
+// vendors' x-ratelimit-remaining-requests / anthropic-ratelimit-requests-remaining do. Safe for concurrent use (one mutex; the critical section is a few
 // arithmetic operations).
 type accounts struct {
 	now func() time.Time
@@ -41,11 +42,12 @@ func windowOf(prof Profile) time.Duration {
 	return time.Minute
 }
 
-// admit counts one request of model against its budget, or returns the 429 that refuses it.
-// Profiles without RPM are never limited.
-func (a *accounts) admit(model string, prof Profile) error {
+// admit counts one request of model against its budget and returns the budget left (as the
+// vendors' rate-limit headers report it), or returns the 429 that refuses it. Profiles
+// without RPM are never limited and report nothing.
+func (a *accounts) admit(model string, prof Profile) (*llm.RateLimit, error) {
 	if prof.RPM <= 0 {
-		return nil
+		return nil, nil
 	}
 	length := windowOf(prof)
 	now := a.now()
@@ -62,8 +64,8 @@ func (a *accounts) admit(model string, prof Profile) error {
 	}
 	if w.used < prof.RPM {
 		w.used++
-		return nil
+		return &llm.RateLimit{RemainingRequests: prof.RPM - w.used, Reset: w.start.Add(length).Sub(now)}, nil
 	}
-	return &llm.Error{Kind: llm.KindRateLimited, Status: 429, RetryAfter: w.start.Add(length).Sub(now),
+	return nil, &llm.Error{Kind: llm.KindRateLimited, Status: 429, RetryAfter: w.start.Add(length).Sub(now),
 		Message: fmt.Sprintf("sim: rate limit of %d requests per %s reached", prof.RPM, length)}
 }

@@ -152,7 +152,8 @@ func (p *Provider) Complete(ctx context.Context, req *llm.Request) (*llm.Respons
 	if !ok {
 		return nil, &llm.Error{Kind: llm.KindBadRequest, Status: 400, Message: fmt.Sprintf("unknown sim model %q", req.Model)}
 	}
-	if err := p.accounts.admit(req.Model, prof); err != nil {
+	budget, err := p.accounts.admit(req.Model, prof)
+	if err != nil {
 		return nil, err
 	}
 	c, err := p.newCall(req)
@@ -187,6 +188,7 @@ func (p *Provider) Complete(ctx context.Context, req *llm.Request) (*llm.Respons
 		Text:       text,
 		Usage:      llm.Usage{InputTokens: tokens(promptBytes(req)), OutputTokens: out},
 		StopReason: stop,
+		RateLimit:  budget,
 	}, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +24,10 @@ type Config struct {
 	MaxAttempts         int           // answers per call (max_validation_retries + 1); default 6
 	MaxOutputTokens     int           // per call; default 8192
 	LLMTimeout          time.Duration // one provider try; default 120s
-	ProviderConcurrency int           // calls in flight per provider without its own cap; default 8
+	ProviderConcurrency int           // ceiling of calls in flight per provider without its own cap; default 8
+	// ProviderFixed turns the adaptive limit off (provider_adaptive=false): every provider
+	// keeps its ceiling of calls in flight. Default false: limits adapt (limiter.go).
+	ProviderFixed bool
 	// ProviderQueue bounds the calls of one provider that running work holds (waiting or in
 	// flight): batches start entities only within it, and new jobs are refused (429) while it
 	// is reached. Default 1000.
@@ -180,7 +185,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		}
 		st := &ProviderStats{}
 		e.stats[name] = st
-		pc := ProviderConfig{Name: name, Concurrency: conc, Retry: cfg.Retry, Timeout: cfg.LLMTimeout,
+		pc := ProviderConfig{Name: name, Concurrency: conc, Fixed: cfg.ProviderFixed, Retry: cfg.Retry, Timeout: cfg.LLMTimeout,
 			OnRetry: cfg.OnRetry, Observer: cfg.Observer}
 		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, time.Now, st)))
 	}
@@ -322,6 +327,24 @@ func (e *Engine) ProviderLoad(provider string) ProviderLoad {
 		l.Held, l.MaxHeld = int(g.used.Load()), int(g.maxUsed.Load())
 	}
 	return l
+}
+
+// ProviderLimit is one provider's adaptive limit of calls in flight: Limit now, Min the lowest
+// so far, Ceiling the most it may reach (provider_concurrency).
+type ProviderLimit struct {
+	Name                string
+	Limit, Min, Ceiling int
+}
+
+// ProviderLimits returns the limits of every provider, sorted by name. Reading them never
+// waits on an actor.
+func (e *Engine) ProviderLimits() []ProviderLimit {
+	out := make([]ProviderLimit, 0, len(e.stats))
+	for name, st := range e.stats {
+		out = append(out, ProviderLimit{Name: name, Limit: int(st.limit.Load()), Min: int(st.minLimit.Load()), Ceiling: int(st.ceiling.Load())})
+	}
+	slices.SortFunc(out, func(a, b ProviderLimit) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // ProviderMaxInflight returns the most calls provider ever had in flight (tests, metrics).

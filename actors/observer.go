@@ -13,6 +13,9 @@ type Observer interface {
 	ValidationRetry(model string)
 	// ProviderLoad is a provider's calls in flight and waiting, after a change.
 	ProviderLoad(provider string, inflight, queued int)
+	// ProviderLimit is a provider's adaptive limit of calls in flight and its ceiling, at
+	// start and after every change.
+	ProviderLimit(provider string, limit, ceiling int)
 	// JobStarted and JobFinished bracket a job's actor; status is "" when it stopped without
 	// ending (shutdown), else the terminal status.
 	JobStarted(jobType string)
@@ -29,6 +32,7 @@ func (nopObserver) LLMCall(string, string, string, time.Duration) {}
 func (nopObserver) LLMUsage(string, int, int, float64)            {}
 func (nopObserver) ValidationRetry(string)                        {}
 func (nopObserver) ProviderLoad(string, int, int)                 {}
+func (nopObserver) ProviderLimit(string, int, int)                {}
 func (nopObserver) JobStarted(string)                             {}
 func (nopObserver) JobFinished(string, string)                    {}
 func (nopObserver) StreamCatchUp()                                {}

@@ -17,15 +17,20 @@ import (
 // ProviderConfig sets one provider actor's limits.
 type ProviderConfig struct {
 	Name        string
-	Concurrency int // calls in flight; default 8
-	Retry       llm.RetryPolicy
-	Timeout     time.Duration // one try; default 120s
-	OnRetry     func(provider string, try int, delay time.Duration)
-	Observer    Observer // default: none
+	Concurrency int // the ceiling of calls in flight; default 8
+	// Fixed turns adaptation off: the limit stays at Concurrency (limiter.go). Default false:
+	// the limit adapts between 1 and Concurrency.
+	Fixed    bool
+	Retry    llm.RetryPolicy
+	Timeout  time.Duration // one try; default 120s
+	OnRetry  func(provider string, try int, delay time.Duration)
+	Observer Observer // default: none
 }
 
-// providerActor serialises access to one provider: at most Concurrency calls in flight, a FIFO
-// queue of waiting calls, a cool-down after a Retry-After, and transport retries with backoff
+// providerActor serialises access to one provider: at most its limiter's limit of calls in
+// flight (adaptive between 1 and Concurrency, limiter.go), a FIFO
+// queue of waiting calls, a cool-down after a Retry-After or an answer reporting no requests
+// left in the account's window (llm.RateLimit), and transport retries with backoff
 // (llm.RetryPolicy). It never refuses a call: the queue is bounded before calls are made, by
 // the provider's gate (gate.go: batches start entities only within provider_queue, admission
 // refuses new jobs past it), and a waiting call leaves when its caller's ctx ends. HTTP calls
@@ -41,6 +46,7 @@ type providerActor struct {
 	waking    bool
 	timers    *scheduler.TimerScheduler
 	stats     *ProviderStats
+	limiter   *limiter
 }
 
 // ProviderStats are counters a provider actor keeps for tests and metrics. Read them only
@@ -49,6 +55,9 @@ type ProviderStats struct {
 	maxInflight atomic.Int64
 	queued      atomic.Int64 // calls waiting now
 	maxQueued   atomic.Int64 // most calls ever waiting
+	limit       atomic.Int64 // the limiter's limit now
+	minLimit    atomic.Int64 // the lowest limit so far
+	ceiling     atomic.Int64 // the limiter's ceiling (provider_concurrency)
 }
 
 // newProviderActor returns the producer of a provider actor. now must be the real clock: it
@@ -64,13 +73,19 @@ func newProviderActor(cfg ProviderConfig, p llm.Provider, now func() time.Time, 
 		cfg.Observer = nopObserver{}
 	}
 	cfg.Retry = cfg.Retry.WithDefaults()
-	return func() actor.Actor { return &providerActor{cfg: cfg, provider: p, now: now, stats: stats} }
+	stats.limit.Store(int64(cfg.Concurrency))
+	stats.minLimit.Store(int64(cfg.Concurrency))
+	stats.ceiling.Store(int64(cfg.Concurrency))
+	return func() actor.Actor {
+		return &providerActor{cfg: cfg, provider: p, now: now, stats: stats, limiter: newLimiter(cfg.Concurrency, !cfg.Fixed)}
+	}
 }
 
 func (a *providerActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.timers = scheduler.NewTimerScheduler(c.ActorSystem().Root)
+		a.cfg.Observer.ProviderLimit(a.cfg.Name, a.limiter.Limit(), a.limiter.Ceiling())
 	case *providerCall:
 		a.queue = append(a.queue, m)
 		a.pump(c)
@@ -85,6 +100,7 @@ func (a *providerActor) Receive(c actor.Context) {
 			model = h.ModelKey
 		}
 		a.cfg.Observer.LLMCall(a.cfg.Name, model, outcome, a.now().Sub(m.call.start))
+		a.observe(m)
 		a.finish(c, m)
 		a.pump(c)
 	case *requeue:
@@ -106,7 +122,7 @@ func (a *providerActor) pump(c actor.Context) {
 		}
 		a.cfg.Observer.ProviderLoad(a.cfg.Name, a.inflight, len(a.queue))
 	}()
-	for a.inflight < a.cfg.Concurrency && len(a.queue) > 0 {
+	for a.inflight < a.limiter.Limit() && len(a.queue) > 0 {
 		if wait := a.coolUntil.Sub(a.now()); wait > 0 {
 			if !a.waking {
 				a.waking = true
@@ -155,11 +171,35 @@ func (a *providerActor) pump(c actor.Context) {
 	}
 }
 
+// observe feeds a finished try to the limiter and publishes a changed limit. A caller that
+// gave up (its ctx ended) says nothing about the provider.
+func (a *providerActor) observe(m *tryDone) {
+	if m.err != nil && m.call.Ctx.Err() != nil {
+		return
+	}
+	before := a.limiter.Limit()
+	a.limiter.Observe(m.call.start, a.now(), m.err)
+	limit := a.limiter.Limit()
+	if limit == before {
+		return
+	}
+	a.stats.limit.Store(int64(limit))
+	if int64(limit) < a.stats.minLimit.Load() {
+		a.stats.minLimit.Store(int64(limit))
+	}
+	a.cfg.Observer.ProviderLimit(a.cfg.Name, limit, a.limiter.Ceiling())
+}
+
 // finish answers a finished try, or schedules its retry.
 func (a *providerActor) finish(c actor.Context, m *tryDone) {
 	call := m.call
 	elapsed := a.now().Sub(call.start)
 	if m.err == nil {
+		if rl := m.resp.RateLimit; rl != nil && rl.RemainingRequests == 0 && rl.Reset > 0 {
+			// the account's budget is spent: start nothing until it refills, rather than
+			// collect a 429 for every call started meanwhile
+			a.coolUntil = later(a.coolUntil, a.now().Add(min(rl.Reset, a.cfg.Retry.MaxRetryAfter)))
+		}
 		c.Send(call.ReplyTo, &providerResult{ID: call.ID, Resp: m.resp, Tries: call.tries, Elapsed: elapsed})
 		return
 	}

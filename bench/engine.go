@@ -214,6 +214,7 @@ func (c *callCounter) LLMCall(string, string, string, time.Duration) { c.n.Add(1
 func (c *callCounter) LLMUsage(string, int, int, float64)            {}
 func (c *callCounter) ValidationRetry(string)                        {}
 func (c *callCounter) ProviderLoad(string, int, int)                 {}
+func (c *callCounter) ProviderLimit(string, int, int)                {}
 func (c *callCounter) JobStarted(string)                             {}
 func (c *callCounter) JobFinished(string, string)                    {}
 func (c *callCounter) StreamCatchUp()                                {}

@@ -36,6 +36,7 @@ var scenarios = []scenario{
 	{"auth", runAuth},
 	{"big-bodies", runBigBodies},
 	{"overload", runOverload},
+	{"rate-limited", runRateLimited},
 }
 
 func main() {

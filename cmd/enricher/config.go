@@ -47,6 +47,7 @@ type Config struct {
 	LLMTimeout        time.Duration
 	LLMMaxOutputTok   int
 	ProviderConc      int
+	ProviderAdaptive  bool
 	ProviderQueue     int
 	MinFreeDiskMB     int
 	PauseTimeout      time.Duration
@@ -111,7 +112,8 @@ func (c *Config) settings() []setting {
 		{"retry_max_wait", "cap on the total backoff wait of one provider call's retries (0: no cap)", "2m", &c.RetryMaxWait},
 		{"llm_timeout", "timeout of one provider call", "120s", &c.LLMTimeout},
 		{"llm_max_output_tokens", "answer token cap of one provider call", "8192", &c.LLMMaxOutputTok},
-		{"provider_concurrency", "calls in flight per provider", "8", &c.ProviderConc},
+		{"provider_concurrency", "ceiling of calls in flight per provider (the limit adapts below it)", "8", &c.ProviderConc},
+		{"provider_adaptive", "adapt each provider's limit of calls in flight (AIMD: grow on successes, halve on 429, overload and timeouts); false keeps it at provider_concurrency", "true", &c.ProviderAdaptive},
 		{"provider_queue", "calls per provider that running work may hold (waiting or in flight); batches wait for room within it and new jobs get 429 past it", "1000", &c.ProviderQueue},
 		{"min_free_disk_mb", "free MiB the data dir's filesystem must keep: the server refuses to start below it; running, it refuses writes with 507 and holds job writes until space is back above it plus 10 % (0: off; else at least 384)", "1024", &c.MinFreeDiskMB},
 		{"pause_timeout", "how long a paused job waits for continue or cancel", "300s", &c.PauseTimeout},

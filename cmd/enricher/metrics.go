@@ -30,6 +30,7 @@ type metrics struct {
 	inflight       *prometheus.GaugeVec
 	queued         *prometheus.GaugeVec
 	queuedPeak     *prometheus.GaugeVec
+	limit          *prometheus.GaugeVec
 	peaks          sync.Map // provider -> *atomic.Int64, the most calls seen waiting
 	sseSubscribers prometheus.Gauge
 	sseDisconnects *prometheus.CounterVec
@@ -52,12 +53,13 @@ func newMetrics() *metrics {
 	m.llmRetries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "enricher_llm_validation_retries_total", Help: "Answers that failed validation and were asked again, by model."}, []string{"model"})
 	m.inflight = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_inflight", Help: "Provider calls in flight."}, []string{"provider"})
 	m.queued = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_queued", Help: "Provider calls waiting."}, []string{"provider"})
+	m.limit = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_limit", Help: "Provider calls allowed in flight now: adapts between 1 and provider_concurrency."}, []string{"provider"})
 	m.queuedPeak = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_queued_peak", Help: "Most provider calls ever waiting at once since start (bounded by provider_queue)."}, []string{"provider"})
 	m.sseSubscribers = prometheus.NewGauge(prometheus.GaugeOpts{Name: "enricher_sse_subscribers", Help: "Open event streams."})
 	m.sseDisconnects = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "enricher_sse_disconnects_total", Help: "Ended event streams by reason."}, []string{"reason"})
 	m.sseCatchUps = prometheus.NewCounter(prometheus.CounterOpts{Name: "enricher_sse_catchups_total", Help: "Times a slow event stream's buffer filled and it caught up from the stored log (the stream stays open)."})
 	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.jobsActive, m.jobsTotal, m.llmCalls, m.llmDuration,
-		m.llmTokens, m.llmCost, m.llmRetries, m.inflight, m.queued, m.queuedPeak, m.sseSubscribers, m.sseDisconnects, m.sseCatchUps} {
+		m.llmTokens, m.llmCost, m.llmRetries, m.inflight, m.queued, m.queuedPeak, m.limit, m.sseSubscribers, m.sseDisconnects, m.sseCatchUps} {
 		f(c)
 	}
 	return m
@@ -89,6 +91,9 @@ func (m *metrics) LLMUsage(model string, in, out int, cost float64) {
 	m.llmCost.WithLabelValues(model).Add(cost)
 }
 func (m *metrics) ValidationRetry(model string) { m.llmRetries.WithLabelValues(model).Inc() }
+func (m *metrics) ProviderLimit(provider string, limit, _ int) {
+	m.limit.WithLabelValues(provider).Set(float64(limit))
+}
 func (m *metrics) ProviderLoad(provider string, inflight, queued int) {
 	m.inflight.WithLabelValues(provider).Set(float64(inflight))
 	m.queued.WithLabelValues(provider).Set(float64(queued))

@@ -27,6 +27,7 @@ func TestMetrics(t *testing.T) {
 		`enricher_llm_calls_total{model="sim::fast",outcome="success",provider="sim"}`,
 		`enricher_llm_tokens_total{direction="input",model="sim::fast"}`,
 		`enricher_sse_disconnects_total{reason="completed"} 1`,
+		`enricher_provider_limit{provider="sim"} 8`,
 		"go_goroutines", "process_resident_memory_bytes",
 	} {
 		require.Contains(t, body, want)

@@ -33,7 +33,7 @@ func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[stri
 			profiles := map[string]sim.Profile{}
 			for name, sp := range cat.SimProfiles() {
 				profiles[name] = sim.Profile{BaseLatencyMS: sp.BaseLatencyMS, MSPerOutputToken: sp.MSPerOutputToken,
-					Jitter: sp.Jitter, TimeoutMS: sp.TimeoutMS, Faults: sp.Faults}
+					Jitter: sp.Jitter, TimeoutMS: sp.TimeoutMS, Faults: sp.Faults, RPM: sp.RPM, WindowMS: sp.WindowMS}
 			}
 			impl = sim.New(sim.Config{Seed: seed, Profiles: profiles})
 		case "anthropic":
@@ -62,6 +62,16 @@ func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[stri
 
 // engineAPI adapts actors.Engine to the front end's Engine interface.
 type engineAPI struct{ *actors.Engine }
+
+// ProviderLimits reports the providers' adaptive limits of calls in flight.
+func (e engineAPI) ProviderLimits() []api.ProviderLimit {
+	limits := e.Engine.ProviderLimits()
+	out := make([]api.ProviderLimit, len(limits))
+	for i, l := range limits {
+		out[i] = api.ProviderLimit{Name: l.Name, Limit: l.Limit, Ceiling: l.Ceiling}
+	}
+	return out
+}
 
 // Start starts a job, storing bind (an Idempotency-Key) with it.
 func (e engineAPI) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec, bind *enricher.IdempotencyBinding) (*enricher.Job, error) {

@@ -164,4 +164,13 @@ func TestOptions(t *testing.T) {
 	first := models[0].(map[string]any)
 	require.Equal(t, "anthropic::claude-sonnet-4-5-20250514", first["key"])
 	require.Equal(t, "no_api_key", first["unavailable_reason"])
+	var sim map[string]any
+	for _, p := range o.get("providers").([]any) {
+		if p.(map[string]any)["name"] == "sim" {
+			sim = p.(map[string]any)
+		}
+	}
+	require.NotNil(t, sim, "every provider reports its limit")
+	require.EqualValues(t, 8, sim["limit"], "an idle provider is at its ceiling")
+	require.EqualValues(t, 8, sim["ceiling"])
 }

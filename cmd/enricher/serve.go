@@ -120,7 +120,7 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	}
 	m.engine, err = actors.New(actors.Config{
 		MaxJobs: cfg.MaxJobs, MaxJobsPerOrg: cfg.MaxJobsPerOrg, MaxAttempts: cfg.MaxValidationRetr + 1,
-		MaxOutputTokens: cfg.LLMMaxOutputTok, LLMTimeout: cfg.LLMTimeout, ProviderConcurrency: cfg.ProviderConc,
+		MaxOutputTokens: cfg.LLMMaxOutputTok, LLMTimeout: cfg.LLMTimeout, ProviderConcurrency: cfg.ProviderConc, ProviderFixed: !cfg.ProviderAdaptive,
 		ProviderQueue: cfg.ProviderQueue, Retry: llm.RetryPolicy{Retries: retriesSetting(cfg.LLMRetries), MaxTotalWait: cfg.RetryMaxWait},
 		PauseTimeout: cfg.PauseTimeout, ClassifyMaxChars: cfg.ClassifyMaxChars, SSEBuffer: cfg.SSEBuffer,
 		SSEMaxSubscribers: cfg.SSEMaxSubscribers, EventMaxBytes: cfg.EventMaxBytes, JobEventsMaxBytes: cfg.JobEventsMaxBytes,
@@ -157,8 +157,8 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 		IdempotencyTTL: cfg.IdempotencyTTL, Version: version, Logger: log, NowFunc: env.Now,
 	}, api.Deps{Accounts: m.db, Keys: m.db, Schemas: m.db, Records: recordsAPI{m.db}, Jobs: m.db, Models: catalog, Health: m.db,
 		Engine: engineAPI{m.engine}, Idempotency: m.db, Results: resultsAPI{m.db}, JobRecords: m.db, Webhooks: m.db, URLGuard: webhooks,
-		Entities: m.db,
-		Metrics:  m.metrics, MetricsHandler: metricsOnMain,
+		Entities: m.db, Providers: engineAPI{m.engine},
+		Metrics: m.metrics, MetricsHandler: metricsOnMain,
 		Fetcher: fetcherAPI{fetch.New(fetch.Config{Timeout: cfg.FetchTimeout, MaxBytes: int64(cfg.FetchMaxBytes),
 			MaxEntities: cfg.MaxBatchEntities, AllowPrivate: cfg.FetchAllowPrivate})}})
 	if err != nil {

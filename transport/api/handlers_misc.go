@@ -46,8 +46,13 @@ func handleOptions(c *call) error {
 	for _, l := range enricher.SupportedLanguages() {
 		langs[l.Code] = l.Label
 	}
+	providers := []ProviderLimit{}
+	if c.s.deps.Providers != nil {
+		providers = append(providers, c.s.deps.Providers.ProviderLimits()...)
+	}
 	return c.ok(map[string]any{
-		"models": models, "available_models": available, "languages": langs,
+		"providers": providers,
+		"models":    models, "available_models": available, "languages": langs,
 		"strategies": strategies, "default_strategy": "single_pass",
 		"models_last_updated": enricher.NewTime(c.s.loaded), "limits": c.s.cfg.Limits,
 	})

@@ -135,6 +135,9 @@ type Deps struct {
 	Webhooks    WebhookStore   // signing secrets and deliveries
 	URLGuard    URLGuard       // checks webhook_url like batch fetch checks its URL
 	Entities    EntityStager
+	// Providers reports the providers' adaptive limits (optional: without it the options
+	// list no providers).
+	Providers ProviderLimits
 	// Metrics observes requests and streams (optional). MetricsHandler serves GET /metrics to
 	// admins on this listener (optional: nil when metrics have their own listener, then the
 	// route is 404 here).

@@ -83,6 +83,20 @@ type JobLister interface {
 	Jobs(org string, keep func(*enricher.Job) bool) ([]*enricher.Job, error)
 }
 
+// ProviderLimits reports each provider's adaptive limit of calls in flight (GET
+// /api/enrichment/options). Safe for concurrent use; it must not block.
+type ProviderLimits interface {
+	ProviderLimits() []ProviderLimit
+}
+
+// ProviderLimit is one provider's limit of calls in flight now and its ceiling
+// (provider_concurrency).
+type ProviderLimit struct {
+	Name    string `json:"name"`
+	Limit   int    `json:"limit"`
+	Ceiling int    `json:"ceiling"`
+}
+
 // Engine runs jobs (actors.Engine, through a small adapter in cmd).
 type Engine interface {
 	// Start admits, stores and starts a job; it returns once the job is stored. A non-nil bind

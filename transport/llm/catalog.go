@@ -33,6 +33,10 @@ type SimProfile struct {
 	Jitter           float64            `json:"jitter"`
 	TimeoutMS        int                `json:"timeout_ms"`
 	Faults           map[string]float64 `json:"faults"`
+	// RPM and WindowMS make the model a rate-limited account: at most RPM requests per
+	// WindowMS (default 60000); past it, 429 with Retry-After until the window ends.
+	RPM      int `json:"rpm"`
+	WindowMS int `json:"window_ms"`
 }
 
 // BuiltinSimProfiles returns the profiles of sim::fast, sim::realistic and sim::flaky.

@@ -83,6 +83,11 @@ func TestModelsFile(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, 5000, c.SimProfiles()["slow"].BaseLatencyMS)
 			}},
+		{name: "rate-limited sim model", file: `{"models": [{"key": "sim::limited", "sim": {"rpm": 600, "window_ms": 6000}}]}`,
+			test: func(t *testing.T, c *Catalog) {
+				require.Equal(t, 600, c.SimProfiles()["limited"].RPM)
+				require.Equal(t, 6000, c.SimProfiles()["limited"].WindowMS)
+			}},
 		{name: "tune flaky", file: `{"sim": {"sim::flaky": {"faults": {"rate_limited": 0.2}}}}`,
 			test: func(t *testing.T, c *Catalog) {
 				require.Equal(t, 0.2, c.SimProfiles()["flaky"].Faults["rate_limited"])

@@ -3,6 +3,7 @@ package llm
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
 // Request is one call to a model. Providers must not modify it.
@@ -58,6 +59,17 @@ type Response struct {
 	Text       string
 	Usage      Usage
 	StopReason string
+	// RateLimit is the vendor's report of the account's request budget sent with the answer;
+	// nil when it sent none.
+	RateLimit *RateLimit
+}
+
+// RateLimit is what a vendor reports of an account's request budget: the requests left in the
+// current window and the time until it refills. The provider actor starts no new call while
+// RemainingRequests is 0, until Reset has passed.
+type RateLimit struct {
+	RemainingRequests int
+	Reset             time.Duration
 }
 
 // Provider answers requests. Implementations are safe for concurrent use, honour ctx

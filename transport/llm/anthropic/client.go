@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -165,7 +166,25 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 		header := func(k string) string { return string(hresp.Header.Peek(k)) }
 		return nil, statusError(status, header, hresp.Body(), c.cfg.NowFunc())
 	}
-	return decode(hresp.Body(), req.Schema != nil, wrapped)
+	resp, err := decode(hresp.Body(), req.Schema != nil, wrapped)
+	if err == nil {
+		resp.RateLimit = rateLimit(func(k string) string { return string(hresp.Header.Peek(k)) }, c.cfg.NowFunc())
+	}
+	return resp, err
+}
+
+// rateLimit reads anthropic-ratelimit-requests-remaining and -reset (RFC 3339); nil unless
+// both are there, valid, and the reset is ahead of now.
+func rateLimit(header func(string) string, now time.Time) *llm.RateLimit {
+	n, err := strconv.Atoi(strings.TrimSpace(header("anthropic-ratelimit-requests-remaining")))
+	if err != nil || n < 0 {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(header("anthropic-ratelimit-requests-reset")))
+	if err != nil || !t.After(now) {
+		return nil
+	}
+	return &llm.RateLimit{RemainingRequests: n, Reset: t.Sub(now)}
 }
 
 // encode builds the request body; wrapped reports a non-object schema wrapped by toolSchema.

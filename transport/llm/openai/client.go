@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,7 +152,22 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 			return string(hresp.Header.Peek(name))
 		}, c.now())
 	}
-	return parseResponse(hresp.Body())
+	resp, err := parseResponse(hresp.Body())
+	if err == nil {
+		resp.RateLimit = rateLimit(func(name string) string { return string(hresp.Header.Peek(name)) })
+	}
+	return resp, err
+}
+
+// rateLimit reads x-ratelimit-remaining-requests and x-ratelimit-reset-requests; nil unless
+// both are there and valid.
+func rateLimit(h header) *llm.RateLimit {
+	n, err := strconv.Atoi(strings.TrimSpace(h("x-ratelimit-remaining-requests")))
+	reset := resetDuration(h("x-ratelimit-reset-requests"))
+	if err != nil || n < 0 || reset <= 0 {
+		return nil
+	}
+	return &llm.RateLimit{RemainingRequests: n, Reset: reset}
 }
 
 // schemaNamePattern is what OpenAI accepts as response_format.json_schema.name.

@@ -136,7 +136,13 @@ func TestCompleteSuccess(t *testing.T) {
 		wantText   string
 		wantCached int
 		wantStop   string
+		wantRate   *llm.RateLimit
 	}{
+		{name: "request budget reported", reply: llmtest.OpenAIReply{Headers: map[string]string{
+			"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1.5s"}},
+			wantText: `{"age":1,"name":"x"}`, wantStop: "stop", wantRate: &llm.RateLimit{RemainingRequests: 0, Reset: 1500 * time.Millisecond}},
+		{name: "half a budget header is none", reply: llmtest.OpenAIReply{Headers: map[string]string{"x-ratelimit-remaining-requests": "3"}},
+			wantText: `{"age":1,"name":"x"}`, wantStop: "stop"},
 		{name: "openai with cached tokens", reply: llmtest.OpenAIReply{CachedTokens: 10},
 			wantText: `{"age":1,"name":"x"}`, wantCached: 10, wantStop: "stop"},
 		{name: "deepseek cache hit", flavor: llmtest.OpenAIFlavorDeepSeek,
@@ -161,6 +167,7 @@ func TestCompleteSuccess(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.wantText, resp.Text)
 			require.Equal(t, tt.wantStop, resp.StopReason)
+			require.Equal(t, tt.wantRate, resp.RateLimit)
 			prompt := len(fake.Requests()[0].Body)/4 + 1
 			require.Equal(t, llm.Usage{InputTokens: prompt - tt.wantCached, OutputTokens: len(tt.wantText)/4 + 1,
 				CacheReadTokens: tt.wantCached}, resp.Usage)

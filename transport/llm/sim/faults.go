@@ -48,6 +48,11 @@ type Profile struct {
 	Jitter           float64            `json:"jitter"`
 	TimeoutMS        int                `json:"timeout_ms"`
 	Faults           map[string]float64 `json:"faults,omitempty"`
+	// RPM makes the model a rate-limited account: at most RPM requests per window of WindowMS
+	// (default 60000, a minute); past it a request is answered 429 with Retry-After until the
+	// window ends (ratelimit.go). 0: no limit.
+	RPM      int `json:"rpm,omitempty"`
+	WindowMS int `json:"window_ms,omitempty"`
 }
 
 // BuiltinProfiles returns a fresh copy of the profiles of the three built-in sim models, keyed

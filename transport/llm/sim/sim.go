@@ -66,10 +66,14 @@ type Config struct {
 	// Sleep waits d or until ctx is done, returning ctx.Err() in that case. Nil means a timer
 	// honouring ctx. Tests inject a recorder so that no test really sleeps.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock of the rate-limited models' windows (Profile.RPM). Nil means time.Now.
+	Now func() time.Time
 }
 
-// Provider is the sim provider. It is immutable after New and safe for concurrent use.
+// Provider is the sim provider. It is immutable after New, except the request windows of its
+// rate-limited models (their own mutex), and safe for concurrent use.
 type Provider struct {
+	accounts  *accounts
 	seed      int64
 	profiles  map[string]Profile
 	threshold uint64 // 100 × disagreement, rounded
@@ -81,7 +85,7 @@ var _ llm.Provider = (*Provider)(nil)
 // New returns a Provider for cfg, with the defaults of Config filled in. The profiles map is
 // copied, so later changes to cfg do not affect the provider.
 func New(cfg Config) *Provider {
-	p := &Provider{seed: cfg.Seed, sleep: cfg.Sleep, profiles: map[string]Profile{}}
+	p := &Provider{seed: cfg.Seed, sleep: cfg.Sleep, profiles: map[string]Profile{}, accounts: newAccounts(cfg.Now)}
 	profiles := cfg.Profiles
 	if profiles == nil {
 		profiles = BuiltinProfiles()
@@ -148,6 +152,10 @@ func (p *Provider) Complete(ctx context.Context, req *llm.Request) (*llm.Respons
 	if !ok {
 		return nil, &llm.Error{Kind: llm.KindBadRequest, Status: 400, Message: fmt.Sprintf("unknown sim model %q", req.Model)}
 	}
+	budget, err := p.accounts.admit(req.Model, prof)
+	if err != nil {
+		return nil, err
+	}
 	c, err := p.newCall(req)
 	if err != nil {
 		return nil, err
@@ -180,6 +188,7 @@ func (p *Provider) Complete(ctx context.Context, req *llm.Request) (*llm.Respons
 		Text:       text,
 		Usage:      llm.Usage{InputTokens: tokens(promptBytes(req)), OutputTokens: out},
 		StopReason: stop,
+		RateLimit:  budget,
 	}, nil
 }
 

@@ -119,6 +119,13 @@ func (c *Client) ListJobs(ctx context.Context, q JobQuery) (*JobList, error) {
 	return &out, c.do(ctx, request{method: "GET", path: "/api/llm/jobs", query: v}, &out)
 }
 
+// Report reads the model report of an enrichment job: per model calls, success rate, null rate,
+// agreement with the fused value and, for entities sent with _expected, accuracy per field.
+func (c *Client) Report(ctx context.Context, jobID string) (*enricher.JobReport, error) {
+	var out enricher.JobReport
+	return &out, c.do(ctx, request{method: "GET", path: "/api/llm/jobs/" + url.PathEscape(jobID) + "/report"}, &out)
+}
+
 // Cancel cancels a pending, running or paused job; a terminal job is a 409 *Error.
 func (c *Client) Cancel(ctx context.Context, id string) (*JobAction, error) {
 	var out JobAction
@@ -144,6 +151,9 @@ type RecordQuery struct {
 	Since, Until      time.Time
 	SortBy, SortOrder string
 	IncludeDeleted    bool
+	// MinConfidence keeps records whose every field reaches it, BelowConfidence those with a
+	// field below it (both 0..1; nil leaves the filter out).
+	MinConfidence, BelowConfidence *float64
 }
 
 func (q RecordQuery) values() url.Values {
@@ -169,6 +179,12 @@ func (q RecordQuery) values() url.Values {
 	set(v, "sort_order", q.SortOrder)
 	if q.IncludeDeleted {
 		v.Set("include_deleted", "true")
+	}
+	if q.MinConfidence != nil {
+		v.Set("min_confidence", strconv.FormatFloat(*q.MinConfidence, 'f', -1, 64))
+	}
+	if q.BelowConfidence != nil {
+		v.Set("below_confidence", strconv.FormatFloat(*q.BelowConfidence, 'f', -1, 64))
 	}
 	return v
 }

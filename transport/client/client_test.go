@@ -93,12 +93,12 @@ func TestRecordQuery(t *testing.T) {
 		io.WriteString(w, `{"records":[],"total":0,"page":2,"page_size":5,"total_pages":0}`)
 	}))
 	defer ts.Close()
-	ok := true
+	ok, sure := true, 0.75
 	page, err := client.New(ts.URL).ListRecords(context.Background(), client.RecordQuery{
 		Page: 2, PageSize: 5, Type: "enrichment", Success: &ok, JobID: "j1",
-		Since: time.Date(2026, 3, 16, 9, 30, 0, 0, time.UTC),
+		Since: time.Date(2026, 3, 16, 9, 30, 0, 0, time.UTC), MinConfidence: &sure,
 	})
 	require.NoError(t, err)
 	require.Equal(t, 2, page.Page)
-	require.Equal(t, "job_id=j1&page=2&page_size=5&since=2026-03-16T09%3A30%3A00.000Z&success=true&type=enrichment", query)
+	require.Equal(t, "job_id=j1&min_confidence=0.75&page=2&page_size=5&since=2026-03-16T09%3A30%3A00.000Z&success=true&type=enrichment", query)
 }

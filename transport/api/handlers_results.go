@@ -201,14 +201,8 @@ func (s *Server) batchItem(org string, e EntityEnd) (*resultItem, error) {
 		item.Status = resultFailed
 	}
 	item.Result = ev.FinalResult
-	if ev.FinalRecordID != nil {
-		rec, err := s.deps.Records.Record(org, *ev.FinalRecordID)
-		if err != nil && !enricher.IsKind(err, enricher.KindNotFound) {
-			return nil, err
-		}
-		if rec != nil {
-			item.fromRecord(rec)
-		}
+	if _, err := s.addRecord(org, item); err != nil {
+		return nil, err
 	}
 	return item, nil
 }
@@ -234,17 +228,31 @@ func (s *Server) singleItem(org string, job *enricher.Job) (*resultItem, error) 
 			item.ErrorMessage = o.FailedModels[0].ErrorMessage
 		}
 	}
-	if o.RecordID != nil {
-		rec, err := s.deps.Records.Record(org, *o.RecordID)
-		if err != nil && !enricher.IsKind(err, enricher.KindNotFound) {
-			return nil, err
-		}
-		if rec != nil {
-			item.EntityLabel = rec.EntityName
-			item.fromRecord(rec)
-		}
+	rec, err := s.addRecord(org, item)
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil {
+		item.EntityLabel = rec.EntityName
 	}
 	return item, nil
+}
+
+// addRecord reads the item's record, when it names one that still exists, and fills the
+// item's provenance (and its result when the item has none) from it.
+func (s *Server) addRecord(org string, item *resultItem) (*enricher.Record, error) {
+	if item.RecordID == nil {
+		return nil, nil
+	}
+	rec, err := s.deps.Records.Record(org, *item.RecordID)
+	if enricher.IsKind(err, enricher.KindNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	item.fromRecord(rec)
+	return rec, nil
 }
 
 func isNull(raw json.RawMessage) bool {

@@ -34,19 +34,6 @@ func errLowSpace() error {
 		"the server is low on disk space: writes are refused until space is freed on its data volume")
 }
 
-// CheckStartSpace is the start-up check Open makes before badger maps anything, for callers
-// that want it before they open other resources: an error when cfg.MinFreeBytes is set (and
-// the store is on disk) and the data directory's filesystem has less free space, or the
-// threshold is too small to protect badger. Nil otherwise. The message is one line, e.g.
-// "data dir ./data: only 300 MB free, min_free_disk_mb is 1024".
-func CheckStartSpace(cfg Config) error {
-	cfg = cfg.WithDefaults()
-	if cfg.InMemory || cfg.MinFreeBytes <= 0 {
-		return nil
-	}
-	return checkStartSpace(cfg)
-}
-
 // checkStartSpace refuses to open a store whose filesystem has less than minFree bytes free
 // (badger would die with SIGBUS writing into its memory-mapped files), or a threshold too small
 // to protect badger. dir may not exist yet: its nearest existing parent is measured.

@@ -78,9 +78,6 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	if !cfg.TrimValueLogs {
 		storeCfg.TrimInterval = -1
 	}
-	if err := storage.CheckStartSpace(storeCfg); err != nil { // a full disk: before anything opens
-		return nil, err
-	}
 	// built, not m: every failing return sets m to nil, and what was opened must still close.
 	built := &Main{cfg: cfg, log: log}
 	m = built

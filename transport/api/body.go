@@ -46,17 +46,20 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx) error {
 	if declared > int64(s.cfg.MaxBodyBytes) {
 		return tooLarge
 	}
-	body, err := io.ReadAll(io.LimitReader(ctx.RequestBodyStream(), int64(s.cfg.MaxBodyBytes)+1))
+	// Sized from the declared length (already checked against the cap), so a big body is read
+	// into one buffer instead of a chain of growing copies; it is not copied again.
+	buf := bytes.NewBuffer(make([]byte, 0, max(declared, 0)+bytes.MinRead))
+	_, err := buf.ReadFrom(io.LimitReader(ctx.RequestBodyStream(), int64(s.cfg.MaxBodyBytes)+1))
 	var netErr net.Error
 	switch {
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return timeoutError{}
 	case err != nil:
 		return enricher.Errorf(enricher.KindInvalid, "malformed HTTP request")
-	case len(body) > s.cfg.MaxBodyBytes:
+	case buf.Len() > s.cfg.MaxBodyBytes:
 		return tooLarge
 	}
-	ctx.Request.SetBody(body)
+	ctx.Request.SetBodyRaw(buf.Bytes())
 	return nil
 }
 

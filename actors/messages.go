@@ -47,7 +47,8 @@ type (
 		Held  callNeed
 	}
 	// toJob forwards Msg to the running job JobID; the job answers the original sender. When the
-	// job is not running the supervisor answers jobReply with a KindNotFound error.
+	// job is not running the supervisor answers jobReply with a KindNotFound error (nobody
+	// when the sender is not waiting: unsubscribe).
 	// Sender: the engine (a request). Reply: jobReply.
 	toJob struct {
 		JobID string
@@ -79,6 +80,26 @@ type (
 	// pauseExpired is the job's own timer: a paused job that was not continued in time is
 	// cancelled.
 	pauseExpired struct{}
+)
+
+// The journal's messages: a job, batch or schema job actor receives them for its journal
+// (journal.go) and passes them to journal.serve. Sender: the engine, through the supervisor's
+// toJob (Subscribe, and a Stream's rejoin and Close).
+type (
+	// subscribe registers a live subscriber. Reply: subscribed (or KindTooMany in Err; no Sub
+	// and the terminal seq in Final once the job ended).
+	subscribe struct{}
+	// rejoinLive gives Sub, which fell behind, a new lane. Reply: subscribed.
+	rejoinLive struct{ Sub *Subscription }
+	// unsubscribe frees Sub's place (a Stream closed). No reply.
+	unsubscribe struct{ Sub *Subscription }
+	// subscribed answers subscribe and rejoinLive.
+	subscribed struct {
+		Sub   *Subscription
+		Lane  *lane
+		Final int64
+		Err   error
+	}
 )
 
 // Messages from a model actor to its job. No replies.
@@ -268,18 +289,17 @@ func (*wake) IgnoreDeadLetterLogging()    {}
 
 // ---- persister ----
 
-// persist asks the persister to write one job's batch, then publish its events to the hub and
+// persist asks the persister to write one job's batch (group-committed with others), then
 // tell notify (if set) that everything up to seq upTo is stored. Sender: a job, batch or
-// schema job actor (emitEvent). Reply, to notify: persisted, or persistFailed.
+// schema job actor (its journal). Reply, to notify: persisted, or persistFailed.
 type persist struct {
 	batch  storage.Batch
-	events []Event
-	hub    *hub
 	notify *actor.PID
 	upTo   int64
 }
 
-// persisted tells a job that its events up to UpTo are stored and published.
+// persisted tells a job that its events up to upTo are stored; the job's journal publishes
+// them to its subscribers.
 type persisted struct{ upTo int64 }
 
 // persistFailed tells a job that a write failed; the job cannot go on.

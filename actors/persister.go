@@ -22,11 +22,12 @@ const persistRetry = 500 * time.Millisecond
 
 // persisterActor group-commits: while one write is in flight, requests accumulate and go out
 // together in the next one. It is the only writer of events, records and job snapshots of
-// running jobs, so a job's writes land in the order it sent them.
+// running jobs, so a job's writes land in the order it sent them. It only writes and answers
+// persisted: the job's journal publishes its events once told.
 //
 // A commit refused for low disk space (KindInsufficientStorage) fails nothing: the persister
 // holds it with everything sent after it and tries again every retry until space returns.
-// Nothing is published or acknowledged meanwhile, so jobs pause by themselves: a batch starts
+// Nothing is acknowledged (so nothing published) meanwhile, so jobs pause by themselves: a batch starts
 // no entity while a window of entity ends is unacknowledged, and a single job emits a bounded
 // number of events; what is held is bounded by the work admitted (max_jobs).
 type persisterActor struct {
@@ -89,9 +90,6 @@ func (p *persisterActor) Receive(c actor.Context) {
 					c.Send(r.notify, &persistFailed{err: m.err})
 				}
 				continue
-			}
-			if r.hub != nil {
-				r.hub.publish(r.events)
 			}
 			if r.notify != nil {
 				c.Send(r.notify, &persisted{upTo: r.upTo})

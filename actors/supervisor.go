@@ -77,7 +77,9 @@ func (s *supervisorActor) Receive(c actor.Context) {
 			c.RequestWithCustomSender(pid, m.Msg, c.Sender())
 			return
 		}
-		c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindNotFound, "job is not running")})
+		if c.Sender() != nil {
+			c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindNotFound, "job is not running")})
+		}
 	case *jobFinished:
 		// The supervisor stops the job, so its Terminated (a system message, handled before
 		// queued user messages) never overtakes this report.

@@ -124,7 +124,7 @@ func (b *batchActor) Receive(c actor.Context) {
 			for _, w := range b.waiters {
 				c.Send(w, &jobReply{Status: b.job.Status})
 			}
-			c.Send(c.Parent(), &jobFinished{JobID: b.job.ID, OrgID: b.job.OrganizationID, Status: b.job.Status})
+			c.Send(c.Parent(), &jobFinished{JobID: b.job.ID, OrgID: b.job.OrganizationID, Status: b.job.Status, Ended: true})
 		} else if n > 0 {
 			b.fill(c)
 		}

@@ -80,6 +80,10 @@ func newJobActor(in *jobInput) actor.Producer {
 func (a *jobActor) now() time.Time { return a.in.Cfg.Now() }
 
 func (a *jobActor) Receive(c actor.Context) {
+	if a.journal != nil && a.journal.ended() {
+		a.afterEnd(c)
+		return
+	}
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.start(c)
@@ -138,7 +142,7 @@ func (a *jobActor) Receive(c actor.Context) {
 			for _, w := range a.cancelWaiter {
 				c.Send(w, &jobReply{Status: a.job.Status})
 			}
-			c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID, Status: a.job.Status})
+			c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID, Status: a.job.Status, Ended: true})
 		}
 	case *persistFailed:
 		a.log.Error("job cannot store its events; stopping it", "job_id", a.job.ID, "err", m.err)

@@ -119,6 +119,9 @@ func (j *journal) stored(upTo int64) bool {
 	return ended
 }
 
+// ended reports whether the terminal event is stored and published.
+func (j *journal) ended() bool { return j.subs.ended == laneFinished }
+
 // serve answers the subscription messages (subscribe, rejoinLive, unsubscribe) sent to the
 // journal's actor; the actor passes them on from its Receive.
 func (j *journal) serve(c actor.Context, msg any) {

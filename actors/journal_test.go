@@ -345,3 +345,46 @@ func TestJournalUnsubscribesOnJobEnd(t *testing.T) {
 	_, _, err := s.Next(context.Background(), time.Second)
 	require.True(t, ErrStreamShutdown(err), "a stop while the engine stops ends the stream: %v", err)
 }
+
+// TestSubscribeAtTheJobsEnd: subscribers keep subscribing to jobs that end within a few
+// milliseconds, so some subscribe requests reach a job whose end is stored and whose stop is
+// on its way; each is answered (live, or with the terminal seq: no "job did not answer"
+// after the ask timeout), and a stream opened then reads the job to its terminal event.
+func TestSubscribeAtTheJobsEnd(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{SSEMaxSubscribers: 1000}, 0)
+	for range 20 {
+		job, err := b.engine.Start("org1", enricher.CreatedBy{}, spec("fake::a"))
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Go(func() {
+				for n := 0; ; n++ {
+					s, err := b.engine.Subscribe("org1", job.ID, 0)
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					if s.sub != nil && n%16 != 0 { // most only ask, and leave at once
+						s.Close()
+						continue
+					}
+					_, terminal, err := drainStream(s)
+					s.Close()
+					if err != nil || !terminal {
+						errs[i] = fmt.Errorf("stream ended without its terminal event: %v", err)
+						return
+					}
+					if s.sub == nil { // the job had ended: served from the log
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+	}
+}

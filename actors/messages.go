@@ -57,11 +57,14 @@ type (
 	// stopAdmitting makes every later reserve fail with 503 (shutdown).
 	// Sender: the engine (a request). Reply: true.
 	stopAdmitting struct{}
-	// jobFinished tells the supervisor a job's terminal event is stored.
+	// jobFinished tells the supervisor a job is done: its terminal event is stored (Ended),
+	// or it cannot store its events. An ended job answers what was queued for it before it
+	// stops (the supervisor poisons it); a failed one is stopped at once.
 	// Sender: a job, batch or schema job actor, to its parent. No reply.
 	jobFinished struct {
 		JobID, OrgID string
 		Status       enricher.JobStatus
+		Ended        bool
 	}
 )
 

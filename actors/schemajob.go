@@ -127,7 +127,7 @@ func (a *schemaJobActor) Receive(c actor.Context) {
 		}
 	case *persisted:
 		if a.journal.stored(m.upTo) {
-			c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID, Status: a.job.Status})
+			c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID, Status: a.job.Status, Ended: true})
 		}
 	case *persistFailed:
 		a.in.Log.Error("schema job cannot store its events", "job_id", a.job.ID, "err", m.err)

@@ -10,14 +10,6 @@ import (
 	"github.com/entity-enricher/enricher/storage"
 )
 
-// A job's journal is its event sequence as the job owns it: the job (or batch, or schema job)
-// actor numbers each event, applies the byte budgets, hands the encoded event to the persister
-// with the writes it depends on, and once the persister answers persisted it publishes the
-// event to its own subscribers. Subscribers register with the job actor by message
-// (subscribe, rejoinLive, unsubscribe in messages.go), so whoever addresses the job — the
-// engine through its supervisor on one machine, a cluster grain reference later — reaches its
-// stream; nothing about a running job's stream lives outside its actor.
-//
 // Event is one stored event of a job, as sent on the wire.
 type Event = enricher.StreamEvent
 
@@ -31,22 +23,26 @@ type journalDeps struct {
 	stopping  *atomic.Bool // nil: never a shutdown (tests)
 }
 
-// journal is a job's event sequence and subscribers. Its actor owns it: every method is called
-// from that actor's Receive only, and none blocks.
+// journal is a job's event sequence and subscribers, owned by the job (or batch, or schema
+// job) actor: it numbers each event, applies the byte budgets, hands the encoded event to the
+// persister with the writes it depends on, and once the persister answers persisted it
+// publishes the event to the job's own subscribers. Subscribers register with the job actor
+// by message (subscribe, rejoinLive, unsubscribe in messages.go), so whoever addresses the job
+// — the engine through its supervisor on one machine, a grain reference in a cluster — reaches
+// its stream; nothing of a running job's stream lives outside its actor. Every method is
+// called from that actor's Receive only, and none blocks.
 type journal struct {
-	deps     journalDeps
-	jobID    string
-	seq      int64   // last seq given
-	bytes    int64   // encoded bytes of the job's events so far (job_events_max_bytes)
-	pending  []Event // handed to the persister, not yet stored: published once persisted
-	terminal int64   // seq of the terminal event once appended
-	subs     *subscribers
+	deps    journalDeps
+	seq     int64   // last seq given
+	bytes   int64   // encoded bytes of the job's events so far (job_events_max_bytes)
+	pending []Event // handed to the persister, not yet stored: published once persisted
+	subs    *subscribers
 }
 
 // newJournal opens the journal of job, which goes on from the job's stored LastSeq and
 // EventBytes (a recovered job continues its sequence).
 func newJournal(job *enricher.Job, deps journalDeps) *journal {
-	return &journal{deps: deps, jobID: job.ID, seq: job.LastSeq, bytes: job.EventBytes,
+	return &journal{deps: deps, seq: job.LastSeq, bytes: job.EventBytes,
 		subs: newSubscribers(job.LastSeq, deps.cfg.SSEMaxSubscribers, deps.cfg.SSEBuffer, deps.cfg.Observer.StreamCatchUp)}
 }
 
@@ -78,11 +74,7 @@ func (j *journal) append(c actor.Context, job *enricher.Job, h *enricher.EventHe
 	for i := range extra.Finished { // an entity's mark points at the event that ended it
 		extra.Finished[i].Seq = h.Seq
 	}
-	ev := Event{Seq: h.Seq, Data: data, Terminal: enricher.TerminalEvent(h.Type)}
-	if ev.Terminal {
-		j.terminal = h.Seq
-	}
-	j.pending = append(j.pending, ev)
+	j.pending = append(j.pending, Event{Seq: h.Seq, Data: data, Terminal: enricher.TerminalEvent(h.Type)})
 	req := &persist{
 		batch: storage.Batch{Jobs: []*enricher.Job{snapshotJob(job)}, Events: []storage.EventEntry{{JobID: job.ID, Seq: h.Seq, Data: data}},
 			Records: extra.Records, Finished: extra.Finished, Started: extra.Started},

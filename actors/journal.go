@@ -78,7 +78,7 @@ func (j *journal) append(c actor.Context, job *enricher.Job, h *enricher.EventHe
 	req := &persist{
 		batch: storage.Batch{Jobs: []*enricher.Job{snapshotJob(job)}, Events: []storage.EventEntry{{JobID: job.ID, Seq: h.Seq, Data: data}},
 			Records: extra.Records, Finished: extra.Finished, Started: extra.Started},
-		notify: c.Self(), upTo: h.Seq,
+		notify: c.Self(), upTo: h.Seq, cumulative: true,
 	}
 	if d := newWebhookDelivery(job, h, data, j.deps.log); d != nil { // stored with its event (webhook.go)
 		req.batch.Webhooks = []*enricher.WebhookDelivery{d}

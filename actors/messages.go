@@ -293,12 +293,15 @@ func (*wake) IgnoreDeadLetterLogging()    {}
 // ---- persister ----
 
 // persist asks the persister to write one job's batch (group-committed with others), then
-// tell notify (if set) that everything up to seq upTo is stored. Sender: a job, batch or
-// schema job actor (its journal). Reply, to notify: persisted, or persistFailed.
+// tell notify (if set) that everything up to seq upTo is stored: one reply per request, or,
+// when cumulative, one per commit for the last request of notify in it (a journal's acks are
+// cumulative: "everything up to upTo"). Sender: a job, batch or schema job actor (its
+// journal). Reply, to notify: persisted, or persistFailed.
 type persist struct {
-	batch  storage.Batch
-	notify *actor.PID
-	upTo   int64
+	batch      storage.Batch
+	notify     *actor.PID
+	upTo       int64
+	cumulative bool
 }
 
 // persisted tells a job that its events up to upTo are stored; the job's journal publishes

@@ -83,7 +83,16 @@ func (p *persisterActor) Receive(c actor.Context) {
 			p.log.Info("job writes resumed", "requests", len(m.reqs))
 		}
 		webhooks := false
-		for _, r := range m.reqs {
+		last := map[string]int{} // notify -> index of its last cumulative request in this commit
+		for i, r := range m.reqs {
+			if r.cumulative && r.notify != nil {
+				last[r.notify.Id] = i
+			}
+		}
+		for i, r := range m.reqs {
+			if r.cumulative && r.notify != nil && last[r.notify.Id] != i {
+				continue // a later request of the same journal acknowledges it
+			}
 			webhooks = webhooks || len(r.batch.Webhooks) > 0
 			if m.err != nil {
 				if r.notify != nil {

@@ -37,15 +37,3 @@ func withEntityIndex(payload any, idx *int) any {
 	}
 	return payload
 }
-
-// afterEnd is the job's whole behaviour once its terminal event is stored, until the
-// supervisor's poison pill stops it: requests queued meanwhile are answered (subscribers get
-// the terminal seq, commands a conflict); anything else is dropped, as a stopped actor would.
-func (a *jobActor) afterEnd(c actor.Context) {
-	switch m := c.Message().(type) {
-	case *subscribe, *rejoinLive, *unsubscribe:
-		a.journal.serve(c, m)
-	case *cancelJob, *continueJob:
-		c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindConflict, "job already finished (status %s)", a.job.Status)})
-	}
-}

@@ -138,6 +138,18 @@ func (j *journal) stop() {
 	j.subs.stop(end)
 }
 
+// afterEnd is the job's whole behaviour once its terminal event is stored, until the
+// supervisor's poison pill stops it: requests queued meanwhile are answered (subscribers get
+// the terminal seq, commands a conflict); anything else is dropped, as a stopped actor would.
+func (a *jobActor) afterEnd(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *subscribe, *rejoinLive, *unsubscribe:
+		a.journal.serve(c, m)
+	case *cancelJob, *continueJob:
+		c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindConflict, "job already finished (status %s)", a.job.Status)})
+	}
+}
+
 // snapshotJob copies job deeply enough that the owner may go on changing it while the
 // persister encodes the copy. RecordIDs only ever grows by append, so the copy shares its
 // prefix instead of cloning it.

@@ -22,7 +22,7 @@ type batchInput struct {
 	Classifier *enricher.ModelInfo
 	Arbiter    *enricher.ModelInfo
 	Providers  map[string]*actor.PID
-	Sink       eventSink
+	Journal    journalDeps
 	Window     int
 	Finished   []int       // entities that ended before a restart
 	Gates      gates       // provider room (provider_queue)
@@ -54,7 +54,8 @@ type batchActor struct {
 	waiters   []*actor.PID
 	finished  bool
 	done      []byte // bitmap of ended entities; stored as marks, not in the job snapshot
-	unstored  int    // entity_completed events not yet stored: new entities wait while it is high
+	journal   *journal
+	unstored  []int64 // seqs of the entity_completed events not yet stored: new entities wait while many
 	// resumed holds the records of entities in flight before a restart, until they start;
 	// announced the entities that had emitted entity_started then.
 	resumed   map[int][]*enricher.Record
@@ -81,6 +82,11 @@ func (b *batchActor) Receive(c actor.Context) {
 		b.start(c)
 	case *actor.Stopping:
 		b.room.close()
+		if b.journal != nil {
+			b.journal.stop()
+		}
+	case *subscribe, *rejoinLive, *unsubscribe:
+		b.journal.serve(c, m)
 	case *retryFill:
 		b.retrying = false
 		b.fill(c)
@@ -108,16 +114,19 @@ func (b *batchActor) Receive(c actor.Context) {
 	case *continueJob:
 		c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindConflict, "job is not paused (status %s)", b.job.Status)})
 	case *persisted:
-		if !b.finished || m.upTo < b.job.LastSeq {
-			b.unstored = max(0, b.unstored-1)
-			b.fill(c)
-			return
+		ended := b.journal.stored(m.upTo)
+		n := 0
+		for n < len(b.unstored) && b.unstored[n] <= m.upTo {
+			n++
 		}
-		if b.finished {
+		b.unstored = b.unstored[:copy(b.unstored, b.unstored[n:])]
+		if ended {
 			for _, w := range b.waiters {
 				c.Send(w, &jobReply{Status: b.job.Status})
 			}
-			c.Send(c.Parent(), &jobFinished{JobID: b.job.ID, OrgID: b.job.OrganizationID, Status: b.job.Status})
+			c.Send(c.Parent(), &jobFinished{JobID: b.job.ID, OrgID: b.job.OrganizationID, Status: b.job.Status, Ended: true})
+		} else if n > 0 {
+			b.fill(c)
 		}
 	case *persistFailed:
 		b.in.Log.Error("batch cannot store its events", "job_id", b.job.ID, "err", m.err)
@@ -128,6 +137,7 @@ func (b *batchActor) Receive(c actor.Context) {
 func (b *batchActor) start(c actor.Context) {
 	j := *b.in.Job
 	b.job = &j
+	b.journal = newJournal(b.job, b.in.Journal)
 	if b.job.RecordIDs == nil {
 		b.job.RecordIDs = []string{}
 	}
@@ -159,7 +169,7 @@ func (b *batchActor) start(c actor.Context) {
 		}
 	}
 	if b.job.StartedAt == nil {
-		b.job.StartedAt = enricher.NewTimePtr(b.in.Sink.cfg.Now())
+		b.job.StartedAt = enricher.NewTimePtr(b.in.Journal.cfg.Now())
 	}
 	b.job.Status = enricher.JobRunning
 	if b.job.LastSeq == 0 {
@@ -185,7 +195,7 @@ func setBit(bm []byte, i int) {
 // for an entity's calls (backpressure: it tries again after roomRetry, and an entity ending
 // makes room too).
 func (b *batchActor) fill(c actor.Context) {
-	for len(b.inflight) < b.in.Window && b.src.ready() && b.cancel == nil && b.unstored < b.in.Window {
+	for len(b.inflight) < b.in.Window && b.src.ready() && b.cancel == nil && len(b.unstored) < b.in.Window {
 		if !b.room.take() {
 			if !b.retrying {
 				b.retrying = true
@@ -229,7 +239,7 @@ func (b *batchActor) startEntity(c actor.Context, i int, data map[string]any) {
 	pseudo := &enricher.Job{ID: b.job.ID, OrganizationID: b.job.OrganizationID, Type: b.job.Type, CreatedBy: b.job.CreatedBy,
 		Status: enricher.JobRunning, TotalModels: len(b.in.Models), RecordIDs: []string{}}
 	in := &jobInput{Job: pseudo, Spec: &spec, Schema: b.in.Schema, SchemaHash: b.in.SchemaHash, Models: b.in.Models, Classifier: b.in.Classifier,
-		Arbiter: b.in.Arbiter, Providers: b.in.Providers, Cfg: b.in.Sink.cfg, Log: b.in.Log, Entity: &idx, Recovered: recovered}
+		Arbiter: b.in.Arbiter, Providers: b.in.Providers, Cfg: b.in.Journal.cfg, Log: b.in.Log, Entity: &idx, Recovered: recovered}
 	b.inflight[i] = c.Spawn(actor.PropsFromProducer(newJobActor(in)))
 }
 
@@ -292,8 +302,7 @@ func (b *batchActor) entityFinished(c actor.Context, m *entityDone) {
 	if m.Reason != "" && !skipped { // cancelled with the batch: counts as skipped, no entity_completed
 		setBit(b.done, m.Index)
 		*b.job.SkippedEntities++
-		c.Send(b.in.Sink.persister, &persist{batch: storage.Batch{Records: m.Records,
-			Finished: []storage.EntityMark{{JobID: b.job.ID, Index: m.Index}}}})
+		b.journal.write(c, storage.Batch{Records: m.Records, Finished: []storage.EntityMark{{JobID: b.job.ID, Index: m.Index}}})
 		b.maybeEnd(c)
 		return
 	}
@@ -313,9 +322,9 @@ func (b *batchActor) finishEntity(c actor.Context, i int, label string, ev enric
 		*b.job.FailedEntities++
 	}
 	ev.EntityIndex, ev.EntityLabel, ev.Success, ev.Skipped = i, label, success, skipped
-	b.unstored++
-	b.emitWith(c, enricher.EventEntityCompleted, ev, storage.Batch{Records: records,
+	seq := b.emitWith(c, enricher.EventEntityCompleted, ev, storage.Batch{Records: records,
 		Finished: []storage.EntityMark{{JobID: b.job.ID, Index: i}}})
+	b.unstored = append(b.unstored, seq)
 	b.fill(c)
 	b.maybeEnd(c)
 }
@@ -327,11 +336,11 @@ func (b *batchActor) maybeEnd(c actor.Context) {
 	}
 	b.finished = true
 	b.current = nil
-	ms := b.in.Sink.cfg.Now().Sub(b.job.StartedAt.Time).Milliseconds()
+	ms := b.in.Journal.cfg.Now().Sub(b.job.StartedAt.Time).Milliseconds()
 	sum := enricher.BatchSummary{BatchCounters: b.counters(), CostUSD: b.job.CostUSD,
 		InputTokens: b.job.InputTokens, OutputTokens: b.job.OutputTokens, ProcessingTimeMS: ms}
 	raw, err := json.Marshal(sum)
-	b.job.FinishedAt = enricher.NewTimePtr(b.in.Sink.cfg.Now())
+	b.job.FinishedAt = enricher.NewTimePtr(b.in.Journal.cfg.Now())
 	if err != nil { // the batch fails, without a result
 		b.in.Log.Error("batch summary cannot be encoded; the batch fails", "job_id", b.job.ID, "err", err)
 		msg := "the batch's result could not be encoded"
@@ -372,9 +381,9 @@ func (b *batchActor) emitWith(c actor.Context, typ string, payload any, extra st
 	h := enricher.EventHeader{Type: typ, RunningModels: running, CurrentModel: b.current, LastErrorSummary: b.lastError,
 		Batch: ptrCounters(b.counters())}
 	if b.current != nil {
-		h.CurrentAttempt, h.MaxAttempts = b.attempt, b.in.Sink.cfg.MaxAttempts
+		h.CurrentAttempt, h.MaxAttempts = b.attempt, b.in.Journal.cfg.MaxAttempts
 	}
-	return emitEventWith(c, b.in.Sink, b.job, &h, payload, extra)
+	return b.journal.append(c, b.job, &h, payload, extra)
 }
 
 // counters returns the batch's entity counters as they stand.

@@ -4,26 +4,30 @@
 // The tree:
 //
 //	Engine (engine.go: the facade; launch.go prepares and starts jobs, recovery.go restarts them)
-//	├── supervisor (supervisor.go): admission, registry of running jobs
-//	│   ├── job (job.go): one enrichment, a batch entity, or a fusion job
+//	├── supervisor (supervisor.go): admission, registry of running jobs, routes by job id
+//	│   ├── job (job.go): one enrichment, a batch entity, or a fusion job; owns its journal
 //	│   │   ├── expertise (expertise.go): the classification call
 //	│   │   ├── model (model.go), one per requested model
 //	│   │   │   └── expertise, one per LLM call of its strategy
 //	│   │   └── fusion (fusion.go): the rule merge, then
 //	│   │       └── expertise: the arbitration call
-//	│   ├── batch (batch.go): starts entity jobs within its room and numbers their events
+//	│   ├── batch (batch.go): starts entity jobs within its room; owns the batch's journal
 //	│   │   └── job, one per entity in flight (entity.go: forwarding with the entity index)
-//	│   └── schema job (schemajob.go)
+//	│   └── schema job (schemajob.go): owns its journal
 //	│       └── expertise: the generation or edit call
 //	├── provider (provider.go), one per provider: concurrency cap, FIFO queue, cool-down,
 //	│   transport retries; every expertise actor asks its provider actor
-//	├── persister (persister.go): group-commits events, records and job snapshots
+//	├── persister (persister.go): group-commits events, records and job snapshots; answers persisted
 //	└── webhook worker (webhook.go): a goroutine the Engine owns, not an actor
 //
-// Every message and who sends it is listed in messages.go. A job (or batch) is the only
-// writer of its event sequence: it numbers each event (events.go) and hands it to the
-// persister, which stores it and only then publishes it to the job's hub (hub.go), from which
-// SSE subscribers read (stream.go). A fusion job is a job whose only child is a fusion actor.
+// Every message and who sends it is listed in messages.go. A job (or batch, or schema job) owns
+// its journal (journal.go): it is the only writer of its event sequence, numbers each event,
+// applies the byte budgets and hands it to the persister; once the persister answers
+// persisted it publishes the event to its own subscribers. SSE subscribers (stream.go)
+// register with the job's actor by message, through the supervisor (Engine.Subscribe waits,
+// no actor does), replay the stored log, then follow the live lane; one that falls behind
+// reads the log and rejoins. A job that is not running is served from the stored log alone.
+// A fusion job is a job whose only child is a fusion actor.
 //
 // Rules kept everywhere: nothing blocks inside Receive (LLM calls and storage writes run in
 // goroutines owned by the actor that started them, which report back with a message); job

@@ -149,7 +149,6 @@ type Engine struct {
 	stats     map[string]*ProviderStats
 	gates     gates
 	active    atomic.Int64 // non-terminal jobs, kept by the supervisor
-	hubs      sync.Map     // job id -> *hub
 	schemas   *schemaCache
 	webhooks  *webhookWorker // nil without a sender
 	stopped   atomic.Bool
@@ -267,6 +266,60 @@ func (e *Engine) StartFusionBound(org string, by enricher.CreatedBy, ids []strin
 	return e.StartBound(org, by, spec, bind)
 }
 
+// Subscribe opens a stream on job id of org that starts after seq after (the resume point).
+// A running job registers the subscriber in its journal (a request to its actor; the caller
+// waits, no actor does); a job that is not running is served from the stored log alone.
+// KindNotFound for unknown jobs (or another organization's), KindTooMany at
+// sse_max_subscribers, KindUnavailable when the job does not answer.
+func (e *Engine) Subscribe(org, id string, after int64) (*Stream, error) {
+	job, err := e.deps.Store.Job(org, id)
+	if err != nil {
+		return nil, err
+	}
+	s := logStream(e.deps.Store, id, after)
+	if !job.Status.Terminal() {
+		res, err := e.ask(id, &subscribe{})
+		if err != nil {
+			if ErrStreamShutdown(err) { // stopping: what is stored is served, as after the restart
+				return s, nil
+			}
+			return nil, err
+		}
+		if r, ok := res.(*subscribed); ok {
+			if r.Err != nil {
+				return nil, r.Err
+			}
+			if r.Sub != nil {
+				s.followLane(jobLink{e: e, org: org, id: id}, r.Sub, r.Lane)
+			}
+			s.final = r.Final
+			return s, nil
+		}
+		// Not running: it may have finished since; its snapshot lands with the terminal event.
+		if job, err = e.deps.Store.Job(org, id); err != nil {
+			return nil, err
+		}
+	}
+	if job.Status.Terminal() {
+		s.final = job.LastSeq
+	}
+	return s, nil
+}
+
+// ask sends msg to the running job id (through the supervisor) and returns its answer, or a
+// *jobReply with a KindNotFound error when the job is not running. KindUnavailable when the
+// engine stops or the job does not answer in time.
+func (e *Engine) ask(id string, msg any) (any, error) {
+	res, err := e.sys.Root.RequestFuture(e.sup, &toJob{JobID: id, Msg: msg}, askTimeout).Result()
+	if err != nil {
+		if e.stopped.Load() {
+			return nil, errStreamShutdown
+		}
+		return nil, enricher.Wrap(enricher.KindUnavailable, err, "job did not answer")
+	}
+	return res, nil
+}
+
 // Job returns the stored state of job id of org (KindNotFound otherwise).
 func (e *Engine) Job(org, id string) (*enricher.Job, error) {
 	return e.deps.Store.Job(org, id)
@@ -291,9 +344,9 @@ func (e *Engine) command(org, id string, msg any) error {
 	if j.Status.Terminal() {
 		return enricher.Errorf(enricher.KindConflict, "job already finished (status %s)", j.Status)
 	}
-	res, err := e.sys.Root.RequestFuture(e.sup, &toJob{JobID: id, Msg: msg}, askTimeout).Result()
+	res, err := e.ask(id, msg)
 	if err != nil {
-		return enricher.Wrap(enricher.KindUnavailable, err, "job did not answer")
+		return err
 	}
 	r := res.(*jobReply)
 	if r.Err != nil && enricher.IsKind(r.Err, enricher.KindNotFound) {
@@ -375,10 +428,6 @@ func (e *Engine) Stop() {
 		for _, pid := range e.providers {
 			_ = root.PoisonFuture(pid).Wait()
 		}
-		e.hubs.Range(func(_, v any) bool {
-			v.(*hub).closeAll()
-			return true
-		})
 		e.sys.Shutdown()
 	})
 }

@@ -23,8 +23,7 @@ type jobInput struct {
 	Classifier *enricher.ModelInfo
 	Arbiter    *enricher.ModelInfo
 	Providers  map[string]*actor.PID
-	Hub        *hub
-	Persister  *actor.PID
+	Journal    journalDeps // where its events go (unused by a batch entity: its batch numbers them)
 	Cfg        *Config
 	Recovered  []*enricher.Record // records this job wrote before a restart
 	Sources    []*enricher.Record // the records a fusion job merges
@@ -65,6 +64,7 @@ type jobActor struct {
 	fusionPID *actor.PID       // the running fusion actor
 	fused     *enricher.Record // fusion record stored before a restart (recovery)
 
+	journal      *journal // nil for a batch entity
 	cancelling   *cancelJob
 	cancelWaiter []*actor.PID
 	terminalSeq  int64
@@ -80,6 +80,10 @@ func newJobActor(in *jobInput) actor.Producer {
 func (a *jobActor) now() time.Time { return a.in.Cfg.Now() }
 
 func (a *jobActor) Receive(c actor.Context) {
+	if a.journal != nil && a.journal.ended() {
+		a.afterEnd(c)
+		return
+	}
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		a.start(c)
@@ -126,12 +130,19 @@ func (a *jobActor) Receive(c actor.Context) {
 		if a.job.Status == enricher.JobPaused {
 			a.cancel(c, &cancelJob{Reason: enricher.ReasonPauseTimeout})
 		}
+	case *subscribe, *rejoinLive, *unsubscribe:
+		a.journal.serve(c, m)
+	case *actor.Stopping:
+		if a.journal != nil {
+			a.journal.stop()
+		}
 	case *persisted:
+		a.journal.stored(m.upTo)
 		if a.finished && m.upTo >= a.terminalSeq {
 			for _, w := range a.cancelWaiter {
 				c.Send(w, &jobReply{Status: a.job.Status})
 			}
-			c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID, Status: a.job.Status})
+			c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID, Status: a.job.Status, Ended: true})
 		}
 	case *persistFailed:
 		a.log.Error("job cannot store its events; stopping it", "job_id", a.job.ID, "err", m.err)
@@ -148,6 +159,9 @@ func (a *jobActor) start(c actor.Context) {
 	a.job = &j
 	if a.job.RecordIDs == nil {
 		a.job.RecordIDs = []string{}
+	}
+	if a.in.Entity == nil {
+		a.journal = newJournal(a.job, a.in.Journal)
 	}
 	a.entity, a.directive = enricher.StripSimDirective(a.in.Spec.EntityData)
 	a.entityID = enricher.EntityID(a.job.OrganizationID, a.in.Schema, a.entity)
@@ -586,8 +600,8 @@ func (a *jobActor) setStatus(s enricher.JobStatus) {
 	a.job.Status = s
 }
 
-// emit numbers an event, encodes it with the common header, and sends it to the persister with
-// the records it names and the job snapshot. It returns the event's seq.
+// emit appends an event with the common header to the job's journal, with the records it names
+// and the job snapshot (a batch entity forwards it to its batch instead). It returns the seq.
 func (a *jobActor) emit(c actor.Context, typ string, payload any, records []*enricher.Record) int64 {
 	if a.in.Entity != nil {
 		a.forward(c, typ, payload, records)
@@ -603,14 +617,10 @@ func (a *jobActor) emit(c actor.Context, typ string, payload any, records []*enr
 	if a.current != nil {
 		h.CurrentAttempt, h.MaxAttempts = a.attempts[*a.current], a.in.Cfg.MaxAttempts
 	}
-	return emitEvent(c, a.sink(), a.job, &h, payload, records)
-}
-
-func (a *jobActor) sink() eventSink {
-	return eventSink{hub: a.in.Hub, persister: a.in.Persister, cfg: a.in.Cfg, log: a.log}
+	return a.journal.append(c, a.job, &h, payload, storage.Batch{Records: records})
 }
 
 // persistSnapshot stores the job state without an event (pause restored after a restart).
 func (a *jobActor) persistSnapshot(c actor.Context) {
-	c.Send(a.in.Persister, &persist{batch: storage.Batch{Jobs: []*enricher.Job{snapshotJob(a.job)}}})
+	a.journal.write(c, storage.Batch{Jobs: []*enricher.Job{snapshotJob(a.job)}})
 }

@@ -108,7 +108,7 @@ func (e *Engine) prepare(org string, spec *enricher.EnrichSpec) (*jobInput, erro
 	if err != nil {
 		return nil, err
 	}
-	in := &jobInput{Spec: spec, Schema: schema, SchemaHash: hash, Providers: e.providers, Persister: e.persister, Cfg: &e.cfg, Log: e.log}
+	in := &jobInput{Spec: spec, Schema: schema, SchemaHash: hash, Providers: e.providers, Journal: e.journalDeps(), Cfg: &e.cfg, Log: e.log}
 	if spec.FusionRecordIDs != nil {
 		for _, id := range spec.FusionRecordIDs {
 			r, err := e.deps.Store.Record(org, id)
@@ -167,7 +167,6 @@ func (in *jobInput) need() callNeed {
 // launch starts an enrichment, batch or fusion job actor. A single job's calls were taken at
 // admission; a batch takes room per entity.
 func (e *Engine) launch(in *jobInput) {
-	in.Hub = e.newHub(in.Job)
 	if in.Spec.EntityCount > 0 {
 		finished, err := e.deps.Store.FinishedEntities(in.Job.ID)
 		if err != nil {
@@ -180,22 +179,16 @@ func (e *Engine) launch(in *jobInput) {
 		b := &batchInput{Finished: finished, Started: started, Recovered: recordsByEntity(in.Recovered), Entities: e.deps.Store,
 			Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Models: in.Models, Classifier: in.Classifier,
 			Arbiter: in.Arbiter, Providers: in.Providers, Window: e.cfg.BatchConcurrency, Log: e.log, Gates: e.gates, Need: in.need(),
-			Sink: eventSink{hub: in.Hub, persister: e.persister, cfg: &e.cfg, log: e.log}}
+			Journal: in.Journal}
 		e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newBatchActor(b), actor.WithSupervisor(stopStrategy))})
 		return
 	}
 	e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Held: in.need(), Props: actor.PropsFromProducer(newJobActor(in), actor.WithSupervisor(stopStrategy))})
 }
 
-// newHub registers the hub of a job about to start; it unregisters itself after the
-// terminal event.
-func (e *Engine) newHub(job *enricher.Job) *hub {
-	h := newHub(job.LastSeq, e.cfg.SSEMaxSubscribers, e.cfg.SSEBuffer)
-	e.hubs.Store(job.ID, h)
-	id := job.ID
-	h.onFinish = func() { e.hubs.Delete(id) }
-	h.onCatchUp = e.cfg.Observer.StreamCatchUp
-	return h
+// journalDeps are what the journal of every job needs from the engine.
+func (e *Engine) journalDeps() journalDeps {
+	return journalDeps{persister: e.persister, cfg: &e.cfg, log: e.log, stopping: &e.stopped}
 }
 
 func ptrStr(s *string) string {
@@ -232,7 +225,7 @@ func (e *Engine) prepareSchemaJob(org string, spec *enricher.SchemaJobSpec) (*sc
 }
 
 func (e *Engine) launchSchemaJob(in *schemaJobInput) {
-	in.Sink = eventSink{hub: e.newHub(in.Job), persister: e.persister, cfg: &e.cfg, log: e.log}
+	in.Journal = e.journalDeps()
 	e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Held: in.need(), Props: actor.PropsFromProducer(newSchemaJobActor(in), actor.WithSupervisor(stopStrategy))})
 }
 

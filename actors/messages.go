@@ -47,7 +47,8 @@ type (
 		Held  callNeed
 	}
 	// toJob forwards Msg to the running job JobID; the job answers the original sender. When the
-	// job is not running the supervisor answers jobReply with a KindNotFound error.
+	// job is not running the supervisor answers jobReply with a KindNotFound error (nobody
+	// when the sender is not waiting: unsubscribe).
 	// Sender: the engine (a request). Reply: jobReply.
 	toJob struct {
 		JobID string
@@ -56,11 +57,14 @@ type (
 	// stopAdmitting makes every later reserve fail with 503 (shutdown).
 	// Sender: the engine (a request). Reply: true.
 	stopAdmitting struct{}
-	// jobFinished tells the supervisor a job's terminal event is stored.
+	// jobFinished tells the supervisor a job is done: its terminal event is stored (Ended),
+	// or it cannot store its events. An ended job answers what was queued for it before it
+	// stops (the supervisor poisons it); a failed one is stopped at once.
 	// Sender: a job, batch or schema job actor, to its parent. No reply.
 	jobFinished struct {
 		JobID, OrgID string
 		Status       enricher.JobStatus
+		Ended        bool
 	}
 )
 
@@ -79,6 +83,26 @@ type (
 	// pauseExpired is the job's own timer: a paused job that was not continued in time is
 	// cancelled.
 	pauseExpired struct{}
+)
+
+// The journal's messages: a job, batch or schema job actor receives them for its journal
+// (journal.go) and passes them to journal.serve. Sender: the engine, through the supervisor's
+// toJob (Subscribe, and a Stream's rejoin and Close).
+type (
+	// subscribe registers a live subscriber. Reply: subscribed (or KindTooMany in Err; no Sub
+	// and the terminal seq in Final once the job ended).
+	subscribe struct{}
+	// rejoinLive gives Sub, which fell behind, a new lane. Reply: subscribed.
+	rejoinLive struct{ Sub *Subscription }
+	// unsubscribe frees Sub's place (a Stream closed). No reply.
+	unsubscribe struct{ Sub *Subscription }
+	// subscribed answers subscribe and rejoinLive.
+	subscribed struct {
+		Sub   *Subscription
+		Lane  *lane
+		Final int64
+		Err   error
+	}
 )
 
 // Messages from a model actor to its job. No replies.
@@ -268,18 +292,20 @@ func (*wake) IgnoreDeadLetterLogging()    {}
 
 // ---- persister ----
 
-// persist asks the persister to write one job's batch, then publish its events to the hub and
-// tell notify (if set) that everything up to seq upTo is stored. Sender: a job, batch or
-// schema job actor (emitEvent). Reply, to notify: persisted, or persistFailed.
+// persist asks the persister to write one job's batch (group-committed with others), then
+// tell notify (if set) that everything up to seq upTo is stored: one reply per request, or,
+// when cumulative, one per commit for the last request of notify in it (a journal's acks are
+// cumulative: "everything up to upTo"). Sender: a job, batch or schema job actor (its
+// journal). Reply, to notify: persisted, or persistFailed.
 type persist struct {
-	batch  storage.Batch
-	events []Event
-	hub    *hub
-	notify *actor.PID
-	upTo   int64
+	batch      storage.Batch
+	notify     *actor.PID
+	upTo       int64
+	cumulative bool
 }
 
-// persisted tells a job that its events up to UpTo are stored and published.
+// persisted tells a job that its events up to upTo are stored; the job's journal publishes
+// them to its subscribers.
 type persisted struct{ upTo int64 }
 
 // persistFailed tells a job that a write failed; the job cannot go on.

@@ -22,11 +22,12 @@ const persistRetry = 500 * time.Millisecond
 
 // persisterActor group-commits: while one write is in flight, requests accumulate and go out
 // together in the next one. It is the only writer of events, records and job snapshots of
-// running jobs, so a job's writes land in the order it sent them.
+// running jobs, so a job's writes land in the order it sent them. It only writes and answers
+// persisted: the job's journal publishes its events once told.
 //
 // A commit refused for low disk space (KindInsufficientStorage) fails nothing: the persister
 // holds it with everything sent after it and tries again every retry until space returns.
-// Nothing is published or acknowledged meanwhile, so jobs pause by themselves: a batch starts
+// Nothing is acknowledged (so nothing published) meanwhile, so jobs pause by themselves: a batch starts
 // no entity while a window of entity ends is unacknowledged, and a single job emits a bounded
 // number of events; what is held is bounded by the work admitted (max_jobs).
 type persisterActor struct {
@@ -82,16 +83,22 @@ func (p *persisterActor) Receive(c actor.Context) {
 			p.log.Info("job writes resumed", "requests", len(m.reqs))
 		}
 		webhooks := false
-		for _, r := range m.reqs {
+		last := map[string]int{} // notify -> index of its last cumulative request in this commit
+		for i, r := range m.reqs {
+			if r.cumulative && r.notify != nil {
+				last[r.notify.Id] = i
+			}
+		}
+		for i, r := range m.reqs {
+			if r.cumulative && r.notify != nil && last[r.notify.Id] != i {
+				continue // a later request of the same journal acknowledges it
+			}
 			webhooks = webhooks || len(r.batch.Webhooks) > 0
 			if m.err != nil {
 				if r.notify != nil {
 					c.Send(r.notify, &persistFailed{err: m.err})
 				}
 				continue
-			}
-			if r.hub != nil {
-				r.hub.publish(r.events)
 			}
 			if r.notify != nil {
 				c.Send(r.notify, &persisted{upTo: r.upTo})

@@ -84,3 +84,42 @@ func TestPersisterHoldsWritesOnLowSpace(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, true, res)
 }
+
+// TestPersisterCumulativeAcks: the requests of a journal (cumulative) written in one commit
+// get one persisted, for the last of them; other requests get one each.
+func TestPersisterCumulativeAcks(t *testing.T) {
+	t.Parallel()
+	sys := actor.NewActorSystem()
+	defer sys.Shutdown()
+	disk := &fullDisk{}
+	disk.low.Store(true) // held, then written in one commit
+	p := sys.Root.Spawn(actor.PropsFromProducer(newPersister(disk, slog.New(slog.DiscardHandler), 5*time.Millisecond, nil)))
+	probe := func(replies chan any) *actor.PID {
+		return sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+			if m, ok := c.Message().(*persisted); ok {
+				replies <- m
+			}
+		}))
+	}
+	journal, plain := make(chan any, 16), make(chan any, 16)
+	j, o := probe(journal), probe(plain)
+	for seq := int64(1); seq <= 4; seq++ {
+		ev := []storage.EventEntry{{JobID: "j", Seq: seq, Data: []byte("{}")}}
+		sys.Root.Send(p, &persist{batch: storage.Batch{Events: ev}, notify: j, upTo: seq, cumulative: true})
+		sys.Root.Send(p, &persist{batch: storage.Batch{Events: []storage.EventEntry{{JobID: "o", Seq: seq, Data: []byte("{}")}}}, notify: o, upTo: seq})
+	}
+	require.Eventually(t, func() bool { return disk.refused.Load() >= 1 }, 5*time.Second, time.Millisecond)
+	disk.low.Store(false)
+	for seq := int64(1); seq <= 4; seq++ {
+		require.Equal(t, &persisted{upTo: seq}, <-plain, "one acknowledgement per plain request")
+	}
+	require.Equal(t, &persisted{upTo: 4}, <-journal, "one acknowledgement for the journal's four requests")
+	res, err := sys.Root.RequestFuture(p, &drain{}, time.Second).Result()
+	require.NoError(t, err)
+	require.Equal(t, true, res)
+	select {
+	case m := <-journal:
+		t.Fatalf("a second acknowledgement for the journal: %v", m)
+	default:
+	}
+}

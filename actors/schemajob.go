@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/entity-enricher/enricher"
+	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/transport/llm"
 )
 
@@ -29,7 +30,7 @@ type schemaJobInput struct {
 	Model    enricher.ModelInfo
 	Provider *actor.PID
 	Current  json.RawMessage // edit: the schema content when the job started
-	Sink     eventSink
+	Journal  journalDeps
 	Schemas  SchemaStore
 	MaxLive  int
 	Log      *slog.Logger
@@ -40,6 +41,7 @@ type schemaJobInput struct {
 type schemaJobActor struct {
 	in      *schemaJobInput
 	job     *enricher.Job
+	journal *journal
 	attempt int
 	lastErr *string
 	answer  *enricher.SchemaAnswer
@@ -57,7 +59,8 @@ func (a *schemaJobActor) Receive(c actor.Context) {
 	case *actor.Started:
 		j := *a.in.Job
 		a.job = &j
-		a.started = a.in.Sink.cfg.Now()
+		a.journal = newJournal(a.job, a.in.Journal)
+		a.started = a.in.Journal.cfg.Now()
 		if a.job.StartedAt == nil {
 			a.job.StartedAt = enricher.NewTimePtr(a.started)
 		}
@@ -67,7 +70,7 @@ func (a *schemaJobActor) Receive(c actor.Context) {
 		a.job.Status = enricher.JobRunning
 		input, err := a.requestInput()
 		if err != nil {
-			a.in.Sink.log.Error("schema job request cannot be encoded; the job fails", "job_id", a.job.ID, "err", err)
+			a.in.Journal.log.Error("schema job request cannot be encoded; the job fails", "job_id", a.job.ID, "err", err)
 			a.fail(c, "the request could not be encoded")
 			return
 		}
@@ -112,13 +115,19 @@ func (a *schemaJobActor) Receive(c actor.Context) {
 			c.Stop(child)
 		}
 		a.job.Status = enricher.JobCancelled
-		a.job.FinishedAt = enricher.NewTimePtr(a.in.Sink.cfg.Now())
+		a.job.FinishedAt = enricher.NewTimePtr(a.in.Journal.cfg.Now())
 		a.emit(c, enricher.EventCancelled, enricher.CancelledEvent{Reason: enricher.ReasonUser}, nil)
 	case *continueJob:
 		c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindConflict, "job is not paused (status %s)", a.job.Status)})
+	case *subscribe, *rejoinLive, *unsubscribe:
+		a.journal.serve(c, m)
+	case *actor.Stopping:
+		if a.journal != nil {
+			a.journal.stop()
+		}
 	case *persisted:
-		if a.job.Status.Terminal() {
-			c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID, Status: a.job.Status})
+		if a.journal.stored(m.upTo) {
+			c.Send(c.Parent(), &jobFinished{JobID: a.job.ID, OrgID: a.job.OrganizationID, Status: a.job.Status, Ended: true})
 		}
 	case *persistFailed:
 		a.in.Log.Error("schema job cannot store its events", "job_id", a.job.ID, "err", m.err)
@@ -145,7 +154,7 @@ func (a *schemaJobActor) callSpec() *callSpec {
 		prompt = enricher.EditPrompt(a.in.Current, spec.Prompt)
 		hints.Schema, hints.Prompt = a.in.Current, spec.Prompt
 	}
-	maxTokens := a.in.Sink.cfg.MaxOutputTokens
+	maxTokens := a.in.Journal.cfg.MaxOutputTokens
 	if m := a.in.Model.MaxOutputTokens; m > 0 && m < maxTokens {
 		maxTokens = m
 	}
@@ -156,14 +165,14 @@ func (a *schemaJobActor) callSpec() *callSpec {
 			ans, problems := enricher.ParseSchemaAnswer(text, sample)
 			return ans, problems
 		},
-		MaxAttempts: a.in.Sink.cfg.MaxAttempts, MaxTokens: maxTokens, Hints: hints, Now: a.in.Sink.cfg.Now, Observer: a.in.Sink.cfg.Observer,
+		MaxAttempts: a.in.Journal.cfg.MaxAttempts, MaxTokens: maxTokens, Hints: hints, Now: a.in.Journal.cfg.Now, Observer: a.in.Journal.cfg.Observer,
 	}
 }
 
 // save stores the schema in a goroutine (storage I/O) and reports back with schemaSaved.
 func (a *schemaJobActor) save(c actor.Context) {
 	self, root := c.Self(), c.ActorSystem().Root
-	in, ans, now := a.in, a.answer, enricher.NewTime(a.in.Sink.cfg.Now())
+	in, ans, now := a.in, a.answer, enricher.NewTime(a.in.Journal.cfg.Now())
 	org := a.job.OrganizationID
 	go func() {
 		var res schemaSaved
@@ -243,8 +252,8 @@ func (a *schemaJobActor) record(success bool, output json.RawMessage, msg string
 		RecordSummary: enricher.RecordSummary{
 			ID: uuid.NewString(), Type: typ, JobID: a.job.ID, Model: &model, Provider: &provider, Languages: []string{},
 			Success: success, CostUSD: call.CostUSD, InputTokens: call.InputTokens, OutputTokens: call.OutputTokens,
-			ProcessingTimeMS: a.in.Sink.cfg.Now().Sub(a.started).Milliseconds(), PromptCount: 1,
-			SourceModels: []string{}, SourceRecordIDs: []string{}, CreatedAt: enricher.NewTime(a.in.Sink.cfg.Now()),
+			ProcessingTimeMS: a.in.Journal.cfg.Now().Sub(a.started).Milliseconds(), PromptCount: 1,
+			SourceModels: []string{}, SourceRecordIDs: []string{}, CreatedAt: enricher.NewTime(a.in.Journal.cfg.Now()),
 		},
 		OrganizationID: a.job.OrganizationID, StructuredOutput: output, EntityInput: input,
 		ValidationErrors: call.ValidationErrors, Prompts: []enricher.PromptCall{call}, CreatedBy: a.job.CreatedBy,
@@ -284,7 +293,7 @@ func (a *schemaJobActor) succeed(c actor.Context, s *enricher.SavedSchema, reuse
 	result, err := json.Marshal(enricher.SchemaJobResult{SchemaID: s.ID, Schema: a.answer.Content, RecordID: rec.ID,
 		Suggestions: a.answer.Suggestions, Reused: reused})
 	if err != nil { // rec is not stored: the failure writes its own record
-		a.in.Sink.log.Error("schema job result cannot be encoded; the job fails", "job_id", a.job.ID, "err", err)
+		a.in.Journal.log.Error("schema job result cannot be encoded; the job fails", "job_id", a.job.ID, "err", err)
 		a.fail(c, "the job's result could not be encoded")
 		return
 	}
@@ -293,7 +302,7 @@ func (a *schemaJobActor) succeed(c actor.Context, s *enricher.SavedSchema, reuse
 	a.job.RecordCount++
 	a.emit(c, enricher.EventModelCompleted, enricher.ModelCompletedEvent{ModelResult: a.modelResult(rec, true, nil)}, []*enricher.Record{rec})
 	a.job.Status, a.job.Result = enricher.JobCompleted, result
-	a.job.FinishedAt = enricher.NewTimePtr(a.in.Sink.cfg.Now())
+	a.job.FinishedAt = enricher.NewTimePtr(a.in.Journal.cfg.Now())
 	a.emit(c, enricher.EventCompleted, enricher.CompletedEvent{Result: result}, nil)
 }
 
@@ -306,7 +315,7 @@ func (a *schemaJobActor) fail(c actor.Context, msg string) {
 	code := a.in.Spec.Kind + "_failed"
 	a.emit(c, enricher.EventError, enricher.ErrorEvent{ErrorCode: code, ErrorMessage: msg, Fatal: true}, nil)
 	a.job.Status, a.job.ErrorMessage = enricher.JobFailed, &msg
-	a.job.FinishedAt = enricher.NewTimePtr(a.in.Sink.cfg.Now())
+	a.job.FinishedAt = enricher.NewTimePtr(a.in.Journal.cfg.Now())
 	a.emit(c, enricher.EventFailed, enricher.FailedEvent{ErrorCode: code, ErrorMessage: msg}, nil)
 }
 
@@ -314,7 +323,7 @@ func (a *schemaJobActor) emit(c actor.Context, typ string, payload any, records 
 	h := enricher.EventHeader{Type: typ, LastErrorSummary: a.lastErr}
 	if !enricher.TerminalEvent(typ) && typ != enricher.EventModelCompleted {
 		key := a.in.Model.Key
-		h.CurrentModel, h.CurrentAttempt, h.MaxAttempts, h.RunningModels = &key, a.attempt, a.in.Sink.cfg.MaxAttempts, []string{key}
+		h.CurrentModel, h.CurrentAttempt, h.MaxAttempts, h.RunningModels = &key, a.attempt, a.in.Journal.cfg.MaxAttempts, []string{key}
 	}
-	return emitEvent(c, a.in.Sink, a.job, &h, payload, records)
+	return a.journal.append(c, a.job, &h, payload, storage.Batch{Records: records})
 }

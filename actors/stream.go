@@ -12,16 +12,17 @@ import (
 
 // Stream is one subscriber's view of a job: the stored events after its resume point, then
 // live ones, in seq order with no gap and no duplicate, up to the terminal event. It owns
-// the whole subscribe / replay / fall behind / catch up / rejoin cycle:
+// the whole subscribe / replay / fall behind / catch up / rejoin cycle, against the job's
+// journal (journal.go), which it reaches only by messages to the job's actor (streamLink):
 //
-//   - Subscribe registers with the job's hub first, then Next reads the stored log up to the
-//     point where the live channel takes over (subscribe-then-replay), then the live channel,
+//   - Subscribe registers with the job's journal first, then Next reads the stored log up to
+//     the point where the live lane takes over (subscribe-then-replay), then the live lane,
 //     skipping any seq already returned.
-//   - When the subscriber falls behind (its live buffer of sse_buffer events fills), the hub
-//     closes its channel and stops sending to it, and the job goes on. Next returns what the
-//     channel still holds, then reads the stored log after the last seq it returned in
-//     windows of at most logWindow events, rejoins the live feed and reads the log again up
-//     to where the new channel starts. The subscription keeps its place under
+//   - When the subscriber falls behind (its live buffer of sse_buffer events fills), the
+//     journal closes its lane and stops sending to it, and the job goes on. Next returns what
+//     the lane still holds, rejoins (a new lane that starts after the last published seq) and
+//     reads the stored log after the last seq it returned up to where the new lane starts, in
+//     windows of at most logWindow events. The subscription keeps its place under
 //     sse_max_subscribers meanwhile, so the rejoin is never refused and nobody takes it.
 //
 // Memory per stream is bounded by the live buffer plus one log window. A Stream is used by
@@ -30,8 +31,10 @@ import (
 type Stream struct {
 	store  Store
 	jobID  string
+	link   streamLink    // how rejoin and close reach the journal; nil without sub
 	sub    *Subscription // nil: the job was not running at Subscribe; the log alone serves it
 	follow bool          // sub may still rejoin the live feed (not finished, closed or stopped)
+	lane   *lane         // the current (or last) lane of sub
 	live   <-chan Event  // current live channel; nil while catching up or without sub
 	last   int64         // last seq returned by Next
 	logTo  int64         // read the log up to this seq before the live channel (toEnd: all of it)
@@ -43,6 +46,16 @@ type Stream struct {
 }
 
 var _ enricher.EventStream = (*Stream)(nil)
+
+// streamLink is how a Stream reaches the journal of its job after Subscribe, from the
+// stream's goroutine (never from inside an actor). rejoin may wait for the job's answer.
+type streamLink interface {
+	// rejoin asks for a new lane for sub: a live one, or one without channel that says the job
+	// ended (with its final seq), the server stops, or the subscription is closed.
+	rejoin(sub *Subscription) (*lane, error)
+	// unsubscribe frees sub's place; it does not wait.
+	unsubscribe(sub *Subscription)
+}
 
 // toEnd as logTo reads the stored log to its end (the job finished, or is not running).
 const toEnd = math.MaxInt64
@@ -60,42 +73,16 @@ var errStreamShutdown = enricher.Errorf(enricher.KindUnavailable, "server is shu
 // ErrStreamShutdown reports whether err is the end of a stream because the server stops.
 func ErrStreamShutdown(err error) bool { return errors.Is(err, errStreamShutdown) }
 
-// Subscribe opens a stream on job id of org that starts after seq after (the resume point).
-// KindNotFound for unknown jobs (or another organization's), KindTooMany at
-// sse_max_subscribers.
-func (e *Engine) Subscribe(org, id string, after int64) (*Stream, error) {
-	job, err := e.deps.Store.Job(org, id)
-	if err != nil {
-		return nil, err
-	}
-	if v, ok := e.hubs.Load(id); ok {
-		return followHub(e.deps.Store, id, after, v.(*hub))
-	}
-	s := &Stream{store: e.deps.Store, jobID: id, last: after, logTo: toEnd}
-	if !job.Status.Terminal() { // it may have finished since: its snapshot lands with the terminal event
-		if job, err = e.deps.Store.Job(org, id); err != nil {
-			return nil, err
-		}
-	}
-	if job.Status.Terminal() {
-		s.final = job.LastSeq
-	}
-	return s, nil
+// logStream returns a stream of job id served from the stored log alone, after seq after.
+func logStream(store Store, id string, after int64) *Stream {
+	return &Stream{store: store, jobID: id, last: after, logTo: toEnd}
 }
 
-// followHub opens a stream on the running job id whose events h publishes.
-func followHub(store Store, id string, after int64, h *hub) (*Stream, error) {
-	s := &Stream{store: store, jobID: id, last: after, logTo: toEnd}
-	sub, final, err := h.subscribe()
-	if err != nil {
-		return nil, err
-	}
-	if sub != nil {
-		s.sub, s.follow = sub, true
-		s.live, s.logTo = sub.channel()
-	}
-	s.final = final
-	return s, nil
+// followLane makes s follow the live lane l of sub (from subscribe): the log first up to
+// where l starts, then l.
+func (s *Stream) followLane(link streamLink, sub *Subscription, l *lane) {
+	s.link, s.sub, s.follow, s.lane = link, sub, true, l
+	s.live, s.logTo = l.c, l.since
 }
 
 // Next returns the next event of the stream. When none is ready it waits up to wait (0: not
@@ -169,27 +156,34 @@ func (s *Stream) Next(ctx context.Context, wait time.Duration) (ev Event, ok boo
 	}
 }
 
-// rejoin runs after the live channel closed and was drained: back on the live feed after
-// reading the log to where the new channel starts, or to the log's end if the job finished.
+// rejoin runs after the live lane closed and was drained: back on the live feed after
+// reading the log to where the new lane starts, or to the log's end if the job finished.
 func (s *Stream) rejoin() error {
 	if !s.follow {
 		s.done = true
 		return nil
 	}
-	c, since, final, st := s.sub.rejoin()
-	switch st {
-	case joinLive:
-		s.live, s.logTo = c, since
-		return nil
-	case joinFinished:
-		s.final, s.logTo = final, toEnd
-	case joinShutdown:
-		s.follow = false
-		return errStreamShutdown
-	case joinClosed:
-		s.done = true
+	l := s.lane
+	if l.end == laneBehind || l.end == laneStopped {
+		var err error
+		if l, err = s.link.rejoin(s.sub); err != nil {
+			return err
+		}
+		s.lane = l
+		if l.c != nil {
+			s.live, s.logTo = l.c, l.since
+			return nil
+		}
 	}
 	s.follow = false
+	switch l.end {
+	case laneFinished:
+		s.final, s.logTo = l.final, toEnd
+	case laneShutdown:
+		return errStreamShutdown
+	default: // closed
+		s.done = true
+	}
 	return nil
 }
 
@@ -229,9 +223,53 @@ func (s *Stream) readLog() (int, error) {
 	return len(s.window), nil
 }
 
-// Close ends the stream and frees its subscriber place. Safe to call more than once.
+// Close ends the stream and frees its subscriber place. Safe to call more than once, from any
+// goroutine.
 func (s *Stream) Close() {
-	if s.sub != nil {
-		s.sub.close()
+	if s.link != nil {
+		s.link.unsubscribe(s.sub)
 	}
+}
+
+// jobLink is the engine's streamLink: it reaches the job's actor through the supervisor, by
+// job id (as a cluster would through the job's grain). When the job is no longer running it
+// answers from the stored job: finished (its terminal seq), the server stopping, or — an
+// actor that stopped without its end — the log to its end.
+type jobLink struct {
+	e       *Engine
+	org, id string
+}
+
+func (l jobLink) rejoin(sub *Subscription) (*lane, error) {
+	res, err := l.e.ask(l.id, &rejoinLive{Sub: sub})
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := res.(*subscribed); ok {
+		return r.Lane, nil
+	}
+	return l.e.notRunning(l.org, l.id)
+}
+
+func (l jobLink) unsubscribe(sub *Subscription) {
+	if !l.e.stopped.Load() {
+		l.e.sys.Root.Send(l.e.sup, &toJob{JobID: l.id, Msg: &unsubscribe{Sub: sub}})
+	}
+}
+
+// notRunning is the lane of a stream whose job's actor is gone: the server stops, or the job
+// ended (the log to its terminal event), or the log to its end.
+func (e *Engine) notRunning(org, id string) (*lane, error) {
+	if e.stopped.Load() {
+		return &lane{end: laneShutdown}, nil
+	}
+	job, err := e.deps.Store.Job(org, id)
+	if err != nil {
+		return nil, err
+	}
+	l := &lane{end: laneFinished}
+	if job.Status.Terminal() {
+		l.final = job.LastSeq
+	}
+	return l, nil
 }

@@ -25,18 +25,48 @@ type catchUpCounter struct {
 
 func (c *catchUpCounter) StreamCatchUp() { c.n.Add(1) }
 
-// logAndHub plays the persister for a test job: it stores events, then publishes them.
+// logAndHub plays the persister and the job's actor for a test job: it stores events, then
+// publishes them to the journal's subscribers; it is the streams' link to them.
 type logAndHub struct {
 	t  *testing.T
 	db *storage.DB
-	h  *hub
+	mu sync.Mutex // the actor's mailbox: one caller at a time
+	h  *subscribers
 }
 
 func newLogAndHub(t *testing.T, maxSubs, buf int) *logAndHub {
 	db, err := storage.Open(storage.Config{InMemory: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, db.Close()) })
-	return &logAndHub{t: t, db: db, h: newHub(0, maxSubs, buf)}
+	return &logAndHub{t: t, db: db, h: newSubscribers(0, maxSubs, buf, nil)}
+}
+
+func (l *logAndHub) rejoin(sub *Subscription) (*lane, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.h.rejoin(sub), nil
+}
+
+func (l *logAndHub) unsubscribe(sub *Subscription) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.h.remove(sub, laneClosed)
+}
+
+// follow subscribes a stream that starts after seq after, as Engine.Subscribe does.
+func (l *logAndHub) follow(after int64) (*Stream, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sub, ln, final, err := l.h.subscribe()
+	if err != nil {
+		return nil, err
+	}
+	s := logStream(l.db, "job1", after)
+	if sub != nil {
+		s.followLane(l, sub, ln)
+	}
+	s.final = final
+	return s, nil
 }
 
 // publish stores and publishes events from..to; the last is terminal when terminal is set.
@@ -53,6 +83,8 @@ func (l *logAndHub) publish(from, to int64, terminal bool) {
 		evs = append(evs, Event{Seq: seq, Data: data, Terminal: enricher.TerminalEvent(typ)})
 	}
 	require.NoError(l.t, l.db.Commit(&b))
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.h.publish(evs)
 }
 
@@ -87,50 +119,48 @@ func seqRange(from, to int64) []int64 {
 
 func TestHubSkipsAFullSubscriberAndKeepsItsPlace(t *testing.T) {
 	t.Parallel()
-	h := newHub(0, 1, 4)
 	caught := 0
-	h.onCatchUp = func() { caught++ }
-	sub, _, err := h.subscribe()
+	h := newSubscribers(0, 1, 4, func() { caught++ })
+	sub, ln, _, err := h.subscribe()
 	require.NoError(t, err)
 	for seq := int64(1); seq <= 1000; seq++ { // never blocks although nobody reads
 		h.publish([]Event{{Seq: seq, Data: []byte("{}")}})
 	}
-	c, _ := sub.channel()
-	require.Equal(t, 4, len(c), "the hub holds at most sse_buffer events for a subscriber")
+	c := ln.c
+	require.Equal(t, 4, len(c), "the journal holds at most sse_buffer events for a subscriber")
 	require.Equal(t, 1, caught, "one catch-up until the subscriber rejoins")
-	_, _, err = h.subscribe()
+	_, _, _, err = h.subscribe()
 	require.True(t, enricher.IsKind(err, enricher.KindTooMany), "a lagging subscriber keeps its place: the cap is full")
 	for range c { // what the buffer held, then closed
 	}
-	c, since, _, st := sub.rejoin()
-	require.Equal(t, joinLive, st, "rejoining is never refused by the cap")
-	require.EqualValues(t, 1000, since)
+	require.Equal(t, laneBehind, ln.end)
+	next := h.rejoin(sub)
+	require.NotNil(t, next.c, "rejoining is never refused by the cap")
+	require.EqualValues(t, 1000, next.since)
 	h.publish([]Event{{Seq: 1001, Data: []byte("{}")}})
-	require.EqualValues(t, 1001, (<-c).Seq)
+	require.EqualValues(t, 1001, (<-next.c).Seq)
 
 	h.publish([]Event{{Seq: 1002, Data: []byte("{}"), Terminal: true}})
-	require.Equal(t, 0, h.subscribers(), "the terminal event ends every subscription")
-	_, _, final, st := sub.rejoin()
-	require.Equal(t, joinFinished, st)
-	require.EqualValues(t, 1002, final)
+	require.Equal(t, 0, h.count(), "the terminal event ends every subscription")
+	end := h.rejoin(sub)
+	require.Equal(t, laneFinished, end.end)
+	require.EqualValues(t, 1002, end.final)
 }
 
 func TestHubRejoinAfterShutdownAndClose(t *testing.T) {
 	t.Parallel()
-	h := newHub(0, 2, 1)
-	a, _, err := h.subscribe()
+	h := newSubscribers(0, 2, 1, nil)
+	a, _, _, err := h.subscribe()
 	require.NoError(t, err)
-	b, _, err := h.subscribe()
+	b, _, _, err := h.subscribe()
 	require.NoError(t, err)
 	h.publish([]Event{{Seq: 1}, {Seq: 2}}) // both lag
-	b.close()
-	require.Equal(t, 1, h.subscribers(), "closing a lagging subscription frees its place")
-	_, _, _, st := b.rejoin()
-	require.Equal(t, joinClosed, st)
-	h.closeAll()
-	_, _, _, st = a.rejoin()
-	require.Equal(t, joinShutdown, st)
-	a.close() // idempotent after the hub closed it
+	h.remove(b, laneClosed)
+	require.Equal(t, 1, h.count(), "closing a lagging subscription frees its place")
+	require.Equal(t, laneClosed, h.rejoin(b).end)
+	h.stop(laneShutdown)
+	require.Equal(t, laneShutdown, h.rejoin(a).end)
+	h.remove(a, laneClosed) // idempotent after the journal closed it
 }
 
 // TestStreamCatchUpCycle drives a stream through two catch-ups, the second ended by the
@@ -141,14 +171,14 @@ func TestStreamCatchUpCycle(t *testing.T) {
 	l := newLogAndHub(t, 1, 2)
 	caught := 0
 	l.h.onCatchUp = func() { caught++ }
-	s, err := followHub(l.db, "job1", 0, l.h)
+	s, err := l.follow(0)
 	require.NoError(t, err)
 	defer s.Close()
 
 	l.publish(1, 10, false) // the buffer of 2 overflows at 3
 	got, _ := readAll(t, s, 4)
 	require.Equal(t, seqRange(1, 4), got, "the buffer, then the log")
-	require.Equal(t, 1, l.h.subscribers(), "catching up keeps its place")
+	require.Equal(t, 1, l.h.count(), "catching up keeps its place")
 	l.publish(11, 20, false) // overflows the new channel while the stream reads its window
 	l.publish(21, 21, true)  // the job ends while the subscriber lags
 	rest, terminal := readAll(t, s, 0)
@@ -163,7 +193,7 @@ func TestStreamResumePointAndShutdown(t *testing.T) {
 	t.Parallel()
 	l := newLogAndHub(t, 4, 8)
 	l.publish(1, 5, false)
-	s, err := followHub(l.db, "job1", 3, l.h)
+	s, err := l.follow(3)
 	require.NoError(t, err)
 	defer s.Close()
 	l.publish(6, 7, false)
@@ -172,7 +202,9 @@ func TestStreamResumePointAndShutdown(t *testing.T) {
 	_, ok, err := s.Next(context.Background(), time.Millisecond)
 	require.NoError(t, err)
 	require.False(t, ok, "nothing new: Next waits, then says so")
-	l.h.closeAll()
+	l.mu.Lock()
+	l.h.stop(laneShutdown)
+	l.mu.Unlock()
 	_, _, err = s.Next(context.Background(), time.Second)
 	require.True(t, ErrStreamShutdown(err), "shutdown ends the stream: %v", err)
 }

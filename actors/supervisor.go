@@ -77,14 +77,21 @@ func (s *supervisorActor) Receive(c actor.Context) {
 			c.RequestWithCustomSender(pid, m.Msg, c.Sender())
 			return
 		}
-		c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindNotFound, "job is not running")})
+		if c.Sender() != nil {
+			c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindNotFound, "job is not running")})
+		}
 	case *jobFinished:
-		// The supervisor stops the job, so its Terminated (a system message, handled before
-		// queued user messages) never overtakes this report.
+		// The supervisor stops the job, so its Terminated never overtakes this report. An
+		// ended job is poisoned (a user message): the requests queued before it (a subscribe,
+		// a cancel forwarded by toJob) are answered rather than dropped, as Stop would.
 		if pid, ok := s.jobs[m.JobID]; ok {
 			s.cfg.Observer.JobFinished(s.types[m.JobID], string(m.Status))
 			s.forget(m.JobID)
-			c.Stop(pid)
+			if m.Ended {
+				c.Poison(pid)
+			} else {
+				c.Stop(pid)
+			}
 		}
 	case *actor.Terminated:
 		for id, pid := range s.jobs {

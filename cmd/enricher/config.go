@@ -10,132 +10,118 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entity-enricher/enricher/actors"
+	"github.com/entity-enricher/enricher/storage"
+	"github.com/entity-enricher/enricher/transport/api"
+	"github.com/entity-enricher/enricher/transport/fetch"
 )
 
 // Config is every setting of the server, read from ENRICHER_* variables and flags (a flag wins
-// over its variable). Defaults are those of the spec and are listed in the README.
+// over its variable) straight into the configs of the packages that use them: one struct per
+// package, each field's default documented next to it there, and in the settings table below
+// as the value a setting starts from (the README lists the same). parseConfig fills and
+// validates it once; Open then hands each sub-config to its package, adding only what the
+// process provides at run time (logger, clock, metrics, the token secret).
 type Config struct {
-	Listen            string
-	MetricsListen     string
-	PprofListen       string
-	MemoryLimitMB     int
-	DataDir           string
-	SyncWrites        bool
-	TrimValueLogs     bool
-	ShutdownGrace     time.Duration
-	BootstrapKey      string
-	AllowSignup       bool
-	TokenSecret       string
-	AccessTokenTTL    time.Duration
-	RefreshTokenTTL   time.Duration
-	KeyUsageFlush     time.Duration
-	RateLimit         float64
-	MaxBodyBytes      int
-	MaxEntityBytes    int
-	MaxModels         int
-	MaxLanguages      int
-	MaxBatchEntities  int
-	MaxBatchStream    int
-	MaxStreamBody     int
-	BatchConcurrency  int
-	MaxJobsPerOrg     int
-	MaxJobs           int
-	MaxSchemasPerOrg  int
-	MaxValidationRetr int
-	LLMRetries        int
-	RetryMaxWait      time.Duration
-	LLMTimeout        time.Duration
-	LLMMaxOutputTok   int
-	ProviderConc      int
-	ProviderAdaptive  bool
-	ProviderQueue     int
-	MinFreeDiskMB     int
-	PauseTimeout      time.Duration
-	SyncMaxTimeout    time.Duration
-	ClassifyMaxChars  int
-	JobRetention      time.Duration
-	SSEHeartbeat      time.Duration
-	SSEBuffer         int
-	SSEMaxSubscribers int
-	EventMaxBytes     int
-	JobEventsMaxBytes int
-	IdempotencyTTL    time.Duration
-	FetchTimeout      time.Duration
-	FetchMaxBytes     int
-	FetchAllowPrivate bool
-	WebhookConc       int
-	WebhookSchedule   []time.Duration
-	ModelsFile        string
-	SimSeed           int
-	LogLevel          string
-	LogFormat         string
+	Server  ServerConfig   // the process itself: listeners, memory, logs, credentials, catalog
+	Storage storage.Config // data_dir, sync_writes, trim_value_logs, min_free_disk_mb
+	Engine  actors.Config  // jobs, provider calls, events and subscribers, webhook deliveries
+	API     api.Config     // request limits, tokens, rate limit, streams, retention
+	Fetch   fetch.Config   // batch fetch (webhook deliveries share its address rule)
 }
 
-// setting binds one named setting to a field of Config.
+// ServerConfig holds the settings cmd/enricher uses itself.
+type ServerConfig struct {
+	Listen        string        // main listener address; default ":8080"
+	MetricsListen string        // separate /metrics listener; default "": served on Listen, admin only
+	PprofListen   string        // /debug/pprof listener; default "": off
+	MemoryLimitMB int           // soft Go heap limit in MiB; default 0: the runtime's (GOMEMLIMIT)
+	ShutdownGrace time.Duration // time to finish in-flight requests at shutdown; default 30s
+	BootstrapKey  string        // organization admin key installed at start; default "": none
+	TokenSecret   string        // access-token secret; default "": generated once, kept in the data dir
+	ModelsFile    string        // extra providers and models (JSON); default "": none
+	SimSeed       int           // seed of the sim provider; default 0
+	LogLevel      string        // debug, info, warn or error; default "info"
+	LogFormat     string        // text or json; default "text"
+}
+
+// webhookTimeout bounds one webhook delivery attempt (fixed by the contract).
+const webhookTimeout = 10 * time.Second
+
+// setting binds one named setting to a field of a sub-config.
 type setting struct {
 	name  string // snake_case name, as in the README; the flag is --name-with-dashes
 	usage string
 	def   string
-	ptr   any // *string, *bool, *int, *float64, *time.Duration or *[]time.Duration (comma-separated)
+	ptr   any // *string, *bool, *int, *int64, *float64, *time.Duration, *[]time.Duration (comma-separated) or a flag.Value
 }
 
 func (c *Config) settings() []setting {
+	sv, st, en, ap, fe := &c.Server, &c.Storage, &c.Engine, &c.API, &c.Fetch
 	return []setting{
-		{"listen", "main listener address", ":8080", &c.Listen},
-		{"metrics_listen", "separate listener for /metrics (empty: served on the main listener, admin only)", "", &c.MetricsListen},
-		{"pprof_listen", "listener for Go's /debug/pprof profiles (empty: off; bind it to loopback, it has no auth)", "", &c.PprofListen},
-		{"memory_limit_mb", "soft limit of the Go heap in MiB (runtime/debug.SetMemoryLimit); 0: the runtime's default (GOMEMLIMIT)", "0", &c.MemoryLimitMB},
-		{"data_dir", "storage directory", "./data", &c.DataDir},
-		{"sync_writes", "fsync every write (survives power loss)", "false", &c.SyncWrites},
-		{"trim_value_logs", "hand the memory of value-log files no longer written back to the kernel (Linux); reading old values then costs a disk read", "true", &c.TrimValueLogs},
-		{"shutdown_grace", "time to finish in-flight requests at shutdown", "30s", &c.ShutdownGrace},
-		{"bootstrap_key", "organization access key (role admin) installed at start; ^ent_[A-Za-z0-9_-]{32,}$", "", &c.BootstrapKey},
-		{"allow_signup", "allow POST /api/auth/register once the instance has a user", "true", &c.AllowSignup},
-		{"token_secret", "access-token signing secret (default: generated once, kept in data_dir)", "", &c.TokenSecret},
-		{"access_token_ttl", "access token lifetime", "15m", &c.AccessTokenTTL},
-		{"refresh_token_ttl", "refresh token lifetime", "168h", &c.RefreshTokenTTL},
-		{"key_usage_flush", "how often API key usage counters are written", "30s", &c.KeyUsageFlush},
-		{"rate_limit", "requests per second per credential, burst twice that (0: off)", "0", &c.RateLimit},
-		{"max_body_bytes", "largest request body (413 beyond)", "8388608", &c.MaxBodyBytes},
-		{"max_entity_bytes", "largest entity, as compact JSON", "65536", &c.MaxEntityBytes},
-		{"max_models", "models per request and fusion inputs", "10", &c.MaxModels},
-		{"max_languages", "languages per request", "10", &c.MaxLanguages},
-		{"max_batch_entities", "entities per batch (JSON form)", "10000", &c.MaxBatchEntities},
-		{"max_batch_entities_stream", "entities per NDJSON batch", "1000000", &c.MaxBatchStream},
-		{"max_stream_body_bytes", "largest NDJSON batch body, read as it streams (413 beyond)", "4294967296", &c.MaxStreamBody},
-		{"batch_concurrency", "entities in flight per batch", "8", &c.BatchConcurrency},
-		{"max_jobs_per_org", "non-terminal jobs per organization", "20", &c.MaxJobsPerOrg},
-		{"max_jobs", "non-terminal jobs on the server", "200", &c.MaxJobs},
-		{"max_schemas_per_org", "live saved schemas per organization", "1000", &c.MaxSchemasPerOrg},
-		{"max_validation_retries", "self-correction turns after an invalid answer", "5", &c.MaxValidationRetr},
-		{"llm_retries", "transport retries of one provider call", "3", &c.LLMRetries},
-		{"retry_max_wait", "cap on the total backoff wait of one provider call's retries (0: no cap)", "2m", &c.RetryMaxWait},
-		{"llm_timeout", "timeout of one provider call", "120s", &c.LLMTimeout},
-		{"llm_max_output_tokens", "answer token cap of one provider call", "8192", &c.LLMMaxOutputTok},
-		{"provider_concurrency", "ceiling of calls in flight per provider (the limit adapts below it)", "8", &c.ProviderConc},
-		{"provider_adaptive", "adapt each provider's limit of calls in flight (AIMD: grow on successes, halve on 429, overload and timeouts); false keeps it at provider_concurrency", "true", &c.ProviderAdaptive},
-		{"provider_queue", "calls per provider that running work may hold (waiting or in flight); batches wait for room within it and new jobs get 429 past it", "1000", &c.ProviderQueue},
-		{"min_free_disk_mb", "free MiB the data dir's filesystem must keep: the server refuses to start below it; running, it refuses writes with 507 and holds job writes until space is back above it plus 10 % (0: off; else at least 384)", "1024", &c.MinFreeDiskMB},
-		{"pause_timeout", "how long a paused job waits for continue or cancel", "300s", &c.PauseTimeout},
-		{"sync_max_timeout", "upper bound of timeout_seconds on blocking endpoints", "600s", &c.SyncMaxTimeout},
-		{"classify_max_chars", "entity characters shown to the classifier", "3000", &c.ClassifyMaxChars},
-		{"job_retention", "how long finished jobs' events and status are kept", "24h", &c.JobRetention},
-		{"sse_heartbeat", "interval of ': ping' comments on idle streams", "15s", &c.SSEHeartbeat},
-		{"sse_buffer", "events buffered per subscriber", "256", &c.SSEBuffer},
-		{"sse_max_subscribers", "concurrent subscribers per job", "32", &c.SSEMaxSubscribers},
-		{"event_max_bytes", "payload size above which an event's objects are truncated", "1048576", &c.EventMaxBytes},
-		{"job_events_max_bytes", "event bytes per job above which payloads are truncated", "268435456", &c.JobEventsMaxBytes},
-		{"idempotency_ttl", "how long Idempotency-Key values are remembered", "24h", &c.IdempotencyTTL},
-		{"fetch_timeout", "timeout of a batch fetch", "10s", &c.FetchTimeout},
-		{"fetch_max_bytes", "largest batch fetch body", "20971520", &c.FetchMaxBytes},
-		{"fetch_allow_private", "allow batch fetch and webhook URLs on private and loopback addresses", "false", &c.FetchAllowPrivate},
-		{"webhook_concurrency", "webhook delivery attempts in flight", "4", &c.WebhookConc},
-		{"webhook_retry_schedule", "waits after failed webhook attempts, comma-separated; the last repeats until 24h after the first attempt", "5s,30s,2m,10m,1h", &c.WebhookSchedule},
-		{"models_file", "JSON file with extra providers and models", "", &c.ModelsFile},
-		{"sim_seed", "seed of the sim provider", "0", &c.SimSeed},
-		{"log_level", "debug, info, warn or error", "info", &c.LogLevel},
-		{"log_format", "text or json", "text", &c.LogFormat},
+		{"listen", "main listener address", ":8080", &sv.Listen},
+		{"metrics_listen", "separate listener for /metrics (empty: served on the main listener, admin only)", "", &sv.MetricsListen},
+		{"pprof_listen", "listener for Go's /debug/pprof profiles (empty: off; bind it to loopback, it has no auth)", "", &sv.PprofListen},
+		{"memory_limit_mb", "soft limit of the Go heap in MiB (runtime/debug.SetMemoryLimit); 0: the runtime's default (GOMEMLIMIT)", "0", &sv.MemoryLimitMB},
+		{"data_dir", "storage directory", "./data", &st.Dir},
+		{"sync_writes", "fsync every write (survives power loss)", "false", &st.SyncWrites},
+		{"trim_value_logs", "hand the memory of value-log files no longer written back to the kernel (Linux); reading old values then costs a disk read", "true", trimSetting{&st.TrimInterval}},
+		{"shutdown_grace", "time to finish in-flight requests at shutdown", "30s", &sv.ShutdownGrace},
+		{"bootstrap_key", "organization access key (role admin) installed at start; ^ent_[A-Za-z0-9_-]{32,}$", "", &sv.BootstrapKey},
+		{"allow_signup", "allow POST /api/auth/register once the instance has a user", "true", negated{&ap.DisableSignup}},
+		{"token_secret", "access-token signing secret (default: generated once, kept in data_dir)", "", &sv.TokenSecret},
+		{"access_token_ttl", "access token lifetime", "15m", &ap.AccessTokenTTL},
+		{"refresh_token_ttl", "refresh token lifetime", "168h", &ap.RefreshTokenTTL},
+		{"key_usage_flush", "how often API key usage counters are written", "30s", &ap.KeyUsageFlush},
+		{"rate_limit", "requests per second per credential, burst twice that (0: off)", "0", &ap.RateLimit},
+		{"max_body_bytes", "largest request body (413 beyond)", "8388608", &ap.MaxBodyBytes},
+		{"max_entity_bytes", "largest entity, as compact JSON", "65536", &ap.Limits.MaxEntityBytes},
+		{"max_models", "models per request and fusion inputs", "10", &ap.Limits.MaxModels},
+		{"max_languages", "languages per request", "10", &ap.Limits.MaxLanguages},
+		{"max_batch_entities", "entities per batch (JSON form)", "10000", &ap.Limits.MaxBatchEntities},
+		{"max_batch_entities_stream", "entities per NDJSON batch", "1000000", &ap.Limits.MaxBatchEntitiesStream},
+		{"max_stream_body_bytes", "largest NDJSON batch body, read as it streams (413 beyond)", "4294967296", &ap.MaxStreamBodyBytes},
+		{"batch_concurrency", "entities in flight per batch", "8", &en.BatchConcurrency},
+		{"max_jobs_per_org", "non-terminal jobs per organization", "20", &en.MaxJobsPerOrg},
+		{"max_jobs", "non-terminal jobs on the server", "200", &en.MaxJobs},
+		{"max_schemas_per_org", "live saved schemas per organization", "1000", &en.MaxSchemasPerOrg},
+		{"max_validation_retries", "self-correction turns after an invalid answer", "5", plusOne{&en.MaxAttempts}},
+		{"llm_retries", "transport retries of one provider call", "3", retriesSetting{&en.Retry.Retries}},
+		{"retry_max_wait", "cap on the total backoff wait of one provider call's retries (0: no cap)", "2m", &en.Retry.MaxTotalWait},
+		{"llm_timeout", "timeout of one provider call", "120s", &en.LLMTimeout},
+		{"llm_max_output_tokens", "answer token cap of one provider call", "8192", &en.MaxOutputTokens},
+		{"provider_concurrency", "ceiling of calls in flight per provider (the limit adapts below it)", "8", &en.ProviderConcurrency},
+		{"provider_adaptive", "adapt each provider's limit of calls in flight (AIMD: grow on successes, halve on 429, overload and timeouts); false keeps it at provider_concurrency", "true", negated{&en.ProviderFixed}},
+		{"provider_queue", "calls per provider that running work may hold (waiting or in flight); batches wait for room within it and new jobs get 429 past it", "1000", &en.ProviderQueue},
+		{"min_free_disk_mb", "free MiB the data dir's filesystem must keep: the server refuses to start below it; running, it refuses writes with 507 and holds job writes until space is back above it plus 10 % (0: off; else at least 384)", "1024", mebibytes{&st.MinFreeBytes}},
+		{"pause_timeout", "how long a paused job waits for continue or cancel", "300s", &en.PauseTimeout},
+		{"sync_max_timeout", "upper bound of timeout_seconds on blocking endpoints", "600s", &ap.SyncMaxTimeout},
+		{"classify_max_chars", "entity characters shown to the classifier", "3000", &en.ClassifyMaxChars},
+		{"job_retention", "how long finished jobs' events and status are kept", "24h", &ap.JobRetention},
+		{"sse_heartbeat", "interval of ': ping' comments on idle streams", "15s", &ap.SSEHeartbeat},
+		{"sse_buffer", "events buffered per subscriber", "256", &en.SSEBuffer},
+		{"sse_max_subscribers", "concurrent subscribers per job", "32", &en.SSEMaxSubscribers},
+		{"event_max_bytes", "payload size above which an event's objects are truncated", "1048576", &en.EventMaxBytes},
+		{"job_events_max_bytes", "event bytes per job above which payloads are truncated", "268435456", &en.JobEventsMaxBytes},
+		{"idempotency_ttl", "how long Idempotency-Key values are remembered", "24h", &ap.IdempotencyTTL},
+		{"fetch_timeout", "timeout of a batch fetch", "10s", &fe.Timeout},
+		{"fetch_max_bytes", "largest batch fetch body", "20971520", &fe.MaxBytes},
+		{"fetch_allow_private", "allow batch fetch and webhook URLs on private and loopback addresses", "false", &fe.AllowPrivate},
+		{"webhook_concurrency", "webhook delivery attempts in flight", "4", &en.Webhooks.Concurrency},
+		{"webhook_retry_schedule", "waits after failed webhook attempts, comma-separated; the last repeats until 24h after the first attempt", "5s,30s,2m,10m,1h", &en.Webhooks.Schedule},
+		{"models_file", "JSON file with extra providers and models", "", &sv.ModelsFile},
+		{"sim_seed", "seed of the sim provider", "0", &sv.SimSeed},
+		{"log_level", "debug, info, warn or error", "info", &sv.LogLevel},
+		{"log_format", "text or json", "text", &sv.LogFormat},
 	}
+}
+
+// derive fills the fields that one setting sets in two packages, and the fixed ones.
+func (c *Config) derive() {
+	c.Fetch.MaxEntities = c.API.Limits.MaxBatchEntities // a fetched batch is a JSON-form batch
+	c.API.MaxSchemasPerOrg = c.Engine.MaxSchemasPerOrg  // checked on save by both
+	c.Engine.Webhooks.AttemptTimeout = webhookTimeout
 }
 
 // envName returns the variable of a setting: ENRICHER_ + upper-case name.
@@ -173,31 +159,33 @@ func parseConfig(args []string, getenv func(string) string, help io.Writer) (*Co
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	c.derive()
 	return c, c.validate()
 }
 
 func (c *Config) validate() error {
-	positive := map[string]int{
-		"max_body_bytes": c.MaxBodyBytes, "max_entity_bytes": c.MaxEntityBytes, "max_models": c.MaxModels,
-		"max_languages": c.MaxLanguages, "max_batch_entities": c.MaxBatchEntities,
-		"max_batch_entities_stream": c.MaxBatchStream, "max_stream_body_bytes": c.MaxStreamBody, "batch_concurrency": c.BatchConcurrency,
-		"max_jobs_per_org": c.MaxJobsPerOrg, "max_jobs": c.MaxJobs, "max_schemas_per_org": c.MaxSchemasPerOrg,
-		"provider_concurrency": c.ProviderConc, "provider_queue": c.ProviderQueue, "sse_buffer": c.SSEBuffer,
-		"sse_max_subscribers": c.SSEMaxSubscribers, "llm_max_output_tokens": c.LLMMaxOutputTok,
-		"webhook_concurrency": c.WebhookConc,
+	positive := map[string]int64{
+		"max_body_bytes": int64(c.API.MaxBodyBytes), "max_entity_bytes": int64(c.API.Limits.MaxEntityBytes),
+		"max_models": int64(c.API.Limits.MaxModels), "max_languages": int64(c.API.Limits.MaxLanguages),
+		"max_batch_entities": int64(c.API.Limits.MaxBatchEntities), "max_batch_entities_stream": int64(c.API.Limits.MaxBatchEntitiesStream),
+		"max_stream_body_bytes": c.API.MaxStreamBodyBytes, "batch_concurrency": int64(c.Engine.BatchConcurrency),
+		"max_jobs_per_org": int64(c.Engine.MaxJobsPerOrg), "max_jobs": int64(c.Engine.MaxJobs), "max_schemas_per_org": int64(c.Engine.MaxSchemasPerOrg),
+		"provider_concurrency": int64(c.Engine.ProviderConcurrency), "provider_queue": int64(c.Engine.ProviderQueue), "sse_buffer": int64(c.Engine.SSEBuffer),
+		"sse_max_subscribers": int64(c.Engine.SSEMaxSubscribers), "llm_max_output_tokens": int64(c.Engine.MaxOutputTokens),
+		"webhook_concurrency": int64(c.Engine.Webhooks.Concurrency),
 	}
 	for _, name := range slices.Sorted(maps.Keys(positive)) {
 		if v := positive[name]; v <= 0 {
 			return fmt.Errorf("%s (%s, --%s) must be positive, got %d", name, envName(name), flagName(name), v)
 		}
 	}
-	if c.MaxValidationRetr < 0 || c.LLMRetries < 0 || c.RateLimit < 0 || c.RetryMaxWait < 0 || c.MinFreeDiskMB < 0 {
+	if c.Engine.MaxAttempts < 1 || c.Engine.Retry.Retries < -1 || c.API.RateLimit < 0 || c.Engine.Retry.MaxTotalWait < 0 || c.Storage.MinFreeBytes < 0 {
 		return fmt.Errorf("max_validation_retries, llm_retries, retry_max_wait, rate_limit and min_free_disk_mb must not be negative")
 	}
-	if c.BootstrapKey != "" && !validBootstrapKey(c.BootstrapKey) {
+	if c.Server.BootstrapKey != "" && !validBootstrapKey(c.Server.BootstrapKey) {
 		return fmt.Errorf("bootstrap_key must match ^ent_[A-Za-z0-9_-]{32,}$")
 	}
-	switch c.LogFormat {
+	switch c.Server.LogFormat {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log_format must be text or json")
@@ -228,6 +216,8 @@ func (f flagValue) String() string {
 		return strconv.FormatBool(*p)
 	case *int:
 		return strconv.Itoa(*p)
+	case *int64:
+		return strconv.FormatInt(*p, 10)
 	case *float64:
 		return strconv.FormatFloat(*p, 'g', -1, 64)
 	case *time.Duration:
@@ -238,6 +228,8 @@ func (f flagValue) String() string {
 			parts[i] = d.String()
 		}
 		return strings.Join(parts, ",")
+	case flag.Value:
+		return p.String()
 	}
 	return ""
 }
@@ -245,7 +237,15 @@ func (f flagValue) String() string {
 func (f flagValue) Set(s string) error { return setValue(f.ptr, s) }
 
 // IsBoolFlag lets boolean settings be given as a bare --flag.
-func (f flagValue) IsBoolFlag() bool { _, ok := f.ptr.(*bool); return ok }
+func (f flagValue) IsBoolFlag() bool {
+	switch p := f.ptr.(type) {
+	case *bool:
+		return true
+	case interface{ IsBoolFlag() bool }:
+		return p.IsBoolFlag()
+	}
+	return false
+}
 
 func setValue(ptr any, s string) error {
 	switch p := ptr.(type) {
@@ -259,6 +259,12 @@ func setValue(ptr any, s string) error {
 		*p = v
 	case *int:
 		v, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		*p = v
+	case *int64:
+		v, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return fmt.Errorf("not an integer")
 		}
@@ -285,6 +291,117 @@ func setValue(ptr any, s string) error {
 			out = append(out, v)
 		}
 		*p = out
+	case flag.Value:
+		return p.Set(s)
 	}
 	return nil
 }
+
+// Settings whose package field says the same in other terms. Each is a flag.Value over the
+// field; String shows the setting's own value.
+type (
+	// negated is a boolean setting stored as its opposite (allow_signup as DisableSignup).
+	negated struct{ p *bool }
+	// plusOne is a count of retries stored as a count of attempts (max_validation_retries).
+	plusOne struct{ p *int }
+	// retriesSetting is llm_retries stored as llm.RetryPolicy.Retries, whose zero means the
+	// default: 0 retries is stored as -1.
+	retriesSetting struct{ p *int }
+	// mebibytes is a size in MiB stored in bytes (min_free_disk_mb).
+	mebibytes struct{ p *int64 }
+	// trimSetting is trim_value_logs stored as storage.Config.TrimInterval: true keeps the
+	// default interval (0), false turns trimming off (-1).
+	trimSetting struct{ p *time.Duration }
+)
+
+func (v negated) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.FormatBool(!*v.p)
+}
+
+func (v negated) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("not a boolean")
+	}
+	*v.p = !b
+	return nil
+}
+
+func (negated) IsBoolFlag() bool { return true }
+
+func (v plusOne) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.Itoa(*v.p - 1)
+}
+
+func (v plusOne) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("not an integer")
+	}
+	*v.p = n + 1
+	return nil
+}
+
+func (v retriesSetting) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.Itoa(max(*v.p, 0))
+}
+
+func (v retriesSetting) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("not an integer")
+	case n < 0:
+		return fmt.Errorf("must not be negative")
+	case n == 0:
+		n = -1 // no retry
+	}
+	*v.p = n
+	return nil
+}
+
+func (v mebibytes) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.FormatInt(*v.p>>20, 10)
+}
+
+func (v mebibytes) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("not an integer")
+	}
+	*v.p = n << 20
+	return nil
+}
+
+func (v trimSetting) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.FormatBool(*v.p >= 0)
+}
+
+func (v trimSetting) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("not a boolean")
+	}
+	*v.p = 0 // storage's default interval
+	if !b {
+		*v.p = -1
+	}
+	return nil
+}
+
+func (trimSetting) IsBoolFlag() bool { return true }

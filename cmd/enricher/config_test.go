@@ -35,7 +35,7 @@ func TestParseConfigRetryMaxWait(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			require.Equal(t, tt.want, cfg.RetryMaxWait)
+			require.Equal(t, tt.want, cfg.Engine.Retry.MaxTotalWait)
 		})
 	}
 }
@@ -60,9 +60,66 @@ func TestParseConfigResourceSettings(t *testing.T) {
 			t.Parallel()
 			cfg, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
 			require.NoError(t, err)
-			require.Equal(t, tt.trim, cfg.TrimValueLogs)
-			require.Equal(t, tt.memLimit, cfg.MemoryLimitMB)
-			require.Equal(t, tt.pprof, cfg.PprofListen)
+			require.Equal(t, tt.trim, cfg.Storage.TrimInterval >= 0, "trim_value_logs")
+			require.Equal(t, tt.memLimit, cfg.Server.MemoryLimitMB)
+			require.Equal(t, tt.pprof, cfg.Server.PprofListen)
 		})
+	}
+}
+
+// TestParseConfigFillsPackageConfigs: each setting lands in the config of the package that
+// uses it, in that package's terms, and a setting two packages share reaches both.
+func TestParseConfigFillsPackageConfigs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		env   map[string]string
+		args  []string
+		check func(t *testing.T, c *Config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c *Config) {
+			require.False(t, c.API.DisableSignup, "allow_signup defaults to true")
+			require.False(t, c.Engine.ProviderFixed, "provider_adaptive defaults to true")
+			require.Equal(t, 6, c.Engine.MaxAttempts, "5 validation retries: 6 attempts")
+			require.Equal(t, 3, c.Engine.Retry.Retries)
+			require.EqualValues(t, 1024<<20, c.Storage.MinFreeBytes)
+			require.Equal(t, "./data", c.Storage.Dir)
+			require.Equal(t, 10000, c.Fetch.MaxEntities, "fetch takes max_batch_entities")
+			require.Equal(t, 1000, c.API.MaxSchemasPerOrg, "the API takes max_schemas_per_org")
+			require.EqualValues(t, 20<<20, c.Fetch.MaxBytes)
+			require.Equal(t, webhookTimeout, c.Engine.Webhooks.AttemptTimeout)
+		}},
+		{name: "env", env: map[string]string{"ENRICHER_ALLOW_SIGNUP": "false", "ENRICHER_PROVIDER_ADAPTIVE": "false",
+			"ENRICHER_MAX_VALIDATION_RETRIES": "0", "ENRICHER_LLM_RETRIES": "0", "ENRICHER_MIN_FREE_DISK_MB": "500",
+			"ENRICHER_MAX_BATCH_ENTITIES": "7", "ENRICHER_MAX_SCHEMAS_PER_ORG": "9"}, check: func(t *testing.T, c *Config) {
+			require.True(t, c.API.DisableSignup)
+			require.True(t, c.Engine.ProviderFixed)
+			require.Equal(t, 1, c.Engine.MaxAttempts, "no validation retry: one attempt")
+			require.Equal(t, -1, c.Engine.Retry.Retries, "no transport retry (the policy's zero is its default)")
+			require.EqualValues(t, 500<<20, c.Storage.MinFreeBytes)
+			require.Equal(t, 7, c.API.Limits.MaxBatchEntities)
+			require.Equal(t, 7, c.Fetch.MaxEntities)
+			require.Equal(t, 9, c.Engine.MaxSchemasPerOrg)
+			require.Equal(t, 9, c.API.MaxSchemasPerOrg)
+		}},
+		{name: "bare boolean flags", env: map[string]string{"ENRICHER_ALLOW_SIGNUP": "false", "ENRICHER_TRIM_VALUE_LOGS": "false"},
+			args: []string{"--allow-signup", "--trim-value-logs", "--provider-adaptive=false"}, check: func(t *testing.T, c *Config) {
+				require.False(t, c.API.DisableSignup, "a bare flag means true and wins over its variable")
+				require.Zero(t, c.Storage.TrimInterval, "trimming on: storage's default interval")
+				require.True(t, c.Engine.ProviderFixed)
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			require.NoError(t, err)
+			tt.check(t, cfg)
+		})
+	}
+	for _, bad := range []map[string]string{{"ENRICHER_LLM_RETRIES": "-1"}, {"ENRICHER_MAX_VALIDATION_RETRIES": "-1"},
+		{"ENRICHER_MIN_FREE_DISK_MB": "-1"}, {"ENRICHER_MAX_BATCH_ENTITIES": "0"}} {
+		_, err := parseConfig(nil, func(k string) string { return bad[k] }, io.Discard)
+		require.Error(t, err, "%v", bad)
 	}
 }

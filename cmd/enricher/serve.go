@@ -26,9 +26,6 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm"
 )
 
-// webhookTimeout bounds one webhook delivery attempt (fixed by the contract).
-const webhookTimeout = 10 * time.Second
-
 // Main is one running server: storage, model catalog and HTTP front end, wired from a Config.
 // Open builds it and opens the listener; Run serves until its context ends, then shuts down.
 type Main struct {
@@ -60,8 +57,8 @@ type Env struct {
 // Open wires everything and opens the listener, so Addr is known before Run. On error every
 // resource opened so far is closed.
 func Open(cfg *Config, env Env) (m *Main, err error) {
-	if cfg.MemoryLimitMB > 0 { // process-wide, like GOMEMLIMIT
-		debug.SetMemoryLimit(int64(cfg.MemoryLimitMB) << 20)
+	if cfg.Server.MemoryLimitMB > 0 { // process-wide, like GOMEMLIMIT
+		debug.SetMemoryLimit(int64(cfg.Server.MemoryLimitMB) << 20)
 	}
 	if env.Getenv == nil {
 		env.Getenv = os.Getenv
@@ -72,12 +69,9 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	if env.Now == nil {
 		env.Now = time.Now
 	}
-	log := newLogger(cfg, env.Log)
-	storeCfg := storage.Config{Dir: cfg.DataDir, SyncWrites: cfg.SyncWrites, Logger: log,
-		MinFreeBytes: int64(cfg.MinFreeDiskMB) << 20, FreeSpace: env.FreeSpace, SpaceInterval: env.SpaceInterval}
-	if !cfg.TrimValueLogs {
-		storeCfg.TrimInterval = -1
-	}
+	log := newLogger(&cfg.Server, env.Log)
+	storeCfg := cfg.Storage
+	storeCfg.Logger, storeCfg.FreeSpace, storeCfg.SpaceInterval = log, env.FreeSpace, env.SpaceInterval
 	// built, not m: every failing return sets m to nil, and what was opened must still close.
 	built := &Main{cfg: cfg, log: log}
 	m = built
@@ -89,51 +83,45 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	if m.db, err = storage.Open(storeCfg); err != nil {
 		return nil, err
 	}
-	secret := []byte(cfg.TokenSecret)
+	secret := []byte(cfg.Server.TokenSecret)
 	if len(secret) == 0 {
 		if secret, err = m.db.Secret("token_secret", randomSecret); err != nil {
 			return nil, fmt.Errorf("token secret: %w", err)
 		}
 	}
-	if cfg.BootstrapKey != "" {
+	if cfg.Server.BootstrapKey != "" {
 		if err = m.db.EnsureBootstrap(storage.Bootstrap{
-			Hash: sha256Hex(cfg.BootstrapKey), Prefix: cfg.BootstrapKey[:12],
+			Hash: sha256Hex(cfg.Server.BootstrapKey), Prefix: cfg.Server.BootstrapKey[:12],
 			NewOrgID: uuid.NewString(), NewKeyID: uuid.NewString(), Now: env.Now(),
 		}); err != nil {
 			return nil, fmt.Errorf("bootstrap key: %w", err)
 		}
 	}
-	catalog, err := newCatalog(cfg, env.Getenv)
+	catalog, err := newCatalog(cfg.Server.ModelsFile, env.Getenv)
 	if err != nil {
 		return nil, err
 	}
 	m.metrics = newMetrics()
 	m.metrics.watchStorage(m.db.FreeBytes, m.db.LowSpace)
 	// Webhook deliveries go through the batch-fetch guard: same address rules, same dialer.
-	webhooks := fetch.New(fetch.Config{Timeout: webhookTimeout, AllowPrivate: cfg.FetchAllowPrivate})
-	providers, err := newProviders(catalog, int64(cfg.SimSeed), cfg.LLMTimeout)
+	webhooks := fetch.New(fetch.Config{Timeout: webhookTimeout, AllowPrivate: cfg.Fetch.AllowPrivate})
+	providers, err := newProviders(catalog, int64(cfg.Server.SimSeed), cfg.Engine.LLMTimeout)
 	if err != nil {
 		return nil, err
 	}
-	m.engine, err = actors.New(actors.Config{
-		MaxJobs: cfg.MaxJobs, MaxJobsPerOrg: cfg.MaxJobsPerOrg, MaxAttempts: cfg.MaxValidationRetr + 1,
-		MaxOutputTokens: cfg.LLMMaxOutputTok, LLMTimeout: cfg.LLMTimeout, ProviderConcurrency: cfg.ProviderConc, ProviderFixed: !cfg.ProviderAdaptive,
-		ProviderQueue: cfg.ProviderQueue, Retry: llm.RetryPolicy{Retries: retriesSetting(cfg.LLMRetries), MaxTotalWait: cfg.RetryMaxWait},
-		PauseTimeout: cfg.PauseTimeout, ClassifyMaxChars: cfg.ClassifyMaxChars, SSEBuffer: cfg.SSEBuffer,
-		SSEMaxSubscribers: cfg.SSEMaxSubscribers, EventMaxBytes: cfg.EventMaxBytes, JobEventsMaxBytes: cfg.JobEventsMaxBytes,
-		MaxSchemasPerOrg: cfg.MaxSchemasPerOrg, BatchConcurrency: cfg.BatchConcurrency, Observer: m.metrics, Logger: log, Now: env.Now,
-		Webhooks: actors.WebhookConfig{Schedule: cfg.WebhookSchedule, Concurrency: cfg.WebhookConc, AttemptTimeout: webhookTimeout,
-			SealKey: enricher.WebhookSealKey(secret)},
-	}, actors.Deps{Store: m.db, Catalog: catalog, Providers: providers, Schemas: m.db, Webhooks: m.db, WebhookSender: webhooks})
+	engineCfg := cfg.Engine
+	engineCfg.Observer, engineCfg.Logger, engineCfg.Now = m.metrics, log, env.Now
+	engineCfg.Webhooks.SealKey = enricher.WebhookSealKey(secret)
+	m.engine, err = actors.New(engineCfg, actors.Deps{Store: m.db, Catalog: catalog, Providers: providers, Schemas: m.db, Webhooks: m.db, WebhookSender: webhooks})
 	if err != nil {
 		return nil, err
 	}
 	var metricsOnMain fasthttp.RequestHandler
-	if cfg.MetricsListen == "" {
+	if cfg.Server.MetricsListen == "" {
 		metricsOnMain = m.metrics.handler()
 	} else {
-		if m.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
-			return nil, fmt.Errorf("metrics_listen: %w", listenError(cfg.MetricsListen, err))
+		if m.metricsLn, err = net.Listen("tcp", cfg.Server.MetricsListen); err != nil {
+			return nil, fmt.Errorf("metrics_listen: %w", listenError(cfg.Server.MetricsListen, err))
 		}
 		h := m.metrics.handler()
 		m.metricsSv = &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
@@ -144,30 +132,23 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 			h(ctx)
 		}, NoDefaultServerHeader: true}
 	}
-	m.api, err = api.New(api.Config{
-		MaxBodyBytes: cfg.MaxBodyBytes, MaxStreamBodyBytes: int64(cfg.MaxStreamBody), DisableSignup: !cfg.AllowSignup, TokenSecret: secret,
-		AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL, KeyUsageFlush: cfg.KeyUsageFlush,
-		RateLimit: cfg.RateLimit, MaxSchemasPerOrg: cfg.MaxSchemasPerOrg,
-		Limits: api.Limits{MaxModels: cfg.MaxModels, MaxLanguages: cfg.MaxLanguages,
-			MaxBatchEntities: cfg.MaxBatchEntities, MaxEntityBytes: cfg.MaxEntityBytes, MaxBatchEntitiesStream: cfg.MaxBatchStream},
-		SSEHeartbeat: cfg.SSEHeartbeat, SyncMaxTimeout: cfg.SyncMaxTimeout, JobRetention: cfg.JobRetention,
-		IdempotencyTTL: cfg.IdempotencyTTL, Version: version, Logger: log, NowFunc: env.Now,
-	}, api.Deps{Accounts: m.db, Keys: m.db, Schemas: m.db, Records: recordsAPI{m.db}, Jobs: m.db, Models: catalog, Health: m.db,
+	apiCfg := cfg.API
+	apiCfg.TokenSecret, apiCfg.Version, apiCfg.Logger, apiCfg.NowFunc = secret, version, log, env.Now
+	m.api, err = api.New(apiCfg, api.Deps{Accounts: m.db, Keys: m.db, Schemas: m.db, Records: recordsAPI{m.db}, Jobs: m.db, Models: catalog, Health: m.db,
 		Engine: engineAPI{m.engine}, Idempotency: m.db, Results: resultsAPI{m.db}, JobRecords: m.db, Webhooks: m.db, URLGuard: webhooks,
 		Entities: m.db, Providers: engineAPI{m.engine},
 		Metrics: m.metrics, MetricsHandler: metricsOnMain,
-		Fetcher: fetcherAPI{fetch.New(fetch.Config{Timeout: cfg.FetchTimeout, MaxBytes: int64(cfg.FetchMaxBytes),
-			MaxEntities: cfg.MaxBatchEntities, AllowPrivate: cfg.FetchAllowPrivate})}})
+		Fetcher: fetcherAPI{fetch.New(cfg.Fetch)}})
 	if err != nil {
 		return nil, err
 	}
-	if cfg.PprofListen != "" {
-		if m.pprof, err = listenPprof(cfg.PprofListen); err != nil {
-			return nil, fmt.Errorf("pprof_listen: %w", listenError(cfg.PprofListen, err))
+	if cfg.Server.PprofListen != "" {
+		if m.pprof, err = listenPprof(cfg.Server.PprofListen); err != nil {
+			return nil, fmt.Errorf("pprof_listen: %w", listenError(cfg.Server.PprofListen, err))
 		}
 	}
-	if m.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, listenError(cfg.Listen, err)
+	if m.ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
+		return nil, listenError(cfg.Server.Listen, err)
 	}
 	return m, nil
 }
@@ -178,7 +159,7 @@ func (m *Main) Addr() string { return m.ln.Addr().String() }
 // Run serves until ctx is done, then stops accepting, lets in-flight requests finish within
 // shutdown_grace and closes the store.
 func (m *Main) Run(ctx context.Context) error {
-	m.log.Info("listening", "addr", m.Addr(), "data_dir", m.cfg.DataDir, "version", version)
+	m.log.Info("listening", "addr", m.Addr(), "data_dir", m.cfg.Storage.Dir, "version", version)
 	if m.pprof != nil {
 		m.log.Info("pprof listening", "addr", m.pprof.ln.Addr().String())
 	}
@@ -197,7 +178,7 @@ func (m *Main) Run(ctx context.Context) error {
 	case serveErr = <-errc:
 	}
 	m.log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), m.cfg.Server.ShutdownGrace)
 	defer cancel()
 	m.api.Drain()   // new job starts are refused with 503 from here on
 	m.engine.Stop() // jobs stop (they resume at the next start) and streams end
@@ -249,22 +230,22 @@ func listenError(addr string, err error) error {
 	return fmt.Errorf("listen %s: %w", addr, err)
 }
 
-func newCatalog(cfg *Config, getenv func(string) string) (*llm.Catalog, error) {
+func newCatalog(modelsFile string, getenv func(string) string) (*llm.Catalog, error) {
 	var file []byte
-	if cfg.ModelsFile != "" {
+	if modelsFile != "" {
 		var err error
-		if file, err = os.ReadFile(cfg.ModelsFile); err != nil {
+		if file, err = os.ReadFile(modelsFile); err != nil {
 			return nil, fmt.Errorf("models file: %w", err)
 		}
 	}
 	c, err := llm.NewCatalog(llm.CatalogConfig{Env: getenv, ModelsFile: file})
 	if err != nil { // the catalog's errors start with the line of the models file
-		return nil, fmt.Errorf("models file %s: %w", cfg.ModelsFile, err)
+		return nil, fmt.Errorf("models file %s: %w", modelsFile, err)
 	}
 	return c, nil
 }
 
-func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+func newLogger(cfg *ServerConfig, w io.Writer) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel))); err != nil {
 		level = slog.LevelInfo
@@ -274,14 +255,6 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// retriesSetting maps llm_retries to the policy: 0 means no retry (the policy's zero is its default).
-func retriesSetting(n int) int {
-	if n == 0 {
-		return -1
-	}
-	return n
 }
 
 func randomSecret() []byte {

@@ -213,16 +213,24 @@ func (s *Schema) LeafPaths() []string {
 	return out
 }
 
-// CheckVerifyFields checks the verify_fields of a request against its schema and strategy:
-// only the waterfall strategy takes them, each must name a leaf path of s once, and they need
-// at least two models. Errors are KindInvalid, naming the first bad entry.
-func CheckVerifyFields(s *Schema, strategy Strategy, models int, fields []string) error {
-	if len(fields) == 0 {
+// CheckVerifyOptions checks what verify_fields need besides the schema: the waterfall
+// strategy and at least two models. Errors are KindInvalid.
+func CheckVerifyOptions(strategy Strategy, models int, fields []string) error {
+	switch {
+	case len(fields) == 0:
 		return nil
-	}
-	if strategy != StrategyWaterfall {
+	case strategy != StrategyWaterfall:
 		return Errorf(KindInvalid, "verify_fields: only the waterfall strategy takes verify_fields")
+	case models < 2:
+		return Errorf(KindInvalid, "verify_fields: two models must agree on a verified field; give at least 2 models")
 	}
+	return nil
+}
+
+// CheckVerifyFields checks that each of verify_fields names a leaf path of s ("hq.city";
+// objects and paths inside arrays are not leaves) once. Errors are KindInvalid, naming the
+// first bad entry and listing leaf paths.
+func CheckVerifyFields(s *Schema, fields []string) error {
 	leaves := s.LeafPaths()
 	seen := map[string]bool{}
 	for i, f := range fields {
@@ -233,9 +241,6 @@ func CheckVerifyFields(s *Schema, strategy Strategy, models int, fields []string
 			return Errorf(KindInvalid, "verify_fields[%d]: %q is not a leaf field of the schema (%s)", i, f, leafHint(leaves))
 		}
 		seen[f] = true
-	}
-	if models < 2 {
-		return Errorf(KindInvalid, "verify_fields: two models must agree on a verified field; give at least 2 models")
 	}
 	return nil
 }

@@ -208,7 +208,10 @@ func TestCheckVerifyFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckVerifyFields(s, tt.strategy, tt.models, tt.fields)
+			err := CheckVerifyOptions(tt.strategy, tt.models, tt.fields)
+			if err == nil {
+				err = CheckVerifyFields(s, tt.fields)
+			}
 			if tt.err == "" {
 				require.NoError(t, err)
 				return

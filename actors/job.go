@@ -61,7 +61,7 @@ type jobActor struct {
 	activeSince time.Time
 	cancelPause scheduler.CancelFunc
 
-	wf        *waterfallRun // the waterfall strategy's state (waterfall.go); nil otherwise
+	wf *waterfallRun // the waterfall strategy's state (waterfall.go); nil otherwise
 
 	fusion    *fusionRun
 	fusionPID *actor.PID       // the running fusion actor

@@ -153,6 +153,15 @@ func valueAt(m map[string]any, names []string) any {
 	return v
 }
 
+// LeafPaths returns the dot paths of the leaves a asks for (outside arrays), in schema order.
+func (a *AnswerSpec) LeafPaths() []string {
+	var out []string
+	walkLeaves(a.Properties, nil, func(names []string, _ *Property) {
+		out = append(out, strings.Join(names, "."))
+	})
+	return out
+}
+
 // Restrict returns a copy of spec asking only the leaves named in fields (dot paths); objects
 // left without a field are dropped. Leaves are shared with spec, pruned objects are new.
 func (w *Waterfall) Restrict(spec *AnswerSpec, fields []string) *AnswerSpec {

@@ -109,3 +109,23 @@ func (w *waterfallRun) fuse(inner fuseFunc, arbiter bool) fuseFunc {
 		return merged, report
 	}
 }
+
+// askedProvenance returns prov, the provenance of a run's whole output, limited under the
+// waterfall strategy to the fields the run was asked: a field a step was not asked is null in
+// its output without being the model's answer, so the record leaves it out (the model report
+// then counts a step's nulls and accuracy on what it was asked only). Other strategies keep
+// every field.
+func askedProvenance(spec *modelSpec, prov map[string]enricher.FieldProvenance) map[string]enricher.FieldProvenance {
+	if spec.Strategy != enricher.StrategyWaterfall {
+		return prov
+	}
+	out := map[string]enricher.FieldProvenance{}
+	for _, p := range spec.Plan {
+		for _, path := range p.Spec.LeafPaths() {
+			if v, ok := prov[path]; ok {
+				out[path] = v
+			}
+		}
+	}
+	return out
+}

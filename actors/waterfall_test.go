@@ -136,6 +136,11 @@ func TestWaterfallEscalatesNullFields(t *testing.T) {
 	require.Equal(t, "waterfall", founded["method"])
 	require.Equal(t, []any{"fake::c"}, founded["sources"])
 
+	step, err := w.db.Record("org1", events[4]["record_id"].(string))
+	require.NoError(t, err)
+	require.Equal(t, "waterfall", *step.Strategy)
+	require.Len(t, step.FieldProvenance, 1, "a step's record has the provenance of the fields it was asked")
+	require.Equal(t, []string{"fake::b"}, step.FieldProvenance["ceo"].Sources)
 	rec, err := w.db.Record("org1", outcome["record_id"].(string))
 	require.NoError(t, err)
 	require.Equal(t, enricher.RecordFusion, rec.Type)

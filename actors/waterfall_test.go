@@ -3,10 +3,13 @@ package actors
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -265,4 +268,68 @@ func TestWaterfallBatch(t *testing.T) {
 	for _, c := range calls {
 		require.NotEqual(t, "fake::a", c.Model)
 	}
+}
+
+// TestWaterfallRecovery stops an engine while the second step of a waterfall waits for its
+// answer and starts another on the same store: the stored first step is replayed through the
+// decision (not called again), the second model is asked the same open field, and the job ends
+// fused.
+func TestWaterfallRecovery(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{}, 0)
+	values := map[string]map[string]any{"fake::c": {"founded_year": 2010}, "fake::b": {"ceo": "Ann"}}
+	b.provider.values = values
+	var mu sync.Mutex
+	var calls []waterfallCall
+	var release atomic.Bool
+	complete := func(ctx context.Context, req *llm.Request, _ int) (*llm.Response, error) {
+		var schema struct {
+			Properties map[string]any `json:"properties"`
+		}
+		_ = json.Unmarshal(req.Schema, &schema)
+		asked := slices.Sorted(maps.Keys(schema.Properties))
+		mu.Lock()
+		calls = append(calls, waterfallCall{Model: req.Hints.ModelKey, Asked: asked, Grouped: true})
+		mu.Unlock()
+		if req.Hints.ModelKey == "fake::b" && !release.Load() {
+			<-ctx.Done() // held until the engine stops
+			return nil, ctx.Err()
+		}
+		return (&fakeProvider{values: values}).answer(req), nil
+	}
+	b.provider.CompleteFunc = complete
+	id, stream := b.start(waterfallSpec("fake::c", "fake::b", "fake::a"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := map[string]int{}
+		for _, e := range storedEvents(t, b.db, id) {
+			n[e.typ()]++
+		}
+		if n["waterfall_escalated"] == 1 && n["model_started"] == 2 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the second step started; got %v", n)
+		time.Sleep(10 * time.Millisecond)
+	}
+	stream.Close()
+	b.engine.Stop()
+	before := storedEvents(t, b.db, id)
+
+	release.Store(true)
+	b2 := b.restart(&fakeProvider{values: values, CompleteFunc: complete})
+	s2, err := b2.engine.Subscribe("org1", id, int64(len(before)))
+	require.NoError(t, err)
+	defer s2.Close()
+	after := b2.collect(s2, int64(len(before)))
+	require.Equal(t, []string{"model_started", "model_completed", "fusion_started", "conflicts_detected", "fusion_completed", "completed"},
+		types(after), "the run of fake::b starts again; fake::c's is replayed")
+	outcome := after[len(after)-1]["result"].(map[string]any)
+	require.Equal(t, map[string]any{"name": "Moderna Inc", "country": "US", "founded_year": 2010.0, "ceo": "Ann"}, outcome["result"])
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []waterfallCall{
+		{Model: "fake::c", Asked: []string{"ceo", "founded_year"}, Grouped: true},
+		{Model: "fake::b", Asked: []string{"ceo"}, Grouped: true},
+		{Model: "fake::b", Asked: []string{"ceo"}, Grouped: true},
+	}, calls, "fake::c is not called again; fake::b is asked the same open field")
 }

@@ -16,6 +16,7 @@ const (
 	EventAttemptFailed           = "attempt_failed"
 	EventExpertiseCompleted      = "expertise_completed"
 	EventModelCompleted          = "model_completed"
+	EventWaterfallEscalated      = "waterfall_escalated"
 	EventFusionStarted           = "fusion_started"
 	EventConflictsDetected       = "conflicts_detected"
 	EventArbitrationStarted      = "arbitration_started"

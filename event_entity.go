@@ -14,6 +14,12 @@ func (e ModelStartedEvent) WithEntityIndex(i *int) any {
 }
 
 // WithEntityIndex returns a copy of e with its entity_index set to i.
+func (e WaterfallEscalatedEvent) WithEntityIndex(i *int) any {
+	e.EntityIndex = i
+	return e
+}
+
+// WithEntityIndex returns a copy of e with its entity_index set to i.
 func (e AttemptFailedEvent) WithEntityIndex(i *int) any {
 	e.EntityIndex = i
 	return e

@@ -21,6 +21,19 @@ type ModelStartedEvent struct {
 	EntityIndex   *int     `json:"entity_index"`
 }
 
+// WaterfallEscalatedEvent is the payload of waterfall_escalated: under the waterfall
+// strategy, FromModel finished and NextModel is asked Fields (leaf paths, schema order), each
+// for the reason in Reasons (WaterfallNull, WaterfallFailed or WaterfallUnverified). Step is
+// NextModel's 1-based position in the job's models.
+type WaterfallEscalatedEvent struct {
+	FromModel   string            `json:"from_model"`
+	NextModel   string            `json:"next_model"`
+	Step        int               `json:"step"`
+	Fields      []string          `json:"fields"`
+	Reasons     map[string]string `json:"reasons"`
+	EntityIndex *int              `json:"entity_index"`
+}
+
 // AttemptFailedEvent is the payload of attempt_failed.
 type AttemptFailedEvent struct {
 	Model        string   `json:"model"`

@@ -60,6 +60,9 @@ const (
 	ResolutionTieBreak = "tie_break" // price, then model key, decided
 	ResolutionUnion    = "union"     // arrays: deduplicated union
 	ResolutionLLM      = "llm"       // replaced by an arbiter's decision (ApplyDecisions)
+	// ResolutionUnverified: a verify field of the waterfall without two agreeing models and
+	// without an arbiter's decision: null (SettleWaterfall).
+	ResolutionUnverified = "unverified"
 )
 
 // fusionDefaultLanguage is the language of multilingual fields when Fuse gets no languages; it

@@ -44,11 +44,15 @@ const (
 	StrategySinglePass     Strategy = "single_pass"
 	StrategyExpertDomains  Strategy = "expert_domains"
 	StrategyMultiExpertise Strategy = "multi_expertise"
+	// StrategyWaterfall asks the models one after another, each only the fields the earlier
+	// ones left open (waterfall.go); each step is one call whose prompt is grouped by
+	// expertise domain when the schema declares domains.
+	StrategyWaterfall Strategy = "waterfall"
 )
 
-// Valid reports whether s is one of the three strategies.
+// Valid reports whether s is one of the four strategies.
 func (s Strategy) Valid() bool {
-	return s == StrategySinglePass || s == StrategyExpertDomains || s == StrategyMultiExpertise
+	return s == StrategySinglePass || s == StrategyExpertDomains || s == StrategyMultiExpertise || s == StrategyWaterfall
 }
 
 // Mismatch policies: what a classification mismatch does to a job.
@@ -78,7 +82,9 @@ type EnrichSpec struct {
 	ClassificationModel *string         `json:"classification_model"`
 	ArbitrationModel    *string         `json:"arbitration_model"`
 	OnMismatch          string          `json:"on_classification_mismatch"`
-	Sync                bool            `json:"sync,omitempty"`
+	// VerifyFields are leaf paths that need two agreeing models (waterfall strategy only).
+	VerifyFields []string `json:"verify_fields,omitempty"`
+	Sync         bool     `json:"sync,omitempty"`
 	// FusionRecordIDs names the records a fusion job merges (job type fusion only).
 	FusionRecordIDs []string `json:"fusion_record_ids,omitempty"`
 	// Webhook, when set, is where the job's events are called back (copied to Job.Webhook).

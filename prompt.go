@@ -31,7 +31,7 @@ Rules:
 
 // EnrichmentPrompt builds the prompt of one enrichment call: the entity, the asked
 // fields with their descriptions and examples, the languages, the classification context, and
-// under expert_domains one section per domain.
+// under expert_domains (and waterfall, when the schema declares domains) one section per domain.
 func EnrichmentPrompt(in PromptInput) Prompt {
 	var b strings.Builder
 	root := in.Schema.Root
@@ -57,7 +57,7 @@ func EnrichmentPrompt(in PromptInput) Prompt {
 		}
 		b.WriteString(".\n\nFind these properties:\n")
 		writeFields(&b, in.Spec.Properties, "")
-	case in.Strategy == StrategyExpertDomains:
+	case in.Strategy == StrategyExpertDomains || in.Strategy == StrategyWaterfall && len(in.Schema.Domains) > 0:
 		b.WriteString("\nFind these properties, grouped by area of expertise:\n")
 		for _, group := range groupByDomain(in.Schema, in.Spec.Properties) {
 			fmt.Fprintf(&b, "\n## %s", group.domain.Name)

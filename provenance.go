@@ -31,8 +31,8 @@ const (
 	ProvenanceRule        = "rule"        // no majority: median, longest string, tie-break or array union decided
 	ProvenanceArbitration = "arbitration" // an arbiter model chose the value among the conflicting ones
 	ProvenanceSingle      = "single"      // one model answered the field (alone in the job, or the others gave null)
-	// ProvenanceWaterfall is reserved for a strategy that asks models one after another and
-	// stops at the first answer; no result carries it yet.
+	// ProvenanceWaterfall: under the waterfall strategy, the value of the first model that
+	// answered the field; the earlier models gave null or failed, the later ones were not asked.
 	ProvenanceWaterfall = "waterfall"
 )
 
@@ -41,7 +41,7 @@ const (
 	confidenceUnanimous   = 1.0
 	confidenceMajority    = 0.9
 	confidenceArbitration = 0.8
-	confidenceWaterfall   = 0.6
+	confidenceWaterfall   = 0.5
 	confidenceRule        = 0.5
 	confidenceSingle      = 0.5
 )
@@ -54,11 +54,13 @@ const (
 //	arbitration: 0.8 × agreement (an arbiter reviewed the conflict; agreement counts its backers)
 //	rule:        0.5 × agreement (a mechanical rule broke a tie; 0 when no model gave the value)
 //	single:      0.5             (one unchecked answer)
-//	waterfall:   0.6 × agreement (reserved)
+//	waterfall:   0.5 × agreement (the one model that answered; agreement is 1, so 0.5)
 //
 // Independent models agreeing is the strongest evidence we have, so unanimity over two or more
 // models is the only way to reach 1; a value nobody contradicted but only one model gave is a
-// coin's worth of trust (0.5). An arbiter's pick weighs more than a mechanical rule's because
+// coin's worth of trust (0.5), whether it came from a model run alone (single) or from the
+// first model of a waterfall that answered (waterfall: the models before it gave null, which
+// is no evidence either way). An arbiter's pick weighs more than a mechanical rule's because
 // it read the entity and every candidate. The result is rounded to 4 decimals and within 0..1;
 // an unknown method gives 0.
 func ProvenanceConfidence(method string, agreement float64) float64 {

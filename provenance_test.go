@@ -26,7 +26,7 @@ func TestProvenanceConfidence(t *testing.T) {
 		{ProvenanceRule, 0, 0},
 		{ProvenanceSingle, 1, 0.5},
 		{ProvenanceSingle, 0, 0.5},
-		{ProvenanceWaterfall, 1, 0.6},
+		{ProvenanceWaterfall, 1, 0.5},
 		{"nonsense", 1, 0},
 		{ProvenanceUnanimous, 7, 1},
 	}

@@ -122,7 +122,7 @@ func (b *ReportBuilder) Add(r *Record) {
 		b.fused.CostUSD += r.CostUSD
 		addAccuracy(b.fused.Fields, expected, output)
 		for path, p := range r.FieldProvenance {
-			if p.Method == "" {
+			if p.Method == "" || p.Method == ProvenanceWaterfall { // waterfall: the other models were not asked, or gave null
 				continue
 			}
 			for _, m := range r.SourceModels {
@@ -163,7 +163,31 @@ func (b *ReportBuilder) Add(r *Record) {
 			m.nulls++
 		}
 	}
+	if r.Strategy != nil && Strategy(*r.Strategy) == StrategyWaterfall {
+		// a waterfall step answers only what it was asked: the fields of its provenance
+		expected = keepPaths(expected, "", r.FieldProvenance)
+	}
 	addAccuracy(m.Fields, expected, output)
+}
+
+// keepPaths returns a copy of expected holding only the leaves (dot paths under prefix) that
+// are keys of keep.
+func keepPaths(expected map[string]any, prefix string, keep map[string]FieldProvenance) map[string]any {
+	out := map[string]any{}
+	for k, v := range expected {
+		path := k
+		if prefix != "" {
+			path = prefix + "." + k
+		}
+		if sub, ok := v.(map[string]any); ok {
+			out[k] = keepPaths(sub, path, keep)
+			continue
+		}
+		if _, ok := keep[path]; ok {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func (b *ReportBuilder) model(key string) *modelAcc {

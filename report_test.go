@@ -94,3 +94,36 @@ func TestReportBuilder(t *testing.T) {
 	require.Equal(t, 1, r.Fused.Records)
 	require.Equal(t, 1.0, *r.Fused.Fields["hq.city"].Accuracy)
 }
+
+// TestReportWaterfall: a waterfall step is judged on the fields it was asked (the ones in its
+// record's provenance): its nulls and accuracy elsewhere do not count, and a fused field one
+// model answered (method waterfall) gives the other models no agreement figure.
+func TestReportWaterfall(t *testing.T) {
+	strategy, idx, entity := "waterfall", 0, "e"
+	rec := func(typ RecordType, model, out string, prov map[string]FieldProvenance) *Record {
+		r := &Record{StructuredOutput: json.RawMessage(out), FieldProvenance: prov, Expected: json.RawMessage(`{"ceo":"Ann","hq":{"city":"Oslo"}}`)}
+		r.Type, r.EntityID, r.EntityIndex, r.Success, r.Strategy = typ, &entity, &idx, true, &strategy
+		if model != "" {
+			r.Model = &model
+		}
+		return r
+	}
+	b := NewReportBuilder("job")
+	b.Add(rec(RecordEnrichment, "cheap", `{"ceo":null,"hq":{"city":"Oslo"}}`, map[string]FieldProvenance{
+		"ceo": {Sources: []string{}}, "hq.city": {Sources: []string{"cheap"}, Method: ProvenanceSingle}}))
+	b.Add(rec(RecordEnrichment, "dear", `{"ceo":"Ann","hq":{"city":null}}`, map[string]FieldProvenance{ // asked ceo only
+		"ceo": {Sources: []string{"dear"}, Method: ProvenanceSingle}}))
+	f := rec(RecordFusion, "", `{"ceo":"Ann","hq":{"city":"Oslo"}}`, map[string]FieldProvenance{
+		"ceo": {Sources: []string{"dear"}, Method: ProvenanceWaterfall}, "hq.city": {Sources: []string{"cheap"}, Method: ProvenanceWaterfall}})
+	f.SourceModels = []string{"dear", "cheap"}
+	b.Add(f)
+	r := b.Report()
+	cheap, dear := r.Models[0], r.Models[1]
+	require.Equal(t, 0.5, cheap.NullRate)
+	require.Equal(t, 0.0, dear.NullRate, "the field it was not asked is no null of its own")
+	require.Equal(t, 1.0, *dear.Fields["ceo"].Accuracy)
+	require.NotContains(t, dear.Fields, "hq.city", "not asked: not judged")
+	require.Equal(t, 0.0, *cheap.Fields["ceo"].Accuracy, "asked and null: wrong")
+	require.Nil(t, cheap.Fields["ceo"].Agreement, "a waterfall value has one source: no agreement figure")
+	require.Equal(t, 1.0, *r.Fused.Fields["ceo"].Accuracy)
+}

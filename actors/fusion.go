@@ -55,6 +55,9 @@ func (a *jobActor) startFusion(c actor.Context, ok []*modelDone, o *enricher.Enr
 	spec := &fusionSpec{Schema: a.in.Schema, Inputs: inputs, Languages: a.in.Spec.Languages, Arbiter: a.in.Arbiter,
 		Entity: a.entity, Directive: a.directive, MaxAttempts: a.in.Cfg.MaxAttempts, Now: a.in.Cfg.Now,
 		Observer: a.in.Cfg.Observer, Fuse: a.in.Cfg.fuse}
+	if a.wf != nil {
+		spec.Fuse = a.wf.fuse(spec.Fuse, a.in.Arbiter != nil)
+	}
 	if f.arbiter = a.in.Arbiter; f.arbiter != nil {
 		spec.Provider, spec.MaxTokens = a.in.Providers[f.arbiter.Provider], a.maxTokens(*f.arbiter)
 	}

@@ -60,6 +60,8 @@ type jobActor struct {
 	activeSince time.Time
 	cancelPause scheduler.CancelFunc
 
+	wf *waterfallRun // the waterfall strategy's state (waterfall.go); nil otherwise
+
 	fusion    *fusionRun
 	fusionPID *actor.PID       // the running fusion actor
 	fused     *enricher.Record // fusion record stored before a restart (recovery)
@@ -289,9 +291,14 @@ func (a *jobActor) resume(c actor.Context) {
 	a.startModels(c)
 }
 
-// startModels starts one model actor per model not yet finished.
+// startModels starts one model actor per model not yet finished (the waterfall strategy
+// starts them one after another instead: waterfall.go).
 func (a *jobActor) startModels(c actor.Context) {
 	a.setStatus(enricher.JobRunning)
+	if a.in.Spec.Strategy == enricher.StrategyWaterfall {
+		a.startWaterfall(c)
+		return
+	}
 	first := true
 	plan, err := planCalls(a.in.Schema, a.entity, a.in.Spec.Strategy, a.in.Spec.Languages) // the same for every model
 	if err != nil {
@@ -302,26 +309,32 @@ func (a *jobActor) startModels(c actor.Context) {
 		if _, done := a.results[m.Key]; done {
 			continue
 		}
-		spec := &modelSpec{
-			Model: m, Provider: a.in.Providers[m.Provider], Schema: a.in.Schema, Entity: a.entity,
-			Input: a.in.Spec.EntityData, Directive: a.directive, Languages: a.in.Spec.Languages,
-			Strategy: a.in.Spec.Strategy, Classification: a.classification, Mismatch: a.mismatch,
-			MaxAttempts: a.in.Cfg.MaxAttempts, MaxTokens: a.maxTokens(m), Plan: plan,
-			Record: a.recordTemplate(), Now: a.in.Cfg.Now, Observer: a.in.Cfg.Observer, Log: a.log,
-		}
-		if i == 0 && a.classCall != nil {
-			spec.Prior = []enricher.PromptCall{*a.classCall}
-		}
-		key := m.Key
-		a.current, a.attempts[key] = &key, 0
-		a.runs[key] = c.Spawn(actor.PropsFromProducer(newModelActor(spec)))
-		a.emit(c, enricher.EventModelStarted, enricher.ModelStartedEvent{Model: key, Strategy: a.in.Spec.Strategy,
-			ExpertiseKeys: expertiseKeys(plan)}, nil)
+		a.startModel(c, i, plan)
 		first = false
 	}
 	if first && len(a.runs) == 0 { // every run finished before a restart
 		a.finishJob(c)
 	}
+}
+
+// startModel starts the run of the i-th model with plan and emits model_started.
+func (a *jobActor) startModel(c actor.Context, i int, plan []plannedCall) {
+	m := a.in.Models[i]
+	spec := &modelSpec{
+		Model: m, Provider: a.in.Providers[m.Provider], Schema: a.in.Schema, Entity: a.entity,
+		Input: a.in.Spec.EntityData, Directive: a.directive, Languages: a.in.Spec.Languages,
+		Strategy: a.in.Spec.Strategy, Classification: a.classification, Mismatch: a.mismatch,
+		MaxAttempts: a.in.Cfg.MaxAttempts, MaxTokens: a.maxTokens(m), Plan: plan,
+		Record: a.recordTemplate(), Now: a.in.Cfg.Now, Observer: a.in.Cfg.Observer, Log: a.log,
+	}
+	if i == 0 && a.classCall != nil {
+		spec.Prior = []enricher.PromptCall{*a.classCall}
+	}
+	key := m.Key
+	a.current, a.attempts[key] = &key, 0
+	a.runs[key] = c.Spawn(actor.PropsFromProducer(newModelActor(spec)))
+	a.emit(c, enricher.EventModelStarted, enricher.ModelStartedEvent{Model: key, Strategy: a.in.Spec.Strategy,
+		ExpertiseKeys: expertiseKeys(plan)}, nil)
 }
 
 // recordTemplate returns the fields every enrichment record of this job shares.
@@ -377,6 +390,9 @@ func (a *jobActor) modelDone(c actor.Context, m *modelDone) {
 		a.emitCancelled(c)
 		return
 	}
+	if a.wf != nil && a.waterfallNext(c, m) {
+		return
+	}
 	a.finishJob(c)
 }
 
@@ -387,7 +403,8 @@ func (a *jobActor) addRecordID(id string) {
 	}
 }
 
-// finishJob runs the automatic fusion when two or more runs succeeded, then ends the job.
+// finishJob runs the automatic fusion when two or more runs succeeded (under the waterfall
+// strategy, one or more), then ends the job.
 func (a *jobActor) finishJob(c actor.Context) {
 	a.current = nil
 	outcome := a.outcome()
@@ -397,7 +414,7 @@ func (a *jobActor) finishJob(c actor.Context) {
 			ok = append(ok, d)
 		}
 	}
-	if len(ok) >= 2 {
+	if len(ok) >= 2 || len(ok) == 1 && a.wf != nil { // a waterfall's result is always fused
 		if a.reuseFusion(outcome) {
 			a.endEnrichment(c, outcome)
 			return

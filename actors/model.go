@@ -324,7 +324,7 @@ func (a *modelActor) finish(c actor.Context, cancelled bool) {
 		}
 		res.Result = raw
 		rec.StructuredOutput = res.Result
-		rec.SetProvenance(enricher.SingleModelProvenance(spec.Schema, spec.Model.Key, output, spec.Languages))
+		rec.SetProvenance(askedProvenance(spec, enricher.SingleModelProvenance(spec.Schema, spec.Model.Key, output, spec.Languages)))
 	}
 	rec.Success, rec.PartialSuccess, rec.Cancelled = res.Success, res.PartialSuccess, cancelled
 	if !rec.Success {

@@ -37,6 +37,7 @@ var scenarios = []scenario{
 	{"big-bodies", runBigBodies},
 	{"overload", runOverload},
 	{"rate-limited", runRateLimited},
+	{"waterfall", runWaterfall},
 }
 
 func main() {

@@ -42,6 +42,7 @@ func TestScenariosSmoke(t *testing.T) {
 		{"big-bodies", runBigBodies, []string{"-clients", "2", "-rounds", "1", "-mb", "1", "-settle", "100ms"}, []string{"rss_idle_mb", "rss_peak_mb"}},
 		{"overload", runOverload, []string{"-batches", "4", "-entities", "6", "-queue", "8", "-window", "2", "-latency", "5", "-concurrency", "2"}, []string{"entities_per_s", "health_p99_ms"}},
 		{"rate-limited", runRateLimited, []string{"-rpm", "10", "-window", "200ms", "-entities", "12", "-latency", "1ms", "-concurrency", "4"}, []string{"admitted", "efficiency"}},
+		{"waterfall", runWaterfall, []string{"-entities", "12"}, []string{"cost_usd", "coverage", "calls"}},
 	}
 	if len(tests) != len(scenarios) {
 		t.Errorf("%d scenarios smoke-tested, %d registered", len(tests), len(scenarios))

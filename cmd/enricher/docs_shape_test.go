@@ -277,6 +277,11 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	require.Contains(t, events(batch.str("job_id")), "batch_completed")
 	conform("JobReport", c.must(200, "GET", "/api/llm/jobs/"+batch.str("job_id")+"/report", nil))
 
+	waterfall := c.must(200, "POST", "/api/single/enrich/stream", map[string]any{
+		"entity_data": map[string]any{"name": "Moderna Inc", "country": "US"}, "schema_id": schemaID,
+		"models": []string{"sim::fast", "sim::flaky"}, "strategy": "waterfall", "verify_fields": []string{"founded_year"}})
+	require.Contains(t, events(waterfall.str("job_id")), "waterfall_escalated", "a verify field always goes to a second model")
+
 	records := c.must(200, "GET", "/api/records?type=enrichment&success=true&page_size=100", nil)
 	conform("RecordList", records)
 	var ids []string

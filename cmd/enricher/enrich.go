@@ -45,7 +45,7 @@ func parseEnrichFlags(args []string, getenv func(string) string, stderr io.Write
 	fs.StringVar(&f.key, "key", getenv("ENRICHER_API_KEY"), "API key (env ENRICHER_API_KEY)")
 	fs.StringVar(&f.schema, "schema", "", "schema: a JSON file, or the id of a saved schema")
 	fs.StringVar(&f.models, "models", "", "comma-separated model keys, e.g. sim::fast,sim::realistic")
-	fs.StringVar(&f.strategy, "strategy", "", "single_pass, expert_domains or multi_expertise (server default)")
+	fs.StringVar(&f.strategy, "strategy", "", "single_pass, expert_domains, multi_expertise or waterfall (server default)")
 	fs.StringVar(&f.languages, "languages", "", "comma-separated language codes (server default: en)")
 	fs.StringVar(&f.in, "in", "", "input file, or - for stdin")
 	fs.StringVar(&f.format, "format", "", "input format json, ndjson or csv (default: by extension or content)")

@@ -33,7 +33,7 @@ func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[stri
 			profiles := map[string]sim.Profile{}
 			for name, sp := range cat.SimProfiles() {
 				profiles[name] = sim.Profile{BaseLatencyMS: sp.BaseLatencyMS, MSPerOutputToken: sp.MSPerOutputToken,
-					Jitter: sp.Jitter, TimeoutMS: sp.TimeoutMS, Faults: sp.Faults, RPM: sp.RPM, WindowMS: sp.WindowMS}
+					Jitter: sp.Jitter, TimeoutMS: sp.TimeoutMS, Faults: sp.Faults, RPM: sp.RPM, WindowMS: sp.WindowMS, NullRate: sp.NullRate}
 			}
 			impl = sim.New(sim.Config{Seed: seed, Profiles: profiles})
 		case "anthropic":

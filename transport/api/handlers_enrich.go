@@ -24,6 +24,7 @@ type enrichRequest struct {
 	ClassificationModel *string         `json:"classification_model"`
 	ArbitrationModel    *string         `json:"arbitration_model"`
 	OnMismatch          *string         `json:"on_classification_mismatch"`
+	VerifyFields        []string        `json:"verify_fields"` // waterfall only
 	// sync only
 	TimeoutSeconds         *int  `json:"timeout_seconds"`
 	IncludePerModelResults *bool `json:"include_per_model_results"`
@@ -169,6 +170,9 @@ func (c *call) enrichSpec(req *enrichRequest, mode int) (*enricher.EnrichSpec, e
 			return nil, enricher.Errorf(enricher.KindInvalid, "strategy: unknown strategy %q", *req.Strategy)
 		}
 	}
+	if err := enricher.CheckVerifyOptions(spec.Strategy, len(spec.Models), req.VerifyFields); err != nil {
+		return nil, err
+	}
 	for _, m := range []struct {
 		field string
 		key   *string
@@ -228,6 +232,11 @@ func (c *call) enrichSpec(req *enrichRequest, mode int) (*enricher.EnrichSpec, e
 			return nil, err
 		}
 	}
+	// verify_fields name leaves of the schema, known only now (a 400 after the schema's 404)
+	if err := enricher.CheckVerifyFields(schema, req.VerifyFields); err != nil {
+		return nil, err
+	}
+	spec.VerifyFields = req.VerifyFields
 	if mode != modeBatch { // a batch entity without a search key fails alone, at run time
 		clean, _ := enricher.StripSimDirective(spec.EntityData)
 		if err := enricher.CheckSearchKeys(schema, clean); err != nil {

@@ -27,11 +27,12 @@ func handleHealth(c *call) error {
 	return nil
 }
 
-// strategies are the enrichment strategies: single_pass, expert_domains, multi_expertise.
+// strategies are the enrichment strategies: single_pass, expert_domains, multi_expertise, waterfall.
 var strategies = []map[string]string{
 	{"name": "single_pass", "description": "One call per model asking every field at once."},
 	{"name": "expert_domains", "description": "One call per model with one section per expertise domain."},
 	{"name": "multi_expertise", "description": "One call per expertise domain and model, in parallel; domain results are merged."},
+	{"name": "waterfall", "description": "Models one after another, cheapest first: each later model is asked only the fields the earlier ones left null or failed; verify_fields need two agreeing models."},
 }
 
 func handleOptions(c *call) error {

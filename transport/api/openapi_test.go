@@ -145,7 +145,7 @@ func TestOpenAPIReferencesResolve(t *testing.T) {
 func TestOpenAPIEventCatalog(t *testing.T) {
 	want := []string{enricher.EventClassificationStarted, enricher.EventClassificationCompleted, enricher.EventMismatchPause,
 		enricher.EventJobResumed, enricher.EventModelStarted, enricher.EventAttemptFailed, enricher.EventExpertiseCompleted,
-		enricher.EventModelCompleted, enricher.EventFusionStarted, enricher.EventConflictsDetected, enricher.EventArbitrationStarted,
+		enricher.EventModelCompleted, enricher.EventWaterfallEscalated, enricher.EventFusionStarted, enricher.EventConflictsDetected, enricher.EventArbitrationStarted,
 		enricher.EventArbitrationCompleted, enricher.EventFusionCompleted, enricher.EventBatchStarted, enricher.EventEntityStarted,
 		enricher.EventEntityCompleted, enricher.EventBatchCompleted, enricher.EventError, enricher.EventCompleted,
 		enricher.EventFailed, enricher.EventCancelled}

@@ -99,6 +99,7 @@ type EnrichRequest struct {
 	ClassificationModel      string          `json:"classification_model,omitempty"`
 	ArbitrationModel         string          `json:"arbitration_model,omitempty"`
 	OnClassificationMismatch string          `json:"on_classification_mismatch,omitempty"`
+	VerifyFields             []string        `json:"verify_fields,omitempty"` // waterfall only
 }
 
 // SyncRequest is the body of the blocking enrichment.
@@ -120,6 +121,7 @@ type BatchRequest struct {
 	ClassificationModel      string           `json:"classification_model,omitempty"`
 	ArbitrationModel         string           `json:"arbitration_model,omitempty"`
 	OnClassificationMismatch string           `json:"on_classification_mismatch,omitempty"`
+	VerifyFields             []string         `json:"verify_fields,omitempty"` // waterfall only
 	SelectedIndices          []int            `json:"selected_indices,omitempty"`
 }
 

@@ -37,6 +37,9 @@ type SimProfile struct {
 	// WindowMS (default 60000); past it, 429 with Retry-After until the window ends.
 	RPM      int `json:"rpm"`
 	WindowMS int `json:"window_ms"`
+	// NullRate is the share of nullable leaves the model answers null, drawn per model and
+	// field (0: the default, about 10 % tied to the value; negative: never).
+	NullRate float64 `json:"null_rate"`
 }
 
 // BuiltinSimProfiles returns the profiles of sim::fast, sim::realistic and sim::flaky.

@@ -53,6 +53,12 @@ type Profile struct {
 	// window ends (ratelimit.go). 0: no limit.
 	RPM      int `json:"rpm,omitempty"`
 	WindowMS int `json:"window_ms,omitempty"`
+	// NullRate is the share (0..1) of nullable leaves the model answers null, drawn per
+	// model, entity and path (hash(model, entity, path)), so models miss different fields:
+	// a cheap model that knows less. 0 keeps the default: about 10 % of nullable leaves are
+	// null, decided by the leaf's value, so models that agree on a value agree on its null too.
+	// A negative value means never null.
+	NullRate float64 `json:"null_rate,omitempty"`
 }
 
 // BuiltinProfiles returns a fresh copy of the profiles of the three built-in sim models, keyed

@@ -133,9 +133,10 @@ type call struct {
 	attempt   int
 	try       int
 	dir       directive
-	consensus uint64 // hash of (seed, kind, subject): values without the model key
-	own       uint64 // hash of (seed, kind, model, subject): values with the model key
-	perTry    uint64 // hash of own + (attempt, try): faults and jitter
+	consensus uint64  // hash of (seed, kind, subject): values without the model key
+	own       uint64  // hash of (seed, kind, model, subject): values with the model key
+	perTry    uint64  // hash of own + (attempt, try): faults and jitter
+	nullRate  float64 // the model's Profile.NullRate
 }
 
 // Complete answers req. req.Model is the model name after "sim::" (a full "sim::" key is
@@ -160,6 +161,7 @@ func (p *Provider) Complete(ctx context.Context, req *llm.Request) (*llm.Respons
 	if err != nil {
 		return nil, err
 	}
+	c.nullRate = prof.NullRate
 	fault := p.chooseFault(c, prof)
 	if err := transportError(fault); err != nil {
 		if fault == FaultTimeout && prof.TimeoutMS > 0 {
@@ -360,6 +362,7 @@ const (
 	saltFault
 	saltJitter
 	saltCorrupt
+	saltNull
 )
 
 func addString(h uint64, s string) uint64 {

@@ -114,11 +114,12 @@ func (p pos) index(i int) pos {
 type generator struct {
 	buf       []byte
 	defs      map[string]*node
-	threshold uint64 // deviate when hash mod 100 < threshold
-	corrupt   int    // root property given a wrong type; -1 for none
-	entity    string // the entity's name, "the entity" when it has none
-	domain    string // the first part of the entity's simulated domain name ("moderna")
-	root      string // the schema root's name ("Company"), "entity" when unknown
+	threshold uint64  // deviate when hash mod 100 < threshold
+	nullRate  float64 // Profile.NullRate of the model
+	corrupt   int     // root property given a wrong type; -1 for none
+	entity    string  // the entity's name, "the entity" when it has none
+	domain    string  // the first part of the entity's simulated domain name ("moderna")
+	root      string  // the schema root's name ("Company"), "entity" when unknown
 }
 
 // enrichment generates the answer of an enrichment call from the request's answer schema.
@@ -131,7 +132,7 @@ func (p *Provider) enrichment(c *call, invalid bool) (string, error) {
 			return "", &llm.Error{Kind: llm.KindBadRequest, Status: 400, Message: "sim: answer schema is not a JSON Schema", Err: err}
 		}
 	}
-	g := &generator{buf: make([]byte, 0, 512), defs: root.defs, threshold: p.threshold, corrupt: -1,
+	g := &generator{buf: make([]byte, 0, 512), defs: root.defs, threshold: p.threshold, nullRate: c.nullRate, corrupt: -1,
 		entity: entityName(c.hints.Entity), domain: "example", root: "entity"}
 	if g.entity != "the entity" {
 		g.domain = domainBase(g.entity)
@@ -196,6 +197,18 @@ func (g *generator) leaf(p pos) uint64 {
 // isNull decides the ~10 % of nullable leaves that are null.
 func isNull(h uint64) bool { return h%10 == 0 }
 
+// null decides whether the nullable leaf at p with value hash h is null: by the model's null
+// rate when it has one (a draw of its own per model and path), else by isNull.
+func (g *generator) null(p pos, h uint64) bool {
+	switch {
+	case g.nullRate == 0:
+		return isNull(h)
+	case g.nullRate < 0:
+		return false
+	}
+	return float64(mix(p.own, saltNull)%10000) < g.nullRate*10000
+}
+
 // value writes the value of schema n at path p; name is the field's name ("" at the root; array
 // items take their array's), from which, with n's description and format, the kind of value
 // is guessed.
@@ -211,7 +224,7 @@ func (g *generator) value(n *node, p pos, name string, depth int) {
 		return
 	}
 	kind := n.kind()
-	if kind != "object" && kind != "null" && nullable && isNull(h) {
+	if kind != "object" && kind != "null" && nullable && g.null(p, h) {
 		g.buf = append(g.buf, "null"...)
 		return
 	}
@@ -220,7 +233,7 @@ func (g *generator) value(n *node, p pos, name string, depth int) {
 		g.buf = append(g.buf, "null"...)
 	case "object":
 		if n.multilingual() {
-			if nullable && isNull(h) {
+			if nullable && g.null(p, h) {
 				g.buf = append(g.buf, "null"...)
 				return
 			}

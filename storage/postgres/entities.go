@@ -184,4 +184,3 @@ func (db *DB) EntityEnds(job string, fn func(storage.EntityEnd) error) error {
 		next = window[len(window)-1].Index + 1
 	}
 }
-

@@ -20,6 +20,7 @@ type Config struct {
 	PprofListen       string
 	MemoryLimitMB     int
 	DataDir           string
+	DatabaseURL       string
 	SyncWrites        bool
 	TrimValueLogs     bool
 	ShutdownGrace     time.Duration
@@ -86,12 +87,13 @@ func (c *Config) settings() []setting {
 		{"pprof_listen", "listener for Go's /debug/pprof profiles (empty: off; bind it to loopback, it has no auth)", "", &c.PprofListen},
 		{"memory_limit_mb", "soft limit of the Go heap in MiB (runtime/debug.SetMemoryLimit); 0: the runtime's default (GOMEMLIMIT)", "0", &c.MemoryLimitMB},
 		{"data_dir", "storage directory", "./data", &c.DataDir},
+		{"database_url", "PostgreSQL connection URL (postgres://user:password@host:port/db?sslmode=...); when set, everything is stored there instead of data_dir", "", &c.DatabaseURL},
 		{"sync_writes", "fsync every write (survives power loss)", "false", &c.SyncWrites},
 		{"trim_value_logs", "hand the memory of value-log files no longer written back to the kernel (Linux); reading old values then costs a disk read", "true", &c.TrimValueLogs},
 		{"shutdown_grace", "time to finish in-flight requests at shutdown", "30s", &c.ShutdownGrace},
 		{"bootstrap_key", "organization access key (role admin) installed at start; ^ent_[A-Za-z0-9_-]{32,}$", "", &c.BootstrapKey},
 		{"allow_signup", "allow POST /api/auth/register once the instance has a user", "true", &c.AllowSignup},
-		{"token_secret", "access-token signing secret (default: generated once, kept in data_dir)", "", &c.TokenSecret},
+		{"token_secret", "access-token signing secret (default: generated once, kept in storage)", "", &c.TokenSecret},
 		{"access_token_ttl", "access token lifetime", "15m", &c.AccessTokenTTL},
 		{"refresh_token_ttl", "refresh token lifetime", "168h", &c.RefreshTokenTTL},
 		{"key_usage_flush", "how often API key usage counters are written", "30s", &c.KeyUsageFlush},

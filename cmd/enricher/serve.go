@@ -21,6 +21,7 @@ import (
 	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/actors"
 	"github.com/entity-enricher/enricher/storage"
+	"github.com/entity-enricher/enricher/storage/postgres"
 	"github.com/entity-enricher/enricher/transport/api"
 	"github.com/entity-enricher/enricher/transport/fetch"
 	"github.com/entity-enricher/enricher/transport/llm"
@@ -34,7 +35,7 @@ const webhookTimeout = 10 * time.Second
 type Main struct {
 	cfg       *Config
 	log       *slog.Logger
-	db        *storage.DB
+	db        store // badger, or PostgreSQL with database_url
 	engine    *actors.Engine
 	api       *api.Server
 	ln        net.Listener
@@ -86,7 +87,12 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 			built.close()
 		}
 	}()
-	if m.db, err = storage.Open(storeCfg); err != nil {
+	if cfg.DatabaseURL != "" {
+		m.db, err = postgres.Open(postgres.Config{URL: cfg.DatabaseURL, Logger: log})
+	} else {
+		m.db, err = storage.Open(storeCfg)
+	}
+	if err != nil {
 		return nil, err
 	}
 	secret := []byte(cfg.TokenSecret)
@@ -178,7 +184,11 @@ func (m *Main) Addr() string { return m.ln.Addr().String() }
 // Run serves until ctx is done, then stops accepting, lets in-flight requests finish within
 // shutdown_grace and closes the store.
 func (m *Main) Run(ctx context.Context) error {
-	m.log.Info("listening", "addr", m.Addr(), "data_dir", m.cfg.DataDir, "version", version)
+	where := []any{"data_dir", m.cfg.DataDir}
+	if m.cfg.DatabaseURL != "" { // never the URL itself: it may hold a password
+		where = []any{"storage", "postgresql"}
+	}
+	m.log.Info("listening", append([]any{"addr", m.Addr(), "version", version}, where...)...)
 	if m.pprof != nil {
 		m.log.Info("pprof listening", "addr", m.pprof.ln.Addr().String())
 	}

@@ -87,12 +87,7 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 			built.close()
 		}
 	}()
-	if cfg.DatabaseURL != "" {
-		m.db, err = postgres.Open(postgres.Config{URL: cfg.DatabaseURL, Logger: log})
-	} else {
-		m.db, err = storage.Open(storeCfg)
-	}
-	if err != nil {
+	if m.db, err = openStore(cfg, storeCfg, log); err != nil {
 		return nil, err
 	}
 	secret := []byte(cfg.TokenSecret)
@@ -223,6 +218,23 @@ func (m *Main) Run(ctx context.Context) error {
 		err = errors.Join(err, m.pprof.close(sctx))
 	}
 	return errors.Join(serveErr, err, m.db.Close())
+}
+
+// openStore opens PostgreSQL when database_url is set, else badger. On error the store is a
+// nil interface (never an interface holding a nil pointer), so close skips it.
+func openStore(cfg *Config, storeCfg storage.Config, log *slog.Logger) (store, error) {
+	if cfg.DatabaseURL != "" {
+		db, err := postgres.Open(postgres.Config{URL: cfg.DatabaseURL, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
+	}
+	db, err := storage.Open(storeCfg)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
 }
 
 // close releases what Open acquired, for failed starts.

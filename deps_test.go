@@ -17,6 +17,7 @@ func TestImportDirection(t *testing.T) {
 	}{
 		{mod, []string{mod + "/"}},
 		{mod + "/storage", []string{"github.com/valyala/fasthttp", "github.com/asynkron/protoactor-go", mod + "/actors", mod + "/transport"}},
+		{mod + "/storage/postgres", []string{"github.com/valyala/fasthttp", "github.com/asynkron/protoactor-go", mod + "/actors", mod + "/transport"}},
 		{mod + "/transport/api", []string{mod + "/actors", mod + "/storage", mod + "/transport/llm", "github.com/asynkron/protoactor-go", "github.com/dgraph-io/badger"}},
 		{mod + "/transport/llm", []string{mod + "/actors", mod + "/storage", mod + "/transport/api"}},
 		{mod + "/transport/llm/sim", []string{mod + "/actors", mod + "/storage", mod + "/transport/api"}},

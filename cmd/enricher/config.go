@@ -13,6 +13,7 @@ import (
 
 	"github.com/entity-enricher/enricher/actors"
 	"github.com/entity-enricher/enricher/storage"
+	"github.com/entity-enricher/enricher/storage/postgres"
 	"github.com/entity-enricher/enricher/transport/api"
 	"github.com/entity-enricher/enricher/transport/fetch"
 )
@@ -24,11 +25,12 @@ import (
 // validates it once; Open then hands each sub-config to its package, adding only what the
 // process provides at run time (logger, clock, metrics, the token secret).
 type Config struct {
-	Server  ServerConfig   // the process itself: listeners, memory, logs, credentials, catalog
-	Storage storage.Config // data_dir, sync_writes, trim_value_logs, min_free_disk_mb
-	Engine  actors.Config  // jobs, provider calls, events and subscribers, webhook deliveries
-	API     api.Config     // request limits, tokens, rate limit, streams, retention
-	Fetch   fetch.Config   // batch fetch (webhook deliveries share its address rule)
+	Server   ServerConfig    // the process itself: listeners, memory, logs, credentials, catalog
+	Storage  storage.Config  // data_dir, sync_writes, trim_value_logs, min_free_disk_mb
+	Postgres postgres.Config // database_url: when set, PostgreSQL replaces the data dir
+	Engine   actors.Config   // jobs, provider calls, events and subscribers, webhook deliveries
+	API      api.Config      // request limits, tokens, rate limit, streams, retention
+	Fetch    fetch.Config    // batch fetch (webhook deliveries share its address rule)
 }
 
 // ServerConfig holds the settings cmd/enricher uses itself.
@@ -58,19 +60,20 @@ type setting struct {
 }
 
 func (c *Config) settings() []setting {
-	sv, st, en, ap, fe := &c.Server, &c.Storage, &c.Engine, &c.API, &c.Fetch
+	sv, st, pg, en, ap, fe := &c.Server, &c.Storage, &c.Postgres, &c.Engine, &c.API, &c.Fetch
 	return []setting{
 		{"listen", "main listener address", ":8080", &sv.Listen},
 		{"metrics_listen", "separate listener for /metrics (empty: served on the main listener, admin only)", "", &sv.MetricsListen},
 		{"pprof_listen", "listener for Go's /debug/pprof profiles (empty: off; bind it to loopback, it has no auth)", "", &sv.PprofListen},
 		{"memory_limit_mb", "soft limit of the Go heap in MiB (runtime/debug.SetMemoryLimit); 0: the runtime's default (GOMEMLIMIT)", "0", &sv.MemoryLimitMB},
 		{"data_dir", "storage directory", "./data", &st.Dir},
+		{"database_url", "PostgreSQL connection URL (postgres://user:password@host:port/db?sslmode=...); when set, everything is stored there instead of data_dir", "", &pg.URL},
 		{"sync_writes", "fsync every write (survives power loss)", "false", &st.SyncWrites},
 		{"trim_value_logs", "hand the memory of value-log files no longer written back to the kernel (Linux); reading old values then costs a disk read", "true", trimSetting{&st.TrimInterval}},
 		{"shutdown_grace", "time to finish in-flight requests at shutdown", "30s", &sv.ShutdownGrace},
 		{"bootstrap_key", "organization access key (role admin) installed at start; ^ent_[A-Za-z0-9_-]{32,}$", "", &sv.BootstrapKey},
 		{"allow_signup", "allow POST /api/auth/register once the instance has a user", "true", negated{&ap.DisableSignup}},
-		{"token_secret", "access-token signing secret (default: generated once, kept in data_dir)", "", &sv.TokenSecret},
+		{"token_secret", "access-token signing secret (default: generated once, kept in storage)", "", &sv.TokenSecret},
 		{"access_token_ttl", "access token lifetime", "15m", &ap.AccessTokenTTL},
 		{"refresh_token_ttl", "refresh token lifetime", "168h", &ap.RefreshTokenTTL},
 		{"key_usage_flush", "how often API key usage counters are written", "30s", &ap.KeyUsageFlush},

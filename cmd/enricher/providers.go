@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/actors"
-	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/transport/api"
 	"github.com/entity-enricher/enricher/transport/fetch"
 	"github.com/entity-enricher/enricher/transport/llm"
@@ -96,31 +94,6 @@ func (e engineAPI) Subscribe(org, id string, after int64) (enricher.EventStream,
 		return nil, err
 	}
 	return s, nil
-}
-
-// recordsAPI gives storage.DB's record listing the front end's method name.
-type recordsAPI struct{ *storage.DB }
-
-// ListRecords runs a records query.
-func (r recordsAPI) ListRecords(org string, q enricher.RecordQuery) ([]enricher.RecordSummary, int, error) {
-	return r.DB.Records(org, q)
-}
-
-// resultsAPI adapts storage.DB's entity ends to the front end's results export.
-type resultsAPI struct{ *storage.DB }
-
-// JobSpec returns the spec job id of org was started with.
-func (r resultsAPI) JobSpec(org, id string) (json.RawMessage, error) {
-	j, err := r.DB.JobWithSpec(org, id)
-	if err != nil {
-		return nil, err
-	}
-	return j.Spec, nil
-}
-
-// EntityEnds calls fn with each ended entity of batch job, in index order.
-func (r resultsAPI) EntityEnds(job string, fn func(api.EntityEnd) error) error {
-	return r.DB.EntityEnds(job, func(e storage.EntityEnd) error { return fn(api.EntityEnd(e)) })
 }
 
 // fetcherAPI adapts transport/fetch to the front end.

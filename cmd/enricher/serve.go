@@ -21,6 +21,7 @@ import (
 	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/actors"
 	"github.com/entity-enricher/enricher/storage"
+	"github.com/entity-enricher/enricher/storage/postgres"
 	"github.com/entity-enricher/enricher/transport/api"
 	"github.com/entity-enricher/enricher/transport/fetch"
 	"github.com/entity-enricher/enricher/transport/llm"
@@ -31,7 +32,7 @@ import (
 type Main struct {
 	cfg       *Config
 	log       *slog.Logger
-	db        *storage.DB
+	db        store // badger, or PostgreSQL with database_url
 	engine    *actors.Engine
 	api       *api.Server
 	ln        net.Listener
@@ -80,7 +81,7 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 			built.close()
 		}
 	}()
-	if m.db, err = storage.Open(storeCfg); err != nil {
+	if m.db, err = openStore(cfg.Postgres, storeCfg, log); err != nil {
 		return nil, err
 	}
 	secret := []byte(cfg.Server.TokenSecret)
@@ -159,7 +160,11 @@ func (m *Main) Addr() string { return m.ln.Addr().String() }
 // Run serves until ctx is done, then stops accepting, lets in-flight requests finish within
 // shutdown_grace and closes the store.
 func (m *Main) Run(ctx context.Context) error {
-	m.log.Info("listening", "addr", m.Addr(), "data_dir", m.cfg.Storage.Dir, "version", version)
+	where := []any{"data_dir", m.cfg.Storage.Dir}
+	if m.cfg.Postgres.URL != "" { // never the URL itself: it may hold a password
+		where = []any{"storage", "postgresql"}
+	}
+	m.log.Info("listening", append([]any{"addr", m.Addr(), "version", version}, where...)...)
 	if m.pprof != nil {
 		m.log.Info("pprof listening", "addr", m.pprof.ln.Addr().String())
 	}
@@ -194,6 +199,24 @@ func (m *Main) Run(ctx context.Context) error {
 		err = errors.Join(err, m.pprof.close(sctx))
 	}
 	return errors.Join(serveErr, err, m.db.Close())
+}
+
+// openStore opens PostgreSQL when pg.URL (database_url) is set, else badger. On error the store
+// is a nil interface (never an interface holding a nil pointer), so close skips it.
+func openStore(pg postgres.Config, storeCfg storage.Config, log *slog.Logger) (store, error) {
+	if pg.URL != "" {
+		pg.Logger = log
+		db, err := postgres.Open(pg)
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
+	}
+	db, err := storage.Open(storeCfg)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
 }
 
 // close releases what Open acquired, for failed starts.

@@ -164,6 +164,9 @@ func (b *bundle) start(s *enricher.EnrichSpec) (string, *Stream) {
 
 // collect reads a stream opened after seq after until its end and returns the events,
 // checking that seqs run after+1, after+2 ... without gaps.
+// collectTimeout bounds how long collect waits for a stream's terminal event.
+const collectTimeout = time.Minute
+
 func (b *bundle) collect(s *Stream, after int64) []event {
 	b.t.Helper()
 	var out []event
@@ -177,7 +180,9 @@ func (b *bundle) collect(s *Stream, after int64) []event {
 		require.Equal(b.t, e["type"], e["event"])
 		out = append(out, e)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	// A hang detector, not a speed check: generous, since the whole suite under -race on a
+	// loaded 2-core machine runs a 264-entity batch in well over 10 s.
+	deadline := time.Now().Add(collectTimeout)
 	for {
 		ev, ok, err := s.Next(context.Background(), time.Until(deadline))
 		if errors.Is(err, io.EOF) {
@@ -185,7 +190,7 @@ func (b *bundle) collect(s *Stream, after int64) []event {
 		}
 		require.NoError(b.t, err)
 		if !ok {
-			b.t.Fatalf("no terminal event within 10s; got %d events", len(out))
+			b.t.Fatalf("no terminal event within %s; got %d events", collectTimeout, len(out))
 		}
 		add(ev.Seq, ev.Data)
 	}

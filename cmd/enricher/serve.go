@@ -89,6 +89,13 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	if m.db, err = storage.Open(storeCfg); err != nil {
 		return nil, err
 	}
+	// A batch's entities are stored before its job: an upload cut short by a crash left
+	// entities without a job. Nothing uploads yet, so every such batch id is a leftover.
+	if orphans, serr := m.db.DeleteOrphanEntities(); serr != nil {
+		log.Warn("entities of unfinished uploads could not be deleted", "deleted", len(orphans), "err", serr)
+	} else if len(orphans) > 0 {
+		log.Info("deleted the entities of uploads that never became a job", "uploads", len(orphans))
+	}
 	secret := []byte(cfg.TokenSecret)
 	if len(secret) == 0 {
 		if secret, err = m.db.Secret("token_secret", randomSecret); err != nil {

@@ -230,8 +230,8 @@ func (db *DB) DeleteEntities(job string) error {
 // DeleteOrphanEntities deletes the stored entities of every batch id that has no job: uploads
 // a crash (or a failed clean-up) left behind, since a batch's entities are stored before its
 // job. It returns the ids it cleaned. Call it at start, before any upload can begin: an upload
-// in progress is, by design, entities without a job. It reads keys only: one seek per batch,
-// then every job key once (only when some batch has entities).
+// in progress is, by design, entities without a job. It reads keys only: one seek and two
+// lookups per batch, then every job key once if some batch is neither running nor has events.
 func (db *DB) DeleteOrphanEntities() ([]string, error) {
 	staged := map[string]bool{}
 	err := db.view(func(txn *badger.Txn) error {
@@ -247,6 +247,17 @@ func (db *DB) DeleteOrphanEntities() ([]string, error) {
 			job := string(k[len(prefix) : len(k)-5])
 			staged[job] = true
 			it.Seek([]byte("be/" + job + "0")) // '0' follows '/': past this batch's keys
+		}
+		// Most batch ids are jobs that are running (ja/) or have events: those are settled by
+		// a lookup each. The job keys are read only when some id is left in doubt.
+		for job := range staged {
+			active, err := exists(txn, keyJobActive(job))
+			if err != nil {
+				return err
+			}
+			if active || hasKey(txn, prefixEvents(job)) {
+				delete(staged, job)
+			}
 		}
 		if len(staged) == 0 {
 			return nil
@@ -272,4 +283,12 @@ func (db *DB) DeleteOrphanEntities() ([]string, error) {
 	}
 	slices.Sort(cleaned)
 	return cleaned, nil
+}
+
+// hasKey reports whether any key starts with prefix.
+func hasKey(txn *badger.Txn, prefix []byte) bool {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	it.Seek(prefix)
+	return it.ValidForPrefix(prefix)
 }

@@ -158,15 +158,25 @@ func TestDeleteOrphanEntities(t *testing.T) {
 	putAll(t, db, "kept", 600, 256)
 	putAll(t, db, "orphan-big", 2000, 1000)
 	putAll(t, db, "orphan-small", 1, 1)
-	require.NoError(t, db.CreateJob(&enricher.Job{ID: "kept", OrganizationID: "org1", Type: enricher.JobBatchEnrichment,
-		Status: enricher.JobRunning, CreatedAt: enricher.NewTime(t0), Spec: []byte(`{}`)}, nil))
+	putAll(t, db, "ended", 10, 10)
+	putAll(t, db, "ended-quietly", 10, 10)
+	batch := func(id string, status enricher.JobStatus) *enricher.Job {
+		return &enricher.Job{ID: id, OrganizationID: "org1", Type: enricher.JobBatchEnrichment,
+			Status: status, CreatedAt: enricher.NewTime(t0), Spec: []byte(`{}`)}
+	}
+	require.NoError(t, db.CreateJob(batch("kept", enricher.JobRunning), nil))
+	// Ended jobs are not active: one has events, one (cancelled before it ran) has none and is
+	// found among the job keys.
+	require.NoError(t, db.CreateJob(batch("ended", enricher.JobCompleted), nil))
+	require.NoError(t, db.Commit(&Batch{Events: []EventEntry{{JobID: "ended", Seq: 1, Data: []byte(`{}`)}}}))
+	require.NoError(t, db.CreateJob(batch("ended-quietly", enricher.JobCancelled), nil))
 	require.NoError(t, db.CreateJob(&enricher.Job{ID: "single", OrganizationID: "org1", Type: enricher.JobSingleEnrichment,
 		Status: enricher.JobCompleted, CreatedAt: enricher.NewTime(t0), Spec: []byte(`{}`)}, nil))
 
 	cleaned, err := db.DeleteOrphanEntities()
 	require.NoError(t, err)
 	require.Equal(t, []string{"orphan-big", "orphan-small"}, cleaned)
-	for job, want := range map[string]int{"kept": 600, "orphan-big": 0, "orphan-small": 0, "": 600} {
+	for job, want := range map[string]int{"kept": 600, "ended": 10, "ended-quietly": 10, "orphan-big": 0, "orphan-small": 0, "": 620} {
 		n, err := db.CountEntities(job)
 		require.NoError(t, err)
 		require.Equal(t, want, n, "entities of %q", job)

@@ -9,7 +9,8 @@ import (
 	"github.com/entity-enricher/enricher"
 )
 
-// EntityStore keeps the entities of batch jobs, one per key under the job id (storage.DB).
+// EntityStore keeps the entities of batch jobs by index under the job id (storage.DB, in
+// blocks of consecutive entities).
 // Every batch reads its entities from here, whichever form it was started with.
 type EntityStore interface {
 	// PutEntities stores the compact JSON of entities as indices from, from+1, ... of job.

@@ -207,7 +207,7 @@ func (e *Engine) webhooksStored() {
 const askTimeout = 10 * time.Second
 
 // Start admits, stores and starts a single enrichment, fusion or batch job. It returns once
-// the job is stored. A batch's entities (spec.Entities) are stored one per key under the job
+// the job is stored. A batch's entities (spec.Entities) are stored by index under the job
 // id first; the stored spec keeps only their count. Errors: KindTooMany (admission),
 // KindUnavailable (shutdown or storage), KindInvalid (a model that vanished from the catalog).
 func (e *Engine) Start(org string, by enricher.CreatedBy, spec *enricher.EnrichSpec) (*enricher.Job, error) {

@@ -37,3 +37,34 @@ func BenchmarkAPIKeyLookup(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkEntitiesAt reads a 30,000-entity batch back from a store on disk in the batch
+// actor's windows of 256, as a batch does.
+func BenchmarkEntitiesAt(b *testing.B) {
+	db, err := Open(Config{Dir: b.TempDir(), GCInterval: -1, TrimInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	const n, window = 30000, 256
+	for from := 0; from < n; from += window {
+		chunk := make([][]byte, 0, window)
+		for i := from; i < min(from+window, n); i++ {
+			chunk = append(chunk, fmt.Appendf(nil, `{"name":"Company %d","country":"US"}`, i))
+		}
+		if err := db.PutEntities("job1", from, chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	indices := make([]int, window)
+	from := 0
+	for b.Loop() {
+		for k := range indices {
+			indices[k] = (from + k) % n
+		}
+		if _, err := db.EntitiesAt("job1", indices); err != nil {
+			b.Fatal(err)
+		}
+		from = (from + window) % n
+	}
+}

@@ -204,3 +204,51 @@ func TestNDJSONBatchIdempotency(t *testing.T) {
 	other := c.postNDJSON("/api/batch/start", strings.NewReader(body+`{"name": "Roche", "country": "CH"}`+"\n"), "Idempotency-Key", "nd-1")
 	require.Equal(t, 409, other.status, string(other.raw))
 }
+
+// TestNDJSONUploadLeftoversSweptAtStart stands for a server that died during an upload: the
+// entities it had stored under a batch id that never became a job are deleted when the
+// server starts again, while those of a batch that did start (600 entities, several blocks)
+// stay and still export.
+func TestNDJSONUploadLeftoversSweptAtStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey}
+	ts := startServer(t, dir, env, nil)
+	c := ts.bootstrap()
+	schemaID := c.must(200, "POST", "/api/schema/saved", map[string]any{"name": "Company", "schema_content": companySchema}).str("id")
+	r := c.postNDJSON("/api/batch/start", strings.NewReader(ndjsonBody(t, map[string]any{"schema_id": schemaID, "models": []string{"sim::fast"}}, companies(600)...)))
+	require.Equal(t, 200, r.status, string(r.raw))
+	jobID := r.str("job_id")
+	events, _ := c.stream(jobID)
+	require.Equal(t, "completed", events[len(events)-1].data["type"])
+	ts.stop()
+
+	const cut = "7d3f5a52-27a4-4b57-9f0b-3c1f1f8f4e10" // an upload cut short: entities, no job
+	db, err := storage.Open(storage.Config{Dir: dir})
+	require.NoError(t, err)
+	var staged [][]byte
+	for _, line := range companies(1000) {
+		staged = append(staged, []byte(line))
+	}
+	require.NoError(t, db.PutEntities(cut, 0, staged))
+	require.NoError(t, db.Close())
+
+	ts = startServer(t, dir, env, nil)
+	c = ts.bootstrap()
+	res, body := c.getRaw("/api/llm/jobs/" + jobID + "/results?format=ndjson")
+	require.Equal(t, 200, res.StatusCode)
+	require.Equal(t, 600, strings.Count(string(body), "\n"), "the started batch exports whole")
+	ts.stop()
+
+	db, err = storage.Open(storage.Config{Dir: dir})
+	require.NoError(t, err)
+	defer db.Close()
+	for job, want := range map[string]int{cut: 0, jobID: 600} {
+		n, err := db.CountEntities(job)
+		require.NoError(t, err)
+		require.Equal(t, want, n, "entities of %s", job)
+	}
+	got, err := db.EntitiesAt(jobID, []int{0, 599})
+	require.NoError(t, err)
+	require.JSONEq(t, companies(600)[599], string(got[1]))
+}

@@ -216,6 +216,14 @@ func openStore(pg postgres.Config, storeCfg storage.Config, log *slog.Logger) (s
 	if err != nil {
 		return nil, err
 	}
+	// A batch's entities are stored before its job: an upload cut short by a crash left
+	// entities without a job. Nothing uploads yet, so every such batch id is a leftover.
+	// (Not on PostgreSQL: another server may be uploading into it right now.)
+	if orphans, serr := db.DeleteOrphanEntities(); serr != nil {
+		log.Warn("entities of unfinished uploads could not be deleted", "deleted", len(orphans), "err", serr)
+	} else if len(orphans) > 0 {
+		log.Info("deleted the entities of uploads that never became a job", "uploads", len(orphans))
+	}
 	return db, nil
 }
 

@@ -102,11 +102,15 @@ func compileOperation(name string, raw []byte) (*operation, error) {
 			if m == "parameters" {
 				return nil, fmt.Errorf("path-level parameters are not supported")
 			}
+			obj, isObject := o.(map[string]any)
+			if !isObject { // summary, description
+				continue
+			}
 			if op.method != "" {
 				return nil, fmt.Errorf("want one operation under %s", p)
 			}
 			op.method, op.path = strings.ToUpper(m), op.path+p
-			ptr, node = "/paths/"+escapePointer(p)+"/"+escapePointer(m), o.(map[string]any)
+			ptr, node = "/paths/"+escapePointer(p)+"/"+escapePointer(m), obj
 		}
 	}
 	if node == nil {

@@ -68,7 +68,7 @@ type AnthropicServer struct {
 func NewAnthropicServer(t testing.TB, key string) *AnthropicServer {
 	t.Helper()
 	s := &AnthropicServer{Key: key, done: make(chan struct{}), disconnected: make(chan struct{}, 64)}
-	if err := anthropicSpec.load(); err != nil {
+	if _, err := anthropicSpec.load(); err != nil {
 		t.Errorf("llmtest: %v", err)
 	}
 	s.srv = httptest.NewServer(validated(anthropicSpec, &s.violations, s.serve))

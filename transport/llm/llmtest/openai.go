@@ -106,7 +106,7 @@ func NewOpenAIServer(t testing.TB, flavor OpenAIFlavor, apiKey string) *OpenAISe
 			s.mu.Unlock()
 		}
 	}
-	if err := openAISpec.load(); err != nil {
+	if _, err := openAISpec.load(); err != nil {
 		t.Errorf("llmtest: %v", err)
 	}
 	s.srv.Start()

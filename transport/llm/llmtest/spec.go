@@ -7,15 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/pb33f/libopenapi"
-	validator "github.com/pb33f/libopenapi-validator"
-	"github.com/pb33f/libopenapi-validator/config"
-	verrors "github.com/pb33f/libopenapi-validator/errors"
 )
 
 // The vendor API descriptions (see testdata/README.md for their origin and preprocessing).
@@ -34,8 +30,7 @@ type spec struct {
 
 	once sync.Once
 	err  error
-	mu   sync.Mutex // the validator's caches are not documented as concurrency-safe
-	v    validator.Validator
+	op   *operation
 }
 
 // openAISpec validates POST /v1/chat/completions against the OpenAI description, trimmed to
@@ -112,90 +107,50 @@ var anthropicSpec = &spec{name: "Anthropic", build: func() ([]byte, error) {
 }}
 
 // load compiles the description once.
-func (s *spec) load() error {
+func (s *spec) load() (*operation, error) {
 	s.once.Do(func() {
 		raw, err := s.build()
+		if err == nil {
+			s.op, err = compileOperation(s.name, raw)
+		}
 		if err != nil {
 			s.err = fmt.Errorf("%s description: %w", s.name, err)
-			return
 		}
-		doc, err := libopenapi.NewDocument(raw)
-		if err != nil {
-			s.err = fmt.Errorf("%s description: %w", s.name, err)
-			return
-		}
-		v, errs := validator.NewValidator(doc, config.WithoutSecurityValidation())
-		if len(errs) > 0 {
-			s.err = fmt.Errorf("%s description: %v", s.name, errs)
-			return
-		}
-		s.v = v
 	})
-	return s.err
+	return s.op, s.err
 }
 
 // checkRequest returns the violations of r, whose body is body (r.Body is not read).
 func (s *spec) checkRequest(r *http.Request, body []byte) []string {
-	if err := s.load(); err != nil {
+	op, err := s.load()
+	if err != nil {
 		return []string{err.Error()}
 	}
-	req := specRequest(r, body)
-	s.mu.Lock()
-	ok, errs := s.v.ValidateHttpRequestSync(req)
-	s.mu.Unlock()
-	if ok {
-		return nil
-	}
-	return describe(s.name+" request", errs)
+	return op.checkRequest(r, body)
 }
 
 // checkResponse returns the violations of a response to r.
 func (s *spec) checkResponse(r *http.Request, status int, header http.Header, body []byte) []string {
-	if err := s.load(); err != nil {
+	op, err := s.load()
+	if err != nil {
 		return []string{err.Error()}
 	}
-	resp := &http.Response{StatusCode: status, Header: header.Clone(), Body: io.NopCloser(bytes.NewReader(body)),
-		ContentLength: int64(len(body))}
-	s.mu.Lock()
-	ok, errs := s.v.ValidateHttpResponse(specRequest(r, nil), resp)
-	s.mu.Unlock()
-	if ok {
-		return nil
-	}
-	return describe(fmt.Sprintf("%s response %d", s.name, status), errs)
-}
-
-// specRequest is a copy of r with body, as the validator reads it.
-func specRequest(r *http.Request, body []byte) *http.Request {
-	req := r.Clone(r.Context())
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	req.ContentLength = int64(len(body))
-	return req
-}
-
-// describe renders validation errors, one line each, with their schema failures.
-func describe(what string, errs []*verrors.ValidationError) []string {
-	out := make([]string, 0, len(errs))
-	for _, e := range errs {
-		var sb strings.Builder
-		fmt.Fprintf(&sb, "%s: %s", what, e.Message)
-		if e.Reason != "" && e.Reason != e.Message {
-			fmt.Fprintf(&sb, " (%s)", e.Reason)
-		}
-		for _, f := range e.SchemaValidationErrors {
-			fmt.Fprintf(&sb, "; %s: %s", f.FieldPath, f.Reason)
-		}
-		out = append(out, sb.String())
-	}
-	return out
+	return op.checkResponse(r, status, header, body)
 }
 
 // trimSpec returns the description raw reduced to one operation (path, method) and the
-// components its $refs reach, after patch has edited that operation and the component schemas. Security requirements are
-// dropped: the fakes check credentials themselves, and keyless servers (Ollama) send none.
+// components its $refs reach, after patch has edited that operation and the component schemas.
+// Security requirements are dropped: the fakes check credentials themselves, and keyless
+// servers (Ollama) send none. OpenAPI 3.0 schema keywords are translated to their JSON Schema
+// 2020-12 equivalents (see translate30), so the result validates with a plain JSON Schema
+// validator; the keywords JSON Schema does not know (discriminator, example, xml, externalDocs,
+// x-*) are annotations it ignores; discriminator only picks the oneOf branch that oneOf
+// validation finds anyway.
 func trimSpec(raw []byte, path, method string, patch func(op, schemas map[string]any)) ([]byte, error) {
 	var doc map[string]any
-	if err := json.Unmarshal(raw, &doc); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // integer bounds such as 2^63-1 stay exact
+	if err := dec.Decode(&doc); err != nil {
 		return nil, err
 	}
 	paths, _ := doc["paths"].(map[string]any)
@@ -226,6 +181,8 @@ func trimSpec(raw []byte, path, method string, patch func(op, schemas map[string
 		}
 	}
 	walk(op)
+	translate30(op)
+	translate30(kept)
 	out := map[string]any{
 		"openapi":    doc["openapi"],
 		"info":       doc["info"],
@@ -234,6 +191,51 @@ func trimSpec(raw []byte, path, method string, patch func(op, schemas map[string
 		"components": kept,
 	}
 	return json.Marshal(out)
+}
+
+// translate30 rewrites, in place, the OpenAPI 3.0 schema keywords under v that JSON Schema
+// 2020-12 spells differently: "nullable": true adds "null" to the schema's type (and to its
+// enum, if any), and a boolean exclusiveMinimum/exclusiveMaximum becomes the numeric bound it
+// qualifies. Vendors' descriptions keep such 3.0 keywords even when they declare 3.1, so this
+// runs whatever the declared version. Example values are left alone.
+func translate30(v any) {
+	switch n := v.(type) {
+	case map[string]any:
+		for k, c := range n {
+			if k != "example" && k != "examples" {
+				translate30(c)
+			}
+		}
+		if nullable, ok := n["nullable"].(bool); ok {
+			delete(n, "nullable")
+			if nullable {
+				switch t := n["type"].(type) {
+				case string:
+					n["type"] = []any{t, "null"}
+				case []any:
+					if !slices.Contains(t, any("null")) {
+						n["type"] = append(t, "null")
+					}
+				}
+				if enum, ok := n["enum"].([]any); ok && !slices.Contains(enum, nil) {
+					n["enum"] = append(enum, nil)
+				}
+			}
+		}
+		for ex, bound := range map[string]string{"exclusiveMinimum": "minimum", "exclusiveMaximum": "maximum"} {
+			if on, ok := n[ex].(bool); ok {
+				delete(n, ex)
+				if on && n[bound] != nil {
+					n[ex] = n[bound]
+					delete(n, bound)
+				}
+			}
+		}
+	case []any:
+		for _, c := range n {
+			translate30(c)
+		}
+	}
 }
 
 // keepRef copies the component ref names ("#/components/<kind>/<name>") from all into kept,

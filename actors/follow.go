@@ -30,7 +30,7 @@ const followPoll = time.Second
 type feed struct {
 	org    string
 	signal <-chan struct{}
-	polled time.Time // last time the log was re-read
+	polled time.Time // last time the log was found read to its end (the poll counts from there)
 	close  func()    // unregisters and frees the follower's place; once, any goroutine
 }
 
@@ -105,7 +105,7 @@ func (s *Stream) feedExhausted() error {
 		s.feed = nil
 		return nil
 	}
-	s.logTo = upTo
+	s.logTo, s.feed.polled = upTo, time.Now()
 	return nil
 }
 
@@ -116,7 +116,7 @@ func (s *Stream) feedExhausted() error {
 func (s *Stream) awaitFeed(ctx context.Context, until *time.Time, wait time.Duration) (bool, error) {
 	f := s.feed
 	again := func() (bool, error) {
-		s.logTo, f.polled = toEnd, time.Now()
+		s.logTo = toEnd
 		return true, nil
 	}
 	select {

@@ -10,6 +10,10 @@
 // that span rows (one admin per instance, the live-schema limit, the last owner). Transactions
 // that lose a serialization failure or a deadlock are retried a few times.
 //
+// Commit notifies the followers of the jobs whose events it writes, on every node sharing the
+// database (FollowEvents, notify.go): a DB's first FollowEvents starts its event listener, one
+// goroutine on one extra connection, which Close stops.
+//
 // Errors are the domain vocabulary of package enricher: a missing object is KindNotFound, a
 // broken invariant KindConflict, a full disk (SQLSTATE 53100) KindInsufficientStorage, a
 // closed DB or an unreachable server KindUnavailable, anything else KindInternal.

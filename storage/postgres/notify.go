@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -36,7 +37,7 @@ const listenAppName = "enricher-listen"
 type listener struct {
 	cfg     *pgx.ConnConfig
 	channel string
-	log     logger
+	log     *slog.Logger
 
 	mu        sync.Mutex
 	started   bool
@@ -47,11 +48,6 @@ type listener struct {
 	done      chan struct{}
 }
 
-// logger is the part of *slog.Logger the listener uses.
-type logger interface {
-	Warn(msg string, args ...any)
-}
-
 // follower is one registration: c receives a value whenever events of its job may have been
 // committed since it last read.
 type follower struct {
@@ -59,7 +55,10 @@ type follower struct {
 	c   chan struct{}
 }
 
-func newListener(cfg *pgx.ConnConfig, channel string, log logger) *listener {
+func newListener(cfg *pgx.ConnConfig, channel string, log *slog.Logger) *listener {
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
 	cfg.RuntimeParams["application_name"] = listenAppName
 	return &listener{cfg: cfg, channel: channel, log: log, followers: map[string]map[*follower]struct{}{}}
 }

@@ -132,3 +132,43 @@ func TestFollowEventsAfterClose(t *testing.T) {
 	require.True(t, enricher.IsKind(err, enricher.KindUnavailable), "%v", err)
 	require.Zero(t, db.listen.currentPID(), "the listener's connection is closed")
 }
+
+// TestFollowEventsSchemasApart: stores in two schemas of one database notify on channels of
+// their own, so a commit in one does not wake the followers of the other (job ids may repeat
+// across schemas), while a commit in the follower's schema does.
+func TestFollowEventsSchemasApart(t *testing.T) {
+	dbURL := testDatabase(t)
+	stores := make([]*DB, 2)
+	for i := range stores {
+		db, err := Open(Config{URL: schemaURL(t, dbURL, int64(i+1))})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, db.Close()) })
+		stores[i] = db
+	}
+	require.NotEqual(t, stores[0].channel, stores[1].channel)
+	signal, stop, err := stores[1].FollowEvents("j")
+	require.NoError(t, err)
+	defer stop()
+	require.Eventually(t, func() bool { return stores[1].listen.currentPID() != 0 }, 10*time.Second, time.Millisecond)
+	select { // the wake-up that follows the listener's connection
+	case <-signal:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up after the listener connected")
+	}
+	commit := func(db *DB, seq int64) {
+		require.NoError(t, db.Commit(&storage.Batch{Events: []storage.EventEntry{{JobID: "j", Seq: seq, Data: []byte("{}")}}}))
+	}
+	commit(stores[0], 1)
+	commit(stores[1], 1)
+	select {
+	case <-signal:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a commit in the follower's schema did not wake it")
+	}
+	commit(stores[0], 2)
+	select {
+	case <-signal:
+		t.Fatal("a commit in another schema woke the follower")
+	case <-time.After(200 * time.Millisecond):
+	}
+}

@@ -64,7 +64,7 @@ func newListener(cfg *pgx.ConnConfig, channel string, log *slog.Logger) *listene
 }
 
 // FollowEvents registers interest in the events of job committed by any process on this
-// database (this one included): the returned channel receives a value (coalesced: it holds one)
+// database and schema (this one included): the returned channel receives a value (coalesced: it holds one)
 // after each commit that wrote some, and after the listener reconnected; stop unregisters and
 // may be called more than once. The caller registers first, then reads the events table, then
 // waits on the channel and reads again after its last seq. KindUnavailable once the DB is

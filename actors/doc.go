@@ -26,7 +26,9 @@
 // persisted it publishes the event to its own subscribers. SSE subscribers (stream.go)
 // register with the job's actor by message, through the supervisor (Engine.Subscribe waits,
 // no actor does), replay the stored log, then follow the live lane; one that falls behind
-// reads the log and rejoins. A job that is not running is served from the stored log alone.
+// reads the log and rejoins. A job that ended is served from the stored log alone; one that
+// runs on another node sharing the store is followed through the store's EventFollower
+// (follow.go), or without one served from the stored log to its current end.
 // A fusion job is a job whose only child is a fusion actor.
 //
 // Rules kept everywhere: nothing blocks inside Receive (LLM calls and storage writes run in

@@ -134,6 +134,9 @@ type Deps struct {
 	// deliveries are still stored with their events but not sent.
 	Webhooks      WebhookStore
 	WebhookSender WebhookSender
+	// Follower, when set, lets streams follow jobs that run on another node sharing the store
+	// (follow.go); nil (one node, badger): such a job's stream is its stored log to its end.
+	Follower EventFollower
 }
 
 // Engine is the facade the front end calls: it starts, streams, cancels and continues jobs. It
@@ -151,6 +154,7 @@ type Engine struct {
 	active    atomic.Int64 // non-terminal jobs, kept by the supervisor
 	schemas   *schemaCache
 	webhooks  *webhookWorker // nil without a sender
+	follows   followers      // streams on this node following jobs that run elsewhere
 	stopped   atomic.Bool
 	stopOnce  sync.Once
 }
@@ -268,9 +272,12 @@ func (e *Engine) StartFusionBound(org string, by enricher.CreatedBy, ids []strin
 
 // Subscribe opens a stream on job id of org that starts after seq after (the resume point).
 // A running job registers the subscriber in its journal (a request to its actor; the caller
-// waits, no actor does); a job that is not running is served from the stored log alone.
+// waits, no actor does); a job that ended is served from the stored log alone; a job that
+// neither runs here nor ended (it runs on another node) is followed through Deps.Follower up
+// to its terminal event, or, without one, served from the stored log to its current end.
 // KindNotFound for unknown jobs (or another organization's), KindTooMany at
-// sse_max_subscribers, KindUnavailable when the job does not answer.
+// sse_max_subscribers (per job and node: the job's own subscribers where it runs, its
+// followers elsewhere), KindUnavailable when the job does not answer.
 func (e *Engine) Subscribe(org, id string, after int64) (*Stream, error) {
 	job, err := e.deps.Store.Job(org, id)
 	if err != nil {
@@ -302,6 +309,10 @@ func (e *Engine) Subscribe(org, id string, after int64) (*Stream, error) {
 	}
 	if job.Status.Terminal() {
 		s.final = job.LastSeq
+	} else if e.deps.Follower != nil {
+		if err := e.followStore(s, org); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }

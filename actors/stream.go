@@ -24,6 +24,11 @@ import (
 //     reads the stored log after the last seq it returned up to where the new lane starts, in
 //     windows of at most logWindow events. The subscription keeps its place under
 //     sse_max_subscribers meanwhile, so the rejoin is never refused and nobody takes it.
+//   - A job that is neither running on this node nor ended (it runs on another node sharing
+//     the database) is followed through the store (follow.go) when the store offers an
+//     EventFollower: the log to its current end, then again after each signal of a commit
+//     (or the fallback poll), until the job's snapshot says it ended. Without one the log
+//     alone serves it, to its current end.
 //
 // Memory per stream is bounded by the live buffer plus one log window. A Stream is used by
 // one goroutine; Close may be called from any goroutine, once or more. It implements
@@ -34,6 +39,7 @@ type Stream struct {
 	link   streamLink    // how rejoin and close reach the journal; nil without sub
 	sub    *Subscription // nil: the job was not running at Subscribe; the log alone serves it
 	follow bool          // sub may still rejoin the live feed (not finished, closed or stopped)
+	feed   *feed         // following the log of a job running on another node; nil otherwise
 	lane   *lane         // the current (or last) lane of sub
 	live   <-chan Event  // current live channel; nil while catching up or without sub
 	last   int64         // last seq returned by Next
@@ -43,6 +49,9 @@ type Stream struct {
 	window []Event       // events read from the log, not yet returned
 	pos    int
 	timer  *time.Timer
+	// feedClose is feed's close, kept apart so that Close (any goroutine) reads only what
+	// Subscribe set.
+	feedClose func()
 }
 
 var _ enricher.EventStream = (*Stream)(nil)
@@ -92,6 +101,7 @@ func (s *Stream) followLane(link streamLink, sub *Subscription, l *lane) {
 // while it waits or reads the log, and storage errors as they are. Events from the log carry
 // Terminal like live ones.
 func (s *Stream) Next(ctx context.Context, wait time.Duration) (ev Event, ok bool, err error) {
+	var until time.Time // when a wait for a followed log's signal gives up (awaitFeed)
 	for {
 		if s.pos < len(s.window) {
 			ev = s.window[s.pos]
@@ -106,15 +116,28 @@ func (s *Stream) Next(ctx context.Context, wait time.Duration) (ev Event, ok boo
 			if err := ctx.Err(); err != nil {
 				return Event{}, false, err
 			}
-			n, err := s.readLog()
+			n, full, err := s.readLog()
 			if err != nil {
 				return Event{}, false, err
+			}
+			if s.feed != nil && !full { // the followed log is read to its current end
+				if err := s.feedExhausted(); err != nil {
+					return Event{}, false, err
+				}
+				continue
 			}
 			if n == 0 { // nothing more stored up to logTo
 				s.logTo = s.last
 				if s.live == nil && !s.follow {
 					s.done = true
 				}
+			}
+			continue
+		}
+		if s.feed != nil {
+			more, err := s.awaitFeed(ctx, &until, wait)
+			if err != nil || !more {
+				return Event{}, false, err
 			}
 			continue
 		}
@@ -201,15 +224,16 @@ func (s *Stream) deliver(ev Event) Event {
 
 var errWindowFull = errors.New("window full")
 
-// readLog reads the next window of stored events after s.last, up to s.logTo.
-func (s *Stream) readLog() (int, error) {
+// readLog reads the next window of stored events after s.last, up to s.logTo. full says the
+// window filled up (more may follow at once).
+func (s *Stream) readLog() (n int, full bool, err error) {
 	upTo := s.logTo
 	if upTo == toEnd {
 		upTo = 0
 	}
 	s.window, s.pos = s.window[:0], 0
 	size := 0
-	err := s.store.Events(s.jobID, s.last, upTo, func(seq int64, data []byte) error {
+	err = s.store.Events(s.jobID, s.last, upTo, func(seq int64, data []byte) error {
 		s.window = append(s.window, Event{Seq: seq, Data: append([]byte(nil), data...)})
 		size += len(data)
 		if len(s.window) >= logWindow || size >= logWindowBytes {
@@ -217,15 +241,18 @@ func (s *Stream) readLog() (int, error) {
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errWindowFull) {
-		return 0, err
+	if full = errors.Is(err, errWindowFull); err != nil && !full {
+		return 0, false, err
 	}
-	return len(s.window), nil
+	return len(s.window), full, nil
 }
 
 // Close ends the stream and frees its subscriber place. Safe to call more than once, from any
 // goroutine.
 func (s *Stream) Close() {
+	if s.feedClose != nil {
+		s.feedClose()
+	}
 	if s.link != nil {
 		s.link.unsubscribe(s.sub)
 	}

@@ -38,6 +38,7 @@ var scenarios = []scenario{
 	{"overload", runOverload},
 	{"rate-limited", runRateLimited},
 	{"waterfall", runWaterfall},
+	{"pg-follow", runPGFollow},
 }
 
 func main() {

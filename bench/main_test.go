@@ -43,12 +43,16 @@ func TestScenariosSmoke(t *testing.T) {
 		{"overload", runOverload, []string{"-batches", "4", "-entities", "6", "-queue", "8", "-window", "2", "-latency", "5", "-concurrency", "2"}, []string{"entities_per_s", "health_p99_ms"}},
 		{"rate-limited", runRateLimited, []string{"-rpm", "10", "-window", "200ms", "-entities", "12", "-latency", "1ms", "-concurrency", "4"}, []string{"admitted", "efficiency"}},
 		{"waterfall", runWaterfall, []string{"-entities", "12"}, []string{"cost_usd", "coverage", "calls"}},
+		{"pg-follow", runPGFollow, []string{"-entities", "16", "-subs", "1", "-latency", "20ms", "-concurrency", "2"}, []string{"events", "live_pairs", "remote_p99_ms"}},
 	}
 	if len(tests) != len(scenarios) {
 		t.Errorf("%d scenarios smoke-tested, %d registered", len(tests), len(scenarios))
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "pg-follow" && os.Getenv(pgURLEnv) == "" {
+				t.Skip(pgURLEnv + " is not set: pg-follow needs PostgreSQL (see .ci/postgres/start.sh)")
+			}
 			if err := tt.run(append(tt.args, "-out", out)); err != nil {
 				t.Fatal(err)
 			}

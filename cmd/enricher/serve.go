@@ -113,7 +113,11 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	engineCfg := cfg.Engine
 	engineCfg.Observer, engineCfg.Logger, engineCfg.Now = m.metrics, log, env.Now
 	engineCfg.Webhooks.SealKey = enricher.WebhookSealKey(secret)
-	m.engine, err = actors.New(engineCfg, actors.Deps{Store: m.db, Catalog: catalog, Providers: providers, Schemas: m.db, Webhooks: m.db, WebhookSender: webhooks})
+	deps := actors.Deps{Store: m.db, Catalog: catalog, Providers: providers, Schemas: m.db, Webhooks: m.db, WebhookSender: webhooks}
+	if pg, ok := m.db.(*postgres.DB); ok { // streams follow jobs that other nodes run
+		deps.Follower = pg
+	}
+	m.engine, err = actors.New(engineCfg, deps)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,10 @@
 // that span rows (one admin per instance, the live-schema limit, the last owner). Transactions
 // that lose a serialization failure or a deadlock are retried a few times.
 //
+// Commit notifies the followers of the jobs whose events it writes, on every node sharing the
+// database (FollowEvents, notify.go): a DB's first FollowEvents starts its event listener, one
+// goroutine on one extra connection, which Close stops.
+//
 // Errors are the domain vocabulary of package enricher: a missing object is KindNotFound, a
 // broken invariant KindConflict, a full disk (SQLSTATE 53100) KindInsufficientStorage, a
 // closed DB or an unreachable server KindUnavailable, anything else KindInternal.
@@ -67,6 +71,8 @@ type DB struct {
 	timeout time.Duration
 	log     *slog.Logger
 	closed  atomic.Bool
+	channel string    // the NOTIFY channel of this database and schema (notify.go)
+	listen  *listener // started by the first FollowEvents, stopped by Close
 }
 
 //go:embed migrations/*.sql
@@ -100,6 +106,12 @@ func Open(cfg Config) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", redact(err))
 	}
+	// Stores in different schemas of one database must not wake each other's followers.
+	if err := pool.QueryRow(ctx, `SELECT 'enricher_events_' || to_hex(hashtext(current_schema()))`).Scan(&db.channel); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w", redact(err))
+	}
+	db.listen = newListener(pcfg.ConnConfig.Copy(), db.channel, cfg.Logger)
 	return db, nil
 }
 
@@ -173,9 +185,10 @@ func (db *DB) migrate(ctx context.Context) error {
 	return tx.Commit(ctx)
 }
 
-// Close closes the pool. It is idempotent; methods called after it fail with KindUnavailable.
+// Close stops the event listener and closes the pool. It is idempotent; methods called after it fail with KindUnavailable.
 func (db *DB) Close() error {
 	if db.closed.CompareAndSwap(false, true) {
+		db.listen.stop()
 		db.pool.Close()
 	}
 	return nil

@@ -192,7 +192,8 @@ func (db *DB) Events(job string, after, upTo int64, fn func(seq int64, data []by
 }
 
 // Commit writes b in one transaction (sent as one pipelined batch of statements): records,
-// events, entity marks, webhook deliveries and job snapshots, all or nothing.
+// events, entity marks, webhook deliveries and job snapshots, all or nothing. For each job
+// whose events it writes it notifies the followers of that job (FollowEvents), on commit.
 func (db *DB) Commit(b *storage.Batch) error {
 	if b.Empty() {
 		return nil
@@ -225,6 +226,10 @@ func (db *DB) Commit(b *storage.Batch) error {
 		}
 		batch.Queue(`INSERT INTO events (job_id, seq, data) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])
 			ON CONFLICT (job_id, seq) DO UPDATE SET data = excluded.data`, jobs, seqs, data)
+		// Delivered at commit, once the events are readable: followers on other nodes read
+		// the table after their last seq (notify.go).
+		batch.Queue(`SELECT pg_notify($1, job_id || ':' || max(seq)) FROM unnest($2::text[], $3::bigint[]) AS e(job_id, seq)
+			GROUP BY job_id`, db.channel, jobs, seqs)
 	}
 	queueEntityMarks(&batch, b)
 	for _, d := range b.Webhooks {

@@ -29,6 +29,7 @@ var scenarios = []scenario{
 	{"latency-bound", runLatencyBound},
 	{"overhead", runOverhead},
 	{"sse-fanout", runFanout},
+	{"slow-reader", runSlowReader},
 	{"batch-100k", runBatch},
 	{"batch-1m-ndjson", runBatchNDJSON},
 	{"records", runRecords},

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -277,23 +275,5 @@ func (o *overload) waitJob(id string) (jobState, error) {
 	}
 }
 
-// metric reads one sample of /metrics.
-func (o *overload) metric(name string) (float64, error) {
-	req, err := http.NewRequest("GET", o.base+"/metrics", nil)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("X-API-Key", benchKey)
-	res, err := o.hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(v, 64)
-		}
-	}
-	return 0, nil // never set: nothing ever waited
-}
+// metric reads one sample of /metrics (0 when never set: nothing ever waited).
+func (o *overload) metric(name string) (float64, error) { return metricValue(o.hc, o.base, name) }

@@ -1,6 +1,7 @@
 package enricher
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -161,6 +162,37 @@ func ValidSlug(s string) bool {
 
 // ReservedSlug is the slug of the bootstrap organization; nobody can register it.
 const ReservedSlug = "default"
+
+// PickSlug returns slug when it is free; with explicit false it tries slug-2, slug-3, ...
+// (each cut so the whole stays within 50 characters) and returns the first free one. The
+// reserved slug is never free. taken is the store's lookup; its error is returned as is. An
+// explicit slug that is taken is a KindConflict.
+func PickSlug(slug string, explicit bool, taken func(string) (bool, error)) (string, error) {
+	for n := 1; ; n++ {
+		cand := slug
+		if n > 1 {
+			suffix := "-" + strconv.Itoa(n)
+			base := slug
+			if len(base)+len(suffix) > 50 {
+				base = base[:50-len(suffix)]
+			}
+			cand = base + suffix
+		}
+		used := cand == ReservedSlug
+		if !used {
+			var err error
+			if used, err = taken(cand); err != nil {
+				return "", err
+			}
+		}
+		if !used {
+			return cand, nil
+		}
+		if explicit {
+			return "", Errorf(KindConflict, "organization slug %q is taken", slug)
+		}
+	}
+}
 
 // SlugFromName derives a slug from an organization name: lower-cased, runs of characters
 // other than a-z and 0-9 become '-', trimmed of '-', cut to 50 characters. The result may be

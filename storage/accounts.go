@@ -1,8 +1,6 @@
 package storage
 
 import (
-	"strconv"
-
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/entity-enricher/enricher"
@@ -110,32 +108,9 @@ func putUserTxn(txn *badger.Txn, u *enricher.User, indexEmail bool) error {
 	return nil
 }
 
-// freeSlug returns slug when it is free; with explicit false it tries slug-2, slug-3, ...
+// freeSlug picks the organization's slug (enricher.PickSlug) against this store.
 func freeSlug(txn *badger.Txn, slug string, explicit bool) (string, error) {
-	for n := 1; ; n++ {
-		cand := slug
-		if n > 1 {
-			suffix := "-" + strconv.Itoa(n)
-			base := slug
-			if len(base)+len(suffix) > 50 {
-				base = base[:50-len(suffix)]
-			}
-			cand = base + suffix
-		}
-		taken := cand == enricher.ReservedSlug
-		if !taken {
-			var err error
-			if taken, err = exists(txn, keyOrgSlug(cand)); err != nil {
-				return "", err
-			}
-		}
-		if !taken {
-			return cand, nil
-		}
-		if explicit {
-			return "", enricher.Errorf(enricher.KindConflict, "organization slug %q is taken", slug)
-		}
-	}
+	return enricher.PickSlug(slug, explicit, func(cand string) (bool, error) { return exists(txn, keyOrgSlug(cand)) })
 }
 
 // SlugAvailable reports whether slug is neither taken nor reserved.

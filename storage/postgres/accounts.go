@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -240,32 +239,11 @@ func insertUser(ctx context.Context, q querier, u *enricher.User) error {
 	return err
 }
 
-// freeSlug returns slug when it is free; with explicit false it tries slug-2, slug-3, ...
+// freeSlug picks the organization's slug (enricher.PickSlug) against this store.
 func freeSlug(ctx context.Context, q querier, slug string, explicit bool) (string, error) {
-	for n := 1; ; n++ {
-		cand := slug
-		if n > 1 {
-			suffix := "-" + strconv.Itoa(n)
-			base := slug
-			if len(base)+len(suffix) > 50 {
-				base = base[:50-len(suffix)]
-			}
-			cand = base + suffix
-		}
-		taken := cand == enricher.ReservedSlug
-		if !taken {
-			var err error
-			if taken, err = exists(ctx, q, `SELECT 1 FROM organizations WHERE slug = $1`, cand); err != nil {
-				return "", err
-			}
-		}
-		if !taken {
-			return cand, nil
-		}
-		if explicit {
-			return "", enricher.Errorf(enricher.KindConflict, "organization slug %q is taken", slug)
-		}
-	}
+	return enricher.PickSlug(slug, explicit, func(cand string) (bool, error) {
+		return exists(ctx, q, `SELECT 1 FROM organizations WHERE slug = $1`, cand)
+	})
 }
 
 // SlugAvailable reports whether slug is neither taken nor reserved.

@@ -53,6 +53,17 @@ func getDoc(ctx context.Context, q querier, v any, what, sql string, args ...any
 
 // eachDoc decodes the first (bytea) column of every row sql selects into a fresh T, calling fn.
 func eachDoc[T any](ctx context.Context, q querier, fn func(*T) error, sql string, args ...any) error {
+	return eachRaw(ctx, q, func(b []byte) error {
+		v := new(T)
+		if err := json.Unmarshal(b, v); err != nil {
+			return fmt.Errorf("decode: %w", err)
+		}
+		return fn(v)
+	}, sql, args...)
+}
+
+// eachRaw calls fn with the first (bytea) column of every row sql selects, in row order.
+func eachRaw(ctx context.Context, q querier, fn func([]byte) error, sql string, args ...any) error {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return err
@@ -63,11 +74,7 @@ func eachDoc[T any](ctx context.Context, q querier, fn func(*T) error, sql strin
 		if err := rows.Scan(&b); err != nil {
 			return err
 		}
-		v := new(T)
-		if err := json.Unmarshal(b, v); err != nil {
-			return fmt.Errorf("decode: %w", err)
-		}
-		if err := fn(v); err != nil {
+		if err := fn(b); err != nil {
 			return err
 		}
 	}

@@ -51,25 +51,10 @@ func (db *DB) UpdateWebhook(d *enricher.WebhookDelivery) error {
 // (ties in organization, job and event order).
 func (db *DB) DueWebhooks(now time.Time, limit int) ([]*enricher.WebhookDelivery, error) {
 	var out []*enricher.WebhookDelivery
+	collect := deliveriesInto(&out)
 	err := db.query(func(ctx context.Context, q querier) error {
-		rows, err := q.Query(ctx, `SELECT doc FROM webhooks WHERE due_ms IS NOT NULL AND due_ms <= $1
+		return eachRaw(ctx, q, collect, `SELECT doc FROM webhooks WHERE due_ms IS NOT NULL AND due_ms <= $1
 			ORDER BY due_ms, org_id, job_id, seq LIMIT $2`, max(now.UnixMilli(), 0), max(limit, 0))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var doc []byte
-			if err := rows.Scan(&doc); err != nil {
-				return err
-			}
-			d, err := enricher.UnmarshalStoredWebhook(doc)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
 	})
 	return out, err
 }
@@ -91,24 +76,9 @@ func (db *DB) NextWebhookDue(after time.Time) (time.Time, bool, error) {
 // WebhookDeliveries returns the deliveries of job of org in event order (empty when none).
 func (db *DB) WebhookDeliveries(org, job string) ([]*enricher.WebhookDelivery, error) {
 	out := []*enricher.WebhookDelivery{}
+	collect := deliveriesInto(&out)
 	err := db.query(func(ctx context.Context, q querier) error {
-		rows, err := q.Query(ctx, `SELECT doc FROM webhooks WHERE org_id = $1 AND job_id = $2 ORDER BY seq`, org, job)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var doc []byte
-			if err := rows.Scan(&doc); err != nil {
-				return err
-			}
-			d, err := enricher.UnmarshalStoredWebhook(doc)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
+		return eachRaw(ctx, q, collect, `SELECT doc FROM webhooks WHERE org_id = $1 AND job_id = $2 ORDER BY seq`, org, job)
 	})
 	return out, err
 }
@@ -136,4 +106,16 @@ func (db *DB) WebhookSecret(org string) (*enricher.WebhookSecret, error) {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// deliveriesInto decodes each stored delivery and appends it to out.
+func deliveriesInto(out *[]*enricher.WebhookDelivery) func([]byte) error {
+	return func(doc []byte) error {
+		d, err := enricher.UnmarshalStoredWebhook(doc)
+		if err != nil {
+			return err
+		}
+		*out = append(*out, d)
+		return nil
+	}
 }

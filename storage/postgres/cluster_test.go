@@ -1,0 +1,70 @@
+package postgres
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/entity-enricher/enricher"
+)
+
+// Two nodes on one database: the caps count every node's unfinished jobs; a job's lock is held
+// by one session at a time, and a session that ends gives its locks back; the unclaimed list is
+// the unfinished jobs nobody holds.
+func TestClusterCapsAndJobLocks(t *testing.T) {
+	t.Parallel()
+	url := testDatabase(t)
+	open := func() *DB {
+		db, err := Open(Config{URL: url, MaxJobs: 2, MaxJobsPerOrg: 1})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}
+	a, b := open(), open()
+	job := func(org, id string) *enricher.Job {
+		return &enricher.Job{ID: id, OrganizationID: org, Status: enricher.JobPending, CreatedAt: enricher.NewTime(time.Now())}
+	}
+	require.NoError(t, a.CreateJob(job("o1", "j1"), nil))
+	err := b.CreateJob(job("o1", "j2"), nil)
+	require.True(t, enricher.IsKind(err, enricher.KindTooMany), "per organization, across nodes: %v", err)
+	require.NoError(t, b.CreateJob(job("o2", "j3"), nil))
+	err = a.CreateJob(job("o3", "j4"), nil)
+	require.True(t, enricher.IsKind(err, enricher.KindTooMany), "in all, across nodes: %v", err)
+	_, err = a.Job("o1", "j2")
+	require.True(t, enricher.IsKind(err, enricher.KindNotFound), "a refused job is not stored")
+
+	unclaimed := func(db *DB) []string {
+		var ids []string
+		require.NoError(t, db.UnclaimedJobs(func(org, id string) { ids = append(ids, org+"/"+id) }))
+		return ids
+	}
+	require.Equal(t, []string{"o1/j1", "o2/j3"}, unclaimed(b))
+
+	la, err := a.OpenLocks()
+	require.NoError(t, err)
+	lb, err := b.OpenLocks()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lb.Close() })
+	got, err := la.Claim("j1")
+	require.NoError(t, err)
+	require.True(t, got)
+	got, err = la.Claim("j1")
+	require.NoError(t, err)
+	require.False(t, got, "a node claims a job once")
+	got, err = lb.Claim("j1")
+	require.NoError(t, err)
+	require.False(t, got, "another node's claim holds")
+	require.Equal(t, []string{"o2/j3"}, unclaimed(b))
+
+	require.NoError(t, la.Release("j1"))
+	require.Equal(t, []string{"o1/j1", "o2/j3"}, unclaimed(b))
+	got, err = la.Claim("j1")
+	require.NoError(t, err)
+	require.True(t, got)
+	require.NoError(t, la.Close()) // the session ends: PostgreSQL frees its locks
+	got, err = lb.Claim("j1")
+	require.NoError(t, err)
+	require.True(t, got, "a lock of an ended session is free")
+	require.Equal(t, 1, lb.Held())
+}

@@ -260,31 +260,47 @@ func (n *Node) sweepLoop() {
 	}
 }
 
-// sweep sends Ensure to the grain of every unfinished job that no node runs.
+// sweep sends Ensure to the grain of every unfinished job that no node runs, sweepParallel
+// at a time (a grain whose node just died holds its request up to RequestTimeout), and
+// returns once all are answered or timed out.
 func (n *Node) sweep() {
 	var refs [][2]string
 	if err := n.store.UnclaimedJobs(func(org, id string) { refs = append(refs, [2]string{org, id}) }); err != nil {
 		n.log.Warn("sweep: unfinished jobs unreadable", "err", err)
 		return
 	}
+	slots := make(chan struct{}, sweepParallel)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for _, r := range refs {
 		select {
 		case <-n.stop:
 			return
-		default:
+		case slots <- struct{}{}:
 		}
-		n.ensure(r[0], r[1])
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			n.ensure(r[0], r[1], n.cfg.RequestTimeout)
+		}()
 	}
 }
+
+// sweepParallel bounds the Ensure requests of one sweep in flight.
+const sweepParallel = 16
+
+// placeTimeout bounds the Ensure a node sends for the job it just stored: the client waits for
+// it, and the sweeper places the job anyway.
+const placeTimeout = 3 * time.Second
 
 // Place asks the grain of job id to run it (actors.Placement). A failure is logged: the job
 // is stored, and the sweeper places it again.
 func (n *Node) Place(org, id string) {
-	n.ensure(org, id)
+	n.ensure(org, id, min(placeTimeout, n.cfg.RequestTimeout))
 }
 
-func (n *Node) ensure(org, id string) {
-	if _, err := n.c.Request(id, kind, &Ensure{Org: org, JobId: id}, pc.WithTimeout(n.cfg.RequestTimeout)); err != nil {
+func (n *Node) ensure(org, id string, timeout time.Duration) {
+	if _, err := n.c.Request(id, kind, &Ensure{Org: org, JobId: id}, pc.WithTimeout(timeout)); err != nil {
 		n.log.Warn("job grain did not take the job; the sweeper tries again", "job_id", id, "err", err)
 	}
 }

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -67,4 +69,38 @@ func TestClusterCapsAndJobLocks(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, got, "a lock of an ended session is free")
 	require.Equal(t, 1, lb.Held())
+}
+
+// BenchmarkCreateJobAdmission is the cost of the cluster-wide caps: CreateJob without caps
+// (one node) and with them (an advisory lock and a count of the unfinished jobs in the
+// transaction), with 150 unfinished jobs stored. Each job created is finished again at once
+// (not timed), so the count stays the same.
+func BenchmarkCreateJobAdmission(b *testing.B) {
+	base := testDatabase(b)
+	for _, caps := range []struct {
+		name            string
+		maxJobs, perOrg int
+	}{{"caps_off", 0, 0}, {"caps_on", 1000, 1000}} {
+		b.Run(caps.name, func(b *testing.B) {
+			db, err := Open(Config{URL: base, MaxJobs: caps.maxJobs, MaxJobsPerOrg: caps.perOrg})
+			require.NoError(b, err)
+			defer db.Close()
+			for i := range 150 {
+				j := &enricher.Job{ID: fmt.Sprintf("%s-open-%d", caps.name, i), OrganizationID: fmt.Sprintf("o%d", i%5),
+					Status: enricher.JobRunning, CreatedAt: enricher.NewTime(time.Now())}
+				require.NoError(b, db.CreateJob(j, nil))
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				j := &enricher.Job{ID: fmt.Sprintf("%s-%d", caps.name, i), OrganizationID: "o1", Status: enricher.JobPending,
+					CreatedAt: enricher.NewTime(time.Now())}
+				require.NoError(b, db.CreateJob(j, nil))
+				b.StopTimer()
+				j.Status = enricher.JobCompleted
+				_, err := db.pool.Exec(context.Background(), `UPDATE jobs SET active = false WHERE id = $1`, j.ID)
+				require.NoError(b, err)
+				b.StartTimer()
+			}
+		})
+	}
 }

@@ -135,6 +135,9 @@ func (c *Config) derive() {
 	c.Engine.Webhooks.AttemptTimeout = webhookTimeout
 	if c.Cluster.Enabled() { // the caps hold for the whole cluster: counted in the shared database
 		c.Postgres.MaxJobs, c.Postgres.MaxJobsPerOrg = c.Engine.MaxJobs, c.Engine.MaxJobsPerOrg
+		// One node delivers every node's webhooks (cluster.OneDeliverer) and is not woken by
+		// the others' writes: it looks every second.
+		c.Engine.Webhooks.MaxIdle = time.Second
 	}
 }
 

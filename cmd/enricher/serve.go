@@ -343,5 +343,6 @@ func (m *Main) openCluster(deps *actors.Deps, log *slog.Logger) error {
 		return err
 	}
 	deps.Placement, deps.Fence = m.node, m.locks
+	deps.Webhooks = cluster.OneDeliverer(db, m.locks)
 	return nil
 }

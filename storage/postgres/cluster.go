@@ -106,16 +106,32 @@ func (l *Locks) Claim(id string) (bool, error) {
 	if l.held[id] {
 		return false, nil
 	}
+	return l.take(id)
+}
+
+// take tries the lock of key on the session; l.mu is held.
+func (l *Locks) take(key string) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	var got bool
-	if err := l.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, id).Scan(&got); err != nil {
+	if err := l.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&got); err != nil {
 		return false, enricher.Wrap(enricher.KindUnavailable, err, "job lock")
 	}
 	if got {
-		l.held[id] = true
+		l.held[key] = true
 	}
 	return got, nil
+}
+
+// Hold returns true when this node holds the lock key (any name outside the job ids): held
+// already, or taken now without waiting. It stays held until Release or Close.
+func (l *Locks) Hold(key string) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[key] {
+		return true, nil
+	}
+	return l.take(key)
 }
 
 // Release gives the lock of job id back (no-op when this node does not hold it).

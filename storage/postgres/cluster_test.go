@@ -47,7 +47,6 @@ func TestClusterCapsAndJobLocks(t *testing.T) {
 	require.NoError(t, err)
 	lb, err := b.OpenLocks()
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = lb.Close() })
 	got, err := la.Claim("j1")
 	require.NoError(t, err)
 	require.True(t, got)
@@ -69,6 +68,23 @@ func TestClusterCapsAndJobLocks(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, got, "a lock of an ended session is free")
 	require.Equal(t, 1, lb.Held())
+
+	// Hold: a named lock one node keeps (the webhook deliverer's) until its session ends.
+	lc, err := a.OpenLocks()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lc.Close() })
+	for range 2 {
+		held, err := lb.Hold("deliverer")
+		require.NoError(t, err)
+		require.True(t, held, "held, and held again")
+	}
+	held, err := lc.Hold("deliverer")
+	require.NoError(t, err)
+	require.False(t, held)
+	require.NoError(t, lb.Close())
+	held, err = lc.Hold("deliverer")
+	require.NoError(t, err)
+	require.True(t, held, "taken over once its holder's session ended")
 }
 
 // BenchmarkCreateJobAdmission is the cost of the cluster-wide caps: CreateJob without caps

@@ -198,7 +198,10 @@ func (tc *testCluster) final(id string, within time.Duration) *enricher.Job {
 func TestJobRunsOnOneNodeAndCancelsFromAnother(t *testing.T) {
 	tc := setup(t, 3, 50*time.Millisecond)
 	done := tc.batch(0, 12)
-	tc.runner(done)
+	at := tc.runner(done)
+	grain := tc.members[2].node.c.Get(done, kind) // the grain's activation, as any member finds it
+	require.NotNil(t, grain)
+	require.Equal(t, tc.members[at].node.Address(), grain.Address, "the job runs on its grain's node")
 	j := tc.final(done, 20*time.Second)
 	require.Equal(t, enricher.JobCompleted, j.Status)
 	require.Equal(t, 12, *j.CompletedEntities)
@@ -207,9 +210,8 @@ func TestJobRunsOnOneNodeAndCancelsFromAnother(t *testing.T) {
 	}
 
 	long := tc.batch(0, 400)
-	at := tc.runner(long)
+	at = tc.runner(long)
 	other := (at + 1) % len(tc.members)
-	t.Logf("runs at %s, cancel via %s", tc.members[at].node.Address(), tc.members[other].node.Address())
 	require.NoError(t, tc.members[other].engine.Cancel(org, long))
 	j = tc.final(long, 10*time.Second)
 	require.Equal(t, enricher.JobCancelled, j.Status)

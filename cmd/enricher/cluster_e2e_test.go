@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"syscall"
@@ -16,8 +18,9 @@ import (
 // TestClusterOfThreeProcesses runs three `enricher serve` processes as one cluster (etcd
 // membership, one PostgreSQL database). A 2,000-entity batch (sim latency 100 ms) is started on
 // node 1; the node that runs it is killed with SIGKILL in its middle; a surviving node resumes
-// it and completes it with counters adding up; the stored event stream read from a survivor
-// runs without gap to the terminal event; every record is readable from both survivors, once.
+// it and completes it with counters adding up; a survivor's stream, followed live across the
+// kill, and the stored log read afterwards run without gap to the terminal event; every
+// record is readable from both survivors, once.
 // Runs when ENRICHER_TEST_DATABASE_URL and ENRICHER_TEST_ETCD are set (.ci/postgres/start.sh,
 // .ci/etcd/start.sh).
 func TestClusterOfThreeProcesses(t *testing.T) {
@@ -64,6 +67,15 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		done, _ := c1.must(200, "GET", "/api/llm/jobs/"+jobID, nil).get("completed_entities").(float64)
 		return done >= n/5
 	}, 60*time.Second, 20*time.Millisecond, "the batch is under way")
+	// A survivor-to-be follows the job live, across the kill, to its terminal event.
+	follower := (at + 1) % len(nodes)
+	res := nodes[follower].c.openStream(jobID)
+	defer res.Body.Close()
+	streamed := make(chan []byte, 1)
+	go func() { // the stream ends after the terminal event; parsed below
+		b, _ := io.ReadAll(res.Body)
+		streamed <- b
+	}()
 	require.NoError(t, nodes[at].cmd.Process.Signal(syscall.SIGKILL))
 	_ = nodes[at].cmd.Wait()
 	killed := time.Now()
@@ -85,20 +97,30 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	require.EqualValues(t, n, job.get("completed_entities"))
 	require.EqualValues(t, 0, job.get("failed_entities"))
 
-	events, _ := b2.stream(jobID)
-	for i, e := range events {
-		require.EqualValues(t, i+1, e.id, "the stream has no gap")
+	var raw []byte
+	select {
+	case raw = <-streamed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the followed stream did not end after the job's terminal event")
 	}
-	require.Equal(t, "completed", eventTypes(events)[len(events)-1])
-	completed := map[float64]bool{}
-	for _, e := range events {
-		if e.data["type"] == "entity_completed" {
-			idx := e.data["entity_index"].(float64)
-			require.False(t, completed[idx], "entity %v completed twice in the stream", idx)
-			completed[idx] = true
+	followed, _ := readEvents(t, bytes.NewReader(raw), -1)
+	stored, _ := b2.stream(jobID)
+	for _, events := range [][]sseEvent{followed, stored} {
+		for i, e := range events {
+			require.EqualValues(t, i+1, e.id, "the stream has no gap")
 		}
+		require.Equal(t, "completed", eventTypes(events)[len(events)-1])
+		completed := map[float64]bool{}
+		for _, e := range events {
+			if e.data["type"] == "entity_completed" {
+				idx := e.data["entity_index"].(float64)
+				require.False(t, completed[idx], "entity %v completed twice in the stream", idx)
+				completed[idx] = true
+			}
+		}
+		require.Len(t, completed, n)
 	}
-	require.Len(t, completed, n)
+	require.Equal(t, len(stored), len(followed), "the stream followed across the kill is the stored log")
 
 	for _, c := range []*client{a, b2} {
 		seen := map[string]bool{}

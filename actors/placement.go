@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"log/slog"
 	"sync"
 
 	"github.com/entity-enricher/enricher"
@@ -51,7 +52,7 @@ type Fence interface {
 type fenceReleases struct {
 	fence Fence
 	wg    sync.WaitGroup
-	log   interface{ Warn(string, ...any) }
+	log   *slog.Logger
 }
 
 // release gives the claim of job id back in the background; never blocks the caller.

@@ -16,6 +16,7 @@ import (
 
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,6 +103,7 @@ func setup(t *testing.T, n int, latency time.Duration) *testCluster {
 		require.NoError(t, err)
 		locks, err := db.OpenLocks()
 		require.NoError(t, err)
+		// provider replaces the one Provider names: in-memory membership, short TTLs.
 		node, err := New(Config{Provider: ProviderAutomanaged, SweepInterval: 500 * time.Millisecond, RequestTimeout: 2 * time.Second,
 			provider: test.NewTestProvider(agent, test.WithTestProviderServiceTtl(time.Second),
 				test.WithTestProviderRefreshTtl(200*time.Millisecond), test.WithTestProviderDeregisterCritical(2*time.Second))}, db)
@@ -114,16 +116,20 @@ func setup(t *testing.T, n int, latency time.Duration) *testCluster {
 		m := &member{db: db, locks: locks, engine: engine, node: node}
 		tc.members = append(tc.members, m)
 	}
-	t.Cleanup(func() {
+	t.Cleanup(func() { // together: each leave sleeps 2 s
+		var wg sync.WaitGroup
 		for _, m := range tc.members {
 			if !m.down {
 				m.down = true
-				m.node.Stop()
-				m.engine.Stop()
-				_ = m.locks.Close()
-				_ = m.db.Close()
+				wg.Go(func() {
+					m.node.Stop()
+					m.engine.Stop()
+					_ = m.locks.Close()
+					_ = m.db.Close()
+				})
 			}
 		}
+		wg.Wait()
 	})
 	require.Eventually(t, func() bool {
 		for _, m := range tc.members {
@@ -238,6 +244,7 @@ func TestJobOfALostNodeFinishesElsewhere(t *testing.T) {
 	require.NotEqual(t, at, next)
 	t.Logf("resumed on a surviving node %v after the kill", time.Since(killed).Round(time.Millisecond))
 	j := tc.final(id, 30*time.Second)
+	t.Logf("completed %v after the kill", time.Since(killed).Round(time.Millisecond))
 	require.Equal(t, enricher.JobCompleted, j.Status)
 	require.Equal(t, n, *j.CompletedEntities)
 	require.Zero(t, *j.FailedEntities)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -78,24 +79,55 @@ func (db *DB) UnclaimedJobs(fn func(org, id string)) error {
 // Locks is one node's job locks: PostgreSQL session-level advisory locks (key: the 64-bit
 // hash of the job id) held on a connection of their own, outside the pool. PostgreSQL
 // releases them when that session ends, so the locks of a node that dies are free again as
-// soon as the server notices the connection is gone. Safe for concurrent use: calls are
-// serialized on the connection. Errors are KindUnavailable.
+// soon as the server notices the connection is gone. Should the session be lost while the node
+// lives, the next call opens another and takes the held locks again; one another node took
+// meanwhile is dropped from the held set and logged (its job may then run on two nodes until
+// it stops here). Safe for concurrent use: calls are serialized on the connection. Errors are
+// KindUnavailable.
 type Locks struct {
 	mu      sync.Mutex
 	conn    *pgx.Conn
+	cfg     *pgx.ConnConfig
 	held    map[string]bool
 	timeout time.Duration
+	log     *slog.Logger
 }
 
 // OpenLocks opens the dedicated connection of this node's job locks. Close releases them.
 func (db *DB) OpenLocks() (*Locks, error) {
 	ctx, cancel := db.ctx()
 	defer cancel()
-	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
+	cfg := db.pool.Config().ConnConfig.Copy()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, enricher.Wrap(enricher.KindUnavailable, redact(err), "job locks: connect")
 	}
-	return &Locks{conn: conn, held: map[string]bool{}, timeout: db.timeout}, nil
+	return &Locks{conn: conn, cfg: cfg, held: map[string]bool{}, timeout: db.timeout, log: db.log}, nil
+}
+
+// session returns the connection, opening another one that takes the held locks again when
+// the last one was lost; l.mu is held.
+func (l *Locks) session(ctx context.Context) (*pgx.Conn, error) {
+	if !l.conn.IsClosed() {
+		return l.conn, nil
+	}
+	conn, err := pgx.ConnectConfig(ctx, l.cfg)
+	if err != nil {
+		return nil, enricher.Wrap(enricher.KindUnavailable, redact(err), "job locks: reconnect")
+	}
+	l.conn = conn
+	for key := range l.held {
+		var got bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&got); err != nil {
+			return nil, enricher.Wrap(enricher.KindUnavailable, err, "job locks: take again")
+		}
+		if !got {
+			delete(l.held, key)
+			l.log.Error("a lock was lost with its database session and another node holds it now", "key", key)
+		}
+	}
+	l.log.Warn("job locks: session lost and opened again", "held", len(l.held))
+	return conn, nil
 }
 
 // Claim takes the lock of job id without waiting: true when this call took it, false when
@@ -113,8 +145,12 @@ func (l *Locks) Claim(id string) (bool, error) {
 func (l *Locks) take(key string) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
+	conn, err := l.session(ctx)
+	if err != nil {
+		return false, err
+	}
 	var got bool
-	if err := l.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&got); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&got); err != nil {
 		return false, enricher.Wrap(enricher.KindUnavailable, err, "job lock")
 	}
 	if got {
@@ -144,7 +180,11 @@ func (l *Locks) Release(id string) error {
 	delete(l.held, id)
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
-	if _, err := l.conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, id); err != nil {
+	conn, err := l.session(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, id); err != nil {
 		return enricher.Wrap(enricher.KindUnavailable, err, "job unlock")
 	}
 	return nil

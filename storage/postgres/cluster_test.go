@@ -85,6 +85,24 @@ func TestClusterCapsAndJobLocks(t *testing.T) {
 	held, err = lc.Hold("deliverer")
 	require.NoError(t, err)
 	require.True(t, held, "taken over once its holder's session ended")
+
+	// A session lost while its node lives: the next call opens another and takes the held
+	// locks again.
+	_, err = a.pool.Exec(context.Background(), `SELECT pg_terminate_backend($1)`, lc.conn.PgConn().PID())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := lc.Claim("j9")
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond, "claims work again after the session was lost")
+	held, err = lc.Hold("deliverer")
+	require.NoError(t, err)
+	require.True(t, held, "held again on the new session")
+	ld, err := b.OpenLocks()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ld.Close() })
+	got, err = ld.Claim("deliverer")
+	require.NoError(t, err)
+	require.False(t, got, "taken again by its node, not free for another")
 }
 
 // BenchmarkCreateJobAdmission is the cost of the cluster-wide caps: CreateJob without caps

@@ -136,6 +136,14 @@ func (l *Locks) Claim(id string) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.held[id] {
+		// Asked again for a job it runs: other nodes see it unclaimed, so this node's session
+		// may be gone. Check it; a lost one is replaced and its locks taken again.
+		ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+		defer cancel()
+		if _, err := l.conn.Exec(ctx, `SELECT 1`); err != nil && l.conn.IsClosed() {
+			_, err = l.session(ctx)
+			return false, err
+		}
 		return false, nil
 	}
 	return l.take(id)

@@ -86,14 +86,20 @@ func TestClusterCapsAndJobLocks(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, held, "taken over once its holder's session ended")
 
-	// A session lost while its node lives: the next call opens another and takes the held
-	// locks again.
-	_, err = a.pool.Exec(context.Background(), `SELECT pg_terminate_backend($1)`, lc.conn.PgConn().PID())
+	// A session lost while its node lives: claiming a lock it holds (what the sweepers cause,
+	// as they see its jobs unclaimed) opens another session and takes the held locks again.
+	pid := lc.conn.PgConn().PID()
+	_, err = a.pool.Exec(context.Background(), `SELECT pg_terminate_backend($1)`, pid)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		_, err := lc.Claim("j9")
-		return err == nil
-	}, 5*time.Second, 10*time.Millisecond, "claims work again after the session was lost")
+		var n int
+		require.NoError(t, a.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&n))
+		return n == 0
+	}, 5*time.Second, 10*time.Millisecond, "the session ended")
+	got, err = lc.Claim("deliverer")
+	require.NoError(t, err)
+	require.False(t, got, "held already")
+	require.False(t, lc.conn.IsClosed(), "a new session")
 	held, err = lc.Hold("deliverer")
 	require.NoError(t, err)
 	require.True(t, held, "held again on the new session")

@@ -137,6 +137,11 @@ type Deps struct {
 	// Follower, when set, lets streams follow jobs that run on another node sharing the store
 	// (follow.go); nil (one node, badger): such a job's stream is its stored log to its end.
 	Follower EventFollower
+	// Placement and Fence, both set, run jobs on the node that owns them (placement.go);
+	// both nil (the default) run every job here. Placement may be bound to the engine
+	// after New, before the first job starts.
+	Placement Placement
+	Fence     Fence
 }
 
 // Engine is the facade the front end calls: it starts, streams, cancels and continues jobs. It
@@ -157,6 +162,7 @@ type Engine struct {
 	follows   followers      // streams on this node following jobs that run elsewhere
 	stopped   atomic.Bool
 	stopOnce  sync.Once
+	releases  *fenceReleases // nil without a Fence
 }
 
 // New starts the engine and resumes every job that was not finished.
@@ -165,6 +171,9 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	if deps.Store == nil || deps.Catalog == nil {
 		return nil, errors.New("actors: Store and Catalog are required")
 	}
+	if (deps.Placement == nil) != (deps.Fence == nil) {
+		return nil, errors.New("actors: Placement and Fence go together")
+	}
 	log := cfg.Logger.With("component", "engine")
 	sys := actor.NewActorSystem(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log.With("subsystem", "protoactor") }),
@@ -172,6 +181,11 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	)
 	e := &Engine{cfg: cfg, deps: deps, log: log, sys: sys, providers: map[string]*actor.PID{}, stats: map[string]*ProviderStats{},
 		schemas: newSchemaCache(256)}
+	var released func(string)
+	if deps.Fence != nil {
+		e.releases = &fenceReleases{fence: deps.Fence, log: log}
+		released = e.releases.release
+	}
 	if deps.Webhooks != nil && deps.WebhookSender != nil {
 		e.webhooks = startWebhookWorker(cfg.Webhooks, deps.Webhooks, deps.WebhookSender, cfg.Now, log)
 	}
@@ -192,7 +206,10 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 			OnRetry: cfg.OnRetry, Observer: cfg.Observer}
 		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, time.Now, st)))
 	}
-	e.sup = sys.Root.Spawn(actor.PropsFromProducer(newSupervisor(&e.cfg, e.gates, &e.active, log), actor.WithSupervisor(stopStrategy)))
+	e.sup = sys.Root.Spawn(actor.PropsFromProducer(newSupervisor(&e.cfg, e.gates, &e.active, log, released), actor.WithSupervisor(stopStrategy)))
+	if deps.Placement != nil { // the placement's sweeper resumes stored jobs on their owners
+		return e, nil
+	}
 	if err := e.recover(); err != nil {
 		e.Stop()
 		return nil, err
@@ -339,15 +356,39 @@ func (e *Engine) Job(org, id string) (*enricher.Job, error) {
 // Cancel cancels a pending, running or paused job and returns once the cancelled event is
 // stored. KindConflict when the job already finished; KindNotFound when unknown.
 func (e *Engine) Cancel(org, id string) error {
-	return e.command(org, id, &cancelJob{Reason: enricher.ReasonUser})
+	return e.command(org, id, CommandCancel)
 }
 
 // Continue resumes a paused job. KindConflict when it is not paused.
 func (e *Engine) Continue(org, id string) error {
-	return e.command(org, id, &continueJob{})
+	return e.command(org, id, CommandContinue)
 }
 
-func (e *Engine) command(org, id string, msg any) error {
+// command delivers cmd to the job here, or, with a Placement, to its owner when it does not
+// run here.
+func (e *Engine) command(org, id string, cmd Command) error {
+	err := e.commandLocal(org, id, cmd)
+	if e.deps.Placement != nil && enricher.IsKind(err, enricher.KindNotFound) {
+		if _, jerr := e.deps.Store.Job(org, id); jerr != nil {
+			return jerr
+		}
+		return e.deps.Placement.Command(org, id, cmd)
+	}
+	if err != nil && enricher.IsKind(err, enricher.KindNotFound) {
+		if _, jerr := e.deps.Store.Job(org, id); jerr == nil { // the job finished between the read and the request
+			return enricher.Errorf(enricher.KindConflict, "job already finished")
+		}
+	}
+	return err
+}
+
+// commandLocal delivers cmd to the job when it runs on this node: KindNotFound when it does
+// not (or is unknown), KindConflict when it finished.
+func (e *Engine) commandLocal(org, id string, cmd Command) error {
+	var msg any = &cancelJob{Reason: enricher.ReasonUser}
+	if cmd == CommandContinue {
+		msg = &continueJob{}
+	}
 	j, err := e.deps.Store.Job(org, id)
 	if err != nil {
 		return err
@@ -359,12 +400,7 @@ func (e *Engine) command(org, id string, msg any) error {
 	if err != nil {
 		return err
 	}
-	r := res.(*jobReply)
-	if r.Err != nil && enricher.IsKind(r.Err, enricher.KindNotFound) {
-		// The job finished between the read and the request.
-		return enricher.Errorf(enricher.KindConflict, "job already finished")
-	}
-	return r.Err
+	return res.(*jobReply).Err
 }
 
 // ActiveJobs returns the number of non-terminal jobs (GET /health): an atomic the supervisor
@@ -439,6 +475,7 @@ func (e *Engine) Stop() {
 		for _, pid := range e.providers {
 			_ = root.PoisonFuture(pid).Wait()
 		}
+		e.releases.wait()
 		e.sys.Shutdown()
 	})
 }
@@ -476,6 +513,6 @@ func (e *Engine) StartSchemaJobBound(org string, by enricher.CreatedBy, spec *en
 		return nil, err
 	}
 	in.Job = job
-	e.launchSchemaJob(in)
+	e.dispatch(job, in.need(), func() { e.launchSchemaJob(in) })
 	return job, nil
 }

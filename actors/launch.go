@@ -67,11 +67,15 @@ func (e *Engine) start(org string, by enricher.CreatedBy, id string, spec *enric
 		}
 		job.Type, job.TotalModels = enricher.JobBatchEnrichment, total*len(spec.Models)
 	}
-	if err := e.admitAndStore(job, in.need(), spec.EntityCount == 0, bind); err != nil {
+	var held callNeed
+	if spec.EntityCount == 0 {
+		held = in.need()
+	}
+	if err := e.admitAndStore(job, in.need(), held != nil, bind); err != nil {
 		return nil, err
 	}
 	in.Job = job
-	e.launch(in)
+	e.dispatch(job, held, func() { e.launch(in) })
 	return job, nil
 }
 

@@ -24,11 +24,12 @@ type supervisorActor struct {
 	perOrg   map[string]int
 	total    int
 	stopping bool
+	released func(job string) // told of every job that stopped (its claim is given back); may be nil
 }
 
-func newSupervisor(cfg *Config, gs gates, active *atomic.Int64, log *slog.Logger) actor.Producer {
+func newSupervisor(cfg *Config, gs gates, active *atomic.Int64, log *slog.Logger, released func(string)) actor.Producer {
 	return func() actor.Actor {
-		return &supervisorActor{cfg: cfg, gates: gs, active: active, held: map[string]callNeed{}, log: log, jobs: map[string]*actor.PID{}, owner: map[string]string{}, types: map[string]string{}, perOrg: map[string]int{}}
+		return &supervisorActor{cfg: cfg, gates: gs, active: active, released: released, held: map[string]callNeed{}, log: log, jobs: map[string]*actor.PID{}, owner: map[string]string{}, types: map[string]string{}, perOrg: map[string]int{}}
 	}
 }
 
@@ -127,6 +128,9 @@ func (s *supervisorActor) forget(id string) {
 		delete(s.owner, id)
 		delete(s.types, id)
 		s.free(org)
+		if s.released != nil {
+			s.released(id)
+		}
 	}
 }
 

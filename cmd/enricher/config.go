@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/entity-enricher/enricher/actors"
+	"github.com/entity-enricher/enricher/actors/cluster"
 	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/storage/postgres"
 	"github.com/entity-enricher/enricher/transport/api"
@@ -31,6 +32,7 @@ type Config struct {
 	Engine   actors.Config   // jobs, provider calls, events and subscribers, webhook deliveries
 	API      api.Config      // request limits, tokens, rate limit, streams, retention
 	Fetch    fetch.Config    // batch fetch (webhook deliveries share its address rule)
+	Cluster  cluster.Config  // cluster_*: several nodes as one (needs database_url)
 }
 
 // ServerConfig holds the settings cmd/enricher uses itself.
@@ -60,7 +62,7 @@ type setting struct {
 }
 
 func (c *Config) settings() []setting {
-	sv, st, pg, en, ap, fe := &c.Server, &c.Storage, &c.Postgres, &c.Engine, &c.API, &c.Fetch
+	sv, st, pg, en, ap, fe, cl := &c.Server, &c.Storage, &c.Postgres, &c.Engine, &c.API, &c.Fetch, &c.Cluster
 	return []setting{
 		{"listen", "main listener address", ":8080", &sv.Listen},
 		{"metrics_listen", "separate listener for /metrics (empty: served on the main listener, admin only)", "", &sv.MetricsListen},
@@ -68,6 +70,12 @@ func (c *Config) settings() []setting {
 		{"memory_limit_mb", "soft limit of the Go heap in MiB (runtime/debug.SetMemoryLimit); 0: the runtime's default (GOMEMLIMIT)", "0", &sv.MemoryLimitMB},
 		{"data_dir", "storage directory", "./data", &st.Dir},
 		{"database_url", "PostgreSQL connection URL (postgres://user:password@host:port/db?sslmode=...); when set, everything is stored there instead of data_dir", "", &pg.URL},
+		{"cluster_provider", "membership of a cluster of nodes: none (one node), etcd, k8s or automanaged; other than none needs database_url", "none", &cl.Provider},
+		{"cluster_name", "name of the cluster: nodes of one name form one cluster", "enricher", &cl.Name},
+		{"cluster_advertise", "host:port of this node's cluster endpoint (gRPC), bound and told to the other nodes; port 0 picks a free one", "127.0.0.1:0", &cl.Advertise},
+		{"cluster_etcd", "etcd endpoints, comma-separated (cluster_provider etcd)", "127.0.0.1:2379", &cl.Etcd},
+		{"cluster_peers", "host:port of every node's automanaged endpoint, comma-separated, this node's included (cluster_provider automanaged)", "", &cl.Peers},
+		{"cluster_automanaged_port", "port of this node's automanaged endpoint, bound on every interface (cluster_provider automanaged)", "6330", &cl.AutomanagedPort},
 		{"sync_writes", "fsync every write (survives power loss)", "false", &st.SyncWrites},
 		{"trim_value_logs", "hand the memory of value-log files no longer written back to the kernel (Linux); reading old values then costs a disk read", "true", trimSetting{&st.TrimInterval}},
 		{"shutdown_grace", "time to finish in-flight requests at shutdown", "30s", &sv.ShutdownGrace},
@@ -125,6 +133,12 @@ func (c *Config) derive() {
 	c.Fetch.MaxEntities = c.API.Limits.MaxBatchEntities // a fetched batch is a JSON-form batch
 	c.API.MaxSchemasPerOrg = c.Engine.MaxSchemasPerOrg  // checked on save by both
 	c.Engine.Webhooks.AttemptTimeout = webhookTimeout
+	if c.Cluster.Enabled() { // the caps hold for the whole cluster: counted in the shared database
+		c.Postgres.MaxJobs, c.Postgres.MaxJobsPerOrg = c.Engine.MaxJobs, c.Engine.MaxJobsPerOrg
+		// One node delivers every node's webhooks (cluster.OneDeliverer) and is not woken by
+		// the others' writes: it looks every second.
+		c.Engine.Webhooks.MaxIdle = time.Second
+	}
 }
 
 // envName returns the variable of a setting: ENRICHER_ + upper-case name.
@@ -187,6 +201,12 @@ func (c *Config) validate() error {
 	}
 	if c.Server.BootstrapKey != "" && !validBootstrapKey(c.Server.BootstrapKey) {
 		return fmt.Errorf("bootstrap_key must match ^ent_[A-Za-z0-9_-]{32,}$")
+	}
+	if err := c.Cluster.Validate(); err != nil {
+		return err
+	}
+	if c.Cluster.Enabled() && c.Postgres.URL == "" {
+		return fmt.Errorf("cluster_provider %s needs database_url (ENRICHER_DATABASE_URL): the nodes of a cluster share one PostgreSQL database", c.Cluster.Provider)
 	}
 	switch c.Server.LogFormat {
 	case "text", "json":

@@ -123,3 +123,38 @@ func TestParseConfigFillsPackageConfigs(t *testing.T) {
 		require.Error(t, err, "%v", bad)
 	}
 }
+
+// A cluster needs the shared database; its caps are then counted there. One node counts them
+// in memory, so the store does not.
+func TestParseConfigCluster(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantErr  string
+		provider string
+		dbCaps   [2]int
+	}{
+		{name: "default: one node", provider: "none"},
+		{name: "without database_url", env: map[string]string{"ENRICHER_CLUSTER_PROVIDER": "etcd"}, wantErr: "cluster_provider etcd needs database_url"},
+		{name: "unknown provider", env: map[string]string{"ENRICHER_CLUSTER_PROVIDER": "zk", "ENRICHER_DATABASE_URL": "postgres://x"},
+			wantErr: "cluster_provider must be none, etcd, k8s or automanaged"},
+		{name: "bad advertise", env: map[string]string{"ENRICHER_CLUSTER_PROVIDER": "etcd", "ENRICHER_DATABASE_URL": "postgres://x",
+			"ENRICHER_CLUSTER_ADVERTISE": "node1"}, wantErr: "cluster_advertise"},
+		{name: "etcd", env: map[string]string{"ENRICHER_CLUSTER_PROVIDER": "etcd", "ENRICHER_DATABASE_URL": "postgres://x",
+			"ENRICHER_MAX_JOBS": "30", "ENRICHER_MAX_JOBS_PER_ORG": "3"}, provider: "etcd", dbCaps: [2]int{30, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := parseConfig(nil, func(k string) string { return tt.env[k] }, io.Discard)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.provider, cfg.Cluster.Provider)
+			require.Equal(t, tt.dbCaps, [2]int{cfg.Postgres.MaxJobs, cfg.Postgres.MaxJobsPerOrg})
+		})
+	}
+}

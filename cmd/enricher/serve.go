@@ -20,6 +20,7 @@ import (
 
 	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/actors"
+	"github.com/entity-enricher/enricher/actors/cluster"
 	"github.com/entity-enricher/enricher/storage"
 	"github.com/entity-enricher/enricher/storage/postgres"
 	"github.com/entity-enricher/enricher/transport/api"
@@ -40,6 +41,8 @@ type Main struct {
 	metricsLn net.Listener     // set when metrics_listen is
 	metricsSv *fasthttp.Server // serves /metrics on metricsLn, without auth
 	pprof     *pprofServer     // set when pprof_listen is
+	node      *cluster.Node    // set when cluster_provider is
+	locks     *postgres.Locks  // this node's job claims, with node
 }
 
 // Env is what Main takes from its process: environment lookups (provider credentials), the log
@@ -117,9 +120,17 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	if pg, ok := m.db.(*postgres.DB); ok { // streams follow jobs that other nodes run
 		deps.Follower = pg
 	}
+	if cfg.Cluster.Enabled() {
+		if err = m.openCluster(&deps, log); err != nil {
+			return nil, err
+		}
+	}
 	m.engine, err = actors.New(engineCfg, deps)
 	if err != nil {
 		return nil, err
+	}
+	if m.node != nil {
+		m.node.Start(m.engine)
 	}
 	var metricsOnMain fasthttp.RequestHandler
 	if cfg.Server.MetricsListen == "" {
@@ -181,7 +192,7 @@ func (m *Main) Run(ctx context.Context) error {
 	} else {
 		metricsDone <- nil
 	}
-	var serveErr error
+	var serveErr, err error
 	select {
 	case <-ctx.Done():
 	case serveErr = <-errc:
@@ -189,9 +200,15 @@ func (m *Main) Run(ctx context.Context) error {
 	m.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), m.cfg.Server.ShutdownGrace)
 	defer cancel()
-	m.api.Drain()   // new job starts are refused with 503 from here on
-	m.engine.Stop() // jobs stop (they resume at the next start) and streams end
-	err := m.api.Shutdown(sctx)
+	m.api.Drain() // new job starts are refused with 503 from here on
+	if m.node != nil {
+		m.node.Stop() // leaves the cluster: the jobs here move to other nodes once they stop
+	}
+	m.engine.Stop() // jobs stop (they resume at the next start, or on another node) and streams end
+	if m.locks != nil {
+		err = errors.Join(err, m.locks.Close())
+	}
+	err = errors.Join(err, m.api.Shutdown(sctx))
 	if serveErr == nil {
 		serveErr = <-errc
 	}
@@ -236,8 +253,14 @@ func (m *Main) close() {
 	if m.api != nil {
 		_ = m.api.Shutdown(context.Background())
 	}
+	if m.node != nil {
+		m.node.Stop()
+	}
 	if m.engine != nil {
 		m.engine.Stop()
+	}
+	if m.locks != nil {
+		_ = m.locks.Close()
 	}
 	if m.ln != nil {
 		_ = m.ln.Close()
@@ -301,4 +324,25 @@ func randomSecret() []byte {
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// openCluster builds this node's member of the cluster and its job claims, and sets them as
+// the engine's placement and fence. The node joins once the engine exists (Open).
+func (m *Main) openCluster(deps *actors.Deps, log *slog.Logger) error {
+	db, ok := m.db.(*postgres.DB)
+	if !ok { // validate requires database_url with a cluster provider
+		return errors.New("cluster_provider needs database_url")
+	}
+	var err error
+	if m.locks, err = db.OpenLocks(); err != nil {
+		return err
+	}
+	ccfg := m.cfg.Cluster
+	ccfg.Logger = log
+	if m.node, err = cluster.New(ccfg, db); err != nil {
+		return err
+	}
+	deps.Placement, deps.Fence = m.node, m.locks
+	deps.Webhooks = cluster.OneDeliverer(db, m.locks)
+	return nil
 }

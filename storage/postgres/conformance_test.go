@@ -23,7 +23,7 @@ const testDatabaseURL = "ENRICHER_TEST_DATABASE_URL"
 // testDatabase creates a database of its own for this test run on the server of
 // ENRICHER_TEST_DATABASE_URL, dropped when t ends, and returns its URL. Without the variable
 // the test is skipped, saying so.
-func testDatabase(t *testing.T) string {
+func testDatabase(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(testDatabaseURL)
 	if base == "" {

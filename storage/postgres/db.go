@@ -52,6 +52,11 @@ type Config struct {
 	Timeout time.Duration
 	// Logger receives migration notes. Default: discard.
 	Logger *slog.Logger
+	// MaxJobs and MaxJobsPerOrg, when positive, make CreateJob refuse (KindTooMany) a job
+	// past that many unfinished jobs in the whole database, or of its organization: the caps
+	// of a cluster, whose nodes share the database. Default 0: not checked here (one node
+	// checks its caps in memory).
+	MaxJobs, MaxJobsPerOrg int
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -73,6 +78,8 @@ type DB struct {
 	closed  atomic.Bool
 	channel string    // the NOTIFY channel of this database and schema (notify.go)
 	listen  *listener // started by the first FollowEvents, stopped by Close
+	// cluster-wide admission caps (Config.MaxJobs, MaxJobsPerOrg); 0: unchecked
+	maxJobs, maxJobsPerOrg int
 }
 
 //go:embed migrations/*.sql
@@ -101,7 +108,7 @@ func Open(cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", redact(err))
 	}
-	db := &DB{pool: pool, timeout: cfg.Timeout, log: cfg.Logger}
+	db := &DB{pool: pool, timeout: cfg.Timeout, log: cfg.Logger, maxJobs: cfg.MaxJobs, maxJobsPerOrg: cfg.MaxJobsPerOrg}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", redact(err))

@@ -28,7 +28,8 @@ func queueJob(b *pgx.Batch, j *enricher.Job) error {
 // CreateJob stores a new job (pending). Its id is returned to the client only after this.
 // With bind, the job's Idempotency-Key is remembered in the same transaction, so a stored job
 // is never without its key nor a key without its job. A key already bound (and not expired)
-// is KindConflict, also when another node bound it a moment before.
+// is KindConflict, also when another node bound it a moment before. With cluster-wide caps
+// (Config.MaxJobs, MaxJobsPerOrg) a job past them is KindTooMany.
 func (db *DB) CreateJob(j *enricher.Job, bind *enricher.IdempotencyBinding) error {
 	var start []byte
 	if bind != nil {
@@ -47,6 +48,9 @@ func (db *DB) CreateJob(j *enricher.Job, bind *enricher.IdempotencyBinding) erro
 		return err
 	}
 	return db.tx(func(ctx context.Context, tx pgx.Tx) error {
+		if err := db.admit(ctx, tx, j); err != nil {
+			return err
+		}
 		if bind != nil {
 			if err := bindIdempotency(ctx, tx, j.OrganizationID, bind, start); err != nil {
 				return err

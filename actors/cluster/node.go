@@ -15,7 +15,6 @@ import (
 	pc "github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
-	"github.com/asynkron/protoactor-go/cluster/clusterproviders/k8s"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -182,7 +181,7 @@ func newProvider(cfg Config) (pc.ClusterProvider, error) {
 	case ProviderEtcd:
 		return etcd.NewWithConfig("/enricher", clientv3.Config{Endpoints: splitList(cfg.Etcd), DialTimeout: 5 * time.Second})
 	case ProviderK8s:
-		return k8s.New()
+		return newK8sProvider() // provider_k8s.go: only in builds with -tags k8s
 	case ProviderAutomanaged:
 		peers := splitList(cfg.Peers)
 		if len(peers) == 0 {

@@ -9,54 +9,26 @@
 package cluster
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/actors"
 	"github.com/entity-enricher/enricher/storage/postgres"
+	"github.com/entity-enricher/enricher/storage/postgres/pgtest"
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/sim"
 )
 
-// testDatabase creates a database of its own on the server of ENRICHER_TEST_DATABASE_URL,
-// dropped when t ends, and returns its URL. Without the variable the test is skipped, saying
-// so (.ci/postgres/start.sh starts a throwaway server).
+// testDatabase creates a database of its own for this test, dropped when t ends (pgtest).
 func testDatabase(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("ENRICHER_TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("ENRICHER_TEST_DATABASE_URL is not set: the cluster tests did not run (see .ci/postgres/start.sh)")
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	require.NoError(t, err)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "enricher_cluster_" + hex.EncodeToString(b)
-	_, err = admin.Exec(ctx, "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
-		require.NoError(t, err)
-		require.NoError(t, admin.Close(ctx))
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
+	return pgtest.Database(t, "enricher_cluster", "the cluster tests")
 }
 
 // member is one node of a test cluster: its store, job locks, engine and cluster node.

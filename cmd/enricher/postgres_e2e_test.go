@@ -1,42 +1,18 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/entity-enricher/enricher/storage/postgres/pgtest"
 )
 
-// postgresDatabase creates a throwaway database on the server of ENRICHER_TEST_DATABASE_URL,
-// dropped when t ends, and returns its URL; without the variable the test is skipped, saying so.
+// postgresDatabase creates a database of its own for this test, dropped when t ends (pgtest).
 func postgresDatabase(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("ENRICHER_TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("ENRICHER_TEST_DATABASE_URL is not set: the PostgreSQL end-to-end test did not run (see .ci/postgres/start.sh)")
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	require.NoError(t, err)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "enricher_e2e_" + hex.EncodeToString(b)
-	_, err = admin.Exec(ctx, "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
-		require.NoError(t, err)
-		require.NoError(t, admin.Close(ctx))
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
+	return pgtest.Database(t, "enricher_e2e", "the PostgreSQL end-to-end test")
 }
 
 // TestServeOnPostgres runs the server with database_url: a single and a batch enrichment

@@ -2,50 +2,22 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/url"
-	"os"
 	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/entity-enricher/enricher/storage/postgres/pgtest"
 	"github.com/entity-enricher/enricher/storage/storagetest"
 )
 
-// testDatabaseURL names the PostgreSQL server the tests use; they do not run without it
-// (.ci/postgres/start.sh starts a throwaway one and prints its URL).
-const testDatabaseURL = "ENRICHER_TEST_DATABASE_URL"
-
-// testDatabase creates a database of its own for this test run on the server of
-// ENRICHER_TEST_DATABASE_URL, dropped when t ends, and returns its URL. Without the variable
-// the test is skipped, saying so.
+// testDatabase creates a database of its own for this test, dropped when t ends (pgtest).
 func testDatabase(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(testDatabaseURL)
-	if base == "" {
-		t.Skip(testDatabaseURL + " is not set: the PostgreSQL tests did not run (see .ci/postgres/start.sh)")
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	require.NoError(t, err)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "enricher_test_" + hex.EncodeToString(b)
-	_, err = admin.Exec(ctx, "CREATE DATABASE "+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
-		require.NoError(t, err)
-		require.NoError(t, admin.Close(ctx))
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	u.Path = "/" + name
-	return u.String()
+	return pgtest.Database(t, "enricher_test", "the PostgreSQL tests")
 }
 
 // schemaURL creates a fresh schema in the database at dbURL and returns the URL that opens

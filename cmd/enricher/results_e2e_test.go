@@ -175,6 +175,11 @@ func TestResultsExport(t *testing.T) {
 	slow := c.must(200, "POST", "/api/enrichment/batch/start", map[string]any{"entities": []any{
 		map[string]any{"name": "Slow", "country": "US", "_sim": map[string]any{"latency_ms": 60000}}},
 		"schema_id": schemaID, "models": []string{"sim::fast"}}).str("job_id")
+	deadline := time.Now().Add(60 * time.Second) // a job answers pending until its actor has begun
+	for c.must(200, "GET", "/api/llm/jobs/"+slow, nil).str("status") != "running" {
+		require.True(t, time.Now().Before(deadline), "the slow batch starts running")
+		time.Sleep(10 * time.Millisecond)
+	}
 	res, raw = c.getRaw("/api/llm/jobs/" + slow + "/results")
 	require.Equal(t, "running", res.Header.Get("X-Job-Status"))
 	require.Empty(t, parseNDJSON(t, raw), "nothing finished yet")

@@ -1,0 +1,95 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/stretchr/testify/require"
+
+	"github.com/entity-enricher/enricher/transport/llm"
+	"github.com/entity-enricher/enricher/transport/llm/sim"
+)
+
+// TestProviderBudgetAvoids429 runs a provider actor against a sim token-bucket account of
+// 12,000 tokens per minute (200 a second) that refuses without Retry-After, with calls of
+// 96 tokens: the bucket holds 125 of them and refills about two a second, so 128 calls need
+// more than the bucket and the last must wait for its refill (about 1.5 s). With the model's tpm in its budget
+// none is refused; without it (the control) the account refuses some.
+func TestProviderBudgetAvoids429(t *testing.T) {
+	const calls = 128
+	for _, tt := range []struct {
+		name      string
+		budgets   map[string]Budget
+		want429   bool
+	}{
+		{"with the model's tpm budget", map[string]Budget{"sim::bucket": {TPM: 12000}}, false},
+		{"without a budget", nil, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := sim.New(sim.Config{Profiles: map[string]sim.Profile{"bucket": {TPM: 12000, NoRetryAfter: true}}})
+			refused := &countingObserver{}
+			sys := actor.NewActorSystem()
+			t.Cleanup(sys.Shutdown)
+			stats := &ProviderStats{}
+			cfg := ProviderConfig{Name: "sim", Concurrency: 8, Budgets: tt.budgets, Observer: refused,
+				Retry: llm.RetryPolicy{Retries: -1}} // a 429 fails its call
+			pid := sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(cfg, p, time.Now, stats)))
+			results := make(chan *providerResult, calls)
+			reply := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+				if r, ok := c.Message().(*providerResult); ok {
+					results <- r
+				}
+			}))
+			schema := []byte(`{"type":"object","properties":{}}`)
+			for i := range calls {
+				// 380 bytes of prompt (95 tokens) plus the schema (9) and an answer cap of 8: an
+				// estimate of 112 tokens, of which 96 are used (95 of prompt, 1 of answer)
+				msg := fmt.Sprintf("%-380s", fmt.Sprintf("entity %d", i))
+				sys.Root.Send(pid, &providerCall{ID: uint64(i), Ctx: context.Background(), ReplyTo: reply,
+					Req: &llm.Request{Model: "bucket", Schema: schema, MaxTokens: 8, Messages: []llm.Message{{Role: "user", Content: msg}},
+						Hints: &llm.Hints{CallKind: "enrichment", ModelKey: "sim::bucket", Entity: map[string]any{"name": strings.TrimSpace(msg)},
+							Attempt: 1, Try: 1}}})
+			}
+			for range calls {
+				select {
+				case r := <-results:
+					if !tt.want429 {
+						require.NoError(t, r.Err)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatal("no result from the provider actor")
+				}
+			}
+			if tt.want429 {
+				require.Positive(t, refused.refused(), "the control must meet the account's limit")
+				return
+			}
+			require.Zero(t, refused.refused(), "a call that waits for its budget is not refused")
+			require.Equal(t, calls, refused.tries(), "one try a call")
+		})
+	}
+}
+
+// countingObserver counts a provider's tries and those answered 429.
+type countingObserver struct {
+	nopObserver
+	mu               sync.Mutex
+	triesN, refusedN int
+}
+
+func (o *countingObserver) LLMCall(_, _, outcome string, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.triesN++
+	if outcome == string(llm.KindRateLimited) {
+		o.refusedN++
+	}
+}
+
+func (o *countingObserver) tries() int   { o.mu.Lock(); defer o.mu.Unlock(); return o.triesN }
+func (o *countingObserver) refused() int { o.mu.Lock(); defer o.mu.Unlock(); return o.refusedN }

@@ -23,9 +23,9 @@ import (
 func TestProviderBudgetAvoids429(t *testing.T) {
 	const calls = 128
 	for _, tt := range []struct {
-		name      string
-		budgets   map[string]Budget
-		want429   bool
+		name    string
+		budgets map[string]Budget
+		want429 bool
 	}{
 		{"with the model's tpm budget", map[string]Budget{"sim::bucket": {TPM: 12000}}, false},
 		{"without a budget", nil, true},

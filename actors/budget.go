@@ -13,10 +13,13 @@ import (
 type Budget struct {
 	RPM int
 	TPM int
+	// Per replaces the minute of RPM and TPM when set: a sim account whose time is scaled
+	// down (bench, tests). The models file has no such field. Default a minute.
+	Per time.Duration
 }
 
 // bucket is a budget that refills continuously, as the vendors' limiters do: it holds at most
-// one minute's worth (perMinute) and refills at perMinute per minute. A call takes from it
+// one minute's worth (size) and refills at size per minute (per period). A call takes from it
 // before it is sent; what a call took and did not use is given back. A call larger than the
 // whole bucket waits for a full bucket and then drives it below zero, so it is never stuck.
 // bucket is pure (times are passed in) and not safe for concurrent use: the provider actor
@@ -28,10 +31,10 @@ type bucket struct {
 	at       time.Time // when level was last brought up to date
 }
 
-// newBucket returns a full bucket of perMinute (at least 1) as of now.
-func newBucket(perMinute int, now time.Time) *bucket {
-	c := float64(max(perMinute, 1))
-	return &bucket{capacity: c, perNS: c / float64(time.Minute), level: c, at: now}
+// newBucket returns a full bucket of size (at least 1) per period as of now.
+func newBucket(size int, period time.Duration, now time.Time) *bucket {
+	c := float64(max(size, 1))
+	return &bucket{capacity: c, perNS: c / float64(period), level: c, at: now}
 }
 
 // refill brings the level up to now.
@@ -85,11 +88,15 @@ type budgets struct {
 func newBudgets(byModel map[string]Budget, now time.Time) *budgets {
 	b := &budgets{requests: map[string]*bucket{}, tokens: map[string]*bucket{}}
 	for model, bud := range byModel {
+		per := bud.Per
+		if per <= 0 {
+			per = time.Minute
+		}
 		if bud.RPM > 0 {
-			b.requests[model] = newBucket(bud.RPM, now)
+			b.requests[model] = newBucket(bud.RPM, per, now)
 		}
 		if bud.TPM > 0 {
-			b.tokens[model] = newBucket(bud.TPM, now)
+			b.tokens[model] = newBucket(bud.TPM, per, now)
 		}
 	}
 	return b

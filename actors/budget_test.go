@@ -39,7 +39,7 @@ func TestBucket(t *testing.T) {
 		{"full again", 11 * time.Minute, "wait", 600, 0},
 		{"but not more", 11 * time.Minute, "wait", 601, 0},
 	}
-	b := newBucket(600, t0)
+	b := newBucket(600, time.Minute, t0)
 	for _, s := range steps {
 		now := t0.Add(s.at)
 		switch s.op {
@@ -73,6 +73,10 @@ func TestBudgetsBookkeeping(t *testing.T) {
 			b.take("m", 10, now)
 			b.take("m", 10, now)
 		}, 10, 30*time.Second + time.Millisecond},
+		{"a scaled minute", Budget{RPM: 2, Per: time.Second}, func(b *budgets, now time.Time) {
+			b.take("m", 10, now)
+			b.take("m", 10, now)
+		}, 10, 501 * time.Millisecond},
 		{"tokens per minute: the estimate is reserved", Budget{TPM: 6000}, func(b *budgets, now time.Time) {
 			b.take("m", 5000, now)
 		}, 2000, 10*time.Second + time.Millisecond},

@@ -55,7 +55,8 @@ type Profile struct {
 	WindowMS int `json:"window_ms,omitempty"`
 	// TPM (tokens per minute), or Refill "continuous", makes the account a token bucket
 	// instead of fixed windows: RPM and TPM each hold a minute's worth and refill
-	// continuously; a request is refused while either is short (ratelimit.go). Refill is
+	// continuously (over WindowMS when set, else a minute); a request is refused while either
+	// is short (ratelimit.go). Refill is
 	// "window" (the default without TPM) or "continuous" (the default with TPM).
 	TPM    int    `json:"tpm,omitempty"`
 	Refill string `json:"refill,omitempty"`

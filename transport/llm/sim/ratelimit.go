@@ -13,7 +13,7 @@ import (
 //
 // A token-bucket account (Profile.TPM, or Refill "continuous") holds a minute's worth of
 // requests (RPM) and of tokens (TPM) and refills both continuously, as the vendors' limiters
-// do. A request is charged one request and its tokens (input plus output, what its answer
+// do; WindowMS, when set, replaces the minute (time scaled down for tests and benches). A request is charged one request and its tokens (input plus output, what its answer
 // reports as usage) when admitted; one that does not fit either is refused at once with 429
 // and a Retry-After of the time until it would fit. Admitted requests report what is left and
 // the time until the bucket is whole again (llm.RateLimit and its Tokens), as the vendors'
@@ -116,18 +116,19 @@ func (a *accounts) admitBucket(model string, prof Profile, tokens int) (*llm.Rat
 		b = &buckets{at: now, requests: float64(prof.RPM), tokens: float64(prof.TPM)}
 		a.bkt[model] = b
 	}
+	period := windowOf(prof)
 	if d := now.Sub(b.at); d > 0 {
-		b.requests = min(float64(prof.RPM), b.requests+perMinute(prof.RPM, d))
-		b.tokens = min(float64(prof.TPM), b.tokens+perMinute(prof.TPM, d))
+		b.requests = min(float64(prof.RPM), b.requests+refilled(prof.RPM, period, d))
+		b.tokens = min(float64(prof.TPM), b.tokens+refilled(prof.TPM, period, d))
 		b.at = now
 	}
 	need := min(float64(tokens), float64(prof.TPM)) // a request larger than the bucket fits a full one
 	var wait time.Duration
 	if prof.RPM > 0 && b.requests < 1 {
-		wait = untilRefilled(1-b.requests, prof.RPM)
+		wait = untilRefilled(1-b.requests, prof.RPM, period)
 	}
 	if prof.TPM > 0 && b.tokens < need {
-		wait = max(wait, untilRefilled(need-b.tokens, prof.TPM))
+		wait = max(wait, untilRefilled(need-b.tokens, prof.TPM, period))
 	}
 	if wait > 0 {
 		e := &llm.Error{Kind: llm.KindRateLimited, Status: 429, RetryAfter: wait,
@@ -141,12 +142,12 @@ func (a *accounts) admitBucket(model string, prof Profile, tokens int) (*llm.Rat
 	if prof.RPM > 0 {
 		b.requests--
 		rl.RemainingRequests = int(b.requests)
-		rl.Reset = max(untilRefilled(float64(prof.RPM)-b.requests, prof.RPM), time.Millisecond)
+		rl.Reset = max(untilRefilled(float64(prof.RPM)-b.requests, prof.RPM, period), time.Millisecond)
 	}
 	if prof.TPM > 0 {
 		b.tokens -= float64(tokens)
 		rl.Tokens = &llm.TokenLimit{Remaining: max(int(b.tokens), 0),
-			Reset: max(untilRefilled(float64(prof.TPM)-b.tokens, prof.TPM), time.Millisecond)}
+			Reset: max(untilRefilled(float64(prof.TPM)-b.tokens, prof.TPM, period), time.Millisecond)}
 	}
 	if prof.NoRetryAfter {
 		return nil, nil
@@ -154,14 +155,14 @@ func (a *accounts) admitBucket(model string, prof Profile, tokens int) (*llm.Rat
 	return rl, nil
 }
 
-// perMinute is what a bucket of perMin per minute refills in d.
-func perMinute(perMin int, d time.Duration) float64 {
-	return float64(perMin) * float64(d) / float64(time.Minute)
+// refilled is what a bucket of size per period refills in d.
+func refilled(size int, period, d time.Duration) float64 {
+	return float64(size) * float64(d) / float64(period)
 }
 
-// untilRefilled is how long a bucket of perMin per minute takes to refill n, rounded up to
-// the millisecond (Retry-After and reset headers carry no finer unit).
-func untilRefilled(n float64, perMin int) time.Duration {
-	d := time.Duration(n * float64(time.Minute) / float64(perMin))
+// untilRefilled is how long a bucket of size per period takes to refill n, rounded up to the
+// millisecond (Retry-After and reset headers carry no finer unit).
+func untilRefilled(n float64, size int, period time.Duration) time.Duration {
+	d := time.Duration(n * float64(period) / float64(size))
 	return (d + time.Millisecond - 1).Truncate(time.Millisecond)
 }

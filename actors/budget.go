@@ -102,6 +102,9 @@ func newBudgets(byModel map[string]Budget, now time.Time) *budgets {
 	return b
 }
 
+// none reports that no model has a budget.
+func (b *budgets) none() bool { return len(b.requests) == 0 && len(b.tokens) == 0 }
+
 // wait is how long a call of model estimated at tokens must wait at now; 0: send it.
 func (b *budgets) wait(model string, tokens int, now time.Time) time.Duration {
 	var w time.Duration

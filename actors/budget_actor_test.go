@@ -93,3 +93,45 @@ func (o *countingObserver) LLMCall(_, _, outcome string, _ time.Duration) {
 
 func (o *countingObserver) tries() int   { o.mu.Lock(); defer o.mu.Unlock(); return o.triesN }
 func (o *countingObserver) refused() int { o.mu.Lock(); defer o.mu.Unlock(); return o.refusedN }
+
+// TestProviderBudgetPassesHeldModel checks that a call whose model's budget is spent waits
+// without holding up the calls of other models queued behind it.
+func TestProviderBudgetPassesHeldModel(t *testing.T) {
+	sys := actor.NewActorSystem()
+	t.Cleanup(sys.Shutdown)
+	fake := &fakeProvider{CompleteFunc: func(context.Context, *llm.Request, int) (*llm.Response, error) {
+		return &llm.Response{Text: "{}"}, nil
+	}}
+	cfg := ProviderConfig{Name: "fake", Concurrency: 4, Retry: llm.RetryPolicy{Retries: -1},
+		Budgets: map[string]Budget{"fake::a": {RPM: 1}}} // one call a minute
+	pid := sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(cfg, fake, time.Now, &ProviderStats{})))
+	results := make(chan *providerResult, 4)
+	reply := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if r, ok := c.Message().(*providerResult); ok {
+			results <- r
+		}
+	}))
+	send := func(id uint64, model string) {
+		sys.Root.Send(pid, &providerCall{ID: id, Ctx: context.Background(), ReplyTo: reply,
+			Req: &llm.Request{Model: model, Messages: []llm.Message{{Role: "user", Content: "x"}}, Hints: &llm.Hints{ModelKey: model}}})
+	}
+	send(1, "fake::a") // takes the minute's budget
+	send(2, "fake::a") // waits about a minute
+	send(3, "fake::b") // no budget: passes it
+	var got []uint64
+	for range 2 {
+		select {
+		case r := <-results:
+			require.NoError(t, r.Err)
+			got = append(got, r.ID)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("calls %v answered; the unbudgeted model's call is stuck behind the held one", got)
+		}
+	}
+	require.ElementsMatch(t, []uint64{1, 3}, got)
+	select {
+	case r := <-results:
+		t.Fatalf("call %d was sent before its model's budget refilled", r.ID)
+	case <-time.After(100 * time.Millisecond):
+	}
+}

@@ -194,8 +194,11 @@ func (a *providerActor) pump(c actor.Context) {
 // next is the index of the first queued call that may start at now: a cancelled one (it
 // leaves at once) or one its model's budgets hold; -1 and the shortest wait when none.
 func (a *providerActor) next(now time.Time) (int, time.Duration) {
+	if a.budgets.none() {
+		return 0, 0
+	}
 	shortest := time.Duration(-1)
-	held := map[string]bool{} // models already found waiting: their later calls wait too
+	var held map[string]bool // models already found waiting: their later calls wait too
 	for i, call := range a.queue {
 		model := call.model()
 		if held[model] {
@@ -207,6 +210,9 @@ func (a *providerActor) next(now time.Time) (int, time.Duration) {
 		w := a.budgets.wait(model, llm.EstimateTokens(call.Req), now)
 		if w <= 0 {
 			return i, 0
+		}
+		if held == nil {
+			held = map[string]bool{}
 		}
 		held[model] = true
 		if shortest < 0 || w < shortest {

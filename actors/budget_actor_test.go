@@ -111,8 +111,14 @@ func TestProviderBudgetPassesHeldModel(t *testing.T) {
 			results <- r
 		}
 	}))
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
 	send := func(id uint64, model string) {
-		sys.Root.Send(pid, &providerCall{ID: id, Ctx: context.Background(), ReplyTo: reply,
+		ctx := context.Background()
+		if id == 2 {
+			ctx = ctx2
+		}
+		sys.Root.Send(pid, &providerCall{ID: id, Ctx: ctx, ReplyTo: reply,
 			Req: &llm.Request{Model: model, Messages: []llm.Message{{Role: "user", Content: "x"}}, Hints: &llm.Hints{ModelKey: model}}})
 	}
 	send(1, "fake::a") // takes the minute's budget
@@ -134,4 +140,18 @@ func TestProviderBudgetPassesHeldModel(t *testing.T) {
 		t.Fatalf("call %d was sent before its model's budget refilled", r.ID)
 	case <-time.After(100 * time.Millisecond):
 	}
+	// a held call whose caller gave up leaves at the next pump, not when the budget refills
+	cancel2()
+	send(4, "fake::b")
+	errs := map[uint64]error{}
+	for range 2 {
+		select {
+		case r := <-results:
+			errs[r.ID] = r.Err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the cancelled held call did not leave: answered %v", errs)
+		}
+	}
+	require.ErrorIs(t, errs[2], context.Canceled)
+	require.NoError(t, errs[4])
 }

@@ -200,12 +200,12 @@ func (a *providerActor) next(now time.Time) (int, time.Duration) {
 	shortest := time.Duration(-1)
 	var held map[string]bool // models already found waiting: their later calls wait too
 	for i, call := range a.queue {
+		if call.Ctx.Err() != nil {
+			return i, 0
+		}
 		model := call.model()
 		if held[model] {
 			continue
-		}
-		if call.Ctx.Err() != nil {
-			return i, 0
 		}
 		w := a.budgets.wait(model, llm.EstimateTokens(call.Req), now)
 		if w <= 0 {

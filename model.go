@@ -24,6 +24,11 @@ type ModelInfo struct {
 	// no model-specific cap). Neither is shown to clients.
 	UpstreamModel   string `json:"-"`
 	MaxOutputTokens int    `json:"-"`
+	// RPM and TPM are the model's rate limits at its vendor for this server's key, requests
+	// and tokens per minute (0: none known); calls wait for them rather than meet a 429.
+	// Not shown to clients.
+	RPM int `json:"-"`
+	TPM int `json:"-"`
 }
 
 // Cost returns the price in USD of a response with the given token counts.

@@ -118,10 +118,12 @@ type Catalog interface {
 	Lookup(key string) (enricher.ModelInfo, error)
 }
 
-// Provider is one provider's implementation and its concurrency cap (0: the default).
+// Provider is one provider's implementation, its concurrency cap (0: the default) and its
+// models' rate-limit budgets by model key (none: calls go as capacity allows; budget.go).
 type Provider struct {
 	Impl        llm.Provider
 	Concurrency int
+	Budgets     map[string]Budget
 }
 
 // Deps are the engine's collaborators. All are required.
@@ -203,7 +205,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		st := &ProviderStats{}
 		e.stats[name] = st
 		pc := ProviderConfig{Name: name, Concurrency: conc, Fixed: cfg.ProviderFixed, Retry: cfg.Retry, Timeout: cfg.LLMTimeout,
-			OnRetry: cfg.OnRetry, Observer: cfg.Observer}
+			OnRetry: cfg.OnRetry, Observer: cfg.Observer, Budgets: p.Budgets}
 		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, time.Now, st)))
 	}
 	e.sup = sys.Root.Spawn(actor.PropsFromProducer(newSupervisor(&e.cfg, e.gates, &e.active, log, released), actor.WithSupervisor(stopStrategy)))

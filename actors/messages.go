@@ -270,6 +270,17 @@ type providerCall struct {
 	tries  int           // tries made so far (provider-owned)
 	waited time.Duration // backoff waited so far (provider-owned)
 	start  time.Time     // when the current try started (provider-owned)
+	// reserved is the token estimate the current try took from its model's budget
+	// (provider-owned; budget.go)
+	reserved int
+}
+
+// model is the call's model key for budgets and metrics: the hints' key, else the upstream id.
+func (c *providerCall) model() string {
+	if h := c.Req.Hints; h != nil && h.ModelKey != "" {
+		return h.ModelKey
+	}
+	return c.Req.Model
 }
 
 // tryDone is a finished HTTP try, reported by the goroutine that made it.

@@ -25,11 +25,16 @@ type ProviderConfig struct {
 	Timeout  time.Duration // one try; default 120s
 	OnRetry  func(provider string, try int, delay time.Duration)
 	Observer Observer // default: none
+	// Budgets are the models' rate limits by model key ("openai::gpt-4o"), from the models
+	// file: a call waits in the queue until its model's budgets hold it (budget.go). Models
+	// without one are sent as capacity allows.
+	Budgets map[string]Budget
 }
 
 // providerActor serialises access to one provider: at most its limiter's limit of calls in
 // flight (adaptive between 1 and Concurrency, limiter.go), a FIFO
-// queue of waiting calls, a cool-down after a Retry-After or an answer reporting no requests
+// queue of waiting calls (a call whose model's budget is spent waits and lets calls of other
+// models pass, budget.go), a cool-down after a Retry-After or an answer reporting no requests
 // left in the account's window (llm.RateLimit), and transport retries with backoff
 // (llm.RetryPolicy). It never refuses a call: the queue is bounded before calls are made, by
 // the provider's gate (gate.go: batches start entities only within provider_queue, admission
@@ -44,6 +49,8 @@ type providerActor struct {
 	queue     []*providerCall
 	coolUntil time.Time
 	waking    bool
+	wakeAt    time.Time // when the pending wake arrives (when waking)
+	budgets   *budgets
 	timers    *scheduler.TimerScheduler
 	stats     *ProviderStats
 	limiter   *limiter
@@ -77,7 +84,8 @@ func newProviderActor(cfg ProviderConfig, p llm.Provider, now func() time.Time, 
 	stats.minLimit.Store(int64(cfg.Concurrency))
 	stats.ceiling.Store(int64(cfg.Concurrency))
 	return func() actor.Actor {
-		return &providerActor{cfg: cfg, provider: p, now: now, stats: stats, limiter: newLimiter(cfg.Concurrency, !cfg.Fixed)}
+		return &providerActor{cfg: cfg, provider: p, now: now, stats: stats, limiter: newLimiter(cfg.Concurrency, !cfg.Fixed),
+			budgets: newBudgets(cfg.Budgets, now())}
 	}
 }
 
@@ -95,11 +103,8 @@ func (a *providerActor) Receive(c actor.Context) {
 		if m.err != nil {
 			outcome = string(llm.KindOf(m.err))
 		}
-		model := m.call.Req.Model
-		if h := m.call.Req.Hints; h != nil && h.ModelKey != "" {
-			model = h.ModelKey
-		}
-		a.cfg.Observer.LLMCall(a.cfg.Name, model, outcome, a.now().Sub(m.call.start))
+		a.cfg.Observer.LLMCall(a.cfg.Name, m.call.model(), outcome, a.now().Sub(m.call.start))
+		a.settle(m)
 		a.observe(m)
 		a.finish(c, m)
 		a.pump(c)
@@ -107,12 +112,16 @@ func (a *providerActor) Receive(c actor.Context) {
 		a.queue = append([]*providerCall{m.call}, a.queue...)
 		a.pump(c)
 	case *wake:
-		a.waking = false
+		if !a.now().Before(a.wakeAt) {
+			a.waking = false
+		}
 		a.pump(c)
 	}
 }
 
-// pump starts queued calls while capacity allows and no cool-down is in force.
+// pump starts queued calls while capacity allows and no cool-down is in force: in queue
+// order, passing over calls whose model's budget is spent (they keep their order among
+// themselves). When nothing can start for a cool-down or a budget, a timer wakes the actor.
 func (a *providerActor) pump(c actor.Context) {
 	defer func() {
 		n := int64(len(a.queue))
@@ -123,20 +132,31 @@ func (a *providerActor) pump(c actor.Context) {
 		a.cfg.Observer.ProviderLoad(a.cfg.Name, a.inflight, len(a.queue))
 	}()
 	for a.inflight < a.limiter.Limit() && len(a.queue) > 0 {
-		if wait := a.coolUntil.Sub(a.now()); wait > 0 {
-			if !a.waking {
-				a.waking = true
-				a.timers.SendOnce(wait, c.Self(), &wake{})
-			}
+		now := a.now()
+		if wait := a.coolUntil.Sub(now); wait > 0 {
+			a.wake(c, wait)
 			return
 		}
-		call := a.queue[0]
-		a.queue[0] = nil
-		a.queue = a.queue[1:]
+		i, wait := a.next(now)
+		if i < 0 {
+			a.wake(c, wait)
+			return
+		}
+		call := a.queue[i]
+		if i == 0 {
+			a.queue[0] = nil
+			a.queue = a.queue[1:]
+		} else {
+			n := copy(a.queue[i:], a.queue[i+1:])
+			a.queue[i+n] = nil
+			a.queue = a.queue[:i+n]
+		}
 		if err := call.Ctx.Err(); err != nil {
 			c.Send(call.ReplyTo, &providerResult{ID: call.ID, Err: err, Tries: call.tries})
 			continue
 		}
+		call.reserved = llm.EstimateTokens(call.Req)
+		a.budgets.take(call.model(), call.reserved, now)
 		a.inflight++
 		if int64(a.inflight) > a.stats.maxInflight.Load() {
 			a.stats.maxInflight.Store(int64(a.inflight))
@@ -171,6 +191,57 @@ func (a *providerActor) pump(c actor.Context) {
 	}
 }
 
+// next is the index of the first queued call that may start at now: a cancelled one (it
+// leaves at once) or one its model's budgets hold; -1 and the shortest wait when none.
+func (a *providerActor) next(now time.Time) (int, time.Duration) {
+	if a.budgets.none() {
+		return 0, 0
+	}
+	shortest := time.Duration(-1)
+	var held map[string]bool // models already found waiting: their later calls wait too
+	for i, call := range a.queue {
+		if call.Ctx.Err() != nil {
+			return i, 0
+		}
+		model := call.model()
+		if held[model] {
+			continue
+		}
+		w := a.budgets.wait(model, llm.EstimateTokens(call.Req), now)
+		if w <= 0 {
+			return i, 0
+		}
+		if held == nil {
+			held = map[string]bool{}
+		}
+		held[model] = true
+		if shortest < 0 || w < shortest {
+			shortest = w
+		}
+	}
+	return -1, shortest
+}
+
+// wake has the timer send a wake after d, unless one is due by then.
+func (a *providerActor) wake(c actor.Context, d time.Duration) {
+	at := a.now().Add(d)
+	if a.waking && !a.wakeAt.After(at) {
+		return
+	}
+	a.waking, a.wakeAt = true, at
+	a.timers.SendOnce(d, c.Self(), &wake{})
+}
+
+// settle closes a finished try's token reservation against the usage its answer reported.
+func (a *providerActor) settle(m *tryDone) {
+	used := 0
+	if m.err == nil && m.resp != nil {
+		used = m.resp.Usage.InputTokens + m.resp.Usage.OutputTokens
+	}
+	a.budgets.settle(m.call.model(), m.call.reserved, used, a.now())
+	m.call.reserved = 0
+}
+
 // observe feeds a finished try to the limiter and publishes a changed limit. A caller that
 // gave up (its ctx ended) says nothing about the provider.
 func (a *providerActor) observe(m *tryDone) {
@@ -195,10 +266,8 @@ func (a *providerActor) finish(c actor.Context, m *tryDone) {
 	call := m.call
 	elapsed := a.now().Sub(call.start)
 	if m.err == nil {
-		if rl := m.resp.RateLimit; rl != nil && rl.RemainingRequests == 0 && rl.Reset > 0 {
-			// the account's budget is spent: start nothing until it refills, rather than
-			// collect a 429 for every call started meanwhile
-			a.coolUntil = later(a.coolUntil, a.now().Add(min(rl.Reset, a.cfg.Retry.MaxRetryAfter)))
+		if rl := m.resp.RateLimit; rl != nil {
+			a.report(call.model(), rl)
 		}
 		c.Send(call.ReplyTo, &providerResult{ID: call.ID, Resp: m.resp, Tries: call.tries, Elapsed: elapsed})
 		return
@@ -225,6 +294,23 @@ func (a *providerActor) finish(c actor.Context, m *tryDone) {
 	}
 	c.Send(call.ReplyTo, &providerRetry{ID: call.ID, Try: call.tries, Err: err, Delay: delay})
 	a.timers.SendOnce(delay, c.Self(), &requeue{call: call})
+}
+
+// report applies a vendor's rate-limit report sent with an answer. A model with a budget of
+// its own takes the report into its buckets, which then hold calls only as long as needed;
+// otherwise a spent budget (0 requests or tokens left) starts nothing until its reset, rather
+// than collect a 429 for every call started meanwhile. (A vendor's reset is the time until
+// the budget is whole again, far longer than until the next call fits a continuously
+// refilling bucket: hence the budgets in the models file.)
+func (a *providerActor) report(model string, rl *llm.RateLimit) {
+	now := a.now()
+	requests, tokens := a.budgets.report(model, rl, now)
+	if !requests && rl.RemainingRequests == 0 && rl.Reset > 0 {
+		a.coolUntil = later(a.coolUntil, now.Add(min(rl.Reset, a.cfg.Retry.MaxRetryAfter)))
+	}
+	if t := rl.Tokens; !tokens && t != nil && t.Remaining == 0 && t.Reset > 0 {
+		a.coolUntil = later(a.coolUntil, now.Add(min(t.Reset, a.cfg.Retry.MaxRetryAfter)))
+	}
 }
 
 func later(a, b time.Time) time.Time {

@@ -45,7 +45,7 @@ func TestScenariosSmoke(t *testing.T) {
 		{"auth", runAuth, []string{"-clients", "2", "-duration", "300ms"}, []string{"requests_per_s"}},
 		{"big-bodies", runBigBodies, []string{"-clients", "2", "-rounds", "1", "-mb", "1", "-settle", "100ms"}, []string{"rss_idle_mb", "rss_peak_mb"}},
 		{"overload", runOverload, []string{"-batches", "4", "-entities", "6", "-queue", "8", "-window", "2", "-latency", "5", "-concurrency", "2"}, []string{"entities_per_s", "health_p99_ms"}},
-		{"rate-limited", runRateLimited, []string{"-rpm", "10", "-window", "200ms", "-entities", "12", "-latency", "1ms", "-concurrency", "4"}, []string{"admitted", "efficiency"}},
+		{"rate-limited", runRateLimited, []string{"-rpm", "10", "-tpm", "100000", "-minute", "200ms", "-entities", "14", "-concurrency", "4"}, []string{"admitted", "efficiency", "rpm_achieved", "tokens_per_call"}},
 		{"waterfall", runWaterfall, []string{"-entities", "12"}, []string{"cost_usd", "coverage", "calls"}},
 		{"pg-follow", runPGFollow, []string{"-entities", "16", "-subs", "1", "-latency", "20ms", "-concurrency", "2"}, []string{"events", "live_pairs", "remote_p99_ms"}},
 	}

@@ -31,7 +31,8 @@ func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[stri
 			profiles := map[string]sim.Profile{}
 			for name, sp := range cat.SimProfiles() {
 				profiles[name] = sim.Profile{BaseLatencyMS: sp.BaseLatencyMS, MSPerOutputToken: sp.MSPerOutputToken,
-					Jitter: sp.Jitter, TimeoutMS: sp.TimeoutMS, Faults: sp.Faults, RPM: sp.RPM, WindowMS: sp.WindowMS, NullRate: sp.NullRate}
+					Jitter: sp.Jitter, TimeoutMS: sp.TimeoutMS, Faults: sp.Faults, RPM: sp.RPM, WindowMS: sp.WindowMS, NullRate: sp.NullRate,
+					TPM: sp.TPM, Refill: sp.Refill, NoRetryAfter: sp.NoRetryAfter}
 			}
 			impl = sim.New(sim.Config{Seed: seed, Profiles: profiles})
 		case "anthropic":
@@ -53,9 +54,25 @@ func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[stri
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
 		}
-		out[p.Name] = actors.Provider{Impl: impl, Concurrency: p.MaxConcurrency}
+		out[p.Name] = actors.Provider{Impl: impl, Concurrency: p.MaxConcurrency, Budgets: budgetsOf(cat, p.Name)}
 	}
 	return out, nil
+}
+
+// budgetsOf returns the rate-limit budgets (rpm, tpm in the models file) of provider's
+// models, by model key; nil when none has one.
+func budgetsOf(cat *llm.Catalog, provider string) map[string]actors.Budget {
+	var out map[string]actors.Budget
+	for _, m := range cat.Models() {
+		if m.Provider != provider || (m.RPM <= 0 && m.TPM <= 0) {
+			continue
+		}
+		if out == nil {
+			out = map[string]actors.Budget{}
+		}
+		out[m.Key] = actors.Budget{RPM: m.RPM, TPM: m.TPM}
+	}
+	return out
 }
 
 // engineAPI adapts actors.Engine to the front end's Engine interface.

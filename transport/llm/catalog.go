@@ -34,9 +34,15 @@ type SimProfile struct {
 	TimeoutMS        int                `json:"timeout_ms"`
 	Faults           map[string]float64 `json:"faults"`
 	// RPM and WindowMS make the model a rate-limited account: at most RPM requests per
-	// WindowMS (default 60000); past it, 429 with Retry-After until the window ends.
-	RPM      int `json:"rpm"`
-	WindowMS int `json:"window_ms"`
+	// WindowMS (default 60000); past it, 429 with Retry-After until the window ends. With
+	// TPM (tokens per minute) or Refill "continuous" the account is a token bucket instead:
+	// RPM and TPM refill continuously and a request is refused while either is short.
+	// NoRetryAfter leaves the Retry-After off the 429s and the budget reports off the answers.
+	RPM          int    `json:"rpm"`
+	WindowMS     int    `json:"window_ms"`
+	TPM          int    `json:"tpm"`
+	Refill       string `json:"refill"`
+	NoRetryAfter bool   `json:"no_retry_after"`
 	// NullRate is the share of nullable leaves the model answers null, drawn per model and
 	// field (0: the default, about 10 % tied to the value; negative: never).
 	NullRate float64 `json:"null_rate"`
@@ -192,6 +198,8 @@ type modelsFile struct {
 		OutputPrice           *float64    `json:"output_price"`
 		ContextLength         *int        `json:"context_length"`
 		MaxOutputTokens       *int        `json:"max_output_tokens"`
+		RPM                   *int        `json:"rpm"`
+		TPM                   *int        `json:"tpm"`
 		SupportsVision        *bool       `json:"supports_vision"`
 		SupportsToolCalls     *bool       `json:"supports_tool_calls"`
 		SupportsAudioInput    *bool       `json:"supports_audio_input"`
@@ -270,6 +278,11 @@ func (c *Catalog) applyFile(data []byte) error {
 		setIf(&mi.OutputPrice, m.OutputPrice)
 		setIf(&mi.ContextLength, m.ContextLength)
 		setIf(&mi.MaxOutputTokens, m.MaxOutputTokens)
+		setIf(&mi.RPM, m.RPM)
+		setIf(&mi.TPM, m.TPM)
+		if mi.RPM < 0 || mi.TPM < 0 {
+			return fmt.Errorf("%s: rpm and tpm must not be negative", where)
+		}
 		setIf(&mi.SupportsVision, m.SupportsVision)
 		setIf(&mi.SupportsToolCalls, m.SupportsToolCalls)
 		setIf(&mi.SupportsAudioInput, m.SupportsAudioInput)
@@ -283,6 +296,9 @@ func (c *Catalog) applyFile(data []byte) error {
 			if key.Provider != "sim" {
 				return fmt.Errorf("%s: only sim models take a sim profile", where)
 			}
+			if err := m.Sim.check(); err != nil {
+				return fmt.Errorf("%s: sim: %v", where, err)
+			}
 			c.sim[key.Model] = *m.Sim
 		}
 	}
@@ -294,7 +310,23 @@ func (c *Catalog) applyFile(data []byte) error {
 		if _, ok := c.index[k]; !ok {
 			return fmt.Errorf("%ssim[%q]: unknown sim model", linePrefix(lines.simKey(k)), k)
 		}
+		if err := prof.check(); err != nil {
+			return fmt.Errorf("%ssim[%q]: %v", linePrefix(lines.simKey(k)), k, err)
+		}
 		c.sim[key.Model] = prof
+	}
+	return nil
+}
+
+// check reports a profile's invalid rate-limit settings.
+func (p *SimProfile) check() error {
+	switch {
+	case p.Refill != "" && p.Refill != "window" && p.Refill != "continuous":
+		return fmt.Errorf("refill must be window or continuous")
+	case p.RPM < 0 || p.TPM < 0 || p.WindowMS < 0:
+		return fmt.Errorf("rpm, tpm and window_ms must not be negative")
+	case p.TPM > 0 && p.Refill == "window":
+		return fmt.Errorf("tpm needs refill continuous")
 	}
 	return nil
 }

@@ -88,6 +88,22 @@ func TestModelsFile(t *testing.T) {
 				require.Equal(t, 600, c.SimProfiles()["limited"].RPM)
 				require.Equal(t, 6000, c.SimProfiles()["limited"].WindowMS)
 			}},
+		{name: "token-bucket sim account", file: `{"models": [{"key": "sim::bucket", "sim": {"rpm": 600, "tpm": 200000, "no_retry_after": true}}]}`,
+			test: func(t *testing.T, c *Catalog) {
+				p := c.SimProfiles()["bucket"]
+				require.Equal(t, 200000, p.TPM)
+				require.True(t, p.NoRetryAfter)
+			}},
+		{name: "model budgets", file: `{"models": [{"key": "openai::gpt-4o", "rpm": 500, "tpm": 30000}]}`,
+			test: func(t *testing.T, c *Catalog) {
+				m := c.Models()[1]
+				require.Equal(t, 500, m.RPM)
+				require.Equal(t, 30000, m.TPM)
+				require.Zero(t, c.Models()[0].RPM, "other models have none")
+			}},
+		{name: "negative budget", file: `{"models": [{"key": "openai::gpt-4o", "tpm": -1}]}`, err: "rpm and tpm must not be negative"},
+		{name: "bad refill", file: `{"models": [{"key": "sim::x", "sim": {"rpm": 5, "refill": "sometimes"}}]}`, err: "refill must be window or continuous"},
+		{name: "tpm needs a bucket", file: `{"sim": {"sim::fast": {"tpm": 5, "refill": "window"}}}`, err: "tpm needs refill continuous"},
 		{name: "tune flaky", file: `{"sim": {"sim::flaky": {"faults": {"rate_limited": 0.2}}}}`,
 			test: func(t *testing.T, c *Catalog) {
 				require.Equal(t, 0.2, c.SimProfiles()["flaky"].Faults["rate_limited"])

@@ -64,13 +64,44 @@ type Response struct {
 	RateLimit *RateLimit
 }
 
-// RateLimit is what a vendor reports of an account's request budget: the requests left in the
-// current window and the time until it refills. The provider actor starts no new call while
-// RemainingRequests is 0, until Reset has passed.
+// RateLimit is what a vendor reports of an account's budgets with an answer: the requests
+// left and the time until that budget refills (x-ratelimit-remaining-requests /
+// x-ratelimit-reset-requests, anthropic-ratelimit-requests-remaining / -reset), and the
+// same of tokens when reported. Reset is 0 (and RemainingRequests -1) when the vendor
+// reported only tokens; Tokens is nil when it reported no tokens. The provider actor starts
+// no new call while a reported budget is 0, until its reset has passed, unless the model has
+// a budget of its own in the models file, which then takes the report (actors/budget.go).
 type RateLimit struct {
 	RemainingRequests int
 	Reset             time.Duration
+	Tokens            *TokenLimit
 }
+
+// TokenLimit is the token budget a vendor reports: the tokens left (x-ratelimit-remaining-
+// tokens, anthropic-ratelimit-tokens-remaining) and the time until it refills
+// (x-ratelimit-reset-tokens, anthropic-ratelimit-tokens-reset).
+type TokenLimit struct {
+	Remaining int
+	Reset     time.Duration
+}
+
+// PromptTokens estimates the input tokens of req before it is sent: the bytes of the system
+// prompt, the messages and the answer schema over 4, rounded up (the vendors' rule of thumb
+// for English text and JSON; it over-counts languages with multi-byte characters, which is
+// the safe side for a budget).
+func PromptTokens(req *Request) int {
+	n := len(req.System) + len(req.Schema)
+	for _, m := range req.Messages {
+		n += len(m.Content)
+	}
+	return (n + 3) / 4
+}
+
+// EstimateTokens is what a call may cost against a tokens-per-minute budget before it is
+// sent: PromptTokens plus the answer cap asked (MaxTokens), as OpenAI counts a request
+// against its TPM limit on admission. The provider actor reserves it and gives back the
+// difference to the usage the answer reports.
+func EstimateTokens(req *Request) int { return PromptTokens(req) + max(req.MaxTokens, 0) }
 
 // Provider answers requests. Implementations are safe for concurrent use, honour ctx
 // (returning ctx.Err() or an *Error of kind timeout/cancelled when it ends), and report

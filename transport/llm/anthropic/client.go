@@ -173,18 +173,33 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	return resp, err
 }
 
-// rateLimit reads anthropic-ratelimit-requests-remaining and -reset (RFC 3339); nil unless
-// both are there, valid, and the reset is ahead of now.
+// rateLimit reads anthropic-ratelimit-requests-remaining with -requests-reset, and
+// anthropic-ratelimit-tokens-remaining with -tokens-reset (RFC 3339); nil unless one pair is
+// there, valid, and its reset ahead of now.
 func rateLimit(header func(string) string, now time.Time) *llm.RateLimit {
-	n, err := strconv.Atoi(strings.TrimSpace(header("anthropic-ratelimit-requests-remaining")))
-	if err != nil || n < 0 {
+	pair := func(budget string) (int, time.Duration, bool) {
+		n, err := strconv.Atoi(strings.TrimSpace(header("anthropic-ratelimit-" + budget + "-remaining")))
+		if err != nil || n < 0 {
+			return 0, 0, false
+		}
+		t, err := time.Parse(time.RFC3339, strings.TrimSpace(header("anthropic-ratelimit-"+budget+"-reset")))
+		if err != nil || !t.After(now) {
+			return 0, 0, false
+		}
+		return n, t.Sub(now), true
+	}
+	rl := &llm.RateLimit{RemainingRequests: -1}
+	n, reset, reqOK := pair("requests")
+	if reqOK {
+		rl.RemainingRequests, rl.Reset = n, reset
+	}
+	if n, reset, ok := pair("tokens"); ok {
+		rl.Tokens = &llm.TokenLimit{Remaining: n, Reset: reset}
+	}
+	if !reqOK && rl.Tokens == nil {
 		return nil
 	}
-	t, err := time.Parse(time.RFC3339, strings.TrimSpace(header("anthropic-ratelimit-requests-reset")))
-	if err != nil || !t.After(now) {
-		return nil
-	}
-	return &llm.RateLimit{RemainingRequests: n, Reset: t.Sub(now)}
+	return rl
 }
 
 // encode builds the request body; wrapped reports a non-object schema wrapped by toolSchema.

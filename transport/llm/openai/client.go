@@ -159,15 +159,27 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	return resp, err
 }
 
-// rateLimit reads x-ratelimit-remaining-requests and x-ratelimit-reset-requests; nil unless
-// both are there and valid.
+// rateLimit reads x-ratelimit-remaining-requests with x-ratelimit-reset-requests, and
+// x-ratelimit-remaining-tokens with x-ratelimit-reset-tokens; nil unless one pair is there
+// and valid.
 func rateLimit(h header) *llm.RateLimit {
-	n, err := strconv.Atoi(strings.TrimSpace(h("x-ratelimit-remaining-requests")))
-	reset := resetDuration(h("x-ratelimit-reset-requests"))
-	if err != nil || n < 0 || reset <= 0 {
+	pair := func(budget string) (int, time.Duration, bool) {
+		n, err := strconv.Atoi(strings.TrimSpace(h("x-ratelimit-remaining-" + budget)))
+		reset := resetDuration(h("x-ratelimit-reset-" + budget))
+		return n, reset, err == nil && n >= 0 && reset > 0
+	}
+	rl := &llm.RateLimit{RemainingRequests: -1}
+	n, reset, reqOK := pair("requests")
+	if reqOK {
+		rl.RemainingRequests, rl.Reset = n, reset
+	}
+	if n, reset, ok := pair("tokens"); ok {
+		rl.Tokens = &llm.TokenLimit{Remaining: n, Reset: reset}
+	}
+	if !reqOK && rl.Tokens == nil {
 		return nil
 	}
-	return &llm.RateLimit{RemainingRequests: n, Reset: reset}
+	return rl
 }
 
 // schemaNamePattern is what OpenAI accepts as response_format.json_schema.name.

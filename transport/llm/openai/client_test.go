@@ -141,6 +141,15 @@ func TestCompleteSuccess(t *testing.T) {
 		{name: "request budget reported", reply: llmtest.OpenAIReply{Headers: map[string]string{
 			"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1.5s"}},
 			wantText: `{"age":1,"name":"x"}`, wantStop: "stop", wantRate: &llm.RateLimit{RemainingRequests: 0, Reset: 1500 * time.Millisecond}},
+		{name: "token budget reported", reply: llmtest.OpenAIReply{Headers: map[string]string{
+			"x-ratelimit-remaining-requests": "59", "x-ratelimit-reset-requests": "1s",
+			"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "6m0s"}},
+			wantText: `{"age":1,"name":"x"}`, wantStop: "stop", wantRate: &llm.RateLimit{RemainingRequests: 59, Reset: time.Second,
+				Tokens: &llm.TokenLimit{Remaining: 0, Reset: 6 * time.Minute}}},
+		{name: "token budget alone", reply: llmtest.OpenAIReply{Headers: map[string]string{
+			"x-ratelimit-remaining-tokens": "150000", "x-ratelimit-reset-tokens": "20ms"}},
+			wantText: `{"age":1,"name":"x"}`, wantStop: "stop", wantRate: &llm.RateLimit{RemainingRequests: -1,
+				Tokens: &llm.TokenLimit{Remaining: 150000, Reset: 20 * time.Millisecond}}},
 		{name: "half a budget header is none", reply: llmtest.OpenAIReply{Headers: map[string]string{"x-ratelimit-remaining-requests": "3"}},
 			wantText: `{"age":1,"name":"x"}`, wantStop: "stop"},
 		{name: "openai with cached tokens", reply: llmtest.OpenAIReply{CachedTokens: 10},

@@ -53,6 +53,16 @@ type Profile struct {
 	// window ends (ratelimit.go). 0: no limit.
 	RPM      int `json:"rpm,omitempty"`
 	WindowMS int `json:"window_ms,omitempty"`
+	// TPM (tokens per minute), or Refill "continuous", makes the account a token bucket
+	// instead of fixed windows: RPM and TPM each hold a minute's worth and refill
+	// continuously (over WindowMS when set, else a minute); a request is refused while either
+	// is short (ratelimit.go). Refill is
+	// "window" (the default without TPM) or "continuous" (the default with TPM).
+	TPM    int    `json:"tpm,omitempty"`
+	Refill string `json:"refill,omitempty"`
+	// NoRetryAfter sends the 429s without Retry-After and the answers without budget reports,
+	// so that the refusal is a client's only signal.
+	NoRetryAfter bool `json:"no_retry_after,omitempty"`
 	// NullRate is the share (0..1) of nullable leaves the model answers null, drawn per
 	// model, entity and path (hash(model, entity, path)), so models miss different fields:
 	// a cheap model that knows less. 0 keeps the default: about 10 % of nullable leaves are

@@ -153,16 +153,28 @@ func (p *Provider) Complete(ctx context.Context, req *llm.Request) (*llm.Respons
 	if !ok {
 		return nil, &llm.Error{Kind: llm.KindBadRequest, Status: 400, Message: fmt.Sprintf("unknown sim model %q", req.Model)}
 	}
-	budget, err := p.accounts.admit(req.Model, prof)
-	if err != nil {
-		return nil, err
-	}
 	c, err := p.newCall(req)
 	if err != nil {
 		return nil, err
 	}
 	c.nullRate = prof.NullRate
 	fault := p.chooseFault(c, prof)
+	var text string
+	if transportError(fault) == nil {
+		if text, err = p.answer(c, fault); err != nil {
+			return nil, err
+		}
+	}
+	stop := "end_turn"
+	if fault == FaultMalformedJSON {
+		text = truncate(text)
+		stop = "max_tokens"
+	}
+	// the account charges the tokens the answer reports (none for a transport fault's output)
+	budget, err := p.accounts.admit(req.Model, prof, tokens(promptBytes(req))+tokens(len(text)))
+	if err != nil {
+		return nil, err
+	}
 	if err := transportError(fault); err != nil {
 		if fault == FaultTimeout && prof.TimeoutMS > 0 {
 			if serr := p.sleep(ctx, time.Duration(prof.TimeoutMS)*time.Millisecond); serr != nil {
@@ -170,15 +182,6 @@ func (p *Provider) Complete(ctx context.Context, req *llm.Request) (*llm.Respons
 			}
 		}
 		return nil, err
-	}
-	text, err := p.answer(c, fault)
-	if err != nil {
-		return nil, err
-	}
-	stop := "end_turn"
-	if fault == FaultMalformedJSON {
-		text = truncate(text)
-		stop = "max_tokens"
 	}
 	out := tokens(len(text))
 	if d := latency(c, prof, out); d > 0 {

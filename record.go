@@ -174,6 +174,21 @@ type CostRow struct {
 	OutputTokens int     `json:"output_tokens"`
 }
 
+// CostsByModel splits the record's billed responses by the model that answered each call
+// (the rows GET /api/costs/* sums).
+func (r *Record) CostsByModel() map[string]CostRow {
+	out := map[string]CostRow{}
+	for _, p := range r.Prompts {
+		c := out[p.Model]
+		c.Requests += len(p.AttemptLog)
+		c.CostUSD += p.CostUSD
+		c.InputTokens += p.InputTokens
+		c.OutputTokens += p.OutputTokens
+		out[p.Model] = c
+	}
+	return out
+}
+
 // SetFailure fills ErrorCode and ErrorMessage of a record with success false from its last
 // failing prompt (the last one with an error code), or from code and msg when no prompt has
 // one. A successful record keeps both null.

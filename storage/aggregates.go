@@ -28,20 +28,6 @@ func statsOf(r *enricher.Record) enricher.StatsRow {
 	return s
 }
 
-// costsOf splits a record's billed responses by the model that answered each call.
-func costsOf(r *enricher.Record) map[string]enricher.CostRow {
-	out := map[string]enricher.CostRow{}
-	for _, p := range r.Prompts {
-		c := out[p.Model]
-		c.Requests += len(p.AttemptLog)
-		c.CostUSD += p.CostUSD
-		c.InputTokens += p.InputTokens
-		c.OutputTokens += p.OutputTokens
-		out[p.Model] = c
-	}
-	return out
-}
-
 func statsKey(org, day string, typ enricher.RecordType, model string) []byte {
 	return []byte("ra/" + org + "/" + day + "/" + string(typ) + "/" + model)
 }
@@ -68,7 +54,7 @@ func addStats(txn *badger.Txn, r *enricher.Record, sign int) error {
 
 // addCosts adds or removes a record's billed responses.
 func addCosts(txn *badger.Txn, r *enricher.Record, sign int) error {
-	for model, c := range costsOf(r) {
+	for model, c := range r.CostsByModel() {
 		k := costKeyOf(r.OrganizationID, dayOf(r.CreatedAt.Time), model)
 		var row enricher.CostRow
 		if err := getJSON(txn, k, "costs", &row); err != nil && !enricher.IsKind(err, enricher.KindNotFound) {
@@ -139,7 +125,7 @@ func (db *DB) Costs(org string, since, until int64) (map[string]enricher.CostRow
 			add(string(rest), row)
 			return nil
 		}, func(r *enricher.Record) {
-			for m, c := range costsOf(r) {
+			for m, c := range r.CostsByModel() {
 				add(m, c)
 			}
 		}, org)

@@ -83,7 +83,7 @@ func TestStatsAndCostsAgreeWithBruteForce(t *testing.T) {
 				s.Add(statsOf(r), 1)
 				wantStats[k] = s
 			}
-			for m, c := range costsOf(r) {
+			for m, c := range r.CostsByModel() {
 				w := wantCosts[m]
 				w.Requests += c.Requests
 				w.CostUSD += c.CostUSD

@@ -44,20 +44,6 @@ func deref(p *string) string {
 	return *p
 }
 
-// costsOf splits a record's billed responses by the model that answered each call.
-func costsOf(r *enricher.Record) map[string]enricher.CostRow {
-	out := map[string]enricher.CostRow{}
-	for _, p := range r.Prompts {
-		c := out[p.Model]
-		c.Requests += len(p.AttemptLog)
-		c.CostUSD += p.CostUSD
-		c.InputTokens += p.InputTokens
-		c.OutputTokens += p.OutputTokens
-		out[p.Model] = c
-	}
-	return out
-}
-
 // queueRecord adds the upsert of r (its columns, summary and document) and of its billed
 // responses per model.
 func queueRecord(b *pgx.Batch, r *enricher.Record) error {
@@ -88,7 +74,7 @@ func queueRecord(b *pgx.Batch, r *enricher.Record) error {
 		deref(r.Model), r.SchemaID, r.Success, r.IsDeleted, confidenceUnits(r.MinConfidence), r.CreatedAt.UnixMilli(),
 		r.CostUSD, r.InputTokens, r.OutputTokens, max(r.ProcessingTimeMS, 0), summary, doc)
 	b.Queue(`DELETE FROM record_costs WHERE org_id = $1 AND record_id = $2`, r.OrganizationID, r.ID)
-	costs := costsOf(r)
+	costs := r.CostsByModel()
 	if len(costs) == 0 {
 		return nil
 	}

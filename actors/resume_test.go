@@ -31,6 +31,24 @@ func storedEvents(t *testing.T, db *storage.DB, jobID string) []event {
 	return out
 }
 
+// waitStoredCounts polls the stored events of jobID until reached holds for their counts by
+// type; it fails the test after 10 s, saying what it waited for.
+func waitStoredCounts(t *testing.T, db *storage.DB, jobID, what string, reached func(n map[string]int) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := map[string]int{}
+		for _, e := range storedEvents(t, db, jobID) {
+			n[e.typ()]++
+		}
+		if reached(n) {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "%s; got %v", what, n)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // restart starts another engine on b's store with provider p and returns its bundle.
 func (b *bundle) restart(p *fakeProvider) *bundle {
 	b.t.Helper()
@@ -63,18 +81,9 @@ func TestRecoveryResumesBatchEntities(t *testing.T) {
 	}
 	b.provider.CompleteFunc = complete
 	id, stream := b.start(batchSpec(6, "fake::a", "fake::b"))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := map[string]int{}
-		for _, e := range storedEvents(t, b.db, id) {
-			n[e.typ()]++
-		}
-		if n["model_completed"] == 2 && n["entity_started"] == 3 && n["model_started"] == 6 {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "three entities in flight, two with model a done; got %v", n)
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitStoredCounts(t, b.db, id, "three entities in flight, two with model a done", func(n map[string]int) bool {
+		return n["model_completed"] == 2 && n["entity_started"] == 3 && n["model_started"] == 6
+	})
 	stream.Close()
 	b.engine.Stop()
 	before := storedEvents(t, b.db, id)

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -299,18 +298,9 @@ func TestWaterfallRecovery(t *testing.T) {
 	}
 	b.provider.CompleteFunc = complete
 	id, stream := b.start(waterfallSpec("fake::c", "fake::b", "fake::a"))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		n := map[string]int{}
-		for _, e := range storedEvents(t, b.db, id) {
-			n[e.typ()]++
-		}
-		if n["waterfall_escalated"] == 1 && n["model_started"] == 2 {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the second step started; got %v", n)
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitStoredCounts(t, b.db, id, "the second step started", func(n map[string]int) bool {
+		return n["waterfall_escalated"] == 1 && n["model_started"] == 2
+	})
 	stream.Close()
 	b.engine.Stop()
 	before := storedEvents(t, b.db, id)

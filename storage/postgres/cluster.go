@@ -205,13 +205,20 @@ func (l *Locks) Held() int {
 	return len(l.held)
 }
 
-// Close ends the session, which releases every lock it holds.
+// Close releases every lock it holds and ends the session. The locks are given back by an
+// explicit unlock before the session ends, so once Close returns another node can claim them:
+// a closed connection alone frees them only when its server process has exited, a moment later.
 func (l *Locks) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	clear(l.held)
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
+	if !l.conn.IsClosed() {
+		if _, err := l.conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
+			l.log.Warn("job locks: unlock at close failed; the session's end frees them", "err", redact(err))
+		}
+	}
 	if err := l.conn.Close(ctx); err != nil {
 		return fmt.Errorf("job locks: %w", err)
 	}

@@ -29,9 +29,18 @@ type ModelInfo struct {
 	// Not shown to clients.
 	RPM int `json:"-"`
 	TPM int `json:"-"`
+	// BatchDiscount is the share of the price a call costs through the vendor's batch API
+	// (0.5: half price); 0 when the model's provider has no batch API.
+	BatchDiscount float64 `json:"-"`
 }
 
 // Cost returns the price in USD of a response with the given token counts.
 func (m *ModelInfo) Cost(inputTokens, outputTokens int) float64 {
 	return float64(inputTokens)*m.InputPrice/1e6 + float64(outputTokens)*m.OutputPrice/1e6
+}
+
+// BatchCost returns the price in USD of a response with the given token counts answered
+// through the vendor's batch API: Cost times BatchDiscount.
+func (m *ModelInfo) BatchCost(inputTokens, outputTokens int) float64 {
+	return m.Cost(inputTokens, outputTokens) * m.BatchDiscount
 }

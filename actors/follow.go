@@ -23,11 +23,11 @@ type EventFollower interface {
 // it bounds the delay should a notification be lost in a way the store cannot tell.
 const followPoll = time.Second
 
-// feed is how a Stream follows the stored log of a job that runs on another node: it reads
-// the log to its current end, then waits for a signal (or followPoll) and reads after its last
-// seq again, until the job's snapshot says it ended. Only the stream's goroutine uses it,
-// except close.
-type feed struct {
+// storeTail is how a Stream follows the stored log of a job that runs on another node: it
+// reads the log to its current end, then waits for a signal (or followPoll) and reads after
+// its last seq again, until the job's snapshot says it ended. Only the stream's goroutine
+// uses it; its close (in the stream's release) may run on any.
+type storeTail struct {
 	org    string
 	signal <-chan struct{}
 	polled time.Time // last time the log was found read to its end (the poll counts from there)
@@ -78,65 +78,65 @@ func (e *Engine) followStore(s *Stream, org string) error {
 		return err
 	}
 	id := s.jobID
-	s.feed = &feed{org: org, signal: signal, polled: time.Now(), close: sync.OnceFunc(func() {
+	t := &storeTail{org: org, signal: signal, polled: time.Now(), close: sync.OnceFunc(func() {
 		stop()
 		e.follows.release(id)
 	})}
-	s.feedClose = s.feed.close
+	s.tail, s.release = t, t.close
 	return nil
 }
 
-// feedExhausted runs when a following stream read the stored log to its current end (the
-// window just read, not yet returned, included): it reads the job's snapshot, which lands
-// with the terminal event, so the stream ends at that event, marked terminal. Until then the
-// log is read again only after a signal or the fallback poll.
-func (s *Stream) feedExhausted() error {
+// logRead runs after each read of the followed log: once it is read to its current end (the
+// window just read, not yet returned, included), the job's snapshot, which lands with the
+// terminal event, says whether it ended; then the stream ends at that event, marked
+// terminal. Until then the log is read again only after a signal or the fallback poll.
+func (t *storeTail) logRead(s *Stream, _ int, full bool) error {
+	if full {
+		return nil
+	}
 	upTo := s.last
 	if n := len(s.window); n > 0 {
 		upTo = s.window[n-1].Seq
 	}
-	job, err := s.store.Job(s.feed.org, s.jobID)
+	job, err := s.store.Job(t.org, s.jobID)
 	if err != nil {
 		return err
 	}
 	if job.Status.Terminal() {
-		s.final, s.logTo = job.LastSeq, toEnd
-		s.feed.close()
-		s.feed = nil
+		s.final, s.logTo, s.tail = job.LastSeq, toEnd, logTail{}
+		t.close()
 		return nil
 	}
-	s.logTo, s.feed.polled = upTo, time.Now()
+	s.logTo, t.polled = upTo, time.Now()
 	return nil
 }
 
-// awaitFeed waits until the followed log may hold more: a signal, or the fallback poll
-// falling due. It returns true when the log is to be read again, false when nothing came
-// before until (set on the first wait of a Next call, wait from then) or wait is 0, and ctx's
-// error when ctx ends.
-func (s *Stream) awaitFeed(ctx context.Context, until *time.Time, wait time.Duration) (bool, error) {
-	f := s.feed
-	again := func() (bool, error) {
+// await waits until the followed log may hold more: a signal, or the fallback poll falling
+// due (tailAgain); tailIdle when nothing came before until (set on the first wait of a Next
+// call, wait from then) or wait is 0; ctx's error when ctx ends.
+func (t *storeTail) await(ctx context.Context, s *Stream, wait time.Duration, until *time.Time) (Event, tailResult, error) {
+	again := func() (Event, tailResult, error) {
 		s.logTo = toEnd
-		return true, nil
+		return Event{}, tailAgain, nil
 	}
 	select {
-	case <-f.signal:
+	case <-t.signal:
 		return again()
 	default:
 	}
-	poll := time.Until(f.polled.Add(followPoll))
+	poll := time.Until(t.polled.Add(followPoll))
 	if poll <= 0 {
 		return again()
 	}
 	if wait <= 0 {
-		return false, nil
+		return Event{}, tailIdle, nil
 	}
 	if until.IsZero() {
 		*until = time.Now().Add(wait)
 	}
 	left := time.Until(*until)
 	if left <= 0 {
-		return false, nil
+		return Event{}, tailIdle, nil
 	}
 	d := min(left, poll)
 	if s.timer == nil {
@@ -145,16 +145,16 @@ func (s *Stream) awaitFeed(ctx context.Context, until *time.Time, wait time.Dura
 		s.timer.Reset(d)
 	}
 	select {
-	case <-f.signal:
+	case <-t.signal:
 		s.timer.Stop()
 		return again()
 	case <-s.timer.C:
 		if poll <= left {
 			return again()
 		}
-		return false, nil
+		return Event{}, tailIdle, nil
 	case <-ctx.Done():
 		s.timer.Stop()
-		return false, ctx.Err()
+		return Event{}, tailIdle, ctx.Err()
 	}
 }

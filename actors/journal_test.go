@@ -288,7 +288,7 @@ func TestJournalSlowSubscriberCatchesUp(t *testing.T) {
 	defer s.Close()
 	b.write(100, payload, false) // overflows the buffer of 4 at seq 5
 	b.waitPublished(100)
-	require.Len(t, s.live, 4, "the journal held at most sse_buffer events for the subscriber")
+	require.Len(t, s.tail.(*liveTail).live, 4, "the journal held at most sse_buffer events for the subscriber")
 	require.EqualValues(t, 1, b.caught.n.Load())
 	var got []int64
 	for len(got) < 100 { // the buffer, then the log; the stream rejoined the live journal meanwhile
@@ -324,11 +324,11 @@ func TestJournalUnsubscribesOnJobEnd(t *testing.T) {
 	require.Equal(t, seqRange(1, 3), seqs)
 	require.True(t, terminal)
 	require.Equal(t, 0, b.state().subs, "the terminal event ended every subscription")
-	require.Equal(t, laneFinished, first.lane.end)
+	require.Equal(t, laneFinished, first.tail.(*liveTail).lane.end)
 	first.Close()
 
 	late := b.subscribe(1)
-	require.Nil(t, late.sub, "a finished journal registers nobody")
+	require.Nil(t, late.subscription(), "a finished journal registers nobody")
 	seqs, terminal = readStream(t, late)
 	require.Equal(t, seqRange(2, 3), seqs, "the log alone, to the terminal event")
 	require.True(t, terminal)
@@ -366,7 +366,7 @@ func TestSubscribeAtTheJobsEnd(t *testing.T) {
 						errs[i] = err
 						return
 					}
-					if s.sub != nil && n%16 != 0 { // most only ask, and leave at once
+					if s.subscription() != nil && n%16 != 0 { // most only ask, and leave at once
 						s.Close()
 						continue
 					}
@@ -376,7 +376,7 @@ func TestSubscribeAtTheJobsEnd(t *testing.T) {
 						errs[i] = fmt.Errorf("stream ended without its terminal event: %v", err)
 						return
 					}
-					if s.sub == nil { // the job had ended: served from the log
+					if s.subscription() == nil { // the job had ended: served from the log
 						return
 					}
 				}
@@ -387,4 +387,13 @@ func TestSubscribeAtTheJobsEnd(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
+}
+
+// subscription is the journal subscription of a stream that follows the job's live lanes;
+// nil for one served from its log (or followed through the store).
+func (s *Stream) subscription() *Subscription {
+	if t, ok := s.tail.(*liveTail); ok {
+		return t.sub
+	}
+	return nil
 }

@@ -36,25 +36,46 @@ import (
 type Stream struct {
 	store  Store
 	jobID  string
-	link   streamLink    // how rejoin and close reach the journal; nil without sub
-	sub    *Subscription // nil: the job was not running at Subscribe; the log alone serves it
-	follow bool          // sub may still rejoin the live feed (not finished, closed or stopped)
-	feed   *feed         // following the log of a job running on another node; nil otherwise
-	lane   *lane         // the current (or last) lane of sub
-	live   <-chan Event  // current live channel; nil while catching up or without sub
-	last   int64         // last seq returned by Next
-	logTo  int64         // read the log up to this seq before the live channel (toEnd: all of it)
-	final  int64         // seq of the terminal event once known, else 0
-	done   bool          // the terminal event was returned, or the log-only stream is exhausted
-	window []Event       // events read from the log, not yet returned
+	tail   tail    // where events come from once the log is read up to logTo; swapped as the job ends
+	last   int64   // last seq returned by Next
+	logTo  int64   // read the log up to this seq before asking the tail (toEnd: all of it)
+	final  int64   // seq of the terminal event once known, else 0
+	done   bool    // the terminal event was returned, or the log-only stream is exhausted
+	window []Event // events read from the log, not yet returned
 	pos    int
 	timer  *time.Timer
-	// feedClose is feed's close, kept apart so that Close (any goroutine) reads only what
-	// Subscribe set.
-	feedClose func()
+	// release frees the stream's place (its journal subscription or its follower's place);
+	// set before the stream is handed out and never changed, so Close (any goroutine) reads
+	// only that.
+	release func()
 }
 
 var _ enricher.EventStream = (*Stream)(nil)
+
+// tail is what a Stream reads after the stored log, one kind per way of following a job:
+// the job's live lanes on this node (liveTail), the store's signals of a job running on
+// another node (storeTail, follow.go), or nothing more (logTail: the job ended or is served
+// from its log alone). Only the stream's goroutine calls it; a tail may replace itself
+// (s.tail) when the job ends.
+type tail interface {
+	// logRead follows each read of the stored log up to s.logTo: n events were read into
+	// s.window, full when the window filled (more may follow at once). It may move s.logTo
+	// and s.final, or end the stream (s.done).
+	logRead(s *Stream, n int, full bool) error
+	// await runs once the log is read up to s.logTo: it returns a live event (tailEvent),
+	// or tailAgain when the stream changed (read the log again), or tailIdle when nothing
+	// came within wait (until: the deadline of this Next call, set on its first wait).
+	await(ctx context.Context, s *Stream, wait time.Duration, until *time.Time) (Event, tailResult, error)
+}
+
+// tailResult is what tail.await found.
+type tailResult int
+
+const (
+	tailIdle  tailResult = iota // nothing within wait
+	tailEvent                   // a live event
+	tailAgain                   // the stream's state changed: loop
+)
 
 // streamLink is how a Stream reaches the journal of its job after Subscribe, from the
 // stream's goroutine (never from inside an actor). rejoin may wait for the job's answer.
@@ -84,14 +105,15 @@ func ErrStreamShutdown(err error) bool { return errors.Is(err, errStreamShutdown
 
 // logStream returns a stream of job id served from the stored log alone, after seq after.
 func logStream(store Store, id string, after int64) *Stream {
-	return &Stream{store: store, jobID: id, last: after, logTo: toEnd}
+	return &Stream{store: store, jobID: id, last: after, logTo: toEnd, tail: logTail{}, release: func() {}}
 }
 
 // followLane makes s follow the live lane l of sub (from subscribe): the log first up to
 // where l starts, then l.
 func (s *Stream) followLane(link streamLink, sub *Subscription, l *lane) {
-	s.link, s.sub, s.follow, s.lane = link, sub, true, l
-	s.live, s.logTo = l.c, l.since
+	s.tail = &liveTail{link: link, sub: sub, lane: l, live: l.c}
+	s.logTo = l.since
+	s.release = func() { link.unsubscribe(sub) }
 }
 
 // Next returns the next event of the stream. When none is ready it waits up to wait (0: not
@@ -101,7 +123,7 @@ func (s *Stream) followLane(link streamLink, sub *Subscription, l *lane) {
 // while it waits or reads the log, and storage errors as they are. Events from the log carry
 // Terminal like live ones.
 func (s *Stream) Next(ctx context.Context, wait time.Duration) (ev Event, ok bool, err error) {
-	var until time.Time // when a wait for a followed log's signal gives up (awaitFeed)
+	var until time.Time // when this call's wait gives up (set on its first wait)
 	for {
 		if s.pos < len(s.window) {
 			ev = s.window[s.pos]
@@ -120,89 +142,125 @@ func (s *Stream) Next(ctx context.Context, wait time.Duration) (ev Event, ok boo
 			if err != nil {
 				return Event{}, false, err
 			}
-			if s.feed != nil && !full { // the followed log is read to its current end
-				if err := s.feedExhausted(); err != nil {
-					return Event{}, false, err
-				}
-				continue
-			}
-			if n == 0 { // nothing more stored up to logTo
-				s.logTo = s.last
-				if s.live == nil && !s.follow {
-					s.done = true
-				}
-			}
-			continue
-		}
-		if s.feed != nil {
-			more, err := s.awaitFeed(ctx, &until, wait)
-			if err != nil || !more {
+			if err := s.tail.logRead(s, n, full); err != nil {
 				return Event{}, false, err
 			}
 			continue
 		}
-		if s.live == nil {
-			if err := s.rejoin(); err != nil {
-				return Event{}, false, err
-			}
-			continue
-		}
-		var open bool
-		select {
-		case ev, open = <-s.live:
-		default:
-			if wait <= 0 {
-				return Event{}, false, nil
-			}
-			if s.timer == nil {
-				s.timer = time.NewTimer(wait)
-			} else {
-				s.timer.Reset(wait)
-			}
-			select {
-			case ev, open = <-s.live:
-				s.timer.Stop()
-			case <-s.timer.C:
-				return Event{}, false, nil
-			case <-ctx.Done():
-				s.timer.Stop()
-				return Event{}, false, ctx.Err()
-			}
-		}
-		if !open {
-			s.live = nil // drained: catch up and rejoin on the next turn
-			continue
-		}
-		if ev.Seq > s.last {
+		ev, got, err := s.tail.await(ctx, s, wait, &until)
+		switch {
+		case err != nil:
+			return Event{}, false, err
+		case got == tailIdle:
+			return Event{}, false, nil
+		case got == tailEvent && ev.Seq > s.last:
 			return s.deliver(ev), true, nil
 		}
 	}
 }
 
-// rejoin runs after the live lane closed and was drained: back on the live feed after
-// reading the log to where the new lane starts, or to the log's end if the job finished.
-func (s *Stream) rejoin() error {
-	if !s.follow {
-		s.done = true
-		return nil
+// wait waits up to d for c to yield (ok, with open false once c is closed); ok false when
+// d passed first, ctx's error when ctx ended. The stream's timer is reused across waits.
+func (s *Stream) wait(ctx context.Context, d time.Duration, c <-chan Event) (ev Event, open, ok bool, err error) {
+	if s.timer == nil {
+		s.timer = time.NewTimer(d)
+	} else {
+		s.timer.Reset(d)
 	}
-	l := s.lane
+	select {
+	case ev, open = <-c:
+		s.timer.Stop()
+		return ev, open, true, nil
+	case <-s.timer.C:
+		return Event{}, false, false, nil
+	case <-ctx.Done():
+		s.timer.Stop()
+		return Event{}, false, false, ctx.Err()
+	}
+}
+
+// logTail ends a stream once its stored log is read to the end: a job that ended (its
+// terminal event marks the end) or one served from its log alone.
+type logTail struct{}
+
+func (logTail) logRead(s *Stream, n int, _ bool) error {
+	if n == 0 {
+		s.done = true
+	}
+	return nil
+}
+
+// await is not reached (the log is read to its end, toEnd), except when a tail swapped to
+// this one left logTo below the end: read on.
+func (logTail) await(_ context.Context, s *Stream, _ time.Duration, _ *time.Time) (Event, tailResult, error) {
+	s.logTo = toEnd
+	return Event{}, tailAgain, nil
+}
+
+// liveTail follows the job's live lanes on this node: the current lane's channel, and, when
+// the lane closed because the subscriber fell behind (or the job's actor stopped), a new
+// lane after the log is read up to where it starts.
+type liveTail struct {
+	link streamLink
+	sub  *Subscription
+	lane *lane        // the current (or last) lane of sub
+	live <-chan Event // the current live channel; nil once drained, until rejoin
+}
+
+// logRead stops reading the log at the last event stored before the lane: the lane has the
+// rest.
+func (t *liveTail) logRead(s *Stream, n int, _ bool) error {
+	if n == 0 {
+		s.logTo = s.last
+	}
+	return nil
+}
+
+func (t *liveTail) await(ctx context.Context, s *Stream, wait time.Duration, _ *time.Time) (Event, tailResult, error) {
+	if t.live == nil {
+		return Event{}, tailAgain, t.rejoin(s)
+	}
+	var ev Event
+	var open bool
+	select {
+	case ev, open = <-t.live:
+	default:
+		if wait <= 0 {
+			return Event{}, tailIdle, nil
+		}
+		var ok bool
+		var err error
+		if ev, open, ok, err = s.wait(ctx, wait, t.live); err != nil || !ok {
+			return Event{}, tailIdle, err
+		}
+	}
+	if !open {
+		t.live = nil // drained: catch up and rejoin on the next turn
+		return Event{}, tailAgain, nil
+	}
+	return ev, tailEvent, nil
+}
+
+// rejoin runs after the live lane closed and was drained: back on the live feed after
+// reading the log to where the new lane starts, or the log to its end if the job finished.
+func (t *liveTail) rejoin(s *Stream) error {
+	l := t.lane
 	if l.end == laneBehind || l.end == laneStopped {
 		var err error
-		if l, err = s.link.rejoin(s.sub); err != nil {
+		if l, err = t.link.rejoin(t.sub); err != nil {
 			return err
 		}
-		s.lane = l
+		t.lane = l
 		if l.c != nil {
-			s.live, s.logTo = l.c, l.since
+			t.live, s.logTo = l.c, l.since
 			return nil
 		}
 	}
-	s.follow = false
 	switch l.end {
 	case laneFinished:
-		s.final, s.logTo = l.final, toEnd
+		s.final, s.logTo, s.tail = l.final, toEnd, logTail{}
 	case laneShutdown:
+		s.done = true
 		return errStreamShutdown
 	default: // closed
 		s.done = true
@@ -249,14 +307,7 @@ func (s *Stream) readLog() (n int, full bool, err error) {
 
 // Close ends the stream and frees its subscriber place. Safe to call more than once, from any
 // goroutine.
-func (s *Stream) Close() {
-	if s.feedClose != nil {
-		s.feedClose()
-	}
-	if s.link != nil {
-		s.link.unsubscribe(s.sub)
-	}
-}
+func (s *Stream) Close() { s.release() }
 
 // jobLink is the engine's streamLink: it reaches the job's actor through the supervisor, by
 // job id (as a cluster would through the job's grain). When the job is no longer running it

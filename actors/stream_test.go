@@ -230,7 +230,7 @@ func TestStuckSubscriberCatchesUp(t *testing.T) {
 	events := b.collect(reader, 0) // one stream, never reopened
 	require.Equal(t, "completed", events[len(events)-1].typ())
 	require.Greater(t, len(events), 6)
-	require.LessOrEqual(t, len(stuck.live), 2, "the hub held at most sse_buffer events for the stuck subscriber")
+	require.LessOrEqual(t, len(stuck.tail.(*liveTail).live), 2, "the hub held at most sse_buffer events for the stuck subscriber")
 	require.Positive(t, obs.n.Load(), "the stuck subscriber fell behind")
 	again := b.collect(stuck, 0)
 	require.Equal(t, len(events), len(again), "the stuck subscriber gets every event from the log")

@@ -36,9 +36,10 @@ const benchSchema = `{"root": {"name": "Company", "description": "A business", "
 // store and reports jobs/s, LLM calls/s, CPU per call, events and event-log bytes per job.
 func runEngine(args []string) error {
 	var jobs, conc int
-	var out string
+	var out, only string
 	if err := flags("engine", args, func(fs *flag.FlagSet) {
 		fs.IntVar(&jobs, "jobs", 2000, "jobs per configuration")
+		fs.StringVar(&only, "only", "", "run one configuration, strategy/models (e.g. multi_expertise/1)")
 		fs.IntVar(&conc, "concurrency", 64, "jobs in flight")
 		fs.StringVar(&out, "out", "bench/results", "results directory")
 	}); err != nil {
@@ -54,6 +55,9 @@ func runEngine(args []string) error {
 		{enricher.StrategyMultiExpertise, []string{"sim::fast"}},
 		{enricher.StrategyMultiExpertise, []string{"sim::fast", "sim::realistic", "sim::flaky"}},
 	} {
+		if only != "" && only != fmt.Sprintf("%s/%d", c.strategy, len(c.models)) {
+			continue
+		}
 		row, err := engineRun(c.strategy, c.models, jobs, conc, false)
 		if err != nil {
 			return err

@@ -1,5 +1,7 @@
 package enricher
 
+import "strconv"
+
 // defaultAnswerLanguage is the language used when a request names none.
 const defaultAnswerLanguage = "en"
 
@@ -67,6 +69,38 @@ func askedProperties(props []*Property, in map[string]any) []*Property {
 		asked = append(asked, &pruned)
 	}
 	return asked
+}
+
+// Shape names what a asks: its languages and the names of its asked fields (each prefixed
+// by its length, so no name can be mistaken for punctuation), the fields of nested objects
+// in parentheses after their object's name. Two specs built from one schema
+// with the same Shape have the same JSONSchema, so a caller may key encoded answer schemas on
+// (schema, Shape).
+func (a *AnswerSpec) Shape() string {
+	b := make([]byte, 0, 64)
+	for _, l := range a.Languages {
+		b = appendName(b, l)
+	}
+	b = append(b, '|')
+	return string(appendShape(b, a.Properties))
+}
+
+func appendShape(b []byte, props []*Property) []byte {
+	for _, p := range props {
+		b = appendName(b, p.Name)
+		if p.Type == TypeObject {
+			b = append(b, '(')
+			b = appendShape(b, p.Properties)
+			b = append(b, ')')
+		}
+	}
+	return b
+}
+
+func appendName(b []byte, name string) []byte {
+	b = strconv.AppendInt(b, int64(len(name)), 10)
+	b = append(b, ':')
+	return append(b, name...)
 }
 
 // Empty reports whether a asks for nothing.

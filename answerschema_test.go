@@ -2,6 +2,7 @@ package enricher
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -225,4 +226,34 @@ func TestAnswerSpecJSONSchemaMultilingualArray(t *testing.T) {
 			"de": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
 		},
 	}, got["properties"].(map[string]any)["tags"])
+}
+
+// TestAnswerSpecShape: specs of one schema with the same Shape ask the same fields in the
+// same languages and have the same JSON Schema, over the domains, pruned key fields, nested
+// objects and languages.
+func TestAnswerSpecShape(t *testing.T) {
+	s := answerTestSchema()
+	inputs := []map[string]any{nil, {"name": "Moderna Inc"}, {"name": "Moderna Inc", "headquarters": map[string]any{"city": "Cambridge"}}}
+	langSets := [][]string{nil, {"en"}, {"en", "fr"}, {"fr", "en"}}
+	domains := []string{""}
+	for _, d := range s.Domains {
+		domains = append(domains, d.Key)
+	}
+	type asked struct{ fields, langs, schema string }
+	byShape := map[string]asked{}
+	for _, in := range inputs {
+		for _, langs := range langSets {
+			for _, d := range domains {
+				spec := NewAnswerSpec(s, in, d, langs)
+				doc, err := json.Marshal(spec.JSONSchema())
+				require.NoError(t, err)
+				got := asked{fmt.Sprint(askedPaths(spec.Properties, "")), fmt.Sprint(spec.Languages), string(doc)}
+				if prev, ok := byShape[spec.Shape()]; ok {
+					require.Equal(t, prev, got, "one shape: %s", spec.Shape())
+				}
+				byShape[spec.Shape()] = got
+			}
+		}
+	}
+	require.Greater(t, len(byShape), 4, "the cases differ")
 }

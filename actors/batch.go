@@ -18,6 +18,7 @@ type batchInput struct {
 	Spec       *enricher.EnrichSpec
 	Schema     *enricher.Schema
 	SchemaHash string
+	Answers    *answerSchemas
 	Models     []enricher.ModelInfo
 	Classifier *enricher.ModelInfo
 	Arbiter    *enricher.ModelInfo
@@ -238,7 +239,7 @@ func (b *batchActor) startEntity(c actor.Context, i int, data map[string]any) {
 	spec.Entities, spec.SelectedIndices, spec.EntityData, spec.Sync = nil, nil, data, true
 	pseudo := &enricher.Job{ID: b.job.ID, OrganizationID: b.job.OrganizationID, Type: b.job.Type, CreatedBy: b.job.CreatedBy,
 		Status: enricher.JobRunning, TotalModels: len(b.in.Models), RecordIDs: []string{}}
-	in := &jobInput{Job: pseudo, Spec: &spec, Schema: b.in.Schema, SchemaHash: b.in.SchemaHash, Models: b.in.Models, Classifier: b.in.Classifier,
+	in := &jobInput{Job: pseudo, Spec: &spec, Schema: b.in.Schema, SchemaHash: b.in.SchemaHash, Answers: b.in.Answers, Models: b.in.Models, Classifier: b.in.Classifier,
 		Arbiter: b.in.Arbiter, Providers: b.in.Providers, Cfg: b.in.Journal.cfg, Log: b.in.Log, Entity: &idx, Recovered: recovered}
 	b.inflight[i] = c.Spawn(actor.PropsFromProducer(newJobActor(in)))
 }

@@ -160,6 +160,7 @@ type Engine struct {
 	gates     gates
 	active    atomic.Int64 // non-terminal jobs, kept by the supervisor
 	schemas   *schemaCache
+	answers   *answerSchemas
 	webhooks  *webhookWorker // nil without a sender
 	follows   followers      // streams on this node following jobs that run elsewhere
 	stopped   atomic.Bool
@@ -182,7 +183,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		actor.WithDeadLetterRequestLogging(false),
 	)
 	e := &Engine{cfg: cfg, deps: deps, log: log, sys: sys, providers: map[string]*actor.PID{}, stats: map[string]*ProviderStats{},
-		schemas: newSchemaCache(256)}
+		schemas: newSchemaCache(256), answers: newAnswerSchemas(1024)}
 	var released func(string)
 	if deps.Fence != nil {
 		e.releases = &fenceReleases{fence: deps.Fence, log: log}

@@ -19,6 +19,7 @@ type jobInput struct {
 	Spec       *enricher.EnrichSpec
 	Schema     *enricher.Schema
 	SchemaHash string               // content hash of Spec.SchemaContent, computed once
+	Answers    *answerSchemas       // the engine's encoded answer schemas
 	Models     []enricher.ModelInfo // in request order
 	Classifier *enricher.ModelInfo
 	Arbiter    *enricher.ModelInfo
@@ -300,7 +301,7 @@ func (a *jobActor) startModels(c actor.Context) {
 		return
 	}
 	first := true
-	plan, err := planCalls(a.in.Schema, a.entity, a.in.Spec.Strategy, a.in.Spec.Languages) // the same for every model
+	plan, err := planCalls(a.in.Answers, a.in.Schema, a.entity, a.in.Spec.Strategy, a.in.Spec.Languages) // the same for every model
 	if err != nil {
 		a.failInternal(c, "the answer schema", err)
 		return

@@ -112,7 +112,7 @@ func (e *Engine) prepare(org string, spec *enricher.EnrichSpec) (*jobInput, erro
 	if err != nil {
 		return nil, err
 	}
-	in := &jobInput{Spec: spec, Schema: schema, SchemaHash: hash, Providers: e.providers, Journal: e.journalDeps(), Cfg: &e.cfg, Log: e.log}
+	in := &jobInput{Spec: spec, Schema: schema, SchemaHash: hash, Answers: e.answers, Providers: e.providers, Journal: e.journalDeps(), Cfg: &e.cfg, Log: e.log}
 	if spec.FusionRecordIDs != nil {
 		for _, id := range spec.FusionRecordIDs {
 			r, err := e.deps.Store.Record(org, id)
@@ -181,7 +181,7 @@ func (e *Engine) launch(in *jobInput) {
 			e.log.Error("batch recovery: started entities unreadable; they announce their start again", "job_id", in.Job.ID, "err", err)
 		}
 		b := &batchInput{Finished: finished, Started: started, Recovered: recordsByEntity(in.Recovered), Entities: e.deps.Store,
-			Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Models: in.Models, Classifier: in.Classifier,
+			Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Answers: in.Answers, Models: in.Models, Classifier: in.Classifier,
 			Arbiter: in.Arbiter, Providers: in.Providers, Window: e.cfg.BatchConcurrency, Log: e.log, Gates: e.gates, Need: in.need(),
 			Journal: in.Journal}
 		e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newBatchActor(b), actor.WithSupervisor(stopStrategy))})

@@ -38,24 +38,25 @@ type modelSpec struct {
 type plannedCall struct {
 	Domain *enricher.Domain // nil unless multi_expertise
 	Spec   *enricher.AnswerSpec
-	Schema []byte // Spec's JSON Schema, encoded once per job; read-only
+	Schema []byte // Spec's JSON Schema, encoded once per schema and shape (answers.go); read-only
 }
 
-func newPlannedCall(d *enricher.Domain, spec *enricher.AnswerSpec) (plannedCall, error) {
-	schema, err := json.Marshal(spec.JSONSchema())
+// newPlannedCall returns the call asking spec, built from s, of domain d (nil: not by domain).
+func newPlannedCall(answers *answerSchemas, s *enricher.Schema, d *enricher.Domain, spec *enricher.AnswerSpec) (plannedCall, error) {
+	schema, err := answers.get(s, spec)
 	return plannedCall{Domain: d, Spec: spec, Schema: schema}, err
 }
 
 // planCalls splits a run into calls by strategy. Domains without asked fields
 // make no call; a run with nothing to ask makes none. An answer schema that cannot be encoded
 // is an error.
-func planCalls(s *enricher.Schema, entity map[string]any, strategy enricher.Strategy, langs []string) ([]plannedCall, error) {
+func planCalls(answers *answerSchemas, s *enricher.Schema, entity map[string]any, strategy enricher.Strategy, langs []string) ([]plannedCall, error) {
 	if strategy != enricher.StrategyMultiExpertise {
 		spec := enricher.NewAnswerSpec(s, entity, "", langs)
 		if spec.Empty() {
 			return nil, nil
 		}
-		p, err := newPlannedCall(nil, spec)
+		p, err := newPlannedCall(answers, s, nil, spec)
 		if err != nil {
 			return nil, err
 		}
@@ -76,7 +77,7 @@ func planCalls(s *enricher.Schema, entity map[string]any, strategy enricher.Stra
 		if d.Name == "" {
 			d.Name = p.Expertise
 		}
-		call, err := newPlannedCall(&d, spec)
+		call, err := newPlannedCall(answers, s, &d, spec)
 		if err != nil {
 			return nil, err
 		}

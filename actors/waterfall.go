@@ -51,7 +51,7 @@ func (a *jobActor) startStep(c actor.Context, i int, fields []string) {
 	a.wf.asked = fields
 	var plan []plannedCall
 	if spec := a.wf.plan.Restrict(a.wf.spec, fields); !spec.Empty() {
-		p, err := newPlannedCall(nil, spec)
+		p, err := newPlannedCall(a.in.Answers, a.in.Schema, nil, spec)
 		if err != nil {
 			a.failInternal(c, "the answer schema", err)
 			return

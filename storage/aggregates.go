@@ -41,30 +41,83 @@ func modelOf(r *enricher.Record) string {
 	return *r.Model
 }
 
+// tally gathers the aggregate changes of the records one transaction writes (daily stats,
+// daily costs, record counters) so that apply reads and writes each aggregate key once per
+// transaction instead of once per record: a group commit of many records touches the same
+// few keys. Used by one goroutine; the zero value is ready.
+type tally struct {
+	stats  map[string]enricher.StatsRow
+	costs  map[string]enricher.CostRow
+	counts map[string]int64
+}
+
 // addStats adds (sign 1) or removes (sign -1) a record from the live stats aggregate.
-func addStats(txn *badger.Txn, r *enricher.Record, sign int) error {
-	k := statsKey(r.OrganizationID, dayOf(r.CreatedAt.Time), r.Type, modelOf(r))
-	var row enricher.StatsRow
-	if err := getJSON(txn, k, "stats", &row); err != nil && !enricher.IsKind(err, enricher.KindNotFound) {
-		return err
+func (t *tally) addStats(r *enricher.Record, sign int) {
+	if t.stats == nil {
+		t.stats = map[string]enricher.StatsRow{}
 	}
+	k := string(statsKey(r.OrganizationID, dayOf(r.CreatedAt.Time), r.Type, modelOf(r)))
+	row := t.stats[k]
 	row.Add(statsOf(r), sign)
-	return putJSON(txn, k, &row)
+	t.stats[k] = row
 }
 
 // addCosts adds or removes a record's billed responses.
-func addCosts(txn *badger.Txn, r *enricher.Record, sign int) error {
+func (t *tally) addCosts(r *enricher.Record, sign int) {
+	if t.costs == nil {
+		t.costs = map[string]enricher.CostRow{}
+	}
 	for model, c := range r.CostsByModel() {
-		k := costKeyOf(r.OrganizationID, dayOf(r.CreatedAt.Time), model)
-		var row enricher.CostRow
-		if err := getJSON(txn, k, "costs", &row); err != nil && !enricher.IsKind(err, enricher.KindNotFound) {
-			return err
-		}
+		k := string(costKeyOf(r.OrganizationID, dayOf(r.CreatedAt.Time), model))
+		row := t.costs[k]
 		row.Requests += sign * c.Requests
 		row.CostUSD += float64(sign) * c.CostUSD
 		row.InputTokens += sign * c.InputTokens
 		row.OutputTokens += sign * c.OutputTokens
-		if err := putJSON(txn, k, &row); err != nil {
+		t.costs[k] = row
+	}
+}
+
+// count adds delta to the "n:" (family "n") or "d:" (family "d") counters of r.
+func (t *tally) count(r *enricher.Record, family string, delta int64) {
+	if t.counts == nil {
+		t.counts = map[string]int64{}
+	}
+	for _, name := range recordCounterNames(r) {
+		t.counts[string(keyRecordCount(r.OrganizationID, family+":"+name))] += delta
+	}
+}
+
+// apply adds the gathered changes to the stored aggregates in txn.
+func (t *tally) apply(txn *badger.Txn) error {
+	for k, d := range t.stats {
+		var row enricher.StatsRow
+		if err := getJSON(txn, []byte(k), "stats", &row); err != nil && !enricher.IsKind(err, enricher.KindNotFound) {
+			return err
+		}
+		row.Add(d, 1)
+		if err := putJSON(txn, []byte(k), &row); err != nil {
+			return err
+		}
+	}
+	for k, d := range t.costs {
+		var row enricher.CostRow
+		if err := getJSON(txn, []byte(k), "costs", &row); err != nil && !enricher.IsKind(err, enricher.KindNotFound) {
+			return err
+		}
+		row.Requests += d.Requests
+		row.CostUSD += d.CostUSD
+		row.InputTokens += d.InputTokens
+		row.OutputTokens += d.OutputTokens
+		if err := putJSON(txn, []byte(k), &row); err != nil {
+			return err
+		}
+	}
+	for k, d := range t.counts {
+		if d == 0 {
+			continue
+		}
+		if err := addCount(txn, []byte(k), d); err != nil {
 			return err
 		}
 	}

@@ -150,7 +150,13 @@ func (db *DB) Commit(b *Batch) error {
 		return err
 	}
 	for _, r := range b.Records {
-		if err := db.write(func(txn *badger.Txn) error { return putRecordTxn(txn, r) }); err != nil {
+		if err := db.write(func(txn *badger.Txn) error {
+			var t tally
+			if err := putRecordTxn(txn, &t, r); err != nil {
+				return err
+			}
+			return t.apply(txn)
+		}); err != nil {
 			return err
 		}
 	}
@@ -181,10 +187,14 @@ func errorsIsTooBig(err error) bool {
 }
 
 func writeBatch(txn *badger.Txn, b *Batch) error {
+	var t tally
 	for _, r := range b.Records {
-		if err := putRecordTxn(txn, r); err != nil {
+		if err := putRecordTxn(txn, &t, r); err != nil {
 			return err
 		}
+	}
+	if err := t.apply(txn); err != nil {
+		return err
 	}
 	for _, e := range b.Events {
 		if err := txn.Set(keyEvent(e.JobID, e.Seq), e.Data); err != nil {
@@ -210,18 +220,34 @@ func writeBatch(txn *badger.Txn, b *Batch) error {
 func keyJobSpec(org, id string) []byte { return []byte("js/" + org + "/" + id) }
 
 // putJobTxn writes a job snapshot; the spec is stored once, by CreateJob, under its own key,
-// so the snapshots written with every event stay small.
+// so the snapshots written with every event stay small. The job's list and active entries
+// are CreateJob's (they do not change while the job runs); the snapshot of a job's end
+// deletes its active entry (an ended job never runs again).
 func putJobTxn(txn *badger.Txn, j *enricher.Job) error {
 	snap := *j
 	snap.Spec = nil
 	if err := putJSON(txn, keyJob(j.OrganizationID, j.ID), &snap); err != nil {
 		return err
 	}
+	if j.Status.Terminal() {
+		return txn.Delete(keyJobActive(j.ID))
+	}
+	return nil
+}
+
+// createJobTxn writes a new job: its spec, its snapshot, and its list and active entries.
+func createJobTxn(txn *badger.Txn, j *enricher.Job) error {
+	if err := txn.Set(keyJobSpec(j.OrganizationID, j.ID), j.Spec); err != nil {
+		return err
+	}
+	if err := putJobTxn(txn, j); err != nil {
+		return err
+	}
 	if err := txn.Set(keyJobList(j.OrganizationID, j.CreatedAt.UnixMilli(), j.ID), nil); err != nil {
 		return err
 	}
 	if j.Status.Terminal() {
-		return txn.Delete(keyJobActive(j.ID))
+		return nil
 	}
 	return txn.Set(keyJobActive(j.ID), []byte(j.OrganizationID))
 }
@@ -265,10 +291,7 @@ func (db *DB) CreateJob(j *enricher.Job, bind *enricher.IdempotencyBinding) erro
 				return err
 			}
 		}
-		if err := txn.Set(keyJobSpec(j.OrganizationID, j.ID), j.Spec); err != nil {
-			return err
-		}
-		return putJobTxn(txn, j)
+		return createJobTxn(txn, j)
 	})
 }
 

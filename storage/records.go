@@ -65,16 +65,6 @@ func boolName(b bool) string {
 	return "false"
 }
 
-// countRecord adds delta to the "n:" (family "n") or "d:" (family "d") counters of r.
-func countRecord(txn *badger.Txn, r *enricher.Record, family string, delta int64) error {
-	for _, name := range recordCounterNames(r) {
-		if err := addCount(txn, keyRecordCount(r.OrganizationID, family+":"+name), delta); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func addCount(txn *badger.Txn, key []byte, delta int64) error {
 	v, _, err := getRaw(txn, key)
 	if err != nil {
@@ -95,8 +85,9 @@ func readCount(txn *badger.Txn, key []byte) (int, error) {
 	return int(binary.BigEndian.Uint64(v)), nil
 }
 
-// putRecordTxn stores a record with its indexes; a new record counts once.
-func putRecordTxn(txn *badger.Txn, r *enricher.Record) error {
+// putRecordTxn stores a record with its indexes; a new record counts once, in t (which the
+// caller applies before the transaction commits).
+func putRecordTxn(txn *badger.Txn, t *tally, r *enricher.Record) error {
 	isNew := true
 	if ok, err := exists(txn, keyRecord(r.OrganizationID, r.ID)); err != nil {
 		return err
@@ -117,16 +108,12 @@ func putRecordTxn(txn *badger.Txn, r *enricher.Record) error {
 	if err := putRecordIndexes(txn, r); err != nil {
 		return err
 	}
-	if !isNew {
-		return nil
+	if isNew {
+		t.addStats(r, 1)
+		t.addCosts(r, 1)
+		t.count(r, "n", 1)
 	}
-	if err := addStats(txn, r, 1); err != nil {
-		return err
-	}
-	if err := addCosts(txn, r, 1); err != nil {
-		return err
-	}
-	return countRecord(txn, r, "n", 1)
+	return nil
 }
 
 // Records returns one page of the records of org that match q, and how many match in all.
@@ -315,7 +302,7 @@ func recordTotal(txn *badger.Txn, org string, q enricher.RecordQuery) (int, bool
 // many it deleted and the ids it did not find (unknown or of another organization). Deleting
 // a soft-deleted record again counts as deleted.
 func (db *DB) DeleteRecords(org string, ids []string, hard bool, now enricher.Time) (int, []string, error) {
-	return db.changeRecords(org, ids, func(txn *badger.Txn, r *enricher.Record) (bool, error) {
+	return db.changeRecords(org, ids, func(txn *badger.Txn, t *tally, r *enricher.Record) (bool, error) {
 		if hard {
 			if err := deleteRecordIndexes(txn, r); err != nil {
 				return false, err
@@ -332,49 +319,45 @@ func (db *DB) DeleteRecords(org string, ids []string, hard bool, now enricher.Ti
 				return false, err
 			}
 			if r.IsDeleted {
-				if err := countRecord(txn, r, "d", -1); err != nil {
-					return false, err
-				}
-			} else if err := addStats(txn, r, -1); err != nil {
-				return false, err
+				t.count(r, "d", -1)
+			} else {
+				t.addStats(r, -1)
 			}
-			if err := addCosts(txn, r, -1); err != nil {
-				return false, err
-			}
-			return true, countRecord(txn, r, "n", -1)
+			t.addCosts(r, -1)
+			t.count(r, "n", -1)
+			return true, nil
 		}
 		if r.IsDeleted {
 			return true, nil
 		}
 		r.IsDeleted, r.DeletedAt = true, &now
-		if err := addStats(txn, r, -1); err != nil {
-			return false, err
-		}
-		return true, countRecord(txn, r, "d", 1)
+		t.addStats(r, -1)
+		t.count(r, "d", 1)
+		return true, nil
 	}, !hard)
 }
 
 // RestoreRecords brings soft-deleted records back. Hard-deleted and unknown ids are not found.
 func (db *DB) RestoreRecords(org string, ids []string) (int, []string, error) {
-	return db.changeRecords(org, ids, func(txn *badger.Txn, r *enricher.Record) (bool, error) {
+	return db.changeRecords(org, ids, func(txn *badger.Txn, t *tally, r *enricher.Record) (bool, error) {
 		if !r.IsDeleted {
 			return true, nil
 		}
 		r.IsDeleted, r.DeletedAt = false, nil
-		if err := addStats(txn, r, 1); err != nil {
-			return false, err
-		}
-		return true, countRecord(txn, r, "d", -1)
+		t.addStats(r, 1)
+		t.count(r, "d", -1)
+		return true, nil
 	}, true)
 }
 
 // changeRecords applies fn to each record of org named in ids, in one transaction; with
 // rewrite set it stores the changed record and its index values.
-func (db *DB) changeRecords(org string, ids []string, fn func(*badger.Txn, *enricher.Record) (bool, error), rewrite bool) (int, []string, error) {
+func (db *DB) changeRecords(org string, ids []string, fn func(*badger.Txn, *tally, *enricher.Record) (bool, error), rewrite bool) (int, []string, error) {
 	var done int
 	var missing []string
 	err := db.update(func(txn *badger.Txn) error {
 		done, missing = 0, nil
+		var t tally
 		for _, id := range ids {
 			var row recordRow
 			err := getJSON(txn, keyRecord(org, id), "record", &row)
@@ -387,7 +370,7 @@ func (db *DB) changeRecords(org string, ids []string, fn func(*badger.Txn, *enri
 			}
 			r := row.record()
 			r.OrganizationID = org
-			ok, err := fn(txn, r)
+			ok, err := fn(txn, &t, r)
 			if err != nil {
 				return err
 			}
@@ -405,7 +388,7 @@ func (db *DB) changeRecords(org string, ids []string, fn func(*badger.Txn, *enri
 				}
 			}
 		}
-		return nil
+		return t.apply(txn)
 	})
 	if missing == nil {
 		missing = []string{}

@@ -32,7 +32,8 @@ func TestScenariosSmoke(t *testing.T) {
 		args     []string
 		positive []string
 	}{
-		{"engine", runEngine, []string{"-jobs", "10", "-concurrency", "4"}, []string{"jobs_per_s", "calls_per_s", "events_per_job", "log_bytes_per_job"}},
+		{"engine", runEngine, []string{"-jobs", "10", "-concurrency", "4"}, []string{"jobs_per_s", "calls_per_s", "events_per_job", "log_bytes_per_job",
+			"disk_bytes_per_enrichment_pre_gc", "disk_bytes_per_enrichment", "disk_live_bytes_per_enrichment", "disk_vlog_bytes"}},
 		{"http", runHTTP, []string{"-clients", "2", "-duration", "300ms"}, []string{"enrichments_per_s", "p50_ms", "server_cpu_us_per_enrichment"}},
 		{"latency-bound", runLatencyBound, []string{"-latency", "20ms", "-cap", "4", "-duration", "300ms"}, []string{"calls_per_s", "efficiency_pct"}},
 		{"overhead", runOverhead, []string{"-calls", "6", "-round", "3"}, []string{"direct_p50_ms", "server_p50_ms"}},

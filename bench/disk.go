@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
 	"github.com/entity-enricher/enricher/actors"
 	"github.com/entity-enricher/enricher/storage"
 )
@@ -115,7 +116,8 @@ func diskEngine(cfg actors.Config, syncWrites bool) (eng *actors.Engine, db *sto
 
 // diskFigures stops the engine (stop) and measures dir, the store of n single-model
 // enrichments: allocated bytes per enrichment before and after value-log GC, net of an empty
-// store's directory, and the value-log, table and other bytes after GC.
+// store's directory, the value-log, table and other bytes after GC, then the live entries per
+// enrichment (by key family) and the bytes after a forced compaction and GC (liveAndForced).
 func diskFigures(dir string, n int, stop func()) (Row, error) {
 	stop()
 	empty, err := emptyStore()

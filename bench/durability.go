@@ -21,7 +21,7 @@ func runDurability(args []string) error {
 	}
 	var rows []Row
 	for _, sync := range []bool{false, true} {
-		row, err := engineRun(enricher.StrategySinglePass, []string{"sim::fast", "sim::realistic", "sim::flaky"}, jobs, conc, sync)
+		row, err := engineRun(enricher.StrategySinglePass, []string{"sim::fast", "sim::realistic", "sim::flaky"}, jobs, conc, sync, false)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -58,9 +59,16 @@ func runEngine(args []string) error {
 		if only != "" && only != fmt.Sprintf("%s/%d", c.strategy, len(c.models)) {
 			continue
 		}
-		row, err := engineRun(c.strategy, c.models, jobs, conc, false)
+		disk := c.strategy == enricher.StrategySinglePass && len(c.models) == 1
+		row, err := engineRun(c.strategy, c.models, jobs, conc, false, disk)
 		if err != nil {
 			return err
+		}
+		if disk {
+			fmt.Printf("disk (%s/1, %d enrichments, allocated bytes net of an empty store): %.0f B per enrichment before value-log GC, %.0f B after (%.0f B apparent); after GC vlog %.0f B, sst %.0f B, other %.0f B; GC rounds that freed space: %.0f; live entries %.0f B per enrichment (by key family: %s); after a forced full compaction and GC %.0f B per enrichment (vlog %.0f B)\n",
+				c.strategy, jobs, row["disk_bytes_per_enrichment_pre_gc"], row["disk_bytes_per_enrichment"], row["disk_apparent_bytes_per_enrichment"],
+				row["disk_vlog_bytes"], row["disk_sst_bytes"], row["disk_other_bytes"], row["disk_gc_rounds_that_freed_space"],
+				row["disk_live_bytes_per_enrichment"], row["disk_live_by_family"], row["disk_bytes_per_enrichment_forced_gc"], row["disk_vlog_bytes_forced_gc"])
 		}
 		rows = append(rows, row)
 	}
@@ -75,14 +83,27 @@ func zeroLatency() map[string]sim.Profile {
 }
 
 // engineRun runs n jobs, conc at a time, on a fresh on-disk store (fsync on every commit
-// with syncWrites).
-func engineRun(strategy enricher.Strategy, models []string, n, conc int, syncWrites bool) (Row, error) {
+// with syncWrites). With disk (single-model jobs), the row also holds the store's bytes on
+// disk per enrichment before and after value-log GC (diskFigures).
+func engineRun(strategy enricher.Strategy, models []string, n, conc int, syncWrites, disk bool) (Row, error) {
 	calls := &callCounter{}
 	// The provider's admission bound is sized to the jobs in flight (up to 4 domains × 3 models
 	// plus classification and arbitration each): this measures the engine's cost, not admission.
-	eng, db, stop, err := simEngine(actors.Config{MaxJobs: conc * 2, MaxJobsPerOrg: conc * 2, ProviderConcurrency: 64,
-		ProviderQueue: conc * 2 * 16, Observer: calls},
-		zeroLatency(), syncWrites)
+	cfg := actors.Config{MaxJobs: conc * 2, MaxJobsPerOrg: conc * 2, ProviderConcurrency: 64,
+		ProviderQueue: conc * 2 * 16, Observer: calls}
+	var eng *actors.Engine
+	var db *storage.DB
+	var dir string
+	var stop func()
+	var err error
+	if disk {
+		eng, db, dir, stop, err = diskEngine(cfg, syncWrites)
+		if err == nil {
+			defer removeAll(dir)
+		}
+	} else {
+		eng, db, stop, err = simEngine(cfg, zeroLatency(), syncWrites)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +163,7 @@ func engineRun(strategy enricher.Strategy, models []string, n, conc int, syncWri
 	}
 	nCalls := float64(calls.n.Load())
 	perJob := func(v int64) float64 { return float64(v) / float64(max(sampledJobs, 1)) }
-	return Row{
+	row := Row{
 		"strategy": string(strategy), "models": len(models),
 		"jobs_per_s":        float64(n) / elapsed.Seconds(),
 		"calls_per_s":       nCalls / elapsed.Seconds(),
@@ -155,7 +176,15 @@ func engineRun(strategy enricher.Strategy, models []string, n, conc int, syncWri
 		"records_per_s":     perJob(records) * float64(n) / elapsed.Seconds(),
 		"start_p50_ms":      ms(percentile(startLat, 50)),
 		"start_p99_ms":      ms(percentile(startLat, 99)),
-	}, nil
+	}
+	if disk {
+		figs, err := diskFigures(dir, n, stop)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(row, figs)
+	}
+	return row, nil
 }
 
 // simEngine starts the engine with the sim provider (profiles) on a fresh on-disk store
@@ -165,16 +194,22 @@ func simEngine(cfg actors.Config, profiles map[string]sim.Profile, syncWrites bo
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cat, err := llm.NewCatalog(llm.CatalogConfig{})
-	if err == nil {
-		eng, err = actors.New(cfg, actors.Deps{Store: db, Catalog: cat,
-			Providers: map[string]actors.Provider{"sim": {Impl: sim.New(sim.Config{Profiles: profiles})}}})
-	}
-	if err != nil {
+	if eng, err = simEngineOn(db, cfg, profiles); err != nil {
 		closeDB()
 		return nil, nil, nil, err
 	}
 	return eng, db, func() { eng.Stop(); closeDB() }, nil
+}
+
+// simEngineOn starts the engine with the sim provider (profiles) on db, which the caller
+// keeps owning (it closes db after stopping the engine).
+func simEngineOn(db *storage.DB, cfg actors.Config, profiles map[string]sim.Profile) (*actors.Engine, error) {
+	cat, err := llm.NewCatalog(llm.CatalogConfig{})
+	if err != nil {
+		return nil, err
+	}
+	return actors.New(cfg, actors.Deps{Store: db, Catalog: cat,
+		Providers: map[string]actors.Provider{"sim": {Impl: sim.New(sim.Config{Profiles: profiles})}}})
 }
 
 // batchSpec is a single_pass batch of n companies on models.

@@ -32,10 +32,12 @@ func TestScenariosSmoke(t *testing.T) {
 		args     []string
 		positive []string
 	}{
-		{"engine", runEngine, []string{"-jobs", "10", "-concurrency", "4"}, []string{"jobs_per_s", "calls_per_s", "events_per_job", "log_bytes_per_job"}},
+		{"engine", runEngine, []string{"-jobs", "10", "-concurrency", "4"}, []string{"jobs_per_s", "calls_per_s", "events_per_job", "log_bytes_per_job",
+			"disk_bytes_per_enrichment_pre_gc", "disk_bytes_per_enrichment", "disk_live_bytes_per_enrichment", "disk_vlog_bytes"}},
 		{"http", runHTTP, []string{"-clients", "2", "-duration", "300ms"}, []string{"enrichments_per_s", "p50_ms", "server_cpu_us_per_enrichment"}},
 		{"latency-bound", runLatencyBound, []string{"-latency", "20ms", "-cap", "4", "-duration", "300ms"}, []string{"calls_per_s", "efficiency_pct"}},
 		{"overhead", runOverhead, []string{"-calls", "6", "-round", "3"}, []string{"direct_p50_ms", "server_p50_ms"}},
+		{"http-sync", runHTTPSync, []string{"-clients", "1,2", "-duration", "300ms"}, []string{"requests_per_s", "p50_ms", "server_cpu_us_per_req"}},
 		{"sse-fanout", runFanout, []string{"-subs", "4", "-per-job", "2", "-entities", "2", "-latency", "20ms", "-stuck-jobs", "2"}, []string{"events_per_s", "p99_delay_ms", "job_ms_free", "job_ms_stuck"}},
 		{"slow-reader", runSlowReader, []string{"-entities", "200", "-delay", "5ms"}, []string{"events", "last_seq", "job_s", "terminal_s", "peak_rss_mb"}},
 		{"batch-100k", runBatch, []string{"-entities", "20"}, []string{"entities_per_s", "peak_rss_mb"}},

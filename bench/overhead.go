@@ -1,30 +1,10 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
-	"os"
-	"path/filepath"
 	"time"
-
-	"github.com/valyala/fasthttp"
-
-	"github.com/entity-enricher/enricher/transport/client"
 )
-
-// overheadSchema is a small schema, so the figures show the server's cost per call rather
-// than JSON volume.
-const overheadSchema = `{"root": {"name": "Company", "type": "object", "properties": {
-	"name": {"type": "string", "is_key": true}, "founded_year": {"type": "integer"}, "ceo": {"type": "string"}}}}`
-
-// chatReply is the fake upstream's answer: an OpenAI chat completion whose content is valid
-// for overheadSchema.
-var chatReply = []byte(`{"id":"chatcmpl-1","object":"chat.completion","created":1764000000,"model":"bench",` +
-	`"choices":[{"index":0,"message":{"role":"assistant","content":"{\"name\":\"Acme\",\"founded_year\":1990,\"ceo\":\"Ada\"}","refusal":null},` +
-	`"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":300,"completion_tokens":20,"total_tokens":320}}`)
 
 // runOverhead measures what the server adds to one LLM call: the same number of calls made
 // directly to an OpenAI-compatible fake upstream and through the server (single_pass, one
@@ -40,43 +20,14 @@ func runOverhead(args []string) error {
 	}); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	f, err := startFakeUpstream()
 	if err != nil {
 		return err
 	}
-	upstream := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
-		ctx.SetBody(chatReply)
-	}}
-	go func() { _ = upstream.Serve(ln) }()
-	defer upstream.Shutdown()
-	upstreamURL := "http://" + ln.Addr().String() + "/v1"
-
-	dir, err := tempDir()
-	if err != nil {
-		return err
-	}
-	defer removeAll(dir)
-	models := filepath.Join(dir, "models.json")
-	if err := os.WriteFile(models, []byte(`{"models": [{"key": "ollama::bench", "upstream_model": "bench"}]}`), 0o600); err != nil {
-		return err
-	}
-	srv, err := startServer("ENRICHER_BOOTSTRAP_KEY="+benchKey, "OLLAMA_BASE_URL="+upstreamURL, "ENRICHER_MODELS_FILE="+models)
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
-	c := benchClient(srv.Base, 4)
-	up := newAPI(upstreamURL, 4)
-	enrich := client.SyncRequest{EnrichRequest: client.EnrichRequest{EntityData: map[string]any{"name": "Acme"},
-		TargetSchema: json.RawMessage(overheadSchema), Models: []string{"ollama::bench"}}}
-	throughServer := func() error {
-		out, err := c.EnrichSync(context.Background(), enrich)
-		if err == nil && !out.Success {
-			err = fmt.Errorf("job %s ended %s", out.JobID, out.Status)
-		}
-		return err
-	}
+	defer f.stop()
+	c := benchClient(f.Srv.Base, 4)
+	up := newAPI(f.URL, 4)
+	throughServer := func() error { return enrichSync(c) }
 	direct := map[string]any{"model": "bench", "messages": []map[string]string{{"role": "system", "content": "You fill in facts."},
 		{"role": "user", "content": "Company: Acme. Answer with JSON."}}, "response_format": map[string]string{"type": "json_object"}}
 	// Warm both paths (connections, caches).

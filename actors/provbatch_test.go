@@ -140,6 +140,12 @@ func pbConfig() Config {
 // p), on db (a new store when nil).
 func pbSetup(t *testing.T, db *storage.DB, p *fakeProvider, fb *fakeBatcher) *bundle {
 	t.Helper()
+	return pbSetupWith(t, pbConfig(), db, p, fb)
+}
+
+// pbSetupWith is pbSetup with the engine config cfg.
+func pbSetupWith(t *testing.T, cfg Config, db *storage.DB, p *fakeProvider, fb *fakeBatcher) *bundle {
+	t.Helper()
 	if db == nil {
 		var err error
 		db, err = storage.Open(storage.Config{InMemory: true})
@@ -149,7 +155,7 @@ func pbSetup(t *testing.T, db *storage.DB, p *fakeProvider, fb *fakeBatcher) *bu
 	if fb.line == nil {
 		fb.line = func(r llm.BatchRequest) (*llm.Response, error) { return p.answer(r.Request), nil }
 	}
-	e, err := New(pbConfig(), Deps{Store: db, Catalog: batchCatalog{}, Providers: map[string]Provider{"fake": {Impl: p, Batch: fb}}})
+	e, err := New(cfg, Deps{Store: db, Catalog: batchCatalog{}, Providers: map[string]Provider{"fake": {Impl: p, Batch: fb}}})
 	require.NoError(t, err)
 	t.Cleanup(e.Stop)
 	return &bundle{t: t, db: db, engine: e, provider: p}
@@ -337,4 +343,72 @@ func TestProviderBatchRefused(t *testing.T) {
 	_, err = plain.engine.Start("org1", enricher.CreatedBy{}, pbSpec(2, "fake::a"))
 	require.True(t, enricher.IsKind(err, enricher.KindInvalid), "%v", err)
 	require.Contains(t, err.Error(), `"fake::a"`)
+}
+
+// TestProviderBatchWindow: a vendor batch still open past provider_batch_window is cancelled
+// and its calls are made realtime, at the realtime price.
+func TestProviderBatchWindow(t *testing.T) {
+	t.Parallel()
+	p := &fakeProvider{values: defaultValues}
+	fb := &fakeBatcher{}
+	fb.hold.Store(true) // the vendor never finishes
+	cfg := pbConfig()
+	cfg.ProviderBatch.Window = 50 * time.Millisecond
+	b := pbSetupWith(t, cfg, nil, p, fb)
+	id, stream := b.start(pbSpec(4, "fake::a"))
+	events := b.collect(stream, 0)
+	require.Equal(t, "completed", events[len(events)-1].typ())
+	require.Equal(t, map[string]int{"fake::a": 1}, batchesByModel(events))
+	require.Equal(t, 4, p.calls, "every call went realtime")
+	fb.mu.Lock()
+	require.Equal(t, []string{"vb_1"}, fb.cancels, "the vendor batch was cancelled")
+	fb.mu.Unlock()
+	records, err := b.db.RecordsOfJob("org1", id)
+	require.NoError(t, err)
+	m, _ := batchCatalog{}.Lookup("fake::a")
+	for _, r := range records {
+		require.InDelta(t, m.Cost(100, 20), r.CostUSD, 1e-12, "realtime price")
+	}
+}
+
+// TestProviderBatchFollowUps runs classification, multi_expertise and arbitration through
+// the batch API: each step's calls go into a follow-up batch of their model, and nothing is
+// called realtime.
+func TestProviderBatchFollowUps(t *testing.T) {
+	t.Parallel()
+	p := &fakeProvider{values: defaultValues}
+	fb := &fakeBatcher{}
+	b := pbSetup(t, nil, p, fb)
+	s := pbSpec(5, "fake::a", "fake::b")
+	s.Strategy = enricher.StrategyMultiExpertise
+	cls, arb := "fake::a", "fake::b"
+	s.ClassificationModel, s.ArbitrationModel = &cls, &arb
+	id, stream := b.start(s)
+	events := b.collect(stream, 0)
+	require.Equal(t, "completed", events[len(events)-1].typ())
+	require.EqualValues(t, 5, events[len(events)-1]["result"].(map[string]any)["completed_entities"])
+	require.Zero(t, p.calls, "no call went realtime")
+	// a: the classifications, then both domains' calls; b: both domains' calls, then the
+	// arbitrations of the conflicting ceo.
+	require.Equal(t, map[string]int{"fake::a": 2, "fake::b": 2}, batchesByModel(events))
+	kinds := map[string]int{}
+	for _, sub := range fb.submitted() {
+		for _, r := range sub {
+			kinds[r.Request.Hints.CallKind]++
+		}
+	}
+	require.Equal(t, map[string]int{"classification": 5, "enrichment": 20, "arbitration": 5}, kinds)
+	records, err := b.db.RecordsOfJob("org1", id)
+	require.NoError(t, err)
+	arbitrated := 0
+	for _, r := range records {
+		for _, pc := range r.Prompts {
+			if pc.CallKind == "arbitration" {
+				arbitrated++
+				m, _ := batchCatalog{}.Lookup("fake::b")
+				require.InDelta(t, m.BatchCost(50, 10), pc.CostUSD, 1e-12, "batch price of the arbitration")
+			}
+		}
+	}
+	require.Equal(t, 5, arbitrated)
 }

@@ -264,3 +264,25 @@ type BatchCompletedEvent struct {
 	OutputTokens     int     `json:"output_tokens"`
 	ProcessingTimeMS int64   `json:"processing_time_ms"`
 }
+
+// ProviderBatchSubmittedEvent is the payload of provider_batch_submitted: the calls of one
+// model sent as one vendor batch. CustomIDs name its requests (the job stores them so a
+// restarted server waits for this batch instead of submitting its calls again).
+type ProviderBatchSubmittedEvent struct {
+	Model           string   `json:"model"`
+	ProviderBatchID string   `json:"provider_batch_id"`
+	Requests        int      `json:"requests"`
+	CustomIDs       []string `json:"custom_ids"`
+}
+
+// ProviderBatchProgressEvent is the payload of provider_batch_progress (the vendor's counts
+// changed) and provider_batch_ended (the vendor batch will change no more; its results are
+// being read).
+type ProviderBatchProgressEvent struct {
+	Model           string `json:"model"`
+	ProviderBatchID string `json:"provider_batch_id"`
+	Status          string `json:"status"`
+	Succeeded       int    `json:"succeeded"`
+	Failed          int    `json:"failed"`
+	Total           int    `json:"total"`
+}

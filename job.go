@@ -63,6 +63,15 @@ const (
 	MismatchSkip     = "skip"
 )
 
+// Executions of a batch job: how its LLM calls reach the providers.
+const (
+	// ExecutionRealtime sends each call as it comes (the default).
+	ExecutionRealtime = "realtime"
+	// ExecutionProviderBatch gathers each model's calls into its vendor's batch API
+	// (answered within the vendor's completion window, at its batch price).
+	ExecutionProviderBatch = "provider_batch"
+)
+
 // EnrichSpec is a validated enrichment request as stored with its job. The schema content is
 // copied when the job starts, so later edits of the saved schema never affect it.
 type EnrichSpec struct {
@@ -89,6 +98,8 @@ type EnrichSpec struct {
 	FusionRecordIDs []string `json:"fusion_record_ids,omitempty"`
 	// Webhook, when set, is where the job's events are called back (copied to Job.Webhook).
 	Webhook *WebhookTarget `json:"webhook,omitempty"`
+	// Execution is ExecutionRealtime ("" too) or ExecutionProviderBatch (batch jobs only).
+	Execution string `json:"execution,omitempty"`
 }
 
 // Job is the stored state of a job. The job actor owns it while the job runs; storage keeps the

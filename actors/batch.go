@@ -34,6 +34,9 @@ type batchInput struct {
 	// Started lists the entities that had announced their start then.
 	Recovered map[int][]*enricher.Record
 	Started   []int
+	// Collectors are the provider batch collectors to spawn, one per model (execution
+	// provider_batch; provbatch.go): the entities' calls go to them.
+	Collectors []provBatchConfig
 }
 
 // batchActor runs a batch: at most Window entity jobs in flight, in ascending
@@ -64,6 +67,7 @@ type batchActor struct {
 	room      entityRoom
 	retrying  bool // a retryFill is scheduled
 	timers    *scheduler.TimerScheduler
+	route     map[string]*actor.PID // provider batch collectors by model key (provider_batch)
 }
 
 // roomRetry is how long a batch without provider room waits before it tries again.
@@ -80,6 +84,12 @@ func (b *batchActor) Receive(c actor.Context) {
 	case *actor.Started:
 		b.room = entityRoom{gates: b.in.Gates, need: b.in.Need}
 		b.timers = scheduler.NewTimerScheduler(c.ActorSystem().Root)
+		for _, cfg := range b.in.Collectors {
+			if b.route == nil {
+				b.route = map[string]*actor.PID{}
+			}
+			b.route[cfg.Model] = c.Spawn(actor.PropsFromProducer(newProvBatchActor(cfg)))
+		}
 		b.start(c)
 	case *actor.Stopping:
 		b.room.close()
@@ -97,6 +107,10 @@ func (b *batchActor) Receive(c actor.Context) {
 		b.entityFinished(c, m)
 	case *entitiesRead:
 		b.entitiesRead(c, m)
+	case *providerBatchNotice:
+		if !b.finished {
+			b.emit(c, m.Type, m.Payload, nil)
+		}
 	case *cancelJob:
 		if b.finished {
 			c.Respond(&jobReply{Err: enricher.Errorf(enricher.KindConflict, "job already finished")})
@@ -110,6 +124,9 @@ func (b *batchActor) Receive(c actor.Context) {
 		*b.job.SkippedEntities += b.src.drop() // never started
 		for _, pid := range b.inflight {
 			c.Send(pid, &cancelJob{Reason: m.Reason})
+		}
+		for _, pid := range b.route {
+			c.Send(pid, &cancelProviderBatches{})
 		}
 		b.maybeEnd(c)
 	case *continueJob:
@@ -240,7 +257,7 @@ func (b *batchActor) startEntity(c actor.Context, i int, data map[string]any) {
 	pseudo := &enricher.Job{ID: b.job.ID, OrganizationID: b.job.OrganizationID, Type: b.job.Type, CreatedBy: b.job.CreatedBy,
 		Status: enricher.JobRunning, TotalModels: len(b.in.Models), RecordIDs: []string{}}
 	in := &jobInput{Job: pseudo, Spec: &spec, Schema: b.in.Schema, SchemaHash: b.in.SchemaHash, Answers: b.in.Answers, Models: b.in.Models, Classifier: b.in.Classifier,
-		Arbiter: b.in.Arbiter, Providers: b.in.Providers, Cfg: b.in.Journal.cfg, Log: b.in.Log, Entity: &idx, Recovered: recovered}
+		Arbiter: b.in.Arbiter, Providers: b.in.Providers, Route: b.route, Cfg: b.in.Journal.cfg, Log: b.in.Log, Entity: &idx, Recovered: recovered}
 	b.inflight[i] = c.Spawn(actor.PropsFromProducer(newJobActor(in)))
 }
 

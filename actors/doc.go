@@ -12,11 +12,14 @@
 //	│   │   └── fusion (fusion.go): the rule merge, then
 //	│   │       └── expertise: the arbitration call
 //	│   ├── batch (batch.go): starts entity jobs within its room; owns the batch's journal
-//	│   │   └── job, one per entity in flight (entity.go: forwarding with the entity index)
+//	│   │   ├── job, one per entity in flight (entity.go: forwarding with the entity index)
+//	│   │   └── provider batch collector (provbatch.go), one per model of an execution
+//	│   │       provider_batch batch: its calls go there, and on to the vendor's batch API
 //	│   └── schema job (schemajob.go): owns its journal
 //	│       └── expertise: the generation or edit call
 //	├── provider (provider.go), one per provider: concurrency cap, FIFO queue, cool-down,
-//	│   transport retries; every expertise actor asks its provider actor
+//	│   transport retries; every expertise actor asks its provider actor (or its batch's
+//	│   provider batch collector)
 //	├── persister (persister.go): group-commits events, records and job snapshots; answers persisted
 //	└── webhook worker (webhook.go): a goroutine the Engine owns, not an actor
 //

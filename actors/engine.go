@@ -52,12 +52,43 @@ type Config struct {
 	Observer Observer
 	// Webhooks sets the delivery worker (webhook.go).
 	Webhooks WebhookConfig
+	// ProviderBatch sets batches run with execution provider_batch (provbatch.go).
+	ProviderBatch ProviderBatchConfig
 
 	fuse fuseFunc // the rule-based merge of fusion actors; nil: enricher.Fuse (tests replace it)
 }
 
+// ProviderBatchConfig sets the vendor batches of provider_batch jobs. Zero values mean the
+// documented default.
+type ProviderBatchConfig struct {
+	// Poll is the interval between two looks at an open vendor batch; default 30s.
+	Poll time.Duration
+	// Window is how long a vendor batch may stay open; past it, it is cancelled and its open
+	// calls are made realtime. Default 24h.
+	Window time.Duration
+	// Linger is how long a model's calls gather after the last one came before they are
+	// submitted; default 2s.
+	Linger time.Duration
+	// Max is the most requests of one vendor batch, and the entities a provider_batch job
+	// has in flight; default 1000.
+	Max int
+}
+
 // WithDefaults returns a copy of c with zero fields set to their defaults.
 func (c Config) WithDefaults() Config {
+	pb := &c.ProviderBatch
+	if pb.Poll <= 0 {
+		pb.Poll = 30 * time.Second
+	}
+	if pb.Window <= 0 {
+		pb.Window = 24 * time.Hour
+	}
+	if pb.Linger <= 0 {
+		pb.Linger = 2 * time.Second
+	}
+	if pb.Max <= 0 {
+		pb.Max = 1000
+	}
 	def := func(v *int, d int) {
 		if *v <= 0 {
 			*v = d
@@ -118,12 +149,16 @@ type Catalog interface {
 	Lookup(key string) (enricher.ModelInfo, error)
 }
 
-// Provider is one provider's implementation, its concurrency cap (0: the default) and its
-// models' rate-limit budgets by model key (none: calls go as capacity allows; budget.go).
+// Provider is one provider's implementation, its concurrency cap (0: the default), its
+// models' rate-limit budgets by model key (none: calls go as capacity allows; budget.go) and
+// its batch API.
 type Provider struct {
 	Impl        llm.Provider
 	Concurrency int
 	Budgets     map[string]Budget
+	// Batch is the provider's batch API; nil when it has none (execution provider_batch is
+	// then refused for its models).
+	Batch llm.Batcher
 }
 
 // Deps are the engine's collaborators. All are required.
@@ -156,6 +191,7 @@ type Engine struct {
 	sup       *actor.PID
 	persister *actor.PID
 	providers map[string]*actor.PID
+	batchers  map[string]llm.Batcher // the providers' batch APIs, by provider name
 	stats     map[string]*ProviderStats
 	gates     gates
 	active    atomic.Int64 // non-terminal jobs, kept by the supervisor
@@ -182,7 +218,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return log.With("subsystem", "protoactor") }),
 		actor.WithDeadLetterRequestLogging(false),
 	)
-	e := &Engine{cfg: cfg, deps: deps, log: log, sys: sys, providers: map[string]*actor.PID{}, stats: map[string]*ProviderStats{},
+	e := &Engine{cfg: cfg, deps: deps, log: log, sys: sys, providers: map[string]*actor.PID{}, batchers: map[string]llm.Batcher{}, stats: map[string]*ProviderStats{},
 		schemas: newSchemaCache(256), answers: newAnswerSchemas(1024)}
 	var released func(string)
 	if deps.Fence != nil {
@@ -207,6 +243,9 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		e.stats[name] = st
 		pc := ProviderConfig{Name: name, Concurrency: conc, Fixed: cfg.ProviderFixed, Retry: cfg.Retry, Timeout: cfg.LLMTimeout,
 			OnRetry: cfg.OnRetry, Observer: cfg.Observer, Budgets: p.Budgets}
+		if p.Batch != nil {
+			e.batchers[name] = p.Batch
+		}
 		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, time.Now, st)))
 	}
 	e.sup = sys.Root.Spawn(actor.PropsFromProducer(newSupervisor(&e.cfg, e.gates, &e.active, log, released), actor.WithSupervisor(stopStrategy)))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"time"
 
@@ -44,6 +45,9 @@ type callSpec struct {
 	Hints         llm.Hints
 	Now           func() time.Time
 	Observer      Observer // default: none
+	// Key names the call within its job (callKey): with the attempt, it makes the call's
+	// custom id in a vendor batch (provbatch.go). Empty outside batch jobs.
+	Key string
 }
 
 // expertiseActor runs one LLM call (an expertise of a model run, a classification, an
@@ -112,7 +116,7 @@ func (a *expertiseActor) ask(c actor.Context) {
 		MaxTokens: a.spec.MaxTokens, Temperature: 0, Hints: &hints,
 	}
 	c.Send(c.Parent(), &callStarted{Spec: a.spec, Attempt: a.attempt})
-	c.Send(a.spec.Provider, &providerCall{ID: a.nextID, Ctx: a.ctx, Req: req, ReplyTo: c.Self()})
+	c.Send(a.spec.Provider, &providerCall{ID: a.nextID, Ctx: a.ctx, Req: req, ReplyTo: c.Self(), Key: a.spec.Key})
 }
 
 // answered handles the provider's final answer for the current attempt.
@@ -129,7 +133,11 @@ func (a *expertiseActor) answered(c actor.Context, m *providerResult) {
 		return
 	}
 	resp := m.Resp
-	cost := a.spec.Model.Cost(resp.Usage.InputTokens+resp.Usage.CacheReadTokens, resp.Usage.OutputTokens)
+	price := a.spec.Model.Cost
+	if m.Batch { // answered through the vendor's batch API, at its batch price
+		price = a.spec.Model.BatchCost
+	}
+	cost := price(resp.Usage.InputTokens+resp.Usage.CacheReadTokens, resp.Usage.OutputTokens)
 	text := resp.Text
 	entry := enricher.Attempt{
 		Attempt: a.attempt, RawResponse: &text, ValidationErrors: []string{},
@@ -210,4 +218,21 @@ func (a *expertiseActor) observer() Observer {
 		return nopObserver{}
 	}
 	return a.spec.Observer
+}
+
+// callKey names a call within its job, for the custom ids of vendor batches: prefix (the
+// job's and entity's part, jobActor.keyPrefix), the call kind and, for one domain of a
+// multi_expertise run, a hash of the domain key. Only [a-zA-Z0-9_-], at most 40 characters.
+func callKey(prefix string, kind callKind, expertise *string) string {
+	code := map[callKind]string{callEnrichment: "enr", callClassification: "cls", callArbitration: "arb"}[kind]
+	if code == "" {
+		code = "sch"
+	}
+	key := prefix + "-" + code
+	if expertise != nil {
+		h := fnv.New32a()
+		h.Write([]byte(*expertise))
+		key += fmt.Sprintf("-%08x", h.Sum32())
+	}
+	return key
 }

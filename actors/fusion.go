@@ -59,7 +59,8 @@ func (a *jobActor) startFusion(c actor.Context, ok []*modelDone, o *enricher.Enr
 		spec.Fuse = a.wf.fuse(spec.Fuse, a.in.Arbiter != nil)
 	}
 	if f.arbiter = a.in.Arbiter; f.arbiter != nil {
-		spec.Provider, spec.MaxTokens = a.in.Providers[f.arbiter.Provider], a.maxTokens(*f.arbiter)
+		spec.Provider, spec.MaxTokens = a.in.provider(*f.arbiter), a.maxTokens(*f.arbiter)
+		spec.Key = callKey(a.keyPrefix(), callArbitration, nil)
 	}
 	a.fusionPID = c.Spawn(actor.PropsFromProducer(newFusionActor(spec)))
 }
@@ -279,7 +280,8 @@ type fusionSpec struct {
 	Inputs      []enricher.FusionInput
 	Languages   []string
 	Arbiter     *enricher.ModelInfo // nil: the rules decide every conflict
-	Provider    *actor.PID          // the arbiter's provider actor
+	Provider    *actor.PID          // the arbiter's provider actor (or provider batch collector)
+	Key         string              // the arbitration call's key in its job (callKey)
 	MaxTokens   int
 	MaxAttempts int
 	Entity      map[string]any // without _sim
@@ -343,7 +345,7 @@ func (a *fusionActor) merge(c actor.Context) {
 			decisions, values, problems := enricher.ParseDecisions(schema, text, pending, langs)
 			return arbitrationOutput{decisions: decisions, values: values}, problems
 		},
-		MaxAttempts: s.MaxAttempts, MaxTokens: s.MaxTokens, Now: s.Now, Observer: s.Observer,
+		MaxAttempts: s.MaxAttempts, MaxTokens: s.MaxTokens, Now: s.Now, Observer: s.Observer, Key: s.Key,
 		Hints: llm.Hints{Entity: s.Entity, Directive: s.Directive, Conflicts: conflicts, Languages: langs},
 	}
 	c.Spawn(actor.PropsFromProducer(newExpertiseActor(spec)))

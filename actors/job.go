@@ -3,6 +3,7 @@ package actors
 import (
 	"encoding/json"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -24,12 +25,15 @@ type jobInput struct {
 	Classifier *enricher.ModelInfo
 	Arbiter    *enricher.ModelInfo
 	Providers  map[string]*actor.PID
-	Journal    journalDeps // where its events go (unused by a batch entity: its batch numbers them)
-	Cfg        *Config
-	Recovered  []*enricher.Record // records this job wrote before a restart
-	Sources    []*enricher.Record // the records a fusion job merges
-	Entity     *int               // batch: the entity's index; its events go to the parent batch actor
-	Log        *slog.Logger
+	// Route sends a model's calls elsewhere than its provider's actor, by model key: to the
+	// job's provider batch collectors (provbatch.go) in a provider_batch batch; nil otherwise.
+	Route     map[string]*actor.PID
+	Journal   journalDeps // where its events go (unused by a batch entity: its batch numbers them)
+	Cfg       *Config
+	Recovered []*enricher.Record // records this job wrote before a restart
+	Sources   []*enricher.Record // the records a fusion job merges
+	Entity    *int               // batch: the entity's index; its events go to the parent batch actor
+	Log       *slog.Logger
 }
 
 // jobActor runs one single-entity enrichment: classification, model runs in
@@ -81,6 +85,28 @@ func newJobActor(in *jobInput) actor.Producer {
 }
 
 func (a *jobActor) now() time.Time { return a.in.Cfg.Now() }
+
+// provider returns the actor that takes m's calls: the job's provider batch collector of m
+// when it has one (Route), else m's provider actor.
+func (in *jobInput) provider(m enricher.ModelInfo) *actor.PID {
+	if pid := in.Route[m.Key]; pid != nil {
+		return pid
+	}
+	return in.Providers[m.Provider]
+}
+
+// keyPrefix is the job's and entity's part of its calls' keys (callKey): the first 8
+// characters of the job id (a UUID: hex) and the entity index of a batch entity.
+func (a *jobActor) keyPrefix() string {
+	id := a.job.ID
+	if len(id) > 8 {
+		id = id[:8]
+	}
+	if a.in.Entity != nil {
+		return "j" + id + "-e" + strconv.Itoa(*a.in.Entity)
+	}
+	return "j" + id
+}
 
 func (a *jobActor) Receive(c actor.Context) {
 	if a.journal != nil && a.journal.ended() {
@@ -202,7 +228,7 @@ func (a *jobActor) classify(c actor.Context) {
 	a.setStatus(enricher.JobRunning)
 	a.emit(c, enricher.EventClassificationStarted, enricher.ClassificationStartedEvent{Model: m.Key}, nil)
 	spec := &callSpec{
-		Kind: callClassification, Model: m, Provider: a.in.Providers[m.Provider],
+		Kind: callClassification, Model: m, Provider: a.in.provider(m), Key: callKey(a.keyPrefix(), callClassification, nil),
 		Prompt: enricher.ClassificationPrompt(a.in.Schema, a.entity, a.in.Cfg.ClassifyMaxChars),
 		Schema: enricher.ClassificationJSONSchema, SchemaName: "classification",
 		Check: func(text string) (any, []string) {
@@ -322,7 +348,7 @@ func (a *jobActor) startModels(c actor.Context) {
 func (a *jobActor) startModel(c actor.Context, i int, plan []plannedCall) {
 	m := a.in.Models[i]
 	spec := &modelSpec{
-		Model: m, Provider: a.in.Providers[m.Provider], Schema: a.in.Schema, Entity: a.entity,
+		Model: m, Provider: a.in.provider(m), KeyPrefix: a.keyPrefix(), Schema: a.in.Schema, Entity: a.entity,
 		Input: a.in.Spec.EntityData, Directive: a.directive, Languages: a.in.Spec.Languages,
 		Strategy: a.in.Spec.Strategy, Classification: a.classification, Mismatch: a.mismatch,
 		MaxAttempts: a.in.Cfg.MaxAttempts, MaxTokens: a.maxTokens(m), Plan: plan,

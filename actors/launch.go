@@ -160,11 +160,17 @@ func (e *Engine) prepare(org string, spec *enricher.EnrichSpec) (*jobInput, erro
 		}
 		in.Arbiter = &m
 	}
+	if err := e.checkExecution(in); err != nil {
+		return nil, err
+	}
 	return in, nil
 }
 
 // need returns the provider calls the job (a batch: one of its entities) may hold at once.
 func (in *jobInput) need() callNeed {
+	if providerBatch(in.Spec) { // its calls wait at the vendor, not in the provider actors
+		return callNeed{}
+	}
 	return jobNeed(in.Models, in.Classifier, in.Arbiter, in.Schema, in.Spec.Strategy, in.Spec.FusionRecordIDs != nil)
 }
 
@@ -184,6 +190,14 @@ func (e *Engine) launch(in *jobInput) {
 			Job: in.Job, Spec: in.Spec, Schema: in.Schema, SchemaHash: in.SchemaHash, Answers: in.Answers, Models: in.Models, Classifier: in.Classifier,
 			Arbiter: in.Arbiter, Providers: in.Providers, Window: e.cfg.BatchConcurrency, Log: e.log, Gates: e.gates, Need: in.need(),
 			Journal: in.Journal}
+		if providerBatch(in.Spec) {
+			if b.Collectors, err = e.collectors(in); err != nil {
+				e.log.Error("batch recovery: stored vendor batches unreadable; their calls are submitted again", "job_id", in.Job.ID, "err", err)
+				b.Collectors, _ = e.collectors(&jobInput{Spec: in.Spec, Models: in.Models, Classifier: in.Classifier, Arbiter: in.Arbiter,
+					Job: &enricher.Job{ID: in.Job.ID}})
+			}
+			b.Window = e.cfg.ProviderBatch.Max
+		}
 		e.sys.Root.Send(e.sup, &spawnJob{Job: in.Job, Props: actor.PropsFromProducer(newBatchActor(b), actor.WithSupervisor(stopStrategy))})
 		return
 	}

@@ -218,6 +218,18 @@ type retryFill struct{}
 
 func (*retryFill) IgnoreDeadLetterLogging() {}
 
+// providerBatchNotice is an event of one of the batch's provider batch collectors
+// (provider_batch_submitted, _progress, _ended), for the batch to number and store.
+// Sender: a collector (provbatch.go), to its parent batch actor. No reply.
+type providerBatchNotice struct {
+	Type    string
+	Payload any
+}
+
+// cancelProviderBatches makes a collector cancel its open vendor batches and end its
+// pending calls (the job is cancelled). Sender: its batch actor. No reply.
+type cancelProviderBatches struct{}
+
 // The batch actor also receives cancelJob and continueJob (answered with jobReply), and
 // persisted and persistFailed from the persister.
 
@@ -246,6 +258,9 @@ type providerResult struct {
 	Err     error
 	Tries   int
 	Elapsed time.Duration
+	// Batch is true when the answer came through the vendor's batch API (its batch price
+	// applies).
+	Batch bool
 }
 
 // providerRetry reports a failed try that will be retried after Delay (attempt_failed events).
@@ -266,6 +281,9 @@ type providerCall struct {
 	Ctx     context.Context
 	Req     *llm.Request
 	ReplyTo *actor.PID
+	// Key names the call within its job (callSpec.Key): a provider batch collector makes
+	// its custom id of it.
+	Key string
 
 	tries  int           // tries made so far (provider-owned)
 	waited time.Duration // backoff waited so far (provider-owned)

@@ -16,6 +16,7 @@ import (
 type modelSpec struct {
 	Model          enricher.ModelInfo
 	Provider       *actor.PID
+	KeyPrefix      string // the job's and entity's part of its calls' keys (callKey)
 	Schema         *enricher.Schema
 	Entity         map[string]any // without the _sim directive
 	Input          map[string]any // entity_data as sent (for the record)
@@ -185,7 +186,7 @@ func (a *modelActor) newCall(p plannedCall) *callSpec {
 		},
 		MaxAttempts: a.spec.MaxAttempts, MaxTokens: a.spec.MaxTokens, ExpertiseKey: key, ExpertiseName: name,
 		Hints: llm.Hints{Entity: a.spec.Entity, Directive: a.spec.Directive, Languages: a.spec.Languages, RootName: a.rootName()},
-		Now:   a.spec.Now, Observer: a.spec.Observer,
+		Now:   a.spec.Now, Observer: a.spec.Observer, Key: callKey(a.spec.KeyPrefix, callEnrichment, key),
 	}
 }
 

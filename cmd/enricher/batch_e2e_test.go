@@ -57,6 +57,7 @@ func TestBatchValidation(t *testing.T) {
 		{"not an object", map[string]any{"entities": []any{ok, "x", 3}, "schema_id": schemaID, "models": []string{"sim::fast"}}, "entities[1] is not an object"},
 		{"index out of range", map[string]any{"entities": []any{ok}, "selected_indices": []int{12}, "schema_id": schemaID, "models": []string{"sim::fast"}}, "selected_indices[0]: 12 is out of range"},
 		{"pause", map[string]any{"entities": []any{ok}, "schema_id": schemaID, "models": []string{"sim::fast"}, "on_classification_mismatch": "pause"}, `on_classification_mismatch: "pause" is not allowed in a batch`},
+		{"unknown execution", map[string]any{"entities": []any{ok}, "schema_id": schemaID, "models": []string{"sim::fast"}, "execution": "overnight"}, `execution: unknown execution "overnight"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,6 +65,9 @@ func TestBatchValidation(t *testing.T) {
 			require.Contains(t, r.str("detail")+" "+joinErrors(r), tt.detail)
 		})
 	}
+	single := c.must(400, "POST", "/api/single/enrich/sync", map[string]any{"entity_data": ok, "schema_id": schemaID,
+		"models": []string{"sim::fast"}, "execution": "provider_batch"})
+	require.Contains(t, single.str("detail"), "execution: provider_batch is for batch jobs only")
 	sel := c.must(200, "POST", "/api/batch/start", map[string]any{"entities": []any{ok, ok, map[string]any{"ticker": "x"}},
 		"selected_indices": []int{2, 0}, "schema_id": schemaID, "models": []string{"sim::fast"}})
 	require.EqualValues(t, 2, sel.get("total"))

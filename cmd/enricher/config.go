@@ -105,6 +105,10 @@ func (c *Config) settings() []setting {
 		{"provider_concurrency", "ceiling of calls in flight per provider (the limit adapts below it)", "8", &en.ProviderConcurrency},
 		{"provider_adaptive", "adapt each provider's limit of calls in flight (AIMD: grow on successes, halve on 429, overload and timeouts); false keeps it at provider_concurrency", "true", negated{&en.ProviderFixed}},
 		{"provider_queue", "calls per provider that running work may hold (waiting or in flight); batches wait for room within it and new jobs get 429 past it", "1000", &en.ProviderQueue},
+		{"provider_batch_poll", "interval between two looks at an open vendor batch (execution provider_batch)", "30s", &en.ProviderBatch.Poll},
+		{"provider_batch_window", "how long a vendor batch may stay open; past it, it is cancelled and its open calls are made realtime", "24h", &en.ProviderBatch.Window},
+		{"provider_batch_linger", "how long a model's calls gather after the last one came before they are submitted as a vendor batch", "2s", &en.ProviderBatch.Linger},
+		{"provider_batch_max", "most requests of one vendor batch, and entities in flight of a provider_batch job", "1000", &en.ProviderBatch.Max},
 		{"min_free_disk_mb", "free MiB the data dir's filesystem must keep: the server refuses to start below it; running, it refuses writes with 507 and holds job writes until space is back above it plus 10 % (0: off; else at least 384)", "1024", mebibytes{&st.MinFreeBytes}},
 		{"pause_timeout", "how long a paused job waits for continue or cancel", "300s", &en.PauseTimeout},
 		{"sync_max_timeout", "upper bound of timeout_seconds on blocking endpoints", "600s", &ap.SyncMaxTimeout},
@@ -189,7 +193,7 @@ func (c *Config) validate() error {
 		"max_jobs_per_org": int64(c.Engine.MaxJobsPerOrg), "max_jobs": int64(c.Engine.MaxJobs), "max_schemas_per_org": int64(c.Engine.MaxSchemasPerOrg),
 		"provider_concurrency": int64(c.Engine.ProviderConcurrency), "provider_queue": int64(c.Engine.ProviderQueue), "sse_buffer": int64(c.Engine.SSEBuffer),
 		"sse_max_subscribers": int64(c.Engine.SSEMaxSubscribers), "llm_max_output_tokens": int64(c.Engine.MaxOutputTokens),
-		"webhook_concurrency": int64(c.Engine.Webhooks.Concurrency),
+		"webhook_concurrency": int64(c.Engine.Webhooks.Concurrency), "provider_batch_max": int64(c.Engine.ProviderBatch.Max),
 	}
 	for _, name := range slices.Sorted(maps.Keys(positive)) {
 		if v := positive[name]; v <= 0 {
@@ -198,6 +202,9 @@ func (c *Config) validate() error {
 	}
 	if c.Engine.MaxAttempts < 1 || c.Engine.Retry.Retries < -1 || c.API.RateLimit < 0 || c.Engine.Retry.MaxTotalWait < 0 || c.Storage.MinFreeBytes < 0 {
 		return fmt.Errorf("max_validation_retries, llm_retries, retry_max_wait, rate_limit and min_free_disk_mb must not be negative")
+	}
+	if pb := c.Engine.ProviderBatch; pb.Poll <= 0 || pb.Window <= 0 || pb.Linger <= 0 {
+		return fmt.Errorf("provider_batch_poll, provider_batch_window and provider_batch_linger must be positive")
 	}
 	if c.Server.BootstrapKey != "" && !validBootstrapKey(c.Server.BootstrapKey) {
 		return fmt.Errorf("bootstrap_key must match ^ent_[A-Za-z0-9_-]{32,}$")

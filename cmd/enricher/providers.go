@@ -54,10 +54,20 @@ func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[stri
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
 		}
-		out[p.Name] = actors.Provider{Impl: impl, Concurrency: p.MaxConcurrency, Budgets: budgetsOf(cat, p.Name)}
+		prov := actors.Provider{Impl: impl, Concurrency: p.MaxConcurrency, Budgets: budgetsOf(cat, p.Name)}
+		if b, ok := impl.(llm.Batcher); ok && batchProviders[p.Name] {
+			prov.Batch = b
+		}
+		out[p.Name] = prov
 	}
 	return out, nil
 }
+
+// batchProviders are the built-in providers, by name, whose vendor sells a batch API
+// (execution provider_batch), used when their client implements llm.Batcher: not the
+// OpenAI-compatible servers (DeepSeek, Ollama, providers of the models file), whose client
+// may be OpenAI's or Anthropic's but whose server has none.
+var batchProviders = map[string]bool{"sim": true, "anthropic": true, "google": true, "openai": true}
 
 // budgetsOf returns the rate-limit budgets (rpm, tpm in the models file) of provider's
 // models, by model key; nil when none has one.

@@ -31,6 +31,7 @@ type enrichRequest struct {
 	// batch only
 	Entities        []json.RawMessage `json:"entities"`
 	SelectedIndices []int             `json:"selected_indices"`
+	Execution       *string           `json:"execution"` // realtime or provider_batch
 	webhookFields                     // webhook_url, webhook_events (handlers_webhooks.go)
 }
 
@@ -212,6 +213,18 @@ func (c *call) enrichSpec(req *enrichRequest, mode int) (*enricher.EnrichSpec, e
 		max := int(c.s.cfg.SyncMaxTimeout / time.Second)
 		if t := *req.TimeoutSeconds; t < 1 || t > max {
 			return nil, enricher.Errorf(enricher.KindInvalid, "timeout_seconds: must be from 1 to %d", max)
+		}
+	}
+	if req.Execution != nil {
+		switch *req.Execution {
+		case enricher.ExecutionRealtime:
+		case enricher.ExecutionProviderBatch:
+			if mode != modeBatch {
+				return nil, enricher.Errorf(enricher.KindInvalid, "execution: provider_batch is for batch jobs only")
+			}
+			spec.Execution = *req.Execution
+		default:
+			return nil, enricher.Errorf(enricher.KindInvalid, "execution: unknown execution %q (realtime or provider_batch)", *req.Execution)
 		}
 	}
 	var err error

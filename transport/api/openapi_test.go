@@ -147,7 +147,8 @@ func TestOpenAPIEventCatalog(t *testing.T) {
 		enricher.EventJobResumed, enricher.EventModelStarted, enricher.EventAttemptFailed, enricher.EventExpertiseCompleted,
 		enricher.EventModelCompleted, enricher.EventWaterfallEscalated, enricher.EventFusionStarted, enricher.EventConflictsDetected, enricher.EventArbitrationStarted,
 		enricher.EventArbitrationCompleted, enricher.EventFusionCompleted, enricher.EventBatchStarted, enricher.EventEntityStarted,
-		enricher.EventEntityCompleted, enricher.EventBatchCompleted, enricher.EventError, enricher.EventCompleted,
+		enricher.EventEntityCompleted, enricher.EventBatchCompleted, enricher.EventProviderBatchSubmitted,
+		enricher.EventProviderBatchProgress, enricher.EventProviderBatchEnded, enricher.EventError, enricher.EventCompleted,
 		enricher.EventFailed, enricher.EventCancelled}
 	var doc struct {
 		Components struct {

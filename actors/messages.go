@@ -230,6 +230,38 @@ type providerBatchNotice struct {
 // pending calls (the job is cancelled). Sender: its batch actor. No reply.
 type cancelProviderBatches struct{}
 
+// Messages of a provider batch collector (provbatch.go) to itself: its timers (pbFlush,
+// pbPoll) and the reports of the goroutines that call the vendor's batch API (pbSubmitted,
+// pbPolled, pbResults), and a call that goes round again (pbRequeue). No reply.
+type (
+	pbFlush     struct{}
+	pbPoll      struct{ id string }
+	pbSubmitted struct {
+		calls []*providerCall
+		ids   []string
+		id    string
+		err   error
+	}
+	pbPolled struct {
+		id    string
+		state *llm.BatchState
+		err   error
+	}
+	pbResults struct {
+		id      string
+		results []llm.BatchResult
+		err     error
+	}
+	pbRequeue struct{ call *providerCall }
+)
+
+func (*pbFlush) IgnoreDeadLetterLogging()     {}
+func (*pbPoll) IgnoreDeadLetterLogging()      {}
+func (*pbSubmitted) IgnoreDeadLetterLogging() {}
+func (*pbPolled) IgnoreDeadLetterLogging()    {}
+func (*pbResults) IgnoreDeadLetterLogging()   {}
+func (*pbRequeue) IgnoreDeadLetterLogging()   {}
+
 // The batch actor also receives cancelJob and continueJob (answered with jobReply), and
 // persisted and persistFailed from the persister.
 

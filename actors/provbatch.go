@@ -93,36 +93,6 @@ type provBatchActor struct {
 	cancelled    bool
 }
 
-// Messages of the collector: its own timers and goroutine reports.
-type (
-	pbFlush     struct{}
-	pbPoll      struct{ id string }
-	pbSubmitted struct {
-		calls []*providerCall
-		ids   []string
-		id    string
-		err   error
-	}
-	pbPolled struct {
-		id    string
-		state *llm.BatchState
-		err   error
-	}
-	pbResults struct {
-		id      string
-		results []llm.BatchResult
-		err     error
-	}
-	pbRequeue struct{ call *providerCall }
-)
-
-func (*pbFlush) IgnoreDeadLetterLogging()     {}
-func (*pbPoll) IgnoreDeadLetterLogging()      {}
-func (*pbSubmitted) IgnoreDeadLetterLogging() {}
-func (*pbPolled) IgnoreDeadLetterLogging()    {}
-func (*pbResults) IgnoreDeadLetterLogging()   {}
-func (*pbRequeue) IgnoreDeadLetterLogging()   {}
-
 func newProvBatchActor(cfg provBatchConfig) actor.Producer {
 	return func() actor.Actor {
 		return &provBatchActor{cfg: cfg, batches: map[string]*vendorBatch{}, claims: map[string]*vendorBatch{}}

@@ -338,37 +338,33 @@ func (e *Engine) StartFusionBound(org string, by enricher.CreatedBy, ids []strin
 // sse_max_subscribers (per job and node: the job's own subscribers where it runs, its
 // followers elsewhere), KindUnavailable when the job does not answer.
 func (e *Engine) Subscribe(org, id string, after int64) (*Stream, error) {
+	s := logStream(e.deps.Store, id, after)
+	// The running job first: it answers from memory, and only a job that does not run here
+	// (ended, stopping, or on another node) costs a read of its snapshot.
+	res, askErr := e.ask(org, id, &subscribe{})
+	stopping := ErrStreamShutdown(askErr)
+	if askErr != nil && !stopping {
+		return nil, askErr
+	}
+	if r, ok := res.(*subscribed); ok {
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		if r.Sub != nil {
+			s.followLane(jobLink{e: e, org: org, id: id}, r.Sub, r.Lane)
+		}
+		s.final = r.Final
+		return s, nil
+	}
+	// Not running here (or stopping: what is stored is served, as after the restart). Its
+	// snapshot lands with its terminal event, so a job that just finished reads as ended.
 	job, err := e.deps.Store.Job(org, id)
 	if err != nil {
 		return nil, err
 	}
-	s := logStream(e.deps.Store, id, after)
-	if !job.Status.Terminal() {
-		res, err := e.ask(id, &subscribe{})
-		if err != nil {
-			if ErrStreamShutdown(err) { // stopping: what is stored is served, as after the restart
-				return s, nil
-			}
-			return nil, err
-		}
-		if r, ok := res.(*subscribed); ok {
-			if r.Err != nil {
-				return nil, r.Err
-			}
-			if r.Sub != nil {
-				s.followLane(jobLink{e: e, org: org, id: id}, r.Sub, r.Lane)
-			}
-			s.final = r.Final
-			return s, nil
-		}
-		// Not running: it may have finished since; its snapshot lands with the terminal event.
-		if job, err = e.deps.Store.Job(org, id); err != nil {
-			return nil, err
-		}
-	}
 	if job.Status.Terminal() {
 		s.final = job.LastSeq
-	} else if e.deps.Follower != nil {
+	} else if e.deps.Follower != nil && !stopping {
 		if err := e.followStore(s, org); err != nil {
 			return nil, err
 		}
@@ -379,8 +375,8 @@ func (e *Engine) Subscribe(org, id string, after int64) (*Stream, error) {
 // ask sends msg to the running job id (through the supervisor) and returns its answer, or a
 // *jobReply with a KindNotFound error when the job is not running. KindUnavailable when the
 // engine stops or the job does not answer in time.
-func (e *Engine) ask(id string, msg any) (any, error) {
-	res, err := e.sys.Root.RequestFuture(e.sup, &toJob{JobID: id, Msg: msg}, askTimeout).Result()
+func (e *Engine) ask(org, id string, msg any) (any, error) {
+	res, err := e.sys.Root.RequestFuture(e.sup, &toJob{Org: org, JobID: id, Msg: msg}, askTimeout).Result()
 	if err != nil {
 		if e.stopped.Load() {
 			return nil, errStreamShutdown
@@ -438,7 +434,7 @@ func (e *Engine) commandLocal(org, id string, cmd Command) error {
 	if j.Status.Terminal() {
 		return enricher.Errorf(enricher.KindConflict, "job already finished (status %s)", j.Status)
 	}
-	res, err := e.ask(id, msg)
+	res, err := e.ask(org, id, msg)
 	if err != nil {
 		return err
 	}

@@ -46,11 +46,12 @@ type (
 		Props *actor.Props
 		Held  callNeed
 	}
-	// toJob forwards Msg to the running job JobID; the job answers the original sender. When the
-	// job is not running the supervisor answers jobReply with a KindNotFound error (nobody
-	// when the sender is not waiting: unsubscribe).
+	// toJob forwards Msg to the running job JobID of organization Org; the job answers the
+	// original sender. When no job of Org by that id is running here the supervisor answers
+	// jobReply with a KindNotFound error (nobody when the sender is not waiting: unsubscribe).
 	// Sender: the engine (a request). Reply: jobReply.
 	toJob struct {
+		Org   string
 		JobID string
 		Msg   any
 	}

@@ -319,7 +319,7 @@ type jobLink struct {
 }
 
 func (l jobLink) rejoin(sub *Subscription) (*lane, error) {
-	res, err := l.e.ask(l.id, &rejoinLive{Sub: sub})
+	res, err := l.e.ask(l.org, l.id, &rejoinLive{Sub: sub})
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +331,7 @@ func (l jobLink) rejoin(sub *Subscription) (*lane, error) {
 
 func (l jobLink) unsubscribe(sub *Subscription) {
 	if !l.e.stopped.Load() {
-		l.e.sys.Root.Send(l.e.sup, &toJob{JobID: l.id, Msg: &unsubscribe{Sub: sub}})
+		l.e.sys.Root.Send(l.e.sup, &toJob{Org: l.org, JobID: l.id, Msg: &unsubscribe{Sub: sub}})
 	}
 }
 

@@ -74,7 +74,7 @@ func (s *supervisorActor) Receive(c actor.Context) {
 		s.jobs[id], s.owner[id], s.types[id] = pid, m.Job.OrganizationID, string(m.Job.Type)
 		s.cfg.Observer.JobStarted(string(m.Job.Type))
 	case *toJob:
-		if pid, ok := s.jobs[m.JobID]; ok {
+		if pid, ok := s.jobs[m.JobID]; ok && s.owner[m.JobID] == m.Org {
 			c.RequestWithCustomSender(pid, m.Msg, c.Sender())
 			return
 		}

@@ -37,9 +37,10 @@ type jobInput struct {
 }
 
 // jobActor runs one single-entity enrichment: classification, model runs in
-// parallel, automatic fusion, outcome. It is the only writer of its event sequence: it numbers
-// each event, hands it to the persister with the records and snapshot it depends on, and the
-// persister publishes it once stored.
+// parallel, automatic fusion, outcome. It is the only writer of its event sequence: its
+// journal (journal.go) numbers each event, hands it to the persister with the records and
+// snapshot it depends on, and publishes it to the job's subscribers once the persister
+// answers that it is stored.
 type jobActor struct {
 	in     *jobInput
 	job    *enricher.Job

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // parseSchema decodes an answer schema in one pass. It is a small scanner rather than
@@ -20,41 +19,6 @@ func parseSchema(b []byte) (*node, error) {
 	if sc.ws(); sc.i != len(sc.b) {
 		return nil, sc.fail("unexpected data after the schema")
 	}
-	return n, nil
-}
-
-// schemaMemo keeps the parsed answer schemas of recent calls by their bytes: an engine sends
-// the same few schemas over and over, and the simulator is meant to cost next to nothing.
-// Parsed schemas are read-only, so calls share them. At most maxSchemas entries; a full memo
-// is cleared and fills again. Safe for concurrent use; the zero value is ready.
-type schemaMemo struct {
-	mu sync.Mutex
-	m  map[string]*node
-}
-
-// maxSchemas bounds a schemaMemo.
-const maxSchemas = 256
-
-// parse returns the parsed form of b, parsing (a copy of) it on a miss. Parse errors are
-// returned and not kept.
-func (m *schemaMemo) parse(b []byte) (*node, error) {
-	m.mu.Lock()
-	n, ok := m.m[string(b)]
-	m.mu.Unlock()
-	if ok {
-		return n, nil
-	}
-	key := string(b) // the parsed nodes keep slices of the bytes they were parsed from
-	n, err := parseSchema([]byte(key))
-	if err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.m == nil || len(m.m) >= maxSchemas {
-		m.m = make(map[string]*node)
-	}
-	m.m[key] = n
 	return n, nil
 }
 

@@ -78,7 +78,7 @@ type Provider struct {
 	profiles  map[string]Profile
 	threshold uint64 // 100 × disagreement, rounded
 	sleep     func(ctx context.Context, d time.Duration) error
-	schemas   schemaMemo // parsed answer schemas
+	schemas   llm.SchemaMemo[*node] // parsed answer schemas
 }
 
 var _ llm.Provider = (*Provider)(nil)

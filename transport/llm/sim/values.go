@@ -128,7 +128,7 @@ func (p *Provider) enrichment(c *call, invalid bool) (string, error) {
 	root := &node{types: []string{"object"}, props: []field{}}
 	if len(bytes.TrimSpace(c.req.Schema)) > 0 {
 		var err error
-		if root, err = p.schemas.parse(c.req.Schema); err != nil {
+		if root, err = p.schemas.Get(c.req.Schema, parseSchema); err != nil {
 			return "", &llm.Error{Kind: llm.KindBadRequest, Status: 400, Message: "sim: answer schema is not a JSON Schema", Err: err}
 		}
 	}

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -210,22 +209,4 @@ func TestParseSchemaRejectsBrokenJSON(t *testing.T) {
 	require.Equal(t, "a\"b", n.props[0].name)
 	require.Equal(t, []string{"integer", "null"}, n.props[0].node.types)
 	require.Equal(t, []json.RawMessage{json.RawMessage("1"), json.RawMessage(`"x"`)}, n.enum)
-}
-
-// TestSchemaMemo: the same bytes give the parsed schema of the first call; the memo keeps
-// its own copy, so a caller that reuses its buffer does not change it; errors are not kept.
-func TestSchemaMemo(t *testing.T) {
-	var m schemaMemo
-	buf := []byte(`{"type":"object","properties":{"a":{"type":"string","enum":["x","y"]}}}`)
-	first, err := m.parse(buf)
-	require.NoError(t, err)
-	again, err := m.parse(append([]byte(nil), buf...))
-	require.NoError(t, err)
-	require.Same(t, first, again)
-	enum := string(first.props[0].node.enum[0])
-	copy(buf, bytes.Repeat([]byte("#"), len(buf)))
-	require.Equal(t, enum, string(first.props[0].node.enum[0]), "the memo parsed its own copy")
-	_, err = m.parse([]byte(`{"type":`))
-	require.Error(t, err)
-	require.Len(t, m.m, 1)
 }

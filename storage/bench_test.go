@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/entity-enricher/enricher"
 )
@@ -66,5 +67,38 @@ func BenchmarkEntitiesAt(b *testing.B) {
 			b.Fatal(err)
 		}
 		from = (from + window) % n
+	}
+}
+
+// BenchmarkJobRead reads the snapshot of a finished single enrichment, as a stream's
+// subscribe or a blocking start's answer does.
+func BenchmarkJobRead(b *testing.B) {
+	db, err := Open(Config{Dir: b.TempDir(), GCInterval: -1, TrimInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	now := enricher.NewTime(time.Now())
+	strategy := enricher.StrategySinglePass
+	j := &enricher.Job{ID: "0b0c3f6e-5d0e-4b8e-9a53-3d8f3c1a2b4c", OrganizationID: "default", Type: enricher.JobSingleEnrichment,
+		Status: enricher.JobPending, CreatedAt: now, Models: []string{"sim::fast"}, Strategy: &strategy,
+		Spec: []byte(`{"entity_data":{"name":"Moderna Inc"}}`), TotalModels: 1, RecordIDs: []string{}}
+	if err := db.CreateJob(j, nil); err != nil {
+		b.Fatal(err)
+	}
+	j.Status, j.StartedAt, j.FinishedAt = enricher.JobCompleted, &now, &now
+	j.LastSeq, j.CompletedModels, j.RecordCount, j.EventBytes = 3, 1, 1, 2415
+	j.RecordIDs = []string{"c3703478-3b0a-4015-b105-35c051aa47bf"}
+	j.Result = []byte(`{"ceo":"Clara Kim","competitors":["Competitors 916f37","Competitors 0808bf","Competitors 874ce1"],` +
+		`"country":"US","description":"Moderna Inc is a regional company.","employees":1160,"founded_year":1987,` +
+		`"is_listed":true,"name":"Moderna Inc","revenue_usd":52000000,"ticker":"MODE"}`)
+	if err := db.Commit(&Batch{Jobs: []*enricher.Job{j}}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := db.Job(j.OrganizationID, j.ID); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

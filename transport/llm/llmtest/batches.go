@@ -23,7 +23,7 @@ const lineStall = 100 * time.Millisecond
 // ending answers every line with the fake's normal answer logic, once. It is safe for
 // concurrent use.
 type batchStore struct {
-	prefix string                                // batch id prefix
+	prefix string                               // batch id prefix
 	answer func(line fakeBatchLine) fakeOutcome // the fake's answer to one line
 
 	mu       sync.Mutex

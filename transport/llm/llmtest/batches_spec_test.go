@@ -50,7 +50,7 @@ func TestBatchSpecsFindViolations(t *testing.T) {
 			contentType: "application/x-jsonl", body: strings.Replace(anLine, `"errored"`, `"exploded"`, 1), want: "line 1"},
 		{name: "anthropic create bad custom_id", set: anthropic, method: "POST", path: "/v1/messages/batches",
 			request: `{"requests":[{"custom_id":"no spaces","params":{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"hi"}]}}]}`,
-			want: "custom_id"},
+			want:    "custom_id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

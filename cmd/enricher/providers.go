@@ -32,7 +32,7 @@ func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[stri
 			for name, sp := range cat.SimProfiles() {
 				profiles[name] = sim.Profile{BaseLatencyMS: sp.BaseLatencyMS, MSPerOutputToken: sp.MSPerOutputToken,
 					Jitter: sp.Jitter, TimeoutMS: sp.TimeoutMS, Faults: sp.Faults, RPM: sp.RPM, WindowMS: sp.WindowMS, NullRate: sp.NullRate,
-					TPM: sp.TPM, Refill: sp.Refill, NoRetryAfter: sp.NoRetryAfter}
+					TPM: sp.TPM, Refill: sp.Refill, NoRetryAfter: sp.NoRetryAfter, BatchDelayMS: sp.BatchDelayMS}
 			}
 			impl = sim.New(sim.Config{Seed: seed, Profiles: profiles})
 		case "anthropic":

@@ -39,7 +39,8 @@ func waitEnded(t *testing.T, c *Client, id string) *llm.BatchState {
 
 // TestBatchRoundTrip submits three inlined requests, the fake fails the second with a 429
 // (RESOURCE_EXHAUSTED with RetryInfo); the results decode as Complete's answers, the error is
-// rate_limited with the retry delay, and the state counts both (int64 counts sent as strings).
+// rate_limited (an inlined error carries no RetryInfo), and the state counts both (int64
+// counts sent as strings).
 func TestBatchRoundTrip(t *testing.T) {
 	t.Parallel()
 	srv := llmtest.NewGeminiServer(t)
@@ -73,7 +74,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	var e *llm.Error
 	require.ErrorAs(t, got["r1"].Err, &e)
 	require.Equal(t, llm.KindRateLimited, e.Kind)
-	require.Equal(t, 7*time.Second, e.RetryAfter)
+	require.Equal(t, 429, e.Status)
 
 	// Each line reached generateContent with the body Complete sends, under the batch's key.
 	var lines int

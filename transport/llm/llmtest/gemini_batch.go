@@ -20,7 +20,8 @@ import (
 // metadata.output and in response); POST /v1beta/batches/{id}:cancel. Each request is
 // answered at the end by the fake's generateContent logic (its checks and its Script, which
 // sees each request); an error answer becomes a google.rpc.Status with the gRPC code of its
-// status.
+// status and its message, without details (genai's JobError reads details as strings, so a
+// RetryInfo object there would not decode).
 
 // SetBatchDelay sets how long batches submitted from now on run before they end on their own
 // (default DefaultBatchDelay); negative: only EndBatches ends them.
@@ -173,9 +174,8 @@ func (s *GeminiServer) batchOperation(fb *fakeBatch, id string) GeminiReply {
 			failed++
 			var eb struct {
 				Error struct {
-					Message string          `json:"message"`
-					Status  string          `json:"status"`
-					Details json.RawMessage `json:"details"`
+					Message string `json:"message"`
+					Status  string `json:"status"`
 				} `json:"error"`
 			}
 			_ = json.Unmarshal(o.Body, &eb)
@@ -183,11 +183,8 @@ func (s *GeminiServer) batchOperation(fb *fakeBatch, id string) GeminiReply {
 			if !known {
 				code = grpcCodes["INTERNAL"]
 			}
-			st := map[string]any{"code": code, "message": eb.Error.Message}
-			if len(eb.Error.Details) > 0 {
-				st["details"] = eb.Error.Details
-			}
-			item["error"] = st
+			// no details: genai decodes an inlined error's details as strings (JobError)
+			item["error"] = map[string]any{"code": code, "message": eb.Error.Message}
 		}
 		responses = append(responses, item)
 	}

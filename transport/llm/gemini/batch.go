@@ -239,12 +239,12 @@ func (c *Client) CancelBatch(ctx context.Context, id string) error {
 // batchCall sends a POST of body (nil: a GET) to u and decodes the JSON answer into out (nil:
 // ignored).
 func (c *Client) batchCall(ctx context.Context, u string, body []byte, out any) error {
-	hreq, hresp := &fasthttp.Request{}, &fasthttp.Response{}
-	hreq.SetRequestURI(u)
-	hreq.Header.Set("x-goog-api-key", c.cfg.APIKey)
-	hreq.Header.SetMethod(fasthttp.MethodGet)
+	method := fasthttp.MethodGet
 	if body != nil {
-		hreq.Header.SetMethod(fasthttp.MethodPost)
+		method = fasthttp.MethodPost
+	}
+	hreq, hresp := c.newRequest(method, u)
+	if body != nil {
 		hreq.Header.SetContentType("application/json")
 		hreq.SetBodyRaw(body)
 	}

@@ -62,10 +62,9 @@ func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[stri
 }
 
 // batcherOf returns the batch API of provider p whose client is impl: impl itself when p's
-// vendor serves one (llm.HasBatchAPI: anthropic, gemini, sim, and the openai protocol of the
-// provider named "openai" only) and the client implements llm.Batcher; nil otherwise
-// (DeepSeek, Ollama and the other OpenAI-compatible servers). It is the value of the
-// provider's batch client in the engine's wiring.
+// vendor serves one (llm.HasBatchAPI: the built-in openai, anthropic, google and sim) and the
+// client implements llm.Batcher; nil otherwise (DeepSeek, Ollama and the providers of the
+// models file, whose client may be OpenAI's or Anthropic's but whose server has none).
 func batcherOf(p llm.ProviderInfo, impl llm.Provider) llm.Batcher {
 	b, ok := impl.(llm.Batcher)
 	if !ok || !llm.HasBatchAPI(p) {

@@ -107,19 +107,12 @@ func builtinModels() []enricher.ModelInfo {
 // so batches run in-process). DeepSeek, Ollama and the compatible servers have none: 0.
 var builtinBatchDiscount = map[string]float64{"openai": 0.5, "anthropic": 0.5, "google": 0.5, "sim": 0.5}
 
-// HasBatchAPI reports whether p's adapter is an llm.Batcher that its vendor serves: the
-// anthropic, gemini and sim protocols, and the openai protocol of the provider named "openai"
-// only (DeepSeek, Ollama and the other compatible servers have no batch API). Only models of
-// such providers may have a batch_discount.
-func HasBatchAPI(p ProviderInfo) bool {
-	switch p.Protocol {
-	case "anthropic", "gemini", "sim":
-		return true
-	case "openai":
-		return p.Name == "openai"
-	}
-	return false
-}
+// HasBatchAPI reports whether p's vendor sells a batch API that its adapter speaks (an
+// llm.Batcher): the built-in providers openai, anthropic, google and sim. The
+// OpenAI-compatible servers (DeepSeek, Ollama) and the providers a models file declares have
+// none, whatever their protocol (a proxy need not serve the batch endpoints). Only models of
+// these providers may have a batch_discount.
+func HasBatchAPI(p ProviderInfo) bool { return builtinBatchDiscount[p.Name] > 0 }
 
 // CatalogConfig is the input of NewCatalog.
 type CatalogConfig struct {

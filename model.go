@@ -19,6 +19,9 @@ type ModelInfo struct {
 	SupportsPDFInput      bool    `json:"supports_pdf_input"`
 	SupportsPromptCaching bool    `json:"supports_prompt_caching"`
 	SupportsReasoning     bool    `json:"supports_reasoning"`
+	// BatchDiscount is the share of the price a call costs through the vendor's batch API
+	// (0.5: half price); 0 when the model's provider has no batch API.
+	BatchDiscount float64 `json:"batch_discount"`
 
 	// UpstreamModel is the id sent to the vendor; MaxOutputTokens caps a call's answer (0 =
 	// no model-specific cap). Neither is shown to clients.
@@ -29,9 +32,6 @@ type ModelInfo struct {
 	// Not shown to clients.
 	RPM int `json:"-"`
 	TPM int `json:"-"`
-	// BatchDiscount is the share of the price a call costs through the vendor's batch API
-	// (0.5: half price); 0 when the model's provider has no batch API.
-	BatchDiscount float64 `json:"-"`
 }
 
 // Cost returns the price in USD of a response with the given token counts.

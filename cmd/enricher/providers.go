@@ -32,7 +32,7 @@ func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[stri
 			for name, sp := range cat.SimProfiles() {
 				profiles[name] = sim.Profile{BaseLatencyMS: sp.BaseLatencyMS, MSPerOutputToken: sp.MSPerOutputToken,
 					Jitter: sp.Jitter, TimeoutMS: sp.TimeoutMS, Faults: sp.Faults, RPM: sp.RPM, WindowMS: sp.WindowMS, NullRate: sp.NullRate,
-					TPM: sp.TPM, Refill: sp.Refill, NoRetryAfter: sp.NoRetryAfter}
+					TPM: sp.TPM, Refill: sp.Refill, NoRetryAfter: sp.NoRetryAfter, BatchDelayMS: sp.BatchDelayMS}
 			}
 			impl = sim.New(sim.Config{Seed: seed, Profiles: profiles})
 		case "anthropic":
@@ -55,19 +55,23 @@ func newProviders(cat *llm.Catalog, seed int64, timeout time.Duration) (map[stri
 			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
 		}
 		prov := actors.Provider{Impl: impl, Concurrency: p.MaxConcurrency, Budgets: budgetsOf(cat, p.Name)}
-		if b, ok := impl.(llm.Batcher); ok && batchProviders[p.Name] {
-			prov.Batch = b
-		}
+		prov.Batch = batcherOf(p, impl)
 		out[p.Name] = prov
 	}
 	return out, nil
 }
 
-// batchProviders are the built-in providers, by name, whose vendor sells a batch API
-// (execution provider_batch), used when their client implements llm.Batcher: not the
-// OpenAI-compatible servers (DeepSeek, Ollama, providers of the models file), whose client
-// may be OpenAI's or Anthropic's but whose server has none.
-var batchProviders = map[string]bool{"sim": true, "anthropic": true, "google": true, "openai": true}
+// batcherOf returns the batch API of provider p whose client is impl: impl itself when p's
+// vendor serves one (llm.HasBatchAPI: the built-in openai, anthropic, google and sim) and the
+// client implements llm.Batcher; nil otherwise (DeepSeek, Ollama and the providers of the
+// models file, whose client may be OpenAI's or Anthropic's but whose server has none).
+func batcherOf(p llm.ProviderInfo, impl llm.Provider) llm.Batcher {
+	b, ok := impl.(llm.Batcher)
+	if !ok || !llm.HasBatchAPI(p) {
+		return nil
+	}
+	return b
+}
 
 // budgetsOf returns the rate-limit budgets (rpm, tpm in the models file) of provider's
 // models, by model key; nil when none has one.

@@ -46,6 +46,9 @@ type SimProfile struct {
 	// NullRate is the share of nullable leaves the model answers null, drawn per model and
 	// field (0: the default, about 10 % tied to the value; negative: never).
 	NullRate float64 `json:"null_rate"`
+	// BatchDelayMS is how long a batch of the model runs before it ends (0: the simulator's
+	// default, 2000).
+	BatchDelayMS int `json:"batch_delay_ms"`
 }
 
 // BuiltinSimProfiles returns the profiles of sim::fast, sim::realistic and sim::flaky.
@@ -80,7 +83,7 @@ var baseURLEnv = map[string]string{
 func builtinModels() []enricher.ModelInfo {
 	m := func(key, upstream, name string, in, out float64, ctx int, flags string) enricher.ModelInfo {
 		provider, model, _ := strings.Cut(key, "::")
-		return enricher.ModelInfo{
+		return enricher.ModelInfo{BatchDiscount: builtinBatchDiscount[provider],
 			Key: key, Provider: provider, Model: model, DisplayName: name, InputPrice: in, OutputPrice: out,
 			ContextLength: ctx, UpstreamModel: upstream, IsSimulated: provider == "sim",
 			SupportsVision: strings.Contains(flags, "V"), SupportsToolCalls: strings.Contains(flags, "T"),
@@ -98,6 +101,18 @@ func builtinModels() []enricher.ModelInfo {
 		m("sim::flaky", "flaky", "Simulated — injected faults (no network)", 1.00, 4.00, 200000, ""),
 	}
 }
+
+// builtinBatchDiscount is the batch price share of the built-in providers that have a batch
+// API (OpenAI Batch, Anthropic Message Batches, Gemini batch mode: half price; the simulator,
+// so batches run in-process). DeepSeek, Ollama and the compatible servers have none: 0.
+var builtinBatchDiscount = map[string]float64{"openai": 0.5, "anthropic": 0.5, "google": 0.5, "sim": 0.5}
+
+// HasBatchAPI reports whether p's vendor sells a batch API that its adapter speaks (an
+// llm.Batcher): the built-in providers openai, anthropic, google and sim. The
+// OpenAI-compatible servers (DeepSeek, Ollama) and the providers a models file declares have
+// none, whatever their protocol (a proxy need not serve the batch endpoints). Only models of
+// these providers may have a batch_discount.
+func HasBatchAPI(p ProviderInfo) bool { return builtinBatchDiscount[p.Name] > 0 }
 
 // CatalogConfig is the input of NewCatalog.
 type CatalogConfig struct {
@@ -200,6 +215,7 @@ type modelsFile struct {
 		MaxOutputTokens       *int        `json:"max_output_tokens"`
 		RPM                   *int        `json:"rpm"`
 		TPM                   *int        `json:"tpm"`
+		BatchDiscount         *float64    `json:"batch_discount"`
 		SupportsVision        *bool       `json:"supports_vision"`
 		SupportsToolCalls     *bool       `json:"supports_tool_calls"`
 		SupportsAudioInput    *bool       `json:"supports_audio_input"`
@@ -268,7 +284,8 @@ func (c *Catalog) applyFile(data []byte) error {
 			}
 			c.index[m.Key] = len(c.models)
 			c.models = append(c.models, enricher.ModelInfo{Key: m.Key, Provider: key.Provider, Model: key.Model,
-				DisplayName: m.Key, UpstreamModel: key.Model, IsSimulated: key.Provider == "sim", ContextLength: 128000})
+				DisplayName: m.Key, UpstreamModel: key.Model, IsSimulated: key.Provider == "sim", ContextLength: 128000,
+				BatchDiscount: builtinBatchDiscount[key.Provider]})
 			idx = len(c.models) - 1
 		}
 		mi := &c.models[idx]
@@ -282,6 +299,13 @@ func (c *Catalog) applyFile(data []byte) error {
 		setIf(&mi.TPM, m.TPM)
 		if mi.RPM < 0 || mi.TPM < 0 {
 			return fmt.Errorf("%s: rpm and tpm must not be negative", where)
+		}
+		setIf(&mi.BatchDiscount, m.BatchDiscount)
+		if mi.BatchDiscount < 0 || mi.BatchDiscount > 1 {
+			return fmt.Errorf("%s: batch_discount must be between 0 and 1", where)
+		}
+		if mi.BatchDiscount > 0 && !HasBatchAPI(c.providers[key.Provider]) {
+			return fmt.Errorf("%s: provider %q has no batch API, so batch_discount must be 0", where, key.Provider)
 		}
 		setIf(&mi.SupportsVision, m.SupportsVision)
 		setIf(&mi.SupportsToolCalls, m.SupportsToolCalls)
@@ -325,6 +349,8 @@ func (p *SimProfile) check() error {
 		return fmt.Errorf("refill must be window or continuous")
 	case p.RPM < 0 || p.TPM < 0 || p.WindowMS < 0:
 		return fmt.Errorf("rpm, tpm and window_ms must not be negative")
+	case p.BatchDelayMS < 0:
+		return fmt.Errorf("batch_delay_ms must not be negative")
 	case p.TPM > 0 && p.Refill == "window":
 		return fmt.Errorf("tpm needs refill continuous")
 	}

@@ -196,3 +196,42 @@ func TestModelsFileErrorLines(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchDiscount: the built-in providers with a batch API price batches at half, the
+// others at 0; the models file sets batch_discount within 0..1, only on providers with a batch
+// API, and new models of a built-in provider inherit its discount.
+func TestBatchDiscount(t *testing.T) {
+	c, err := NewCatalog(CatalogConfig{})
+	require.NoError(t, err)
+	want := map[string]float64{"anthropic::claude-sonnet-4-5-20250514": 0.5, "openai::gpt-4o": 0.5,
+		"google::gemini-2.5-pro": 0.5, "deepseek::deepseek-chat": 0, "sim::fast": 0.5, "sim::realistic": 0.5, "sim::flaky": 0.5}
+	for _, m := range c.Models() {
+		require.Equal(t, want[m.Key], m.BatchDiscount, m.Key)
+	}
+
+	c, err = NewCatalog(CatalogConfig{ModelsFile: []byte(`{"models": [
+		{"key": "openai::gpt-4o", "batch_discount": 0.4},
+		{"key": "anthropic::claude-haiku", "input_price": 1},
+		{"key": "ollama::llama3", "batch_discount": 0},
+		{"key": "sim::slowbatch", "sim": {"batch_delay_ms": 50}}]}`)})
+	require.NoError(t, err)
+	got := map[string]float64{}
+	for _, m := range c.Models() {
+		got[m.Key] = m.BatchDiscount
+	}
+	for key, d := range map[string]float64{"openai::gpt-4o": 0.4, "anthropic::claude-haiku": 0.5, "ollama::llama3": 0, "sim::slowbatch": 0.5} {
+		require.Contains(t, got, key)
+		require.Equal(t, d, got[key], key)
+	}
+	require.Equal(t, 50, c.SimProfiles()["slowbatch"].BatchDelayMS)
+
+	for file, msg := range map[string]string{
+		`{"models": [{"key": "openai::gpt-4o", "batch_discount": 1.5}]}`:                                                                                 "batch_discount must be between 0 and 1",
+		`{"models": [{"key": "deepseek::deepseek-chat", "batch_discount": 0.5}]}`:                                                                        `provider "deepseek" has no batch API`,
+		`{"models": [{"key": "sim::fast", "sim": {"batch_delay_ms": -1}}]}`:                                                                              "batch_delay_ms must not be negative",
+		`{"providers": [{"name": "together", "protocol": "openai", "base_url": "http://x"}], "models": [{"key": "together::m", "batch_discount": 0.5}]}`: `provider "together" has no batch API`,
+	} {
+		_, err := NewCatalog(CatalogConfig{ModelsFile: []byte(file)})
+		require.ErrorContains(t, err, msg, file)
+	}
+}

@@ -22,6 +22,9 @@ const (
 	KindContextLength  ErrorKind = "context_length_exceeded"
 	KindModelNotFound  ErrorKind = "model_not_found"
 	KindCancelled      ErrorKind = "cancelled"
+	// KindNotFound is an object of the vendor's that it does not know (a batch or file id:
+	// expired, deleted, or never its own, as the simulator's batches after a restart).
+	KindNotFound ErrorKind = "not_found"
 )
 
 // Retryable reports whether a call that failed with k may succeed when tried again.

@@ -138,7 +138,7 @@ func New(cfg Config) (*Client, error) {
 //   - a 200 without the answer (no tool_use block with a schema, no text without one) or a body
 //     that is not a Messages response: server_error, as a retry may succeed.
 func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response, error) {
-	body, wrapped, err := c.encode(req)
+	body, forced, wrapped, err := c.encode(req)
 	if err != nil {
 		return nil, err
 	}
@@ -146,17 +146,8 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	hresp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(hreq)
 	defer fasthttp.ReleaseResponse(hresp)
-	hreq.SetRequestURI(c.endpoint)
-	hreq.Header.SetMethod(fasthttp.MethodPost)
+	c.prepare(hreq, fasthttp.MethodPost, c.endpoint)
 	hreq.Header.SetContentType("application/json")
-	hreq.Header.Set("anthropic-version", c.cfg.Version)
-	if c.cfg.APIKey != "" {
-		if c.cfg.AuthStyle == AuthBearer {
-			hreq.Header.Set("Authorization", "Bearer "+c.cfg.APIKey)
-		} else {
-			hreq.Header.Set("x-api-key", c.cfg.APIKey)
-		}
-	}
 	hreq.SetBody(body)
 	if err := c.http.Do(ctx, hreq, hresp); err != nil {
 		return nil, err
@@ -166,11 +157,25 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 		header := func(k string) string { return string(hresp.Header.Peek(k)) }
 		return nil, statusError(status, header, hresp.Body(), c.cfg.NowFunc())
 	}
-	resp, err := decode(hresp.Body(), req.Schema != nil, wrapped)
+	resp, err := decode(hresp.Body(), forced, wrapped)
 	if err == nil {
 		resp.RateLimit = rateLimit(func(k string) string { return string(hresp.Header.Peek(k)) }, c.cfg.NowFunc())
 	}
 	return resp, err
+}
+
+// prepare sets hreq's method, URL, version and auth headers.
+func (c *Client) prepare(hreq *fasthttp.Request, method, url string) {
+	hreq.SetRequestURI(url)
+	hreq.Header.SetMethod(method)
+	hreq.Header.Set("anthropic-version", c.cfg.Version)
+	if c.cfg.APIKey != "" {
+		if c.cfg.AuthStyle == AuthBearer {
+			hreq.Header.Set("Authorization", "Bearer "+c.cfg.APIKey)
+		} else {
+			hreq.Header.Set("x-api-key", c.cfg.APIKey)
+		}
+	}
 }
 
 // rateLimit reads anthropic-ratelimit-requests-remaining with -requests-reset, and
@@ -202,12 +207,28 @@ func rateLimit(header func(string) string, now time.Time) *llm.RateLimit {
 	return rl
 }
 
-// encode builds the request body; wrapped reports a non-object schema wrapped by toolSchema.
-func (c *Client) encode(req *llm.Request) (body []byte, wrapped bool, err error) {
-	if len(req.Messages) == 0 {
-		return nil, false, &llm.Error{Kind: llm.KindBadRequest, Message: "request has no messages"}
+// encode builds the request body of Complete, the tool it forces ("" without a schema) and
+// whether that tool's input wraps the answer.
+func (c *Client) encode(req *llm.Request) (body []byte, forced string, wrapped bool, err error) {
+	m, forced, wrapped, err := c.params(req, ToolName)
+	if err != nil {
+		return nil, "", false, err
 	}
-	m := messageRequest{
+	body, err = json.Marshal(m)
+	if err != nil {
+		return nil, "", false, &llm.Error{Kind: llm.KindBadRequest, Message: "encode request: " + err.Error(), Err: err}
+	}
+	return body, forced, wrapped, nil
+}
+
+// params builds the Messages parameters of req, the body of a call or the params of a batch
+// request, the tool it forces ("" without a schema, else ToolName, or wrappedTool when the
+// schema is not an object and toolSchema wrapped it) and whether it wrapped.
+func (c *Client) params(req *llm.Request, wrappedTool string) (m *messageRequest, forced string, wrapped bool, err error) {
+	if len(req.Messages) == 0 {
+		return nil, "", false, &llm.Error{Kind: llm.KindBadRequest, Message: "request has no messages"}
+	}
+	m = &messageRequest{
 		Model:       req.Model,
 		MaxTokens:   req.MaxTokens,
 		System:      req.System,
@@ -221,23 +242,25 @@ func (c *Client) encode(req *llm.Request) (body []byte, wrapped bool, err error)
 		m.Messages = append(m.Messages, inputMessage{Role: msg.Role, Content: msg.Content})
 	}
 	if req.Schema != nil {
-		schema, w, err := toolSchema(req.Schema)
+		var schema json.RawMessage
+		schema, wrapped, err = toolSchema(req.Schema)
 		if err != nil {
-			return nil, false, &llm.Error{Kind: llm.KindBadRequest, Message: err.Error(), Err: err}
+			return nil, "", false, &llm.Error{Kind: llm.KindBadRequest, Message: err.Error(), Err: err}
 		}
-		wrapped = w
-		m.Tools = []tool{{Name: ToolName, Description: toolDescription, InputSchema: schema}}
-		m.ToolChoice = &toolChoice{Type: "tool", Name: ToolName}
+		forced = ToolName
+		if wrapped {
+			forced = wrappedTool
+		}
+		m.Tools = []tool{{Name: forced, Description: toolDescription, InputSchema: schema}}
+		m.ToolChoice = &toolChoice{Type: "tool", Name: forced}
 	}
-	body, err = json.Marshal(m)
-	if err != nil {
-		return nil, false, &llm.Error{Kind: llm.KindBadRequest, Message: "encode request: " + err.Error(), Err: err}
-	}
-	return body, wrapped, nil
+	return m, forced, wrapped, nil
 }
 
-// decode reads a 200 body. withSchema selects the tool answer over the text blocks.
-func decode(body []byte, withSchema, wrapped bool) (*llm.Response, error) {
+// decode reads a 200 body. A tool ("" for none) selects the answer that tool's input carries
+// over the text blocks; wrapped says its input wraps the answer (toolSchema).
+func decode(body []byte, tool string, wrapped bool) (*llm.Response, error) {
+	withSchema := tool != ""
 	var m messageResponse
 	if err := json.Unmarshal(body, &m); err != nil || m.Type != "message" {
 		return nil, &llm.Error{Kind: llm.KindServerError, Status: 200, Message: "response is not a Messages API message", Err: err}
@@ -262,7 +285,7 @@ func decode(body []byte, withSchema, wrapped bool) (*llm.Response, error) {
 	}
 	if withSchema {
 		for _, b := range m.Content {
-			if b.Type != "tool_use" || b.Name != ToolName {
+			if b.Type != "tool_use" || b.Name != tool {
 				continue
 			}
 			text, err := answerText(b.Input, wrapped)
@@ -273,7 +296,7 @@ func decode(body []byte, withSchema, wrapped bool) (*llm.Response, error) {
 			return resp, nil
 		}
 		return nil, &llm.Error{Kind: llm.KindServerError, Status: 200, Message: fmt.Sprintf(
-			"the model did not call the %s tool (stop_reason %q)", ToolName, m.StopReason)}
+			"the model did not call the %s tool (stop_reason %q)", tool, m.StopReason)}
 	}
 	var sb strings.Builder
 	for _, b := range m.Content {

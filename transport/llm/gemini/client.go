@@ -94,11 +94,8 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindBadRequest, Message: err.Error(), Err: err}
 	}
-	hreq, hresp := &fasthttp.Request{}, &fasthttp.Response{}
-	hreq.Header.SetMethod(fasthttp.MethodPost)
-	hreq.SetRequestURI(c.cfg.BaseURL + "/v1beta/models/" + url.PathEscape(req.Model) + ":generateContent")
+	hreq, hresp := c.newRequest(fasthttp.MethodPost, c.cfg.BaseURL+"/v1beta/models/"+url.PathEscape(req.Model)+":generateContent")
 	hreq.Header.SetContentType("application/json")
-	hreq.Header.Set("x-goog-api-key", c.cfg.APIKey)
 	hreq.SetBody(body)
 
 	if err := c.http.Do(ctx, hreq, hresp); err != nil {
@@ -109,6 +106,16 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 		return nil, statusError(status, hresp.Body(), string(hresp.Header.Peek("Retry-After")), time.Now())
 	}
 	return parseAnswer(hresp.Body())
+}
+
+// newRequest returns a request of method to u carrying the API key, and a response to read
+// it into.
+func (c *Client) newRequest(method, u string) (*fasthttp.Request, *fasthttp.Response) {
+	hreq := &fasthttp.Request{}
+	hreq.Header.SetMethod(method)
+	hreq.SetRequestURI(u)
+	hreq.Header.Set("x-goog-api-key", c.cfg.APIKey)
+	return hreq, &fasthttp.Response{}
 }
 
 // requestBody builds the JSON body of req.

@@ -59,6 +59,7 @@ type AnthropicServer struct {
 	closed   bool
 
 	violations violations
+	batches    *batchStore
 }
 
 // NewAnthropicServer starts a fake accepting key (empty: any). Every request it receives and
@@ -68,10 +69,18 @@ type AnthropicServer struct {
 func NewAnthropicServer(t testing.TB, key string) *AnthropicServer {
 	t.Helper()
 	s := &AnthropicServer{Key: key, done: make(chan struct{}), disconnected: make(chan struct{}, 64)}
-	if _, err := anthropicSpec.load(); err != nil {
+	s.batches = newBatchStore("msgbatch_fake", s.answerLine)
+	specs := append(specSet{anthropicSpec}, anthropicBatchSpecs...)
+	if err := specs.load(); err != nil {
 		t.Errorf("llmtest: %v", err)
 	}
-	s.srv = httptest.NewServer(validated(anthropicSpec, &s.violations, s.serve))
+	s.srv = httptest.NewServer(validated(specs, &s.violations, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/messages/batches") {
+			s.serveBatch(w, r)
+			return
+		}
+		s.serve(w, r)
+	}))
 	s.URL = s.srv.URL
 	watch(t, "Anthropic", &s.violations)
 	t.Cleanup(s.Close)

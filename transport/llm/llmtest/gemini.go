@@ -58,12 +58,22 @@ type GeminiServer struct {
 	requests    []GeminiRequest
 	disconnects int
 	stalled     chan struct{} // receives one value per stall that ended by client disconnect
+	batchKey    string        // the key batches were submitted with, to answer their requests
+
+	batches *batchStore
 }
 
 // NewGeminiServer starts a fake and closes it when t ends.
 func NewGeminiServer(t testing.TB) *GeminiServer {
 	s := &GeminiServer{stop: make(chan struct{}), stalled: make(chan struct{}, 64)}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.batches = newBatchStore("fake", s.answerLine)
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isGeminiBatchPath(r.URL.Path) {
+			s.serveBatch(w, r)
+			return
+		}
+		s.serve(w, r)
+	}))
 	s.URL = s.srv.URL
 	t.Cleanup(s.Close)
 	return s

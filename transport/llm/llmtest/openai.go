@@ -89,6 +89,10 @@ type OpenAIServer struct {
 	conns       int
 	closeOnce   sync.Once
 	violations  violations
+
+	batches     *batchStore
+	files       *openAIFiles
+	outputFiles map[string]map[string]string // by batch id: output_file_id, error_file_id
 }
 
 // NewOpenAIServer starts a fake of flavor; apiKey, when not empty, is the only accepted
@@ -97,8 +101,17 @@ type OpenAIServer struct {
 // closed and t fails with each violation not taken by TakeViolations.
 func NewOpenAIServer(t testing.TB, flavor OpenAIFlavor, apiKey string) *OpenAIServer {
 	t.Helper()
-	s := &OpenAIServer{flavor: flavor, apiKey: apiKey, disconnects: make(chan struct{}, 64)}
-	s.srv = httptest.NewUnstartedServer(validated(openAISpec, &s.violations, s.serve))
+	s := &OpenAIServer{flavor: flavor, apiKey: apiKey, disconnects: make(chan struct{}, 64),
+		files: &openAIFiles{files: map[string][]byte{}}, outputFiles: map[string]map[string]string{}}
+	s.batches = newBatchStore("batch_fake", s.answerLine)
+	specs := append(specSet{openAISpec}, openAIBatchSpecs...)
+	s.srv = httptest.NewUnstartedServer(validated(specs, &s.violations, func(w http.ResponseWriter, r *http.Request) {
+		if isOpenAIBatchPath(r.URL.Path) {
+			s.serveBatch(w, r)
+			return
+		}
+		s.serve(w, r)
+	}))
 	s.srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
 		if state == http.StateNew {
 			s.mu.Lock()
@@ -106,7 +119,7 @@ func NewOpenAIServer(t testing.TB, flavor OpenAIFlavor, apiKey string) *OpenAISe
 			s.mu.Unlock()
 		}
 	}
-	if _, err := openAISpec.load(); err != nil {
+	if err := specs.load(); err != nil {
 		t.Errorf("llmtest: %v", err)
 	}
 	s.srv.Start()

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +35,11 @@ import (
 //   - the response body, unless empty: when the status documents content, its Content-Type
 //     documented and a JSON body valid against that media type's schema.
 //
-// A body of a non-JSON media type (e.g. text/event-stream) has its content type checked only.
+// A body of a non-JSON media type (e.g. text/event-stream) has its content type checked only,
+// unless its schema carries "x-line-schema" (Anthropic's application/x-jsonl results): then the
+// body is JSON Lines and each non-empty line is validated against that schema.
+// A templated path ("/batches/{batch_id}") matches any one non-empty segment per parameter;
+// path parameters are checked by that match only.
 // "format" is annotation, not assertion (the JSON Schema 2020-12 default). Description features
 // this validator does not check (path, query or cookie parameters, templated paths) make
 // compileOperation fail rather than be skipped silently.
@@ -42,6 +47,7 @@ type operation struct {
 	name      string
 	method    string
 	path      string
+	pattern   *regexp.Regexp // the path as a pattern; nil when it has no parameters
 	headers   []headerParam
 	body      *content            // nil: the operation documents no request body
 	responses map[string]*content // by status key: "200", "4XX", "default"
@@ -59,6 +65,7 @@ type headerParam struct {
 type content struct {
 	required bool
 	media    map[string]*jsonschema.Schema
+	lines    map[string]*jsonschema.Schema // by media type: the schema of each JSON line
 	headers  []headerParam
 }
 
@@ -94,9 +101,6 @@ func compileOperation(name string, raw []byte) (*operation, error) {
 	var ptr string
 	var node map[string]any
 	for p, item := range paths {
-		if strings.Contains(p, "{") {
-			return nil, fmt.Errorf("templated path %s is not supported", p)
-		}
 		methods, _ := item.(map[string]any)
 		for m, o := range methods {
 			if m == "parameters" {
@@ -116,12 +120,20 @@ func compileOperation(name string, raw []byte) (*operation, error) {
 	if node == nil {
 		return nil, errors.New("no operation")
 	}
+	if strings.Contains(op.path, "{") {
+		pat := regexp.QuoteMeta(op.path)
+		pat = regexp.MustCompile(`\\\{[^}]*\\\}`).ReplaceAllString(pat, "[^/]+")
+		op.pattern = regexp.MustCompile("^" + pat + "$")
+	}
 
 	params, _ := node["parameters"].([]any)
 	for i := range params {
 		pptr, p, err := resolve(root, fmt.Sprintf("%s/parameters/%d", ptr, i))
 		if err != nil {
 			return nil, err
+		}
+		if p["in"] == "path" && p["required"] == true && strings.Contains(op.path, "{"+fmt.Sprint(p["name"])+"}") {
+			continue // checked by the route's pattern
 		}
 		if p["in"] != "header" {
 			return nil, fmt.Errorf("%v parameter %v is not supported", p["in"], p["name"])
@@ -157,7 +169,8 @@ func compileContent(c *jsonschema.Compiler, root map[string]any, ptr string) (*c
 	if err != nil {
 		return nil, err
 	}
-	out := &content{required: node["required"] == true, media: map[string]*jsonschema.Schema{}}
+	out := &content{required: node["required"] == true, media: map[string]*jsonschema.Schema{},
+		lines: map[string]*jsonschema.Schema{}}
 	headers, _ := node["headers"].(map[string]any)
 	for _, name := range sortedKeys(headers) {
 		hptr, h, err := resolve(root, ptr+"/headers/"+escapePointer(name))
@@ -173,9 +186,17 @@ func compileContent(c *jsonschema.Compiler, root map[string]any, ptr string) (*c
 	media, _ := node["content"].(map[string]any)
 	for mt, m := range media {
 		var sch *jsonschema.Schema
+		sptr := ptr + "/content/" + escapePointer(mt) + "/schema"
 		if mm, _ := m.(map[string]any); mm["schema"] != nil {
-			if sch, err = c.Compile(schemaURL + "#" + ptr + "/content/" + escapePointer(mt) + "/schema"); err != nil {
+			if sch, err = c.Compile(schemaURL + "#" + sptr); err != nil {
 				return nil, fmt.Errorf("%s: %w", mt, err)
+			}
+			if ms, _ := mm["schema"].(map[string]any); ms["x-line-schema"] != nil {
+				line, err := c.Compile(schemaURL + "#" + sptr + "/x-line-schema")
+				if err != nil {
+					return nil, fmt.Errorf("%s lines: %w", mt, err)
+				}
+				out.lines[strings.ToLower(mt)] = line
 			}
 		}
 		out.media[strings.ToLower(mt)] = sch
@@ -284,11 +305,22 @@ func (op *operation) checkRequest(r *http.Request, body []byte) []string {
 
 // route returns a violation when r is not a request for the operation.
 func (op *operation) route(what string, r *http.Request) []string {
-	if r.Method == op.method && r.URL.Path == op.path {
+	if op.matches(r) {
 		return nil
 	}
 	return []string{fmt.Sprintf("%s: %s Path '%s' not found (the description has %s %s)",
 		what, r.Method, r.URL.Path, op.method, op.path)}
+}
+
+// matches reports whether r is a request for the operation.
+func (op *operation) matches(r *http.Request) bool {
+	if r.Method != op.method {
+		return false
+	}
+	if op.pattern != nil {
+		return op.pattern.MatchString(r.URL.Path)
+	}
+	return r.URL.Path == op.path
 }
 
 // checkResponse returns the violations of a response to r with status, header and body.
@@ -340,6 +372,21 @@ func (c *content) check(what, contentType string, body []byte, required bool) []
 	if !ok {
 		return []string{fmt.Sprintf("%s: content type %q is not documented (documented: %s)", what, mt,
 			strings.Join(sortedKeys(c.media), ", "))}
+	}
+	if line := c.lines[mt]; line != nil {
+		var out []string
+		for i, l := range bytes.Split(body, []byte("\n")) {
+			if len(bytes.TrimSpace(l)) == 0 {
+				continue
+			}
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(l))
+			if err != nil {
+				out = append(out, fmt.Sprintf("%s line %d: not JSON: %v", what, i+1, err))
+				continue
+			}
+			out = append(out, schemaViolations(fmt.Sprintf("%s line %d", what, i+1), doc, line.Validate(doc))...)
+		}
+		return out
 	}
 	if sch == nil || !strings.Contains(mt, "json") {
 		return nil

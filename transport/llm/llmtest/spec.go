@@ -106,6 +106,140 @@ var anthropicSpec = &spec{name: "Anthropic", build: func() ([]byte, error) {
 	})
 }}
 
+// errorDefault adds to op's responses a "default" response with OpenAI's ErrorResponse body
+// (every OpenAI error status has that body; the batch and file operations document only 200).
+func errorDefault(op map[string]any) {
+	op["responses"].(map[string]any)["default"] = map[string]any{
+		"description": "Error (added by llmtest: every OpenAI error status has this body).",
+		"content": map[string]any{"application/json": map[string]any{
+			"schema": map[string]any{"$ref": "#/components/schemas/ErrorResponse"}}},
+	}
+}
+
+// openAIBatchSpecs validate the OpenAI Batch API operations the fake serves (upload a file,
+// create, retrieve and cancel a batch, download a file's content), each trimmed from the
+// OpenAI description and given the "default" error response. Patch, documented: the
+// description says GET /files/{file_id}/content answers application/json with a string; the
+// vendor sends the file's bytes (application/octet-stream), which for a batch's output and
+// error files are JSON Lines of the "request output" object of the Batch API reference
+// ({id, custom_id, response: {status_code, request_id, body} | null, error: {code, message} |
+// null}); that media type and line schema are added.
+var openAIBatchSpecs = []*spec{
+	{name: "OpenAI files", build: func() ([]byte, error) {
+		return trimSpec(openAISpecJSON, "/files", "post", func(op, _ map[string]any) { errorDefault(op) })
+	}},
+	{name: "OpenAI batches", build: func() ([]byte, error) {
+		return trimSpec(openAISpecJSON, "/batches", "post", func(op, _ map[string]any) { errorDefault(op) })
+	}},
+	{name: "OpenAI batch", build: func() ([]byte, error) {
+		return trimSpec(openAISpecJSON, "/batches/{batch_id}", "get", func(op, _ map[string]any) { errorDefault(op) })
+	}},
+	{name: "OpenAI batch cancel", build: func() ([]byte, error) {
+		return trimSpec(openAISpecJSON, "/batches/{batch_id}/cancel", "post", func(op, _ map[string]any) { errorDefault(op) })
+	}},
+	{name: "OpenAI file content", build: func() ([]byte, error) {
+		return trimSpec(openAISpecJSON, "/files/{file_id}/content", "get", func(op, _ map[string]any) {
+			errorDefault(op)
+			ok := op["responses"].(map[string]any)["200"].(map[string]any)
+			ok["content"].(map[string]any)["application/octet-stream"] = map[string]any{"schema": map[string]any{
+				"type": "string", "format": "binary", "x-line-schema": openAIBatchOutputLine}}
+		})
+	}},
+}
+
+// openAIBatchOutputLine is the schema of one line of a batch's output or error file.
+var openAIBatchOutputLine = map[string]any{
+	"type": "object", "required": []any{"id", "custom_id", "response", "error"}, "additionalProperties": false,
+	"properties": map[string]any{
+		"id":        map[string]any{"type": "string"},
+		"custom_id": map[string]any{"type": "string"},
+		"response": map[string]any{"anyOf": []any{map[string]any{"type": "null"}, map[string]any{
+			"type": "object", "required": []any{"status_code", "request_id", "body"}, "additionalProperties": false,
+			"properties": map[string]any{
+				"status_code": map[string]any{"type": "integer"},
+				"request_id":  map[string]any{"type": "string"},
+				"body":        map[string]any{"type": "object"},
+			}}}},
+		"error": map[string]any{"anyOf": []any{map[string]any{"type": "null"}, map[string]any{
+			"type": "object", "required": []any{"code", "message"},
+			"properties": map[string]any{"code": map[string]any{"type": "string"}, "message": map[string]any{"type": "string"}},
+		}}},
+	},
+}
+
+// anthropicBatchSpecs validate the Message Batches operations the fake serves (create,
+// retrieve, cancel, results), each trimmed from the Anthropic description; the results'
+// application/x-jsonl body is validated line by line against the description's
+// x-line-schema. Patch, documented: 5XX gets the 4XX error response, as for /v1/messages.
+var anthropicBatchSpecs = []*spec{
+	anthropicBatchSpec("/v1/messages/batches", "post"),
+	anthropicBatchSpec("/v1/messages/batches/{message_batch_id}", "get"),
+	anthropicBatchSpec("/v1/messages/batches/{message_batch_id}/cancel", "post"),
+	anthropicBatchSpec("/v1/messages/batches/{message_batch_id}/results", "get"),
+}
+
+func anthropicBatchSpec(path, method string) *spec {
+	return &spec{name: "Anthropic " + method + " " + path, build: func() ([]byte, error) {
+		return trimSpec(anthropicSpecJSON, path, method, func(op, _ map[string]any) {
+			responses := op["responses"].(map[string]any)
+			responses["5XX"] = responses["4XX"]
+		})
+	}}
+}
+
+// specSet validates the exchanges of several operations: each is checked against the
+// operation whose method and path it matches; one that matches none is a violation.
+type specSet []*spec
+
+// pick returns the spec of r's operation, or a violation.
+func (set specSet) pick(r *http.Request) (*spec, []string) {
+	var have []string
+	for _, s := range set {
+		op, err := s.load()
+		if err != nil {
+			return nil, []string{err.Error()}
+		}
+		if op.matches(r) {
+			return s, nil
+		}
+		have = append(have, op.method+" "+op.path)
+	}
+	return nil, []string{fmt.Sprintf("%s Path '%s' not found (the descriptions have %s)",
+		r.Method, r.URL.Path, strings.Join(have, ", "))}
+}
+
+func (set specSet) checkRequest(r *http.Request, body []byte) []string {
+	s, v := set.pick(r)
+	if s == nil {
+		return v
+	}
+	return s.checkRequest(r, body)
+}
+
+func (set specSet) checkResponse(r *http.Request, status int, header http.Header, body []byte) []string {
+	s, v := set.pick(r)
+	if s == nil {
+		return v
+	}
+	return s.checkResponse(r, status, header, body)
+}
+
+// load compiles every description of the set (once each).
+func (set specSet) load() error {
+	for _, s := range set {
+		if _, err := s.load(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checker validates exchanges: a spec or a specSet.
+type checker interface {
+	checkRequest(r *http.Request, body []byte) []string
+	checkResponse(r *http.Request, status int, header http.Header, body []byte) []string
+}
+
 // load compiles the description once.
 func (s *spec) load() (*operation, error) {
 	s.once.Do(func() {
@@ -298,7 +432,7 @@ func watch(t testing.TB, name string, v *violations) {
 // validated wraps next so that every request it receives and every complete response it sends
 // is checked against s, the violations going to v. A response the client hung up on (a stall,
 // a disconnect during keep-alive lines) is not checked: it was never complete.
-func validated(s *spec, v *violations, next http.HandlerFunc) http.HandlerFunc {
+func validated(s checker, v *violations, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))

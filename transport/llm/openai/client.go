@@ -94,6 +94,7 @@ func (c Config) withDefaults() Config {
 // and reuses connections; it holds no state between calls besides its connection pool.
 type Client struct {
 	cfg  Config
+	base string // BaseURL without a trailing slash
 	url  string
 	auth string
 	http *vendorhttp.Client
@@ -119,7 +120,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openai: %w", err)
 	}
-	c := &Client{cfg: cfg, url: base + "/chat/completions", http: hc, now: time.Now}
+	c := &Client{cfg: cfg, base: base, url: base + "/chat/completions", http: hc, now: time.Now}
 	if cfg.APIKey != "" {
 		c.auth = "Bearer " + cfg.APIKey
 	}
@@ -132,15 +133,8 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindBadRequest, Message: err.Error(), Err: err}
 	}
-	hreq := &fasthttp.Request{}
-	hresp := &fasthttp.Response{}
-	hreq.SetRequestURI(c.url)
-	hreq.Header.SetMethod(fasthttp.MethodPost)
+	hreq, hresp := c.newRequest(fasthttp.MethodPost, c.url)
 	hreq.Header.SetContentType("application/json")
-	hreq.Header.Set("Accept", "application/json")
-	if c.auth != "" {
-		hreq.Header.Set("Authorization", c.auth)
-	}
 	hreq.SetBodyRaw(body)
 
 	if err := c.http.Do(ctx, hreq, hresp); err != nil {
@@ -157,6 +151,19 @@ func (c *Client) Complete(ctx context.Context, req *llm.Request) (*llm.Response,
 		resp.RateLimit = rateLimit(func(name string) string { return string(hresp.Header.Peek(name)) })
 	}
 	return resp, err
+}
+
+// newRequest returns a request of method to url with the Accept and Authorization headers set,
+// and a response to read it into.
+func (c *Client) newRequest(method, url string) (*fasthttp.Request, *fasthttp.Response) {
+	hreq := &fasthttp.Request{}
+	hreq.SetRequestURI(url)
+	hreq.Header.SetMethod(method)
+	hreq.Header.Set("Accept", "application/json")
+	if c.auth != "" {
+		hreq.Header.Set("Authorization", c.auth)
+	}
+	return hreq, &fasthttp.Response{}
 }
 
 // rateLimit reads x-ratelimit-remaining-requests with x-ratelimit-reset-requests, and

@@ -69,6 +69,9 @@ type Profile struct {
 	// null, decided by the leaf's value, so models that agree on a value agree on its null too.
 	// A negative value means never null.
 	NullRate float64 `json:"null_rate,omitempty"`
+	// BatchDelayMS is how long a batch of this model runs before it ends (Provider's
+	// llm.Batcher); 0 means DefaultBatchDelay.
+	BatchDelayMS int `json:"batch_delay_ms,omitempty"`
 }
 
 // BuiltinProfiles returns a fresh copy of the profiles of the three built-in sim models, keyed

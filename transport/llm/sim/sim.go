@@ -70,10 +70,12 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Provider is the sim provider. It is immutable after New, except the request windows of its
-// rate-limited models (their own mutex), and safe for concurrent use.
+// Provider is the sim provider and its batch API (llm.Batcher, batch.go). It is immutable
+// after New, except the request windows of its rate-limited models and its batches (each
+// with its own mutex), and safe for concurrent use.
 type Provider struct {
 	accounts  *accounts
+	batches   *batches
 	seed      int64
 	profiles  map[string]Profile
 	threshold uint64 // 100 × disagreement, rounded
@@ -86,7 +88,8 @@ var _ llm.Provider = (*Provider)(nil)
 // New returns a Provider for cfg, with the defaults of Config filled in. The profiles map is
 // copied, so later changes to cfg do not affect the provider.
 func New(cfg Config) *Provider {
-	p := &Provider{seed: cfg.Seed, sleep: cfg.Sleep, profiles: map[string]Profile{}, accounts: newAccounts(cfg.Now)}
+	p := &Provider{seed: cfg.Seed, sleep: cfg.Sleep, profiles: map[string]Profile{}, accounts: newAccounts(cfg.Now),
+		batches: newBatches(cfg.Now)}
 	profiles := cfg.Profiles
 	if profiles == nil {
 		profiles = BuiltinProfiles()
@@ -150,26 +153,13 @@ func (p *Provider) Complete(ctx context.Context, req *llm.Request) (*llm.Respons
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	prof, ok := p.profiles[strings.TrimPrefix(req.Model, "sim::")]
-	if !ok {
-		return nil, &llm.Error{Kind: llm.KindBadRequest, Status: 400, Message: fmt.Sprintf("unknown sim model %q", req.Model)}
-	}
-	c, err := p.newCall(req)
+	c, prof, resp, fault, err := p.respond(req)
 	if err != nil {
 		return nil, err
 	}
-	c.nullRate = prof.NullRate
-	fault := p.chooseFault(c, prof)
-	var text string
-	if transportError(fault) == nil {
-		if text, err = p.answer(c, fault); err != nil {
-			return nil, err
-		}
-	}
-	stop := "end_turn"
-	if fault == FaultMalformedJSON {
-		text = truncate(text)
-		stop = "max_tokens"
+	text := ""
+	if resp != nil {
+		text = resp.Text
 	}
 	// the account charges the tokens the answer reports (none for a transport fault's output)
 	budget, err := p.accounts.admit(req.Model, prof, tokens(promptBytes(req))+tokens(len(text)))
@@ -184,18 +174,46 @@ func (p *Provider) Complete(ctx context.Context, req *llm.Request) (*llm.Respons
 		}
 		return nil, err
 	}
-	out := tokens(len(text))
-	if d := latency(c, prof, out); d > 0 {
+	if d := latency(c, prof, resp.Usage.OutputTokens); d > 0 {
 		if err := p.sleep(ctx, d); err != nil {
 			return nil, err
 		}
 	}
-	return &llm.Response{
+	resp.RateLimit = budget
+	return resp, nil
+}
+
+// respond draws the fault of req and builds its answer, as Complete and the batch results
+// answer it, without the account, the latency or a timeout's wait. resp is nil when fault is a
+// transport fault (transportError); err is a request the simulator refuses (unknown model,
+// call kind or entity).
+func (p *Provider) respond(req *llm.Request) (c *call, prof Profile, resp *llm.Response, fault string, err error) {
+	prof, ok := p.profiles[strings.TrimPrefix(req.Model, "sim::")]
+	if !ok {
+		return nil, prof, nil, "", &llm.Error{Kind: llm.KindBadRequest, Status: 400, Message: fmt.Sprintf("unknown sim model %q", req.Model)}
+	}
+	if c, err = p.newCall(req); err != nil {
+		return nil, prof, nil, "", err
+	}
+	c.nullRate = prof.NullRate
+	fault = p.chooseFault(c, prof)
+	if transportError(fault) != nil {
+		return c, prof, nil, fault, nil
+	}
+	text, err := p.answer(c, fault)
+	if err != nil {
+		return nil, prof, nil, "", err
+	}
+	stop := "end_turn"
+	if fault == FaultMalformedJSON {
+		text = truncate(text)
+		stop = "max_tokens"
+	}
+	return c, prof, &llm.Response{
 		Text:       text,
-		Usage:      llm.Usage{InputTokens: tokens(promptBytes(req)), OutputTokens: out},
+		Usage:      llm.Usage{InputTokens: tokens(promptBytes(req)), OutputTokens: tokens(len(text))},
 		StopReason: stop,
-		RateLimit:  budget,
-	}, nil
+	}, fault, nil
 }
 
 // newCall resolves req's hints. Without hints the call is an enrichment whose subject is the

@@ -16,10 +16,6 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm"
 )
 
-// kindNotFound is the kind of a vendor object (a batch id) the vendor does not know.
-// It is llm.KindNotFound's value; the vendors' batch clients report it.
-const kindNotFound llm.ErrorKind = "not_found"
-
 // provBatchConfig is what a provider batch collector starts with. Read-only.
 type provBatchConfig struct {
 	Model    string      // the model key; every call it gets is of this model
@@ -369,7 +365,7 @@ func (a *provBatchActor) polled(c actor.Context, m *pbPolled) {
 	}
 	vb.polling = false
 	if m.err != nil {
-		if llm.KindOf(m.err) == kindNotFound { // the vendor lost it: its calls go again
+		if llm.KindOf(m.err) == llm.KindNotFound { // the vendor lost it: its calls go again
 			a.cfg.Log.Warn("vendor batch unknown to the vendor; its calls are submitted again", "model", a.cfg.Model, "provider_batch_id", m.id)
 			vb.gone = true
 			delete(a.batches, m.id)

@@ -63,7 +63,7 @@ func (f *fakeBatcher) get(id string) (*fakeVendorBatch, error) {
 	defer f.mu.Unlock()
 	vb := f.batches[id]
 	if vb == nil {
-		return nil, &llm.Error{Kind: kindNotFound, Message: "no batch " + id}
+		return nil, &llm.Error{Kind: llm.KindNotFound, Message: "no batch " + id}
 	}
 	return vb, nil
 }
@@ -130,10 +130,12 @@ func (batchCatalog) Lookup(key string) (enricher.ModelInfo, error) {
 	return m, err
 }
 
-// pbConfig is an engine config for provider batch tests: short linger and poll.
+// pbConfig is an engine config for provider batch tests: a short poll, and a linger long
+// enough that the calls of one round reach their collector within it on a loaded machine
+// (the tests count the batches each round makes).
 func pbConfig() Config {
 	return Config{BatchConcurrency: 3, Retry: llm.RetryPolicy{Base: time.Millisecond},
-		ProviderBatch: ProviderBatchConfig{Linger: 30 * time.Millisecond, Poll: 5 * time.Millisecond}}
+		ProviderBatch: ProviderBatchConfig{Linger: 200 * time.Millisecond, Poll: 5 * time.Millisecond}}
 }
 
 // pbSetup starts an engine whose provider "fake" has the batch API fb (realtime calls go to

@@ -16,7 +16,8 @@
 //	│   └── schema job (schemajob.go): owns its journal
 //	│       └── expertise: the generation or edit call
 //	├── provider (provider.go), one per provider: concurrency cap, FIFO queue, cool-down,
-//	│   transport retries; every expertise actor asks its provider actor
+//	│   transport retries; every expertise actor asks its provider actor. With a cluster-wide
+//	│   cap, its permit keeper (permits.go: a goroutine the Engine owns) lends it permits
 //	├── persister (persister.go): group-commits events, records and job snapshots; answers persisted
 //	└── webhook worker (webhook.go): a goroutine the Engine owns, not an actor
 //

@@ -39,14 +39,6 @@ type Permits interface {
 // (fair shares) and gives back permits that stayed idle.
 const permitTick = 100 * time.Millisecond
 
-// permitsGranted tells a provider actor that its keeper lent it n more permits (negative:
-// permits lost with the store's session, to stop using) and the most it should keep while
-// it has work (its fair share while another node waits, the cap otherwise).
-type permitsGranted struct {
-	n    int
-	keep int
-}
-
 // permitKeeper holds one provider's permits on this node: the store's side is owned by its
 // goroutine (loop); the actor's side is the state the actor posts (post), guarded by mu. Its
 // goroutine is started by start and ended by stop, both called by the engine.

@@ -40,7 +40,9 @@ type ProviderConfig struct {
 // the provider's gate (gate.go: batches start entities only within provider_queue, admission
 // refuses new jobs past it), and a waiting call leaves when its caller's ctx ends. HTTP calls
 // run in goroutines; their contexts come from the callers, so stopping a caller aborts its
-// request.
+// request. With a cluster-wide cap (cluster_provider_concurrency) a call also needs one of
+// the permits its keeper lends (permits.go): the actor posts its demand to the keeper and
+// gives back permits it no longer needs, without blocking; grants arrive as messages.
 type providerActor struct {
 	cfg       ProviderConfig
 	provider  llm.Provider

@@ -38,7 +38,7 @@ func TestProviderBudgetAvoids429(t *testing.T) {
 			stats := &ProviderStats{}
 			cfg := ProviderConfig{Name: "sim", Concurrency: 8, Budgets: tt.budgets, Observer: refused,
 				Retry: llm.RetryPolicy{Retries: -1}} // a 429 fails its call
-			pid := sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(cfg, p, time.Now, stats)))
+			pid := sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(cfg, p, time.Now, stats, nil)))
 			results := make(chan *providerResult, calls)
 			reply := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 				if r, ok := c.Message().(*providerResult); ok {
@@ -104,7 +104,7 @@ func TestProviderBudgetPassesHeldModel(t *testing.T) {
 	}}
 	cfg := ProviderConfig{Name: "fake", Concurrency: 4, Retry: llm.RetryPolicy{Retries: -1},
 		Budgets: map[string]Budget{"fake::a": {RPM: 1}}} // one call a minute
-	pid := sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(cfg, fake, time.Now, &ProviderStats{})))
+	pid := sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(cfg, fake, time.Now, &ProviderStats{}, nil)))
 	results := make(chan *providerResult, 4)
 	reply := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		if r, ok := c.Message().(*providerResult); ok {

@@ -19,7 +19,8 @@
 //	│       └── expertise: the generation or edit call
 //	├── provider (provider.go), one per provider: concurrency cap, FIFO queue, cool-down,
 //	│   transport retries; every expertise actor asks its provider actor (or its batch's
-//	│   provider batch collector)
+//	│   provider batch collector). With a cluster-wide cap, its permit keeper (permits.go: a
+//	│   goroutine the Engine owns) lends it permits
 //	├── persister (persister.go): group-commits events, records and job snapshots; answers persisted
 //	└── webhook worker (webhook.go): a goroutine the Engine owns, not an actor
 //

@@ -28,6 +28,10 @@ type Config struct {
 	// ProviderFixed turns the adaptive limit off (provider_adaptive=false): every provider
 	// keeps its ceiling of calls in flight. Default false: limits adapt (limiter.go).
 	ProviderFixed bool
+	// ClusterProviderConcurrency caps the calls in flight per provider on all the nodes of a
+	// cluster together (cluster_provider_concurrency), shared through Deps.Permits
+	// (permits.go). Default 0: no cluster-wide cap; each node has only its own ceiling.
+	ClusterProviderConcurrency int
 	// ProviderQueue bounds the calls of one provider that running work holds (waiting or in
 	// flight): batches start entities only within it, and new jobs are refused (429) while it
 	// is reached. Default 1000.
@@ -179,6 +183,9 @@ type Deps struct {
 	// after New, before the first job starts.
 	Placement Placement
 	Fence     Fence
+	// Permits, with Config.ClusterProviderConcurrency above 0, shares the providers' cap of
+	// calls in flight with the other nodes (permits.go); nil: no cluster-wide cap.
+	Permits Permits
 }
 
 // Engine is the facade the front end calls: it starts, streams, cancels and continues jobs. It
@@ -192,6 +199,7 @@ type Engine struct {
 	persister *actor.PID
 	providers map[string]*actor.PID
 	batchers  map[string]llm.Batcher // the providers' batch APIs, by provider name
+	keepers   []*permitKeeper        // one per provider with a cluster-wide cap; stopped after the providers
 	stats     map[string]*ProviderStats
 	gates     gates
 	active    atomic.Int64 // non-terminal jobs, kept by the supervisor
@@ -246,7 +254,15 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		if p.Batch != nil {
 			e.batchers[name] = p.Batch
 		}
-		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, time.Now, st)))
+		var keeper *permitKeeper
+		if deps.Permits != nil && cfg.ClusterProviderConcurrency > 0 {
+			keeper = newPermitKeeper(name, cfg.ClusterProviderConcurrency, deps.Permits, log)
+			e.keepers = append(e.keepers, keeper)
+		}
+		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, time.Now, st, keeper)))
+		if keeper != nil {
+			keeper.start(sys.Root, e.providers[name])
+		}
 	}
 	e.sup = sys.Root.Spawn(actor.PropsFromProducer(newSupervisor(&e.cfg, e.gates, &e.active, log, released), actor.WithSupervisor(stopStrategy)))
 	if deps.Placement != nil { // the placement's sweeper resumes stored jobs on their owners
@@ -512,6 +528,9 @@ func (e *Engine) Stop() {
 		}
 		for _, pid := range e.providers {
 			_ = root.PoisonFuture(pid).Wait()
+		}
+		for _, k := range e.keepers { // their actors are gone: every permit goes back
+			k.stop()
 		}
 		e.releases.wait()
 		e.sys.Shutdown()

@@ -348,6 +348,15 @@ type requeue struct{ call *providerCall }
 // wake re-runs the pump when a cool-down ends (the provider's own timer).
 type wake struct{}
 
+// permitsGranted tells a provider actor that its permit keeper (permits.go) lent it n more
+// permits of the cluster-wide cap (negative: permits lost with the store's session, to stop
+// using) and the most it should keep while it has work (its fair share while another node
+// waits, the cap otherwise). Sent by the keeper's goroutine.
+type permitsGranted struct {
+	n    int
+	keep int
+}
+
 func (*tryDone) IgnoreDeadLetterLogging() {}
 func (*requeue) IgnoreDeadLetterLogging() {}
 func (*wake) IgnoreDeadLetterLogging()    {}

@@ -40,7 +40,9 @@ type ProviderConfig struct {
 // the provider's gate (gate.go: batches start entities only within provider_queue, admission
 // refuses new jobs past it), and a waiting call leaves when its caller's ctx ends. HTTP calls
 // run in goroutines; their contexts come from the callers, so stopping a caller aborts its
-// request.
+// request. With a cluster-wide cap (cluster_provider_concurrency) a call also needs one of
+// the permits its keeper lends (permits.go): the actor posts its demand to the keeper and
+// gives back permits it no longer needs, without blocking; grants arrive as messages.
 type providerActor struct {
 	cfg       ProviderConfig
 	provider  llm.Provider
@@ -54,6 +56,13 @@ type providerActor struct {
 	timers    *scheduler.TimerScheduler
 	stats     *ProviderStats
 	limiter   *limiter
+	// With a cluster-wide cap (permits.go): the keeper lending this node's permits, the
+	// permits lent (calls start only within them), the most to keep while other nodes wait,
+	// and the demand last posted to the keeper.
+	permits *permitKeeper
+	granted int
+	keep    int
+	posted  int
 }
 
 // ProviderStats are counters a provider actor keeps for tests and metrics. Read them only
@@ -69,7 +78,8 @@ type ProviderStats struct {
 
 // newProviderActor returns the producer of a provider actor. now must be the real clock: it
 // times cool-downs against real timers.
-func newProviderActor(cfg ProviderConfig, p llm.Provider, now func() time.Time, stats *ProviderStats) actor.Producer {
+// permits is nil without a cluster-wide cap.
+func newProviderActor(cfg ProviderConfig, p llm.Provider, now func() time.Time, stats *ProviderStats, permits *permitKeeper) actor.Producer {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
 	}
@@ -85,7 +95,7 @@ func newProviderActor(cfg ProviderConfig, p llm.Provider, now func() time.Time, 
 	stats.ceiling.Store(int64(cfg.Concurrency))
 	return func() actor.Actor {
 		return &providerActor{cfg: cfg, provider: p, now: now, stats: stats, limiter: newLimiter(cfg.Concurrency, !cfg.Fixed),
-			budgets: newBudgets(cfg.Budgets, now())}
+			budgets: newBudgets(cfg.Budgets, now()), permits: permits, keep: cfg.Concurrency}
 	}
 }
 
@@ -94,6 +104,12 @@ func (a *providerActor) Receive(c actor.Context) {
 	case *actor.Started:
 		a.timers = scheduler.NewTimerScheduler(c.ActorSystem().Root)
 		a.cfg.Observer.ProviderLimit(a.cfg.Name, a.limiter.Limit(), a.limiter.Ceiling())
+	case *permitsGranted:
+		a.granted += m.n
+		if m.keep > 0 {
+			a.keep = m.keep
+		}
+		a.pump(c)
 	case *providerCall:
 		a.queue = append(a.queue, m)
 		a.pump(c)
@@ -130,8 +146,9 @@ func (a *providerActor) pump(c actor.Context) {
 			a.stats.maxQueued.Store(n)
 		}
 		a.cfg.Observer.ProviderLoad(a.cfg.Name, a.inflight, len(a.queue))
+		a.settlePermits()
 	}()
-	for a.inflight < a.limiter.Limit() && len(a.queue) > 0 {
+	for a.inflight < a.capacity() && len(a.queue) > 0 {
 		now := a.now()
 		if wait := a.coolUntil.Sub(now); wait > 0 {
 			a.wake(c, wait)
@@ -189,6 +206,41 @@ func (a *providerActor) pump(c actor.Context) {
 			}
 		}()
 	}
+}
+
+// capacity is the number of calls that may be in flight now: the limiter's limit, and with a
+// cluster-wide cap no more than the permits lent nor the keep (the fair share while other
+// nodes wait for permits).
+func (a *providerActor) capacity() int {
+	if a.permits == nil {
+		return a.limiter.Limit()
+	}
+	return min(a.limiter.Limit(), a.granted, a.keep)
+}
+
+// settlePermits tells the keeper how many calls could run now (in flight and queued, within
+// the limiter's limit; only those in flight during a cool-down) and gives back the permits
+// beyond that and beyond the keep (the fair share while other nodes wait). Permits of calls
+// in flight are kept until they end. Never blocks.
+func (a *providerActor) settlePermits() {
+	if a.permits == nil {
+		return
+	}
+	want := a.inflight + len(a.queue)
+	if a.coolUntil.After(a.now()) {
+		want = a.inflight
+	}
+	want = min(want, a.limiter.Limit())
+	give := a.granted - max(a.inflight, min(want, a.keep))
+	if give < 0 {
+		give = 0
+	}
+	if give == 0 && want == a.posted {
+		return
+	}
+	a.granted -= give
+	a.posted = want
+	a.permits.post(want, give)
 }
 
 // next is the index of the first queued call that may start at now: a cancelled one (it

@@ -35,7 +35,7 @@ func setupProvider(t *testing.T, ceiling int, fixed bool) *providerSetup {
 		return &llm.Response{Text: "{}"}, nil
 	}}
 	cfg := ProviderConfig{Name: "fake", Concurrency: ceiling, Fixed: fixed, Retry: llm.RetryPolicy{Retries: -1}}
-	s.pid = s.sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(cfg, s.fake, time.Now, s.stats)))
+	s.pid = s.sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(cfg, s.fake, time.Now, s.stats, nil)))
 	s.reply = s.sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		if r, ok := c.Message().(*providerResult); ok {
 			s.results <- r

@@ -41,6 +41,7 @@ var scenarios = []scenario{
 	{"rate-limited", runRateLimited},
 	{"waterfall", runWaterfall},
 	{"pg-follow", runPGFollow},
+	{"cluster", runCluster},
 }
 
 func main() {

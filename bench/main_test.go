@@ -50,14 +50,15 @@ func TestScenariosSmoke(t *testing.T) {
 		{"rate-limited", runRateLimited, []string{"-rpm", "10", "-tpm", "100000", "-minute", "200ms", "-entities", "14", "-concurrency", "4"}, []string{"admitted", "efficiency", "rpm_achieved", "tokens_per_call"}},
 		{"waterfall", runWaterfall, []string{"-entities", "12"}, []string{"cost_usd", "coverage", "calls"}},
 		{"pg-follow", runPGFollow, []string{"-entities", "16", "-subs", "1", "-latency", "20ms", "-concurrency", "2"}, []string{"events", "live_pairs", "remote_p99_ms"}},
+		{"cluster", runCluster, []string{"-latency", "20ms", "-cap", "4", "-cluster-cap", "3", "-duration", "200ms"}, []string{"calls_per_s", "x_one_node", "max_inflight"}},
 	}
 	if len(tests) != len(scenarios) {
 		t.Errorf("%d scenarios smoke-tested, %d registered", len(tests), len(scenarios))
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.name == "pg-follow" && os.Getenv(pgURLEnv) == "" {
-				t.Skip(pgURLEnv + " is not set: pg-follow needs PostgreSQL (see .ci/postgres/start.sh)")
+			if (tt.name == "pg-follow" || tt.name == "cluster") && os.Getenv(pgURLEnv) == "" {
+				t.Skip(pgURLEnv + " is not set: " + tt.name + " needs PostgreSQL (see .ci/postgres/start.sh)")
 			}
 			if err := tt.run(append(tt.args, "-out", out)); err != nil {
 				t.Fatal(err)

@@ -33,11 +33,19 @@ func testDatabase(t *testing.T) string {
 
 // member is one node of a test cluster: its store, job locks, engine and cluster node.
 type member struct {
-	db     *postgres.DB
-	locks  *postgres.Locks
-	engine *actors.Engine
-	node   *Node
-	down   bool
+	db      *postgres.DB
+	locks   *postgres.Locks
+	permits *postgres.Permits // with a cluster-wide provider cap
+	engine  *actors.Engine
+	node    *Node
+	down    bool
+}
+
+// closePermits gives the member's provider permits back (its session ends).
+func (m *member) closePermits() {
+	if m.permits != nil {
+		_ = m.permits.Close()
+	}
 }
 
 // kill ends the member as abruptly as one process allows: its jobs stop where they are (what
@@ -47,10 +55,22 @@ func (m *member) kill() {
 	m.down = true
 	m.engine.Stop()
 	_ = m.locks.Close()
+	m.closePermits()
 	close(m.node.stop)
 	m.node.done.Wait()
 	_ = m.node.c.Config.ClusterProvider.Shutdown(false) // in-memory membership: the node stops renewing itself
 	m.node.c.Shutdown(false)
+	_ = m.db.Close()
+}
+
+// leave stops the member gracefully, as a node shut down does: it leaves the cluster, then
+// its jobs stop (and move to the other members) and its locks and permits are given back.
+func (m *member) leave() {
+	m.down = true
+	m.node.Stop()
+	m.engine.Stop()
+	_ = m.locks.Close()
+	m.closePermits()
 	_ = m.db.Close()
 }
 
@@ -65,6 +85,19 @@ const org = "org1"
 // database; every sim call takes latency.
 func setup(t *testing.T, n int, latency time.Duration) *testCluster {
 	t.Helper()
+	return setupWith(t, n, options{latency: latency})
+}
+
+// options are the variants of a test cluster.
+type options struct {
+	latency    time.Duration // of every sim call (each node has its own sim)
+	provider   llm.Provider  // when set, the "sim" provider of every node instead
+	clusterCap int           // cluster_provider_concurrency; 0: none
+}
+
+func setupWith(t *testing.T, n int, o options) *testCluster {
+	t.Helper()
+	latency := o.latency
 	url := testDatabase(t)
 	agent := test.NewInMemAgent()
 	tc := &testCluster{t: t}
@@ -80,25 +113,29 @@ func setup(t *testing.T, n int, latency time.Duration) *testCluster {
 			provider: test.NewTestProvider(agent, test.WithTestProviderServiceTtl(time.Second),
 				test.WithTestProviderRefreshTtl(200*time.Millisecond), test.WithTestProviderDeregisterCritical(2*time.Second))}, db)
 		require.NoError(t, err)
-		provider := sim.New(sim.Config{Profiles: map[string]sim.Profile{"fast": {BaseLatencyMS: int(latency.Milliseconds())}}})
-		engine, err := actors.New(actors.Config{BatchConcurrency: 4}, actors.Deps{Store: db, Catalog: cat,
-			Providers: map[string]actors.Provider{"sim": {Impl: provider}}, Placement: node, Fence: locks})
+		var provider llm.Provider = sim.New(sim.Config{Profiles: map[string]sim.Profile{"fast": {BaseLatencyMS: int(latency.Milliseconds())}}})
+		if o.provider != nil {
+			provider = o.provider
+		}
+		deps := actors.Deps{Store: db, Catalog: cat,
+			Providers: map[string]actors.Provider{"sim": {Impl: provider}}, Placement: node, Fence: locks}
+		var permits *postgres.Permits
+		if o.clusterCap > 0 {
+			permits, err = db.OpenPermits()
+			require.NoError(t, err)
+			deps.Permits = permits
+		}
+		engine, err := actors.New(actors.Config{BatchConcurrency: 4, ClusterProviderConcurrency: o.clusterCap}, deps)
 		require.NoError(t, err)
 		node.Start(engine)
-		m := &member{db: db, locks: locks, engine: engine, node: node}
+		m := &member{db: db, locks: locks, permits: permits, engine: engine, node: node}
 		tc.members = append(tc.members, m)
 	}
 	t.Cleanup(func() { // together: each leave sleeps 2 s
 		var wg sync.WaitGroup
 		for _, m := range tc.members {
 			if !m.down {
-				m.down = true
-				wg.Go(func() {
-					m.node.Stop()
-					m.engine.Stop()
-					_ = m.locks.Close()
-					_ = m.db.Close()
-				})
+				wg.Go(m.leave)
 			}
 		}
 		wg.Wait()

@@ -33,7 +33,10 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	env := []string{"ENRICHER_DATABASE_URL=" + dbURL, "ENRICHER_CLUSTER_PROVIDER=etcd", "ENRICHER_CLUSTER_ETCD=" + etcd,
-		"ENRICHER_CLUSTER_NAME=e2e" + hex.EncodeToString(b), "ENRICHER_BATCH_CONCURRENCY=40"}
+		"ENRICHER_CLUSTER_NAME=e2e" + hex.EncodeToString(b), "ENRICHER_BATCH_CONCURRENCY=40",
+		// The nodes share the provider's 8 permits (the node running the batch uses them all;
+		// the survivor gets them back once the killed node's database session is gone).
+		"ENRICHER_CLUSTER_PROVIDER_CONCURRENCY=8"}
 	type node struct {
 		cmd *exec.Cmd
 		c   *client

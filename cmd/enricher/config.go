@@ -75,6 +75,7 @@ func (c *Config) settings() []setting {
 		{"cluster_advertise", "host:port of this node's cluster endpoint (gRPC), bound and told to the other nodes; port 0 picks a free one", "127.0.0.1:0", &cl.Advertise},
 		{"cluster_etcd", "etcd endpoints, comma-separated (cluster_provider etcd)", "127.0.0.1:2379", &cl.Etcd},
 		{"cluster_peers", "host:port of every node's automanaged endpoint, comma-separated, this node's included (cluster_provider automanaged)", "", &cl.Peers},
+		{"cluster_provider_concurrency", "cap of calls in flight per provider on all the nodes of the cluster together, shared through the database (0: none; each node has only provider_concurrency)", "0", &en.ClusterProviderConcurrency},
 		{"cluster_automanaged_port", "port of this node's automanaged endpoint, bound on every interface (cluster_provider automanaged)", "6330", &cl.AutomanagedPort},
 		{"sync_writes", "fsync every write (survives power loss)", "false", &st.SyncWrites},
 		{"trim_value_logs", "hand the memory of value-log files no longer written back to the kernel (Linux); reading old values then costs a disk read", "true", trimSetting{&st.TrimInterval}},
@@ -211,6 +212,12 @@ func (c *Config) validate() error {
 	}
 	if err := c.Cluster.Validate(); err != nil {
 		return err
+	}
+	if c.Engine.ClusterProviderConcurrency < 0 {
+		return fmt.Errorf("cluster_provider_concurrency must not be negative")
+	}
+	if c.Engine.ClusterProviderConcurrency > 0 && !c.Cluster.Enabled() {
+		return fmt.Errorf("cluster_provider_concurrency needs a cluster (cluster_provider); one node has provider_concurrency")
 	}
 	if c.Cluster.Enabled() && c.Postgres.URL == "" {
 		return fmt.Errorf("cluster_provider %s needs database_url (ENRICHER_DATABASE_URL): the nodes of a cluster share one PostgreSQL database", c.Cluster.Provider)

@@ -134,6 +134,7 @@ func TestParseConfigCluster(t *testing.T) {
 		wantErr  string
 		provider string
 		dbCaps   [2]int
+		capAll   int // cluster_provider_concurrency
 	}{
 		{name: "default: one node", provider: "none"},
 		{name: "without database_url", env: map[string]string{"ENRICHER_CLUSTER_PROVIDER": "etcd"}, wantErr: "cluster_provider etcd needs database_url"},
@@ -143,6 +144,12 @@ func TestParseConfigCluster(t *testing.T) {
 			"ENRICHER_CLUSTER_ADVERTISE": "node1"}, wantErr: "cluster_advertise"},
 		{name: "etcd", env: map[string]string{"ENRICHER_CLUSTER_PROVIDER": "etcd", "ENRICHER_DATABASE_URL": "postgres://x",
 			"ENRICHER_MAX_JOBS": "30", "ENRICHER_MAX_JOBS_PER_ORG": "3"}, provider: "etcd", dbCaps: [2]int{30, 3}},
+		{name: "cluster-wide provider cap", env: map[string]string{"ENRICHER_CLUSTER_PROVIDER": "etcd", "ENRICHER_DATABASE_URL": "postgres://x",
+			"ENRICHER_CLUSTER_PROVIDER_CONCURRENCY": "50"}, provider: "etcd", dbCaps: [2]int{200, 20}, capAll: 50},
+		{name: "cluster-wide provider cap without a cluster", env: map[string]string{"ENRICHER_CLUSTER_PROVIDER_CONCURRENCY": "50"},
+			wantErr: "cluster_provider_concurrency needs a cluster"},
+		{name: "negative cluster-wide provider cap", env: map[string]string{"ENRICHER_CLUSTER_PROVIDER": "etcd", "ENRICHER_DATABASE_URL": "postgres://x",
+			"ENRICHER_CLUSTER_PROVIDER_CONCURRENCY": "-1"}, wantErr: "cluster_provider_concurrency must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,6 +162,7 @@ func TestParseConfigCluster(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.provider, cfg.Cluster.Provider)
 			require.Equal(t, tt.dbCaps, [2]int{cfg.Postgres.MaxJobs, cfg.Postgres.MaxJobsPerOrg})
+			require.Equal(t, tt.capAll, cfg.Engine.ClusterProviderConcurrency)
 		})
 	}
 }

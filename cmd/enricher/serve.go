@@ -38,11 +38,12 @@ type Main struct {
 	api       *api.Server
 	ln        net.Listener
 	metrics   *metrics
-	metricsLn net.Listener     // set when metrics_listen is
-	metricsSv *fasthttp.Server // serves /metrics on metricsLn, without auth
-	pprof     *pprofServer     // set when pprof_listen is
-	node      *cluster.Node    // set when cluster_provider is
-	locks     *postgres.Locks  // this node's job claims, with node
+	metricsLn net.Listener      // set when metrics_listen is
+	metricsSv *fasthttp.Server  // serves /metrics on metricsLn, without auth
+	pprof     *pprofServer      // set when pprof_listen is
+	node      *cluster.Node     // set when cluster_provider is
+	locks     *postgres.Locks   // this node's job claims, with node
+	permits   *postgres.Permits // this node's provider permits, with cluster_provider_concurrency
 }
 
 // Env is what Main takes from its process: environment lookups (provider credentials), the log
@@ -208,6 +209,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.locks != nil {
 		err = errors.Join(err, m.locks.Close())
 	}
+	if m.permits != nil {
+		err = errors.Join(err, m.permits.Close())
+	}
 	err = errors.Join(err, m.api.Shutdown(sctx))
 	if serveErr == nil {
 		serveErr = <-errc
@@ -261,6 +265,9 @@ func (m *Main) close() {
 	}
 	if m.locks != nil {
 		_ = m.locks.Close()
+	}
+	if m.permits != nil {
+		_ = m.permits.Close()
 	}
 	if m.ln != nil {
 		_ = m.ln.Close()
@@ -344,5 +351,11 @@ func (m *Main) openCluster(deps *actors.Deps, log *slog.Logger) error {
 	}
 	deps.Placement, deps.Fence = m.node, m.locks
 	deps.Webhooks = cluster.OneDeliverer(db, m.locks)
+	if m.cfg.Engine.ClusterProviderConcurrency > 0 {
+		if m.permits, err = db.OpenPermits(); err != nil {
+			return err
+		}
+		deps.Permits = m.permits
+	}
 	return nil
 }

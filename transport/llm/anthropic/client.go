@@ -109,6 +109,16 @@ type Client struct {
 	cfg      Config
 	endpoint string
 	http     *vendorhttp.Client
+	// tools keeps the tool input schemas of the answer schemas sent so far (an engine sends
+	// the same few with every call).
+	tools llm.SchemaMemo[toolInput]
+}
+
+// toolInput is the forced tool's input schema for an answer schema, and whether the answer
+// is wrapped in an object (toolSchema).
+type toolInput struct {
+	schema  json.RawMessage
+	wrapped bool
 }
 
 var _ llm.Provider = (*Client)(nil)
@@ -242,11 +252,15 @@ func (c *Client) params(req *llm.Request, wrappedTool string) (m *messageRequest
 		m.Messages = append(m.Messages, inputMessage{Role: msg.Role, Content: msg.Content})
 	}
 	if req.Schema != nil {
-		var schema json.RawMessage
-		schema, wrapped, err = toolSchema(req.Schema)
+		in, err := c.tools.Get(req.Schema, func(s []byte) (toolInput, error) {
+			schema, wrapped, err := toolSchema(s)
+			return toolInput{schema: schema, wrapped: wrapped}, err
+		})
 		if err != nil {
 			return nil, "", false, &llm.Error{Kind: llm.KindBadRequest, Message: err.Error(), Err: err}
 		}
+		schema := in.schema
+		wrapped = in.wrapped
 		forced = ToolName
 		if wrapped {
 			forced = wrappedTool

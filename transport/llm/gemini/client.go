@@ -59,6 +59,9 @@ func (cfg Config) withDefaults() Config {
 type Client struct {
 	cfg  Config
 	http *vendorhttp.Client
+	// schemas keeps the OpenAPI translations of the answer schemas sent so far (an engine
+	// sends the same few with every call).
+	schemas llm.SchemaMemo[json.RawMessage]
 }
 
 var _ llm.Provider = (*Client)(nil)
@@ -148,7 +151,7 @@ func (c *Client) requestBody(req *llm.Request) ([]byte, error) {
 	if len(req.Schema) > 0 {
 		gr.GenerationConfig.ResponseMimeType = "application/json"
 		if c.cfg.SchemaField == SchemaFieldOpenAPI {
-			s, err := openAPISchema(req.Schema)
+			s, err := c.schemas.Get(req.Schema, func(b []byte) (json.RawMessage, error) { return openAPISchema(b) })
 			if err != nil {
 				return nil, err
 			}

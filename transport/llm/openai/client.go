@@ -99,9 +99,34 @@ type Client struct {
 	auth string
 	http *vendorhttp.Client
 	now  func() time.Time
+	// schemas keeps the forms of the answer schemas sent so far (an engine sends the same
+	// few with every call).
+	schemas llm.SchemaMemo[schemaForms]
 }
 
 var _ llm.Provider = (*Client)(nil)
+
+// schemaForms is what a request takes of an answer schema: its strict-mode translation, or,
+// when it does not fit strict mode or the client is in ModeJSONObject (strict nil), its
+// compact text for the system prompt.
+type schemaForms struct {
+	strict  json.RawMessage
+	compact string
+}
+
+// schemaForms derives the forms of schema; an error when it is not JSON.
+func (c *Client) schemaForms(schema []byte) (schemaForms, error) {
+	if c.cfg.Mode == ModeJSONSchema {
+		if strict, err := strictSchema(schema); err == nil {
+			return schemaForms{strict: strict}, nil
+		}
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, schema); err != nil {
+		return schemaForms{}, fmt.Errorf("schema is not JSON: %w", err)
+	}
+	return schemaForms{compact: compact.String()}, nil
+}
 
 // New returns a Client for cfg, or an error naming the bad field.
 func New(cfg Config) (*Client, error) {
@@ -212,21 +237,16 @@ func (c *Client) requestBody(req *llm.Request) ([]byte, error) {
 	}
 	system := req.System
 	if len(req.Schema) > 0 {
-		var strict json.RawMessage
-		var err error = errors.New("json_object mode")
-		if c.cfg.Mode == ModeJSONSchema {
-			strict, err = strictSchema(req.Schema)
+		forms, err := c.schemas.Get(req.Schema, c.schemaForms)
+		if err != nil {
+			return nil, err
 		}
-		if err == nil {
+		if forms.strict != nil {
 			w.ResponseFormat = &responseFormat{Type: "json_schema", JSONSchema: &jsonSchemaFormat{
-				Name: schemaName(req.SchemaName), Strict: true, Schema: strict}}
+				Name: schemaName(req.SchemaName), Strict: true, Schema: forms.strict}}
 		} else {
-			var compact bytes.Buffer
-			if err := json.Compact(&compact, req.Schema); err != nil {
-				return nil, fmt.Errorf("schema is not JSON: %w", err)
-			}
 			w.ResponseFormat = &responseFormat{Type: "json_object"}
-			system += jsonInstruction + compact.String()
+			system += jsonInstruction + forms.compact
 		}
 	}
 	if system != "" {

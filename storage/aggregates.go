@@ -3,7 +3,6 @@ package storage
 import (
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -132,7 +131,7 @@ func (db *DB) Stats(org string, typ string, since, until int64) (map[enricher.St
 	err := db.view(func(txn *badger.Txn) error {
 		return walkDays(txn, "ra/"+org+"/", since, until, func(day string, rest []byte, v []byte) error {
 			var row enricher.StatsRow
-			if err := json.Unmarshal(v, &row); err != nil {
+			if err := decodeValue(v, &row); err != nil {
 				return err
 			}
 			t, model, _ := cutSlash(string(rest))
@@ -172,7 +171,7 @@ func (db *DB) Costs(org string, since, until int64) (map[string]enricher.CostRow
 	err := db.view(func(txn *badger.Txn) error {
 		return walkDays(txn, "rk/"+org+"/", since, until, func(day string, rest []byte, v []byte) error {
 			var row enricher.CostRow
-			if err := json.Unmarshal(v, &row); err != nil {
+			if err := decodeValue(v, &row); err != nil {
 				return err
 			}
 			add(string(rest), row)

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -87,7 +86,7 @@ var errBadIndexEntry = errors.New("storage: malformed record index value")
 func decodeIndexEntry(v []byte) (indexEntry, *enricher.RecordSummary, error) {
 	if len(v) > 0 && v[0] == '{' {
 		var s enricher.RecordSummary
-		if err := json.Unmarshal(v, &s); err != nil {
+		if err := decodeValue(v, &s); err != nil {
 			return indexEntry{}, nil, err
 		}
 		return newIndexEntry(&s), &s, nil

@@ -102,6 +102,27 @@ func checkSelected(selected []int, n int, p *problems) {
 	}
 }
 
+// schemaDoc is a schema document parsed, and normalized as a job spec stores an inline one.
+// Both are shared by the requests that send the same document (Server.schemas) and are
+// read-only.
+type schemaDoc struct {
+	schema     *enricher.Schema
+	normalized json.RawMessage
+}
+
+// parseSchemaDoc parses and normalizes doc; the error of the first that fails.
+func parseSchemaDoc(doc []byte) (schemaDoc, error) {
+	schema, err := enricher.ParseSchema(doc)
+	if err != nil {
+		return schemaDoc{}, err
+	}
+	normalized, err := enricher.NormalizeSchemaJSON(doc)
+	if err != nil {
+		return schemaDoc{}, err
+	}
+	return schemaDoc{schema: schema, normalized: normalized}, nil
+}
+
 // enrichSpec validates an enrichment request and resolves its schema into a job spec. The
 // checks run in the documented order: body problems (400) before an unknown schema_id (404).
 func (c *call) enrichSpec(req *enrichRequest, mode int) (*enricher.EnrichSpec, error) {
@@ -132,14 +153,11 @@ func (c *call) enrichSpec(req *enrichRequest, mode int) (*enricher.EnrichSpec, e
 		if !isObject(req.TargetSchema) {
 			return nil, enricher.Errorf(enricher.KindInvalid, "target_schema: expected object")
 		}
-		parsed, err := enricher.ParseSchema(req.TargetSchema)
+		in, err := c.s.schemas.Get(req.TargetSchema, parseSchemaDoc)
 		if err != nil {
 			return nil, err
 		}
-		if spec.SchemaContent, err = enricher.NormalizeSchemaJSON(req.TargetSchema); err != nil {
-			return nil, err
-		}
-		schema = parsed
+		schema, spec.SchemaContent = in.schema, in.normalized
 	} else if !enricher.ValidUUID(*req.SchemaID) {
 		return nil, enricher.Errorf(enricher.KindInvalid, "schema_id: not a valid id")
 	}
@@ -241,9 +259,11 @@ func (c *call) enrichSpec(req *enrichRequest, mode int) (*enricher.EnrichSpec, e
 			return nil, err
 		}
 		spec.SchemaID, spec.SchemaContent = req.SchemaID, saved.Content
-		if schema, err = enricher.ParseSchema(saved.Content); err != nil {
+		in, err := c.s.schemas.Get(saved.Content, parseSchemaDoc)
+		if err != nil {
 			return nil, err
 		}
+		schema = in.schema
 	}
 	// verify_fields name leaves of the schema, known only now (a 400 after the schema's 404)
 	if err := enricher.CheckVerifyFields(schema, req.VerifyFields); err != nil {

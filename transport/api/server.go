@@ -164,6 +164,9 @@ type Server struct {
 
 	idemLocks keyLocks
 	relief    *memoryRelief
+	// schemas keeps the schema documents of recent enrichment requests parsed (inline, or
+	// saved and named by id): batch clients send the same schema with every request.
+	schemas enricher.Memo[schemaDoc]
 
 	stopping atomic.Bool
 	stopOnce sync.Once

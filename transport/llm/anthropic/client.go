@@ -18,6 +18,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/vendorhttp"
 )
@@ -111,7 +112,7 @@ type Client struct {
 	http     *vendorhttp.Client
 	// tools keeps the tool input schemas of the answer schemas sent so far (an engine sends
 	// the same few with every call).
-	tools llm.SchemaMemo[toolInput]
+	tools enricher.Memo[toolInput]
 }
 
 // toolInput is the forced tool's input schema for an answer schema, and whether the answer

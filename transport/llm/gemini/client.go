@@ -15,6 +15,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/vendorhttp"
 )
@@ -61,7 +62,7 @@ type Client struct {
 	http *vendorhttp.Client
 	// schemas keeps the OpenAPI translations of the answer schemas sent so far (an engine
 	// sends the same few with every call).
-	schemas llm.SchemaMemo[json.RawMessage]
+	schemas enricher.Memo[json.RawMessage]
 }
 
 var _ llm.Provider = (*Client)(nil)

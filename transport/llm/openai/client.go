@@ -38,6 +38,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/vendorhttp"
 )
@@ -101,7 +102,7 @@ type Client struct {
 	now  func() time.Time
 	// schemas keeps the forms of the answer schemas sent so far (an engine sends the same
 	// few with every call).
-	schemas llm.SchemaMemo[schemaForms]
+	schemas enricher.Memo[schemaForms]
 }
 
 var _ llm.Provider = (*Client)(nil)

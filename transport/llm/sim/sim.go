@@ -80,7 +80,7 @@ type Provider struct {
 	profiles  map[string]Profile
 	threshold uint64 // 100 × disagreement, rounded
 	sleep     func(ctx context.Context, d time.Duration) error
-	schemas   llm.SchemaMemo[*node] // parsed answer schemas
+	schemas   enricher.Memo[*node] // parsed answer schemas
 }
 
 var _ llm.Provider = (*Provider)(nil)

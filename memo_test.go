@@ -1,4 +1,4 @@
-package llm
+package enricher
 
 import (
 	"errors"
@@ -8,10 +8,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestSchemaMemo: the same bytes derive once; derive works on a private copy; errors are
+// TestMemo: the same bytes derive once; derive works on a private copy; errors are
 // not kept; a full memo starts over.
-func TestSchemaMemo(t *testing.T) {
-	var m SchemaMemo[[]byte]
+func TestMemo(t *testing.T) {
+	var m Memo[[]byte]
 	calls := 0
 	derive := func(b []byte) ([]byte, error) {
 		calls++
@@ -36,9 +36,9 @@ func TestSchemaMemo(t *testing.T) {
 	}
 	require.Equal(t, 3, calls, "an error is not kept")
 
-	for i := range MaxSchemas {
+	for i := range MemoSize {
 		_, err := m.Get(fmt.Appendf(nil, `{"n":%d}`, i), derive)
 		require.NoError(t, err)
 	}
-	require.Len(t, m.m, 1, "the first entry and MaxSchemas-1 more filled it: the last one found it full, cleared it and was kept")
+	require.Len(t, m.m, 1, "the first entry and MemoSize-1 more filled it: the last one found it full, cleared it and was kept")
 }

@@ -3,7 +3,6 @@ package anthropic
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
@@ -12,30 +11,6 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/llmtest"
 )
-
-// batchRequests returns n person requests named r0..r(n-1).
-func batchRequests(n int) []llm.BatchRequest {
-	reqs := make([]llm.BatchRequest, n)
-	for i := range reqs {
-		reqs[i] = llm.BatchRequest{CustomID: fmt.Sprintf("r%d", i), Request: personRequest()}
-	}
-	return reqs
-}
-
-// waitEnded polls batch id until it has ended.
-func waitEnded(t *testing.T, c *Client, id string) *llm.BatchState {
-	t.Helper()
-	for range 500 {
-		st, err := c.Batch(context.Background(), id)
-		require.NoError(t, err)
-		if st.Ended {
-			return st
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatalf("batch %s did not end", id)
-	return nil
-}
 
 // TestBatchRoundTrip submits four requests (one with an array schema, which is wrapped), the
 // fake fails the second with overloaded and the third with rate_limit errors; the results
@@ -55,7 +30,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		return llmtest.AnthropicReply{}
 	})
 	ctx := context.Background()
-	reqs := batchRequests(4)
+	reqs := llmtest.BatchRequests(4, personRequest)
 	reqs[3].Request.Schema = json.RawMessage(`{"type":"array","items":{"type":"string"}}`)
 	id, err := b.client.SubmitBatch(ctx, reqs)
 	require.NoError(t, err)
@@ -63,7 +38,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	require.Equal(t, 1, batches)
 	require.Equal(t, 4, requests)
 
-	st := waitEnded(t, b.client, id)
+	st := llmtest.WaitBatchEnded(t, b.client, id)
 	require.Equal(t, llm.BatchState{Status: "ended", Ended: true, Total: 4, Succeeded: 2, Failed: 2}, *st)
 
 	got := map[string]llm.BatchResult{}
@@ -88,7 +63,7 @@ func TestBatchCancelAndUnknown(t *testing.T) {
 	b := setup(t, nil)
 	b.fake.SetBatchDelay(-1)
 	ctx := context.Background()
-	id, err := b.client.SubmitBatch(ctx, batchRequests(2))
+	id, err := b.client.SubmitBatch(ctx, llmtest.BatchRequests(2, personRequest))
 	require.NoError(t, err)
 	st, err := b.client.Batch(ctx, id)
 	require.NoError(t, err)
@@ -96,7 +71,7 @@ func TestBatchCancelAndUnknown(t *testing.T) {
 	requireKind(t, b.client.BatchResults(ctx, id, func(llm.BatchResult) error { return nil }), llm.KindBadRequest)
 
 	require.NoError(t, b.client.CancelBatch(ctx, id))
-	st = waitEnded(t, b.client, id)
+	st = llmtest.WaitBatchEnded(t, b.client, id)
 	require.Equal(t, 2, st.Failed)
 	n := 0
 	require.NoError(t, b.client.BatchResults(ctx, id, func(llm.BatchResult) error { n++; return nil }))
@@ -115,7 +90,7 @@ func TestBatchEndedOnDemand(t *testing.T) {
 	b := setup(t, nil)
 	b.fake.SetBatchDelay(-1)
 	ctx := context.Background()
-	id, err := b.client.SubmitBatch(ctx, batchRequests(1))
+	id, err := b.client.SubmitBatch(ctx, llmtest.BatchRequests(1, personRequest))
 	require.NoError(t, err)
 	require.Equal(t, 1, b.fake.EndBatches())
 	st, err := b.client.Batch(ctx, id)
@@ -123,6 +98,6 @@ func TestBatchEndedOnDemand(t *testing.T) {
 	require.Equal(t, llm.BatchState{Status: "ended", Ended: true, Total: 1, Succeeded: 1}, *st)
 
 	wrong := setup(t, func(c *Config) { c.APIKey = "sk-ant-wrong" })
-	_, err = wrong.client.SubmitBatch(ctx, batchRequests(1))
+	_, err = wrong.client.SubmitBatch(ctx, llmtest.BatchRequests(1, personRequest))
 	requireKind(t, err, llm.KindAuth)
 }

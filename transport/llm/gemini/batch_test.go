@@ -2,7 +2,6 @@ package gemini
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,30 +11,6 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/llmtest"
 )
-
-// batchRequests returns n requests named r0..r(n-1).
-func batchRequests(n int) []llm.BatchRequest {
-	reqs := make([]llm.BatchRequest, n)
-	for i := range reqs {
-		reqs[i] = llm.BatchRequest{CustomID: fmt.Sprintf("r%d", i), Request: smallRequest()}
-	}
-	return reqs
-}
-
-// waitEnded polls batch id until it has ended.
-func waitEnded(t *testing.T, c *Client, id string) *llm.BatchState {
-	t.Helper()
-	for range 500 {
-		st, err := c.Batch(context.Background(), id)
-		require.NoError(t, err)
-		if st.Ended {
-			return st
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatalf("batch %s did not end", id)
-	return nil
-}
 
 // TestBatchRoundTrip submits three inlined requests, the fake fails the second with a 429
 // (RESOURCE_EXHAUSTED with RetryInfo); the results decode as Complete's answers, the error is
@@ -54,14 +29,14 @@ func TestBatchRoundTrip(t *testing.T) {
 	})
 	c := newTestClient(t, srv, nil)
 	ctx := context.Background()
-	id, err := c.SubmitBatch(ctx, batchRequests(3))
+	id, err := c.SubmitBatch(ctx, llmtest.BatchRequests(3, smallRequest))
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(id, "batches/"), id)
 	batches, requests := srv.BatchCounts()
 	require.Equal(t, 1, batches)
 	require.Equal(t, 3, requests)
 
-	st := waitEnded(t, c, id)
+	st := llmtest.WaitBatchEnded(t, c, id)
 	require.Equal(t, llm.BatchState{Status: "BATCH_STATE_SUCCEEDED", Ended: true, Total: 3, Succeeded: 2, Failed: 1}, *st)
 	got := map[string]llm.BatchResult{}
 	require.NoError(t, c.BatchResults(ctx, id, func(r llm.BatchResult) error { got[r.CustomID] = r; return nil }))
@@ -97,7 +72,7 @@ func TestBatchCancelAndUnknown(t *testing.T) {
 	srv.SetBatchDelay(-1)
 	c := newTestClient(t, srv, nil)
 	ctx := context.Background()
-	id, err := c.SubmitBatch(ctx, batchRequests(2))
+	id, err := c.SubmitBatch(ctx, llmtest.BatchRequests(2, smallRequest))
 	require.NoError(t, err)
 	st, err := c.Batch(ctx, strings.TrimPrefix(id, "batches/")) // the bare id works too
 	require.NoError(t, err)
@@ -105,7 +80,7 @@ func TestBatchCancelAndUnknown(t *testing.T) {
 	require.Equal(t, llm.KindBadRequest, llm.KindOf(c.BatchResults(ctx, id, func(llm.BatchResult) error { return nil })))
 
 	require.NoError(t, c.CancelBatch(ctx, id))
-	st = waitEnded(t, c, id)
+	st = llmtest.WaitBatchEnded(t, c, id)
 	require.Equal(t, "BATCH_STATE_CANCELLED", st.Status)
 	n := 0
 	require.NoError(t, c.BatchResults(ctx, id, func(llm.BatchResult) error { n++; return nil }))
@@ -117,7 +92,7 @@ func TestBatchCancelAndUnknown(t *testing.T) {
 	require.Equal(t, llm.KindNotFound, llm.KindOf(c.BatchResults(ctx, "unknown", func(llm.BatchResult) error { return nil })))
 
 	wrong := newTestClient(t, srv, func(cfg *Config) { cfg.APIKey = "wrong" })
-	_, err = wrong.SubmitBatch(ctx, batchRequests(1))
+	_, err = wrong.SubmitBatch(ctx, llmtest.BatchRequests(1, smallRequest))
 	require.Equal(t, llm.KindBadRequest, llm.KindOf(err)) // Gemini answers a bad key 400 INVALID_ARGUMENT
 	batches, _ := srv.BatchCounts()
 	require.Equal(t, 1, batches, "the refused submit made no batch")

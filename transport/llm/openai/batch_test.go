@@ -15,30 +15,6 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm/openai"
 )
 
-// batchRequests returns n person requests named r0..r(n-1).
-func batchRequests(n int) []llm.BatchRequest {
-	reqs := make([]llm.BatchRequest, n)
-	for i := range reqs {
-		reqs[i] = llm.BatchRequest{CustomID: fmt.Sprintf("r%d", i), Request: personRequest()}
-	}
-	return reqs
-}
-
-// waitEnded polls batch id until it has ended.
-func waitEnded(t *testing.T, b llm.Batcher, id string) *llm.BatchState {
-	t.Helper()
-	for range 500 {
-		st, err := b.Batch(context.Background(), id)
-		require.NoError(t, err)
-		if st.Ended {
-			return st
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatalf("batch %s did not end", id)
-	return nil
-}
-
 // TestBatchRoundTrip submits a batch whose second and third lines the fake fails (a 429 and
 // a context-length 400), polls it to the end and reads every result: the answers decode as
 // Complete's do, the failed lines become the *llm.Error Complete would return for them, and
@@ -59,14 +35,14 @@ func TestBatchRoundTrip(t *testing.T) {
 	c := newClient(t, openai.Config{BaseURL: fake.URL, APIKey: testKey})
 	ctx := context.Background()
 
-	id, err := c.SubmitBatch(ctx, batchRequests(4))
+	id, err := c.SubmitBatch(ctx, llmtest.BatchRequests(4, personRequest))
 	require.NoError(t, err)
 	require.NotEmpty(t, id)
 	batches, requests := fake.BatchCounts()
 	require.Equal(t, 1, batches)
 	require.Equal(t, 4, requests)
 
-	st := waitEnded(t, c, id)
+	st := llmtest.WaitBatchEnded(t, c, id)
 	require.Equal(t, llm.BatchState{Status: "completed", Ended: true, Total: 4, Succeeded: 2, Failed: 2}, *st)
 
 	got := map[string]llm.BatchResult{}
@@ -107,7 +83,7 @@ func TestBatchResultsStopAndNotEnded(t *testing.T) {
 	fake.SetBatchDelay(-1)
 	c := newClient(t, openai.Config{BaseURL: fake.URL, APIKey: testKey})
 	ctx := context.Background()
-	id, err := c.SubmitBatch(ctx, batchRequests(3))
+	id, err := c.SubmitBatch(ctx, llmtest.BatchRequests(3, personRequest))
 	require.NoError(t, err)
 
 	st, err := c.Batch(ctx, id)
@@ -132,10 +108,10 @@ func TestBatchCancel(t *testing.T) {
 	fake.SetBatchDelay(-1)
 	c := newClient(t, openai.Config{BaseURL: fake.URL, APIKey: testKey})
 	ctx := context.Background()
-	id, err := c.SubmitBatch(ctx, batchRequests(2))
+	id, err := c.SubmitBatch(ctx, llmtest.BatchRequests(2, personRequest))
 	require.NoError(t, err)
 	require.NoError(t, c.CancelBatch(ctx, id))
-	st := waitEnded(t, c, id)
+	st := llmtest.WaitBatchEnded(t, c, id)
 	require.Equal(t, "cancelled", st.Status)
 	n := 0
 	require.NoError(t, c.BatchResults(ctx, id, func(llm.BatchResult) error { n++; return nil }))
@@ -156,10 +132,10 @@ func TestBatchErrors(t *testing.T) {
 	require.Equal(t, llm.KindNotFound, llm.KindOf(c.BatchResults(ctx, "batch_unknown", func(llm.BatchResult) error { return nil })))
 
 	wrong := newClient(t, openai.Config{BaseURL: fake.URL, APIKey: "sk-wrong"})
-	_, err = wrong.SubmitBatch(ctx, batchRequests(1))
+	_, err = wrong.SubmitBatch(ctx, llmtest.BatchRequests(1, personRequest))
 	require.Equal(t, llm.KindAuth, llm.KindOf(err))
 
-	bad := batchRequests(1)
+	bad := llmtest.BatchRequests(1, personRequest)
 	bad[0].Request.Messages = nil
 	_, err = c.SubmitBatch(ctx, bad)
 	require.Equal(t, llm.KindBadRequest, llm.KindOf(err))

@@ -33,6 +33,9 @@ type provBatchConfig struct {
 	Max                           int
 	// Attached are the job's vendor batches of this model submitted before a restart.
 	Attached []submittedBatch
+	// Observer counts each request's outcome in a vendor batch as one provider try (the
+	// metrics of realtime calls), its duration from the batch's submit.
+	Observer Observer
 	Now      func() time.Time
 	Log      *slog.Logger
 }
@@ -443,7 +446,9 @@ func (a *provBatchActor) resultsRead(c actor.Context, m *pbResults) {
 	}
 	for cid, call := range vb.waiting {
 		delete(vb.waiting, cid)
-		a.failed(c, call, &llm.Error{Kind: llm.KindTimeout, Message: fmt.Sprintf("no result in vendor batch %s (status %s)", vb.id, vb.last.Status)})
+		err := &llm.Error{Kind: llm.KindTimeout, Message: fmt.Sprintf("no result in vendor batch %s (status %s)", vb.id, vb.last.Status)}
+		a.observe(vb, err)
+		a.failed(c, call, err)
 	}
 	if !vb.attached {
 		delete(a.batches, m.id)
@@ -457,10 +462,21 @@ func (a *provBatchActor) answer(c actor.Context, vb *vendorBatch, call *provider
 		if err == nil {
 			err = &llm.Error{Kind: llm.KindServerError, Message: "empty result in vendor batch " + vb.id}
 		}
+		a.observe(vb, err)
 		a.failed(c, call, err)
 		return
 	}
+	a.observe(vb, nil)
 	c.Send(call.ReplyTo, &providerResult{ID: call.ID, Resp: r.Response, Tries: call.tries, Elapsed: a.cfg.Now().Sub(vb.at), Batch: true})
+}
+
+// observe counts the outcome of one request of vb (err nil: success) as a provider try.
+func (a *provBatchActor) observe(vb *vendorBatch, err error) {
+	outcome := "success"
+	if err != nil {
+		outcome = string(llm.KindOf(err))
+	}
+	a.cfg.Observer.LLMCall(a.cfg.Provider, a.cfg.Model, outcome, a.cfg.Now().Sub(vb.at))
 }
 
 // abandon cancels vb, open past the window, and sends its waiting calls to the realtime

@@ -198,7 +198,10 @@ func TestProviderBatch(t *testing.T) {
 		}
 		return p.answer(r.Request), nil
 	}
-	b := pbSetup(t, nil, p, fb)
+	obs := &countingObserver{}
+	cfg := pbConfig()
+	cfg.Observer = obs
+	b := pbSetupWith(t, cfg, nil, p, fb)
 	id, stream := b.start(pbSpec(50, "fake::a", "fake::b"))
 	events := b.collect(stream, 0)
 	require.Equal(t, "completed", events[len(events)-1].typ())
@@ -225,6 +228,7 @@ func TestProviderBatch(t *testing.T) {
 	}
 	require.Equal(t, 4, ended)
 	require.Zero(t, p.calls, "no call went realtime")
+	require.Equal(t, 102, obs.tries(), "every request of every vendor batch counts as a provider try (100, and the 2 follow-ups)")
 
 	records, err := b.db.RecordsOfJob("org1", id)
 	require.NoError(t, err)

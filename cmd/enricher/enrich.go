@@ -28,6 +28,7 @@ flags:
 // enrichFlags are the settings of one `enricher enrich` run.
 type enrichFlags struct {
 	server, key, schema, models, strategy, languages string
+	verifyFields, execution                          string
 	in, format, out                                  string
 	resume                                           bool
 }
@@ -47,6 +48,8 @@ func parseEnrichFlags(args []string, getenv func(string) string, stderr io.Write
 	fs.StringVar(&f.models, "models", "", "comma-separated model keys, e.g. sim::fast,sim::realistic")
 	fs.StringVar(&f.strategy, "strategy", "", "single_pass, expert_domains, multi_expertise or waterfall (server default)")
 	fs.StringVar(&f.languages, "languages", "", "comma-separated language codes (server default: en)")
+	fs.StringVar(&f.verifyFields, "verify-fields", "", "comma-separated fields two models must agree on (strategy waterfall)")
+	fs.StringVar(&f.execution, "execution", "", "realtime or provider_batch: the vendors' batch APIs at their batch price (server default: realtime)")
 	fs.StringVar(&f.in, "in", "", "input file, or - for stdin")
 	fs.StringVar(&f.format, "format", "", "input format json, ndjson or csv (default: by extension or content)")
 	fs.StringVar(&f.out, "out", "", "NDJSON output file (default stdout; needed for -resume)")
@@ -108,7 +111,8 @@ func enrich(ctx context.Context, f *enrichFlags, stdin io.Reader, stdout, stderr
 		opts = append(opts, restclient.WithAPIKey(f.key))
 	}
 	r := &enrichRun{c: restclient.New(f.server, opts...), entities: entities, out: stdout}
-	r.base = restclient.BatchRequest{Models: splitList(f.models), Languages: splitList(f.languages), Strategy: f.strategy}
+	r.base = restclient.BatchRequest{Models: splitList(f.models), Languages: splitList(f.languages), Strategy: f.strategy,
+		VerifyFields: splitList(f.verifyFields), Execution: f.execution}
 	if raw, err := os.ReadFile(f.schema); err == nil {
 		if !json.Valid(raw) {
 			return fmt.Errorf("-schema %s is not JSON", f.schema)

@@ -201,3 +201,46 @@ func countLines(path string) int {
 		n++
 	}
 }
+
+// TestEnrichCLIPassesVerifyFieldsAndExecution: -verify-fields and -execution reach the batch
+// job: with strategy waterfall and provider_batch on two sim models, the job's stream shows
+// its vendor batches and every entity's verify field passed on to the second model.
+func TestEnrichCLIPassesVerifyFieldsAndExecution(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	models := filepath.Join(dir, "models.json")
+	require.NoError(t, os.WriteFile(models, []byte(`{"models": [{"key": "sim::fast", "sim": {"batch_delay_ms": 20}},
+		{"key": "sim::realistic", "sim": {"batch_delay_ms": 20}}]}`), 0o600))
+	// A server process: the sim's vendor batches end on the real clock (the in-process
+	// harness's clock stands still).
+	_, base := startChild(t, filepath.Join(dir, "data"), "ENRICHER_MODELS_FILE="+models,
+		"ENRICHER_PROVIDER_BATCH_LINGER=30ms", "ENRICHER_PROVIDER_BATCH_POLL=20ms")
+	ts := &testServer{t: t, base: base}
+	c := ts.bootstrap()
+	schemaID := c.must(200, "POST", "/api/schema/saved", map[string]any{"name": "Company", "schema_content": companySchema}).str("id")
+	in := filepath.Join(dir, "in.ndjson")
+	require.NoError(t, os.WriteFile(in, []byte("{\"name\":\"Company 1\",\"country\":\"US\"}\n{\"name\":\"Company 2\",\"country\":\"FR\"}\n"), 0o644))
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"enrich", "-server", ts.base, "-key", testBootstrapKey, "-schema", schemaID,
+		"-models", "sim::fast,sim::realistic", "-strategy", "waterfall", "-verify-fields", "founded_year", "-execution", "provider_batch",
+		"-in", in}, os.Getenv, &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	require.Len(t, strings.Split(strings.TrimSpace(stdout.String()), "\n"), 2)
+
+	jobs := c.must(200, "GET", "/api/llm/jobs", nil).get("jobs").([]any)
+	require.Len(t, jobs, 1)
+	events, _ := c.stream(jobs[0].(map[string]any)["job_id"].(string))
+	batches, verified := 0, 0
+	for _, e := range events {
+		switch e.data["type"] {
+		case "provider_batch_submitted":
+			batches++
+		case "waterfall_escalated":
+			if slices.Contains(e.data["fields"].([]any), any("founded_year")) {
+				verified++
+			}
+		}
+	}
+	require.Positive(t, batches, "the calls went through the vendor batch API")
+	require.Equal(t, 2, verified, "each entity's founded_year went on to the second model to be verified")
+}

@@ -123,6 +123,7 @@ type BatchRequest struct {
 	OnClassificationMismatch string           `json:"on_classification_mismatch,omitempty"`
 	VerifyFields             []string         `json:"verify_fields,omitempty"` // waterfall only
 	SelectedIndices          []int            `json:"selected_indices,omitempty"`
+	Execution                string           `json:"execution,omitempty"` // realtime (default) or provider_batch
 }
 
 // Started is the answer of a streaming job start: the job and where to follow it. Total is set

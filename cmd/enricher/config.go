@@ -206,9 +206,6 @@ func (c *Config) validate() error {
 	if c.Engine.MaxAttempts < 1 || c.Engine.Retry.Retries < -1 || c.API.RateLimit < 0 || c.Engine.Retry.MaxTotalWait < 0 || c.Storage.MinFreeBytes < 0 {
 		return fmt.Errorf("max_validation_retries, llm_retries, retry_max_wait, rate_limit and min_free_disk_mb must not be negative")
 	}
-	if c.Server.PurgeInterval < 0 || c.API.JobRetention < 0 {
-		return fmt.Errorf("purge_interval and job_retention must not be negative")
-	}
 	if pb := c.Engine.ProviderBatch; pb.Poll <= 0 || pb.Window <= 0 || pb.Linger <= 0 {
 		return fmt.Errorf("provider_batch_poll, provider_batch_window and provider_batch_linger must be positive")
 	}

@@ -38,9 +38,9 @@ const purgeKeys = 10000
 // webhook deliveries. The job's records stay, with their indices: GET /api/records?job_id=
 // still lists them (the rx/ index), and RecordsOfJob and EachRecordOfJob still read them (the
 // rj/ entries, an empty value per record, stay as PostgreSQL's records keep their job_id;
-// hard-deleting a record removes its entry). A job with a
-// delivery still pending is left for a later call (a pending delivery is never deleted).
-// Idempotency keys are not touched: they carry badger's TTL and expire on their own.
+// hard-deleting a record removes its entry). A job with a delivery still pending is left for
+// a later call (a pending delivery is never deleted). Idempotency keys are not touched: they
+// carry badger's TTL and expire on their own.
 //
 // A job is deleted in several write batches, its snapshot and index entries last, so a purge
 // cut short leaves a job that the next call finds and finishes. It writes while storage space

@@ -91,6 +91,8 @@ type DB struct {
 	freeSpace FreeSpaceFunc
 	free      atomic.Int64
 	low       atomic.Bool
+
+	finishedIndexed atomic.Bool // the finished-job index covers every job (purge.go)
 }
 
 // Open opens (creating if needed) the database described by cfg and starts its GC loop.

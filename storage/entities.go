@@ -200,31 +200,10 @@ func (db *DB) CountEntities(job string) (int, error) {
 // DeleteEntities removes every stored entity of job (an upload that did not become a job). It
 // works through the keys a slice at a time, so memory does not grow with the batch.
 func (db *DB) DeleteEntities(job string) error {
-	prefix := prefixEntities(job)
-	for {
-		var keys [][]byte
-		err := db.view(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-			defer it.Close()
-			for it.Seek(prefix); it.ValidForPrefix(prefix) && len(keys) < 10000; it.Next() {
-				keys = append(keys, it.Item().KeyCopy(nil))
-			}
-			return nil
-		})
-		if err != nil || len(keys) == 0 {
-			return err
-		}
-		wb := db.bdb.NewWriteBatch()
-		for _, k := range keys {
-			if err := wb.Delete(k); err != nil {
-				wb.Cancel()
-				return fmt.Errorf("delete staged entities of %s: %w", job, translate(err))
-			}
-		}
-		if err := wb.Flush(); err != nil {
-			return translate(err)
-		}
+	if err := db.deletePrefix(prefixEntities(job)); err != nil {
+		return fmt.Errorf("delete staged entities of %s: %w", job, err)
 	}
+	return nil
 }
 
 // DeleteOrphanEntities deletes the stored entities of every batch id that has no job: uploads

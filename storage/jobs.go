@@ -17,6 +17,7 @@ import (
 //	j/<org>/<job>                   Job snapshot
 //	jl/<org>/<inv created ms BE8>/<job>   list index, newest first (empty value)
 //	ja/<job>                        org of every non-terminal job (recovery)
+//	jf/<finished ms BE8>/<job>      org of every finished job, oldest first (purge.go)
 //	e/<job>/<seq BE8>               one event, the JSON sent on the wire
 //	r/<org>/<record>                Record
 //	rj/<job>/<record>               records of a job (empty value)
@@ -222,7 +223,8 @@ func keyJobSpec(org, id string) []byte { return []byte("js/" + org + "/" + id) }
 // putJobTxn writes a job snapshot; the spec is stored once, by CreateJob, under its own key,
 // so the snapshots written with every event stay small. The job's list and active entries
 // are CreateJob's (they do not change while the job runs); the snapshot of a job's end
-// deletes its active entry (an ended job never runs again).
+// deletes its active entry (an ended job never runs again) and writes its finished entry
+// (PurgeJobs finds old jobs through it).
 func putJobTxn(txn *badger.Txn, j *enricher.Job) error {
 	snap := *j
 	snap.Spec = nil
@@ -230,6 +232,11 @@ func putJobTxn(txn *badger.Txn, j *enricher.Job) error {
 		return err
 	}
 	if j.Status.Terminal() {
+		if j.FinishedAt != nil {
+			if err := txn.Set(keyJobFinished(j.FinishedAt.UnixMilli(), j.ID), []byte(j.OrganizationID)); err != nil {
+				return err
+			}
+		}
 		return txn.Delete(keyJobActive(j.ID))
 	}
 	return nil

@@ -48,6 +48,7 @@ type ServerConfig struct {
 	SimSeed       int           // seed of the sim provider; default 0
 	LogLevel      string        // debug, info, warn or error; default "info"
 	LogFormat     string        // text or json; default "text"
+	PurgeInterval time.Duration // how often finished jobs past job_retention are deleted; default 10m, 0: never
 }
 
 // webhookTimeout bounds one webhook delivery attempt (fixed by the contract).
@@ -114,7 +115,8 @@ func (c *Config) settings() []setting {
 		{"pause_timeout", "how long a paused job waits for continue or cancel", "300s", &en.PauseTimeout},
 		{"sync_max_timeout", "upper bound of timeout_seconds on blocking endpoints", "600s", &ap.SyncMaxTimeout},
 		{"classify_max_chars", "entity characters shown to the classifier", "3000", &en.ClassifyMaxChars},
-		{"job_retention", "how long finished jobs' events and status are kept", "24h", &ap.JobRetention},
+		{"job_retention", "how long finished jobs are kept: past it their status, events, spec and stored entities are deleted (records stay)", "24h", &ap.JobRetention},
+		{"purge_interval", "how often finished jobs past job_retention are deleted (0: never)", "10m", &sv.PurgeInterval},
 		{"sse_heartbeat", "interval of ': ping' comments on idle streams", "15s", &ap.SSEHeartbeat},
 		{"sse_buffer", "events buffered per subscriber", "256", &en.SSEBuffer},
 		{"sse_max_subscribers", "concurrent subscribers per job", "32", &en.SSEMaxSubscribers},

@@ -124,6 +124,37 @@ func TestParseConfigFillsPackageConfigs(t *testing.T) {
 	}
 }
 
+func TestParseConfigPurgeInterval(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    time.Duration
+		wantErr string
+	}{
+		{name: "default", want: 10 * time.Minute},
+		{name: "env", env: map[string]string{"ENRICHER_PURGE_INTERVAL": "1h"}, want: time.Hour},
+		{name: "flag wins over env", env: map[string]string{"ENRICHER_PURGE_INTERVAL": "1h"}, args: []string{"--purge-interval", "30s"},
+			want: 30 * time.Second},
+		{name: "zero turns it off", args: []string{"--purge-interval", "0"}, want: 0},
+		{name: "negative", env: map[string]string{"ENRICHER_PURGE_INTERVAL": "-1m"}, wantErr: "ENRICHER_PURGE_INTERVAL"},
+		{name: "negative retention", args: []string{"--job-retention", "-1h"}, wantErr: "job-retention"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, cfg.Server.PurgeInterval)
+		})
+	}
+}
+
 // A cluster needs the shared database; its caps are then counted there. One node counts them
 // in memory, so the store does not.
 func TestParseConfigCluster(t *testing.T) {

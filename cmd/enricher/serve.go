@@ -44,6 +44,8 @@ type Main struct {
 	node      *cluster.Node     // set when cluster_provider is
 	locks     *postgres.Locks   // this node's job claims, with node
 	permits   *postgres.Permits // this node's provider permits, with cluster_provider_concurrency
+	purger    *storage.Purger   // deletes finished jobs past job_retention; Run owns it
+	now       func() time.Time
 }
 
 // Env is what Main takes from its process: environment lookups (provider credentials), the log
@@ -78,7 +80,7 @@ func Open(cfg *Config, env Env) (m *Main, err error) {
 	storeCfg := cfg.Storage
 	storeCfg.Logger, storeCfg.FreeSpace, storeCfg.SpaceInterval = log, env.FreeSpace, env.SpaceInterval
 	// built, not m: every failing return sets m to nil, and what was opened must still close.
-	built := &Main{cfg: cfg, log: log}
+	built := &Main{cfg: cfg, log: log, now: env.Now}
 	m = built
 	defer func() {
 		if err != nil {
@@ -181,6 +183,11 @@ func (m *Main) Run(ctx context.Context) error {
 		where = []any{"storage", "postgresql"}
 	}
 	m.log.Info("listening", append([]any{"addr", m.Addr(), "version", version}, where...)...)
+	if m.cfg.Server.PurgeInterval > 0 {
+		// On PostgreSQL every node purges: the deletes are idempotent (postgres.DB.PurgeJobs).
+		m.purger = storage.StartPurger(m.db, storage.PurgerConfig{Interval: m.cfg.Server.PurgeInterval,
+			Retention: m.cfg.API.JobRetention, Now: m.now, Logger: m.log})
+	}
 	if m.pprof != nil {
 		m.log.Info("pprof listening", "addr", m.pprof.ln.Addr().String())
 	}
@@ -206,6 +213,9 @@ func (m *Main) Run(ctx context.Context) error {
 		m.node.Stop() // leaves the cluster: the jobs here move to other nodes once they stop
 	}
 	m.engine.Stop() // jobs stop (they resume at the next start, or on another node) and streams end
+	if m.purger != nil {
+		m.purger.Stop() // before the store closes
+	}
 	if m.locks != nil {
 		err = errors.Join(err, m.locks.Close())
 	}

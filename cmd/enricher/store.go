@@ -26,6 +26,7 @@ type store interface {
 	api.JobRecordStore
 	api.WebhookStore
 	api.EntityStager
+	storage.JobPurger
 
 	Records(org string, q enricher.RecordQuery) ([]enricher.RecordSummary, int, error)
 	DeleteRecords(org string, ids []string, hard bool, now enricher.Time) (int, []string, error)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"sync"
 	"testing"
 	"time"
@@ -30,7 +31,9 @@ func openNodes(t *testing.T, n int) []*DB {
 	}
 	var versions int
 	require.NoError(t, nodes[0].pool.QueryRow(context.Background(), `SELECT count(*) FROM schema_migrations`).Scan(&versions))
-	require.Equal(t, 1, versions, "each migration applied once")
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	require.NoError(t, err)
+	require.Equal(t, len(files), versions, "each migration applied once")
 	return nodes
 }
 

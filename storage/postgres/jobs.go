@@ -19,10 +19,21 @@ func queueJob(b *pgx.Batch, j *enricher.Job) error {
 	if err != nil {
 		return err
 	}
-	b.Queue(`INSERT INTO jobs (org_id, id, created_ms, active, doc) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (org_id, id) DO UPDATE SET created_ms = excluded.created_ms, active = excluded.active, doc = excluded.doc`,
-		j.OrganizationID, j.ID, j.CreatedAt.UnixMilli(), !j.Status.Terminal(), doc)
+	b.Queue(`INSERT INTO jobs (org_id, id, created_ms, active, doc, finished_ms) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (org_id, id) DO UPDATE SET created_ms = excluded.created_ms, active = excluded.active, doc = excluded.doc,
+			finished_ms = excluded.finished_ms`,
+		j.OrganizationID, j.ID, j.CreatedAt.UnixMilli(), !j.Status.Terminal(), doc, finishedMS(j))
 	return nil
+}
+
+// finishedMS returns when j finished (unix ms) once it is terminal, else nil: the jobs'
+// finished_ms column, which PurgeJobs selects on.
+func finishedMS(j *enricher.Job) *int64 {
+	if !j.Status.Terminal() || j.FinishedAt == nil {
+		return nil
+	}
+	ms := j.FinishedAt.UnixMilli()
+	return &ms
 }
 
 // CreateJob stores a new job (pending). Its id is returned to the client only after this.
@@ -56,9 +67,10 @@ func (db *DB) CreateJob(j *enricher.Job, bind *enricher.IdempotencyBinding) erro
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO jobs (org_id, id, created_ms, active, doc, spec) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (org_id, id) DO UPDATE SET created_ms = excluded.created_ms, active = excluded.active, doc = excluded.doc, spec = excluded.spec`,
-			j.OrganizationID, j.ID, j.CreatedAt.UnixMilli(), !j.Status.Terminal(), doc, []byte(j.Spec))
+		_, err := tx.Exec(ctx, `INSERT INTO jobs (org_id, id, created_ms, active, doc, spec, finished_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (org_id, id) DO UPDATE SET created_ms = excluded.created_ms, active = excluded.active, doc = excluded.doc, spec = excluded.spec,
+				finished_ms = excluded.finished_ms`,
+			j.OrganizationID, j.ID, j.CreatedAt.UnixMilli(), !j.Status.Terminal(), doc, []byte(j.Spec), finishedMS(j))
 		return err
 	})
 }

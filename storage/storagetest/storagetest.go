@@ -62,6 +62,7 @@ type Backend interface {
 	Jobs(org string, keep func(*enricher.Job) bool) ([]*enricher.Job, error)
 	Events(job string, after, upTo int64, fn func(seq int64, data []byte) error) error
 	Commit(b *storage.Batch) error
+	PurgeJobs(finishedBefore time.Time, limit int) (int, error)
 
 	Record(org, id string) (*enricher.Record, error)
 	Records(org string, q enricher.RecordQuery) ([]enricher.RecordSummary, int, error)
@@ -109,6 +110,7 @@ func Run(t *testing.T, open Opener) {
 		{"Entities", testEntities},
 		{"Webhooks", testWebhooks},
 		{"Lifecycle", testLifecycle},
+		{"Purge", testPurge},
 	}
 	for _, f := range families {
 		t.Run(f.name, func(t *testing.T) { f.run(t, open) })

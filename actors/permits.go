@@ -194,3 +194,51 @@ func (k *permitKeeper) warn(err error) {
 		k.log.Warn("provider permits: the store failed; retrying", "provider", k.name, "err", err)
 	}
 }
+
+// providerShare is a provider actor's part of the provider's calls in flight: everything its
+// limiter allows when it is alone (localShare), or within the permits its keeper lends under
+// a cluster-wide cap (permitShare). Used by the provider actor's goroutine only; it never
+// blocks.
+type providerShare interface {
+	// capacity bounds the calls in flight, given the limiter's limit.
+	capacity(limit int) int
+	// lend adds n permits lent by the keeper and, when keep > 0, sets the keep (the fair
+	// share while other nodes wait for permits).
+	lend(n, keep int)
+	// settle posts want, the calls that could run now, and gives back the permits beyond it
+	// and beyond the keep; the permits of the inflight calls are kept until they end.
+	settle(want, inflight int)
+}
+
+// localShare is the share of a provider without a cluster-wide cap: its limiter decides.
+type localShare struct{}
+
+func (localShare) capacity(limit int) int { return limit }
+func (localShare) lend(int, int)          {}
+func (localShare) settle(int, int)        {}
+
+// permitShare is the share under a cluster-wide cap: the permits lent by keeper, the most to
+// keep while other nodes wait, and the demand last posted to the keeper.
+type permitShare struct {
+	keeper             *permitKeeper
+	lent, keep, posted int
+}
+
+func (s *permitShare) capacity(limit int) int { return min(limit, s.lent, s.keep) }
+
+func (s *permitShare) lend(n, keep int) {
+	s.lent += n
+	if keep > 0 {
+		s.keep = keep
+	}
+}
+
+func (s *permitShare) settle(want, inflight int) {
+	give := max(s.lent-max(inflight, min(want, s.keep)), 0)
+	if give == 0 && want == s.posted {
+		return
+	}
+	s.lent -= give
+	s.posted = want
+	s.keeper.post(want, give)
+}

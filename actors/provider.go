@@ -56,13 +56,9 @@ type providerActor struct {
 	timers    *scheduler.TimerScheduler
 	stats     *ProviderStats
 	limiter   *limiter
-	// With a cluster-wide cap (permits.go): the keeper lending this node's permits, the
-	// permits lent (calls start only within them), the most to keep while other nodes wait,
-	// and the demand last posted to the keeper.
-	permits *permitKeeper
-	granted int
-	keep    int
-	posted  int
+	// share is this node's part of the provider's calls in flight: all of them on its own,
+	// or the permits lent under a cluster-wide cap (permits.go).
+	share providerShare
 }
 
 // ProviderStats are counters a provider actor keeps for tests and metrics. Read them only
@@ -94,8 +90,12 @@ func newProviderActor(cfg ProviderConfig, p llm.Provider, now func() time.Time, 
 	stats.minLimit.Store(int64(cfg.Concurrency))
 	stats.ceiling.Store(int64(cfg.Concurrency))
 	return func() actor.Actor {
+		var share providerShare = localShare{}
+		if permits != nil {
+			share = &permitShare{keeper: permits, keep: cfg.Concurrency}
+		}
 		return &providerActor{cfg: cfg, provider: p, now: now, stats: stats, limiter: newLimiter(cfg.Concurrency, !cfg.Fixed),
-			budgets: newBudgets(cfg.Budgets, now()), permits: permits, keep: cfg.Concurrency}
+			budgets: newBudgets(cfg.Budgets, now()), share: share}
 	}
 }
 
@@ -105,10 +105,7 @@ func (a *providerActor) Receive(c actor.Context) {
 		a.timers = scheduler.NewTimerScheduler(c.ActorSystem().Root)
 		a.cfg.Observer.ProviderLimit(a.cfg.Name, a.limiter.Limit(), a.limiter.Ceiling())
 	case *permitsGranted:
-		a.granted += m.n
-		if m.keep > 0 {
-			a.keep = m.keep
-		}
+		a.share.lend(m.n, m.keep)
 		a.pump(c)
 	case *providerCall:
 		a.queue = append(a.queue, m)
@@ -208,39 +205,18 @@ func (a *providerActor) pump(c actor.Context) {
 	}
 }
 
-// capacity is the number of calls that may be in flight now: the limiter's limit, and with a
-// cluster-wide cap no more than the permits lent nor the keep (the fair share while other
-// nodes wait for permits).
-func (a *providerActor) capacity() int {
-	if a.permits == nil {
-		return a.limiter.Limit()
-	}
-	return min(a.limiter.Limit(), a.granted, a.keep)
-}
+// capacity is the number of calls that may be in flight now: the limiter's limit, within
+// this node's share (permits.go).
+func (a *providerActor) capacity() int { return a.share.capacity(a.limiter.Limit()) }
 
-// settlePermits tells the keeper how many calls could run now (in flight and queued, within
-// the limiter's limit; only those in flight during a cool-down) and gives back the permits
-// beyond that and beyond the keep (the fair share while other nodes wait). Permits of calls
-// in flight are kept until they end. Never blocks.
+// settlePermits tells the share how many calls could run now (in flight and queued, within
+// the limiter's limit; only those in flight during a cool-down). Never blocks.
 func (a *providerActor) settlePermits() {
-	if a.permits == nil {
-		return
-	}
 	want := a.inflight + len(a.queue)
 	if a.coolUntil.After(a.now()) {
 		want = a.inflight
 	}
-	want = min(want, a.limiter.Limit())
-	give := a.granted - max(a.inflight, min(want, a.keep))
-	if give < 0 {
-		give = 0
-	}
-	if give == 0 && want == a.posted {
-		return
-	}
-	a.granted -= give
-	a.posted = want
-	a.permits.post(want, give)
+	a.share.settle(min(want, a.limiter.Limit()), a.inflight)
 }
 
 // next is the index of the first queued call that may start at now: a cancelled one (it

@@ -110,6 +110,7 @@ type Client struct {
 	cfg      Config
 	endpoint string
 	http     *vendorhttp.Client
+	batches  *vendorhttp.Client // the batch API's calls, whose answers may hold a whole batch's results
 	// tools keeps the tool input schemas of the answer schemas sent so far (an engine sends
 	// the same few with every call).
 	tools enricher.Memo[toolInput]
@@ -135,7 +136,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("anthropic: %w", err)
 	}
-	return &Client{cfg: cfg, endpoint: cfg.BaseURL + "/v1/messages", http: hc}, nil
+	bc, err := vendorhttp.New(cfg.Options.ForBatches())
+	if err != nil {
+		return nil, fmt.Errorf("anthropic: %w", err)
+	}
+	return &Client{cfg: cfg, endpoint: cfg.BaseURL + "/v1/messages", http: hc, batches: bc}, nil
 }
 
 // Complete sends req and returns the answer (llm.Provider). With req.Schema the answer is the

@@ -248,7 +248,7 @@ func (c *Client) batchCall(ctx context.Context, u string, body []byte, out any) 
 		hreq.Header.SetContentType("application/json")
 		hreq.SetBodyRaw(body)
 	}
-	if err := c.http.Do(ctx, hreq, hresp); err != nil {
+	if err := c.batches.Do(ctx, hreq, hresp); err != nil {
 		return err
 	}
 	status := hresp.StatusCode()

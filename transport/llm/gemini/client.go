@@ -60,6 +60,8 @@ func (cfg Config) withDefaults() Config {
 type Client struct {
 	cfg  Config
 	http *vendorhttp.Client
+	// batches makes the batch API's calls, whose answers may hold a whole batch's results.
+	batches *vendorhttp.Client
 	// schemas keeps the OpenAPI translations of the answer schemas sent so far (an engine
 	// sends the same few with every call).
 	schemas enricher.Memo[json.RawMessage]
@@ -85,7 +87,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gemini: %w", err)
 	}
-	return &Client{cfg: cfg, http: hc}, nil
+	bc, err := vendorhttp.New(cfg.Options.ForBatches())
+	if err != nil {
+		return nil, fmt.Errorf("gemini: %w", err)
+	}
+	return &Client{cfg: cfg, http: hc, batches: bc}, nil
 }
 
 // Complete sends req and returns the answer text with its usage. Errors are *llm.Error:

@@ -260,7 +260,7 @@ func (c *Client) batchCall(ctx context.Context, method, url, contentType string,
 // exchange sends hreq and maps a non-2xx answer: 404 is not_found, others as Complete maps
 // them.
 func (c *Client) exchange(ctx context.Context, hreq *fasthttp.Request, hresp *fasthttp.Response) error {
-	if err := c.http.Do(ctx, hreq, hresp); err != nil {
+	if err := c.batches.Do(ctx, hreq, hresp); err != nil {
 		return err
 	}
 	status := hresp.StatusCode()

@@ -13,6 +13,7 @@ import (
 	"github.com/entity-enricher/enricher/transport/llm"
 	"github.com/entity-enricher/enricher/transport/llm/llmtest"
 	"github.com/entity-enricher/enricher/transport/llm/openai"
+	"github.com/entity-enricher/enricher/transport/llm/vendorhttp"
 )
 
 // TestBatchRoundTrip submits a batch whose second and third lines the fake fails (a 429 and
@@ -144,4 +145,28 @@ func TestBatchErrors(t *testing.T) {
 	for _, r := range fake.Requests() {
 		require.False(t, strings.HasSuffix(r.Path, "/chat/completions"))
 	}
+}
+
+// TestBatchResultsBeyondMaxResponseBytes: a batch's results file is larger than one answer
+// may be (MaxResponseBytes), and the batch calls read it whole all the same (their own cap,
+// vendorhttp.BatchMaxResponseBytes), while Complete keeps the configured cap.
+func TestBatchResultsBeyondMaxResponseBytes(t *testing.T) {
+	t.Parallel()
+	fake := newFake(t, llmtest.OpenAIFlavorOpenAI, testKey)
+	fake.SetBatchDelay(time.Millisecond)
+	c := newClient(t, openai.Config{BaseURL: fake.URL, APIKey: testKey, Options: vendorhttp.Options{MaxResponseBytes: 600}})
+	ctx := context.Background()
+	_, err := c.Complete(ctx, personRequest())
+	require.Equal(t, llm.KindServerError, llm.KindOf(err), "one answer over 600 bytes is refused: %v", err)
+
+	id, err := c.SubmitBatch(ctx, llmtest.BatchRequests(20, personRequest))
+	require.NoError(t, err)
+	llmtest.WaitBatchEnded(t, c, id)
+	n := 0
+	require.NoError(t, c.BatchResults(ctx, id, func(r llm.BatchResult) error {
+		require.NoError(t, r.Err)
+		n++
+		return nil
+	}))
+	require.Equal(t, 20, n, "a results file of 20 answers is read")
 }

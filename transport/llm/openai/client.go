@@ -99,7 +99,9 @@ type Client struct {
 	url  string
 	auth string
 	http *vendorhttp.Client
-	now  func() time.Time
+	// batches makes the batch API's calls, whose answers may hold a whole batch's results.
+	batches *vendorhttp.Client
+	now     func() time.Time
 	// schemas keeps the forms of the answer schemas sent so far (an engine sends the same
 	// few with every call).
 	schemas enricher.Memo[schemaForms]
@@ -146,7 +148,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("openai: %w", err)
 	}
-	c := &Client{cfg: cfg, base: base, url: base + "/chat/completions", http: hc, now: time.Now}
+	bc, err := vendorhttp.New(cfg.Options.ForBatches())
+	if err != nil {
+		return nil, fmt.Errorf("openai: %w", err)
+	}
+	c := &Client{cfg: cfg, base: base, url: base + "/chat/completions", http: hc, batches: bc, now: time.Now}
 	if cfg.APIKey != "" {
 		c.auth = "Bearer " + cfg.APIKey
 	}

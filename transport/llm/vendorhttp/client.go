@@ -51,6 +51,18 @@ type Options struct {
 	MaxConns int
 }
 
+// BatchMaxResponseBytes caps an answer of a vendor's batch API, which may carry a whole
+// batch's results (an output file, an operation with its inlined responses): 512 MiB, read
+// whole, once per vendor batch.
+const BatchMaxResponseBytes = 512 << 20
+
+// ForBatches returns c for a client of a vendor's batch API: MaxResponseBytes raised to
+// BatchMaxResponseBytes (a larger one is kept); the rest unchanged.
+func (c Options) ForBatches() Options {
+	c.MaxResponseBytes = max(c.MaxResponseBytes, BatchMaxResponseBytes)
+	return c
+}
+
 // WithDefaults returns a copy of c with zero fields set to their defaults.
 func (c Options) WithDefaults() Options {
 	if c.ConnectTimeout == 0 {

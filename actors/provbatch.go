@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -36,8 +37,10 @@ type provBatchConfig struct {
 	// Observer counts each request's outcome in a vendor batch as one provider try (the
 	// metrics of realtime calls), its duration from the batch's submit.
 	Observer Observer
-	Now      func() time.Time
-	Log      *slog.Logger
+	// Cancels runs the vendor cancels, which may outlive the collector (the Engine's).
+	Cancels *vendorCancels
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // submittedBatch is a vendor batch read back from its stored provider_batch_submitted.
@@ -509,11 +512,12 @@ func (a *provBatchActor) cancelAll(c actor.Context) {
 	}
 }
 
-// cancelVendor asks the vendor to cancel vb, in a goroutine bounded by Timeout alone: the
-// collector may stop meanwhile (its job ends), and the cancel must still reach the vendor.
+// cancelVendor asks the vendor to cancel vb, in a goroutine bounded by Timeout alone and
+// owned by the Engine (Cancels): the collector may stop meanwhile (its job ends), and the
+// cancel must still reach the vendor.
 func (a *provBatchActor) cancelVendor(vb *vendorBatch) {
 	b, timeout, id, log, model := a.cfg.Batcher, a.cfg.Timeout, vb.id, a.cfg.Log, a.cfg.Model
-	go func() {
+	a.cfg.Cancels.run(func() {
 		defer func() {
 			if r := recover(); r != nil {
 				log.Error("vendor batch cancel panicked", "model", model, "provider_batch_id", id, "panic", r)
@@ -524,8 +528,18 @@ func (a *provBatchActor) cancelVendor(vb *vendorBatch) {
 		if err := b.CancelBatch(ctx, id); err != nil && !errors.Is(err, context.Canceled) {
 			log.Warn("vendor batch cancel failed", "model", model, "provider_batch_id", id, "err", err)
 		}
-	}()
+	})
 }
+
+// vendorCancels runs the vendor batch cancels of every collector: goroutines that may
+// outlive the collector that started them. The Engine owns it; Stop waits for them (each is
+// bounded by llm_timeout). The zero value is ready.
+type vendorCancels struct{ wg sync.WaitGroup }
+
+func (v *vendorCancels) run(fn func()) { v.wg.Go(fn) }
+
+// wait returns once every cancel started has ended.
+func (v *vendorCancels) wait() { v.wg.Wait() }
 
 // notify hands an event to the batch actor.
 func (a *provBatchActor) notify(c actor.Context, typ string, payload any) {

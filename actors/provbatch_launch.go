@@ -73,7 +73,7 @@ func (e *Engine) collectors(in *jobInput) ([]provBatchConfig, error) {
 	for _, m := range in.allModels() {
 		out = append(out, provBatchConfig{Model: m.Key, Provider: m.Provider, Batcher: e.batchers[m.Provider],
 			Realtime: e.providers[m.Provider], Retry: e.cfg.Retry.WithDefaults(), Poll: pb.Poll, Window: pb.Window,
-			Linger: pb.Linger, Timeout: e.cfg.LLMTimeout, Max: pb.Max, Attached: attached[m.Key], Observer: e.cfg.Observer, Now: e.cfg.Now,
+			Linger: pb.Linger, Timeout: e.cfg.LLMTimeout, Max: pb.Max, Attached: attached[m.Key], Observer: e.cfg.Observer, Cancels: &e.cancels, Now: e.cfg.Now,
 			Log: e.log.With("job_id", in.Job.ID)})
 	}
 	return out, nil

@@ -8,24 +8,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParseConfigRetryMaxWait(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		env     map[string]string
-		args    []string
-		want    time.Duration
-		wantErr string
-	}{
-		{name: "default", want: 2 * time.Minute},
-		{name: "env", env: map[string]string{"ENRICHER_RETRY_MAX_WAIT": "45s"}, want: 45 * time.Second},
-		{name: "flag wins over env", env: map[string]string{"ENRICHER_RETRY_MAX_WAIT": "45s"}, args: []string{"-retry-max-wait", "5m"},
-			want: 5 * time.Minute},
-		{name: "zero means no cap", args: []string{"-retry-max-wait", "0s"}, want: 0},
-		{name: "negative", env: map[string]string{"ENRICHER_RETRY_MAX_WAIT": "-1s"}, wantErr: "ENRICHER_RETRY_MAX_WAIT"},
-		{name: "negative flag", args: []string{"-retry-max-wait", "-3s"}, wantErr: "retry-max-wait"},
-		{name: "not a duration", env: map[string]string{"ENRICHER_RETRY_MAX_WAIT": "soon"}, wantErr: "ENRICHER_RETRY_MAX_WAIT"},
-	}
+// durationCase is one parse of a duration setting: its env and args, and the value or the
+// error (naming the setting) expected.
+type durationCase struct {
+	name    string
+	env     map[string]string
+	args    []string
+	want    time.Duration
+	wantErr string
+}
+
+// testDurationSetting parses each case and checks the setting get reads.
+func testDurationSetting(t *testing.T, tests []durationCase, get func(*Config) time.Duration) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -35,9 +30,23 @@ func TestParseConfigRetryMaxWait(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			require.Equal(t, tt.want, cfg.Engine.Retry.MaxTotalWait)
+			require.Equal(t, tt.want, get(cfg))
 		})
 	}
+}
+
+func TestParseConfigRetryMaxWait(t *testing.T) {
+	t.Parallel()
+	testDurationSetting(t, []durationCase{
+		{name: "default", want: 2 * time.Minute},
+		{name: "env", env: map[string]string{"ENRICHER_RETRY_MAX_WAIT": "45s"}, want: 45 * time.Second},
+		{name: "flag wins over env", env: map[string]string{"ENRICHER_RETRY_MAX_WAIT": "45s"}, args: []string{"-retry-max-wait", "5m"},
+			want: 5 * time.Minute},
+		{name: "zero means no cap", args: []string{"-retry-max-wait", "0s"}, want: 0},
+		{name: "negative", env: map[string]string{"ENRICHER_RETRY_MAX_WAIT": "-1s"}, wantErr: "ENRICHER_RETRY_MAX_WAIT"},
+		{name: "negative flag", args: []string{"-retry-max-wait", "-3s"}, wantErr: "retry-max-wait"},
+		{name: "not a duration", env: map[string]string{"ENRICHER_RETRY_MAX_WAIT": "soon"}, wantErr: "ENRICHER_RETRY_MAX_WAIT"},
+	}, func(c *Config) time.Duration { return c.Engine.Retry.MaxTotalWait })
 }
 
 func TestParseConfigResourceSettings(t *testing.T) {
@@ -126,13 +135,7 @@ func TestParseConfigFillsPackageConfigs(t *testing.T) {
 
 func TestParseConfigPurgeInterval(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name    string
-		env     map[string]string
-		args    []string
-		want    time.Duration
-		wantErr string
-	}{
+	testDurationSetting(t, []durationCase{
 		{name: "default", want: 10 * time.Minute},
 		{name: "env", env: map[string]string{"ENRICHER_PURGE_INTERVAL": "1h"}, want: time.Hour},
 		{name: "flag wins over env", env: map[string]string{"ENRICHER_PURGE_INTERVAL": "1h"}, args: []string{"--purge-interval", "30s"},
@@ -140,19 +143,7 @@ func TestParseConfigPurgeInterval(t *testing.T) {
 		{name: "zero turns it off", args: []string{"--purge-interval", "0"}, want: 0},
 		{name: "negative", env: map[string]string{"ENRICHER_PURGE_INTERVAL": "-1m"}, wantErr: "ENRICHER_PURGE_INTERVAL"},
 		{name: "negative retention", args: []string{"--job-retention", "-1h"}, wantErr: "job-retention"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			cfg, err := parseConfig(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
-			if tt.wantErr != "" {
-				require.ErrorContains(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.want, cfg.Server.PurgeInterval)
-		})
-	}
+	}, func(c *Config) time.Duration { return c.Server.PurgeInterval })
 }
 
 // A cluster needs the shared database; its caps are then counted there. One node counts them

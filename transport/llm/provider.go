@@ -77,6 +77,24 @@ type RateLimit struct {
 	Tokens            *TokenLimit
 }
 
+// RateLimitOf assembles what a vendor reported of an account's budgets: report returns, for
+// budget "requests" and then "tokens", the amount left and the time until it refills, and
+// whether the vendor reported that budget validly. Nil when it reported neither.
+func RateLimitOf(report func(budget string) (remaining int, reset time.Duration, ok bool)) *RateLimit {
+	rl := &RateLimit{RemainingRequests: -1}
+	n, reset, reqOK := report("requests")
+	if reqOK {
+		rl.RemainingRequests, rl.Reset = n, reset
+	}
+	if n, reset, ok := report("tokens"); ok {
+		rl.Tokens = &TokenLimit{Remaining: n, Reset: reset}
+	}
+	if !reqOK && rl.Tokens == nil {
+		return nil
+	}
+	return rl
+}
+
 // TokenLimit is the token budget a vendor reports: the tokens left (x-ratelimit-remaining-
 // tokens, anthropic-ratelimit-tokens-remaining) and the time until it refills
 // (x-ratelimit-reset-tokens, anthropic-ratelimit-tokens-reset).

@@ -209,18 +209,7 @@ func rateLimit(header func(string) string, now time.Time) *llm.RateLimit {
 		}
 		return n, t.Sub(now), true
 	}
-	rl := &llm.RateLimit{RemainingRequests: -1}
-	n, reset, reqOK := pair("requests")
-	if reqOK {
-		rl.RemainingRequests, rl.Reset = n, reset
-	}
-	if n, reset, ok := pair("tokens"); ok {
-		rl.Tokens = &llm.TokenLimit{Remaining: n, Reset: reset}
-	}
-	if !reqOK && rl.Tokens == nil {
-		return nil
-	}
-	return rl
+	return llm.RateLimitOf(pair)
 }
 
 // encode builds the request body of Complete, the tool it forces ("" without a schema) and

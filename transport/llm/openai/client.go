@@ -207,18 +207,7 @@ func rateLimit(h header) *llm.RateLimit {
 		reset := resetDuration(h("x-ratelimit-reset-" + budget))
 		return n, reset, err == nil && n >= 0 && reset > 0
 	}
-	rl := &llm.RateLimit{RemainingRequests: -1}
-	n, reset, reqOK := pair("requests")
-	if reqOK {
-		rl.RemainingRequests, rl.Reset = n, reset
-	}
-	if n, reset, ok := pair("tokens"); ok {
-		rl.Tokens = &llm.TokenLimit{Remaining: n, Reset: reset}
-	}
-	if !reqOK && rl.Tokens == nil {
-		return nil
-	}
-	return rl
+	return llm.RateLimitOf(pair)
 }
 
 // schemaNamePattern is what OpenAI accepts as response_format.json_schema.name.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -41,11 +40,11 @@ type Config struct {
 	// Advertise is host:port of this node's remote endpoint (gRPC), bound and told to the
 	// other members; port 0 picks a free one. Default "127.0.0.1:0".
 	Advertise string
-	// Etcd is the comma-separated etcd endpoints (provider etcd). Default "127.0.0.1:2379".
-	Etcd string
-	// Peers is the comma-separated host:port of every node's automanaged endpoint, this one
-	// included (provider automanaged). Default: this node's alone.
-	Peers string
+	// Etcd is the etcd endpoints (provider etcd). Default ["127.0.0.1:2379"].
+	Etcd []string
+	// Peers is the host:port of every node's automanaged endpoint, this one included
+	// (provider automanaged). Default: this node's alone.
+	Peers []string
 	// AutomanagedPort is the port of this node's automanaged endpoint, bound on every
 	// interface (0.0.0.0): protoactor's provider offers no other binding. Default 6330.
 	AutomanagedPort int
@@ -73,8 +72,8 @@ func (c Config) WithDefaults() Config {
 	if c.Advertise == "" {
 		c.Advertise = "127.0.0.1:0"
 	}
-	if c.Etcd == "" {
-		c.Etcd = "127.0.0.1:2379"
+	if len(c.Etcd) == 0 {
+		c.Etcd = []string{"127.0.0.1:2379"}
 	}
 	if c.AutomanagedPort <= 0 {
 		c.AutomanagedPort = 6330
@@ -179,27 +178,17 @@ func New(cfg Config, store Sweepable) (*Node, error) {
 func newProvider(cfg Config) (pc.ClusterProvider, error) {
 	switch cfg.Provider {
 	case ProviderEtcd:
-		return etcd.NewWithConfig("/enricher", clientv3.Config{Endpoints: splitList(cfg.Etcd), DialTimeout: 5 * time.Second})
+		return etcd.NewWithConfig("/enricher", clientv3.Config{Endpoints: cfg.Etcd, DialTimeout: 5 * time.Second})
 	case ProviderK8s:
 		return newK8sProvider() // provider_k8s.go: only in builds with -tags k8s
 	case ProviderAutomanaged:
-		peers := splitList(cfg.Peers)
+		peers := cfg.Peers
 		if len(peers) == 0 {
 			peers = []string{"127.0.0.1:" + strconv.Itoa(cfg.AutomanagedPort)}
 		}
 		return automanaged.NewWithConfig(2*time.Second, cfg.AutomanagedPort, peers...), nil
 	}
 	return nil, errors.New("no such provider")
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // Start joins the cluster with runner as this node's engine, then starts the sweeper. It

@@ -267,6 +267,8 @@ func (f flagValue) String() string {
 			parts[i] = d.String()
 		}
 		return strings.Join(parts, ",")
+	case *[]string:
+		return strings.Join(*p, ",")
 	case flag.Value:
 		return p.String()
 	}
@@ -330,6 +332,8 @@ func setValue(ptr any, s string) error {
 			out = append(out, v)
 		}
 		*p = out
+	case *[]string: // comma-separated, blanks dropped
+		*p = splitList(s)
 	case flag.Value:
 		return p.Set(s)
 	}

@@ -188,3 +188,23 @@ func TestParseConfigCluster(t *testing.T) {
 		})
 	}
 }
+
+// The cluster's address lists are comma-separated settings: blanks are dropped, and the flag
+// wins over the environment.
+func TestParseConfigClusterLists(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"ENRICHER_CLUSTER_PROVIDER": "etcd", "ENRICHER_DATABASE_URL": "postgres://x",
+		"ENRICHER_CLUSTER_ETCD": " 10.0.0.1:2379, 10.0.0.2:2379,,", "ENRICHER_CLUSTER_PEERS": "a:6330,b:6330"}
+	cfg, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{"10.0.0.1:2379", "10.0.0.2:2379"}, cfg.Cluster.Etcd)
+	require.Equal(t, []string{"a:6330", "b:6330"}, cfg.Cluster.Peers)
+
+	cfg, err = parseConfig([]string{"--cluster-peers", "c:1"}, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{"c:1"}, cfg.Cluster.Peers)
+
+	cfg, err = parseConfig(nil, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{"127.0.0.1:2379"}, cfg.Cluster.Etcd, "the default")
+}

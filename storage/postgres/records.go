@@ -44,15 +44,22 @@ func deref(p *string) string {
 	return *p
 }
 
+// encodeRecord returns the stored forms of r: its document and its summary.
+func encodeRecord(r *enricher.Record) (doc, summary []byte, err error) {
+	if doc, err = encode("record", &recordDoc{Record: *r, Org: r.OrganizationID, Expected: r.Expected}); err != nil {
+		return nil, nil, err
+	}
+	sum := r.Summary()
+	if summary, err = encode("record summary", &sum); err != nil {
+		return nil, nil, err
+	}
+	return doc, summary, nil
+}
+
 // queueRecord adds the upsert of r (its columns, summary and document) and of its billed
 // responses per model.
 func queueRecord(b *pgx.Batch, r *enricher.Record) error {
-	doc, err := encode("record", &recordDoc{Record: *r, Org: r.OrganizationID, Expected: r.Expected})
-	if err != nil {
-		return err
-	}
-	sum := r.Summary()
-	summary, err := encode("record summary", &sum)
+	doc, summary, err := encodeRecord(r)
 	if err != nil {
 		return err
 	}
@@ -214,12 +221,7 @@ func (db *DB) RestoreRecords(org string, ids []string) (int, []string, error) {
 
 // rewriteRecord stores r's deletion state, summary and document.
 func rewriteRecord(ctx context.Context, tx pgx.Tx, r *enricher.Record) error {
-	doc, err := encode("record", &recordDoc{Record: *r, Org: r.OrganizationID, Expected: r.Expected})
-	if err != nil {
-		return err
-	}
-	sum := r.Summary()
-	summary, err := encode("record summary", &sum)
+	doc, summary, err := encodeRecord(r)
 	if err != nil {
 		return err
 	}

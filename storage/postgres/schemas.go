@@ -112,14 +112,10 @@ func (db *DB) Schemas(org string) ([]*enricher.SavedSchema, error) {
 func (db *DB) UpdateSchema(org, id string, fn func(*enricher.SavedSchema) error) (*enricher.SavedSchema, error) {
 	var out *enricher.SavedSchema
 	err := db.tx(func(ctx context.Context, tx pgx.Tx) error {
-		if err := lockSchemasTxn(ctx, tx, org); err != nil {
+		s, err := lockedSchema(ctx, tx, org, id)
+		if err != nil {
 			return err
 		}
-		var d schemaDoc
-		if err := getDoc(ctx, tx, &d, "schema", `SELECT doc FROM schemas WHERE org_id = $1 AND id = $2`, org, id); err != nil {
-			return err
-		}
-		s := d.schema()
 		deleted := s.IsDeleted
 		if err := fn(s); err != nil {
 			return err
@@ -143,17 +139,26 @@ func (db *DB) RestoreSchema(org, id string, now time.Time) (*enricher.SavedSchem
 	return db.setDeleted(org, id, false, now)
 }
 
+// lockedSchema reads schema id of org after taking the lock of org's schemas (names and the
+// live-schema count change only under it).
+func lockedSchema(ctx context.Context, tx pgx.Tx, org, id string) (*enricher.SavedSchema, error) {
+	if err := lockSchemasTxn(ctx, tx, org); err != nil {
+		return nil, err
+	}
+	var d schemaDoc
+	if err := getDoc(ctx, tx, &d, "schema", `SELECT doc FROM schemas WHERE org_id = $1 AND id = $2`, org, id); err != nil {
+		return nil, err
+	}
+	return d.schema(), nil
+}
+
 func (db *DB) setDeleted(org, id string, deleted bool, now time.Time) (*enricher.SavedSchema, error) {
 	var out *enricher.SavedSchema
 	err := db.tx(func(ctx context.Context, tx pgx.Tx) error {
-		if err := lockSchemasTxn(ctx, tx, org); err != nil {
+		s, err := lockedSchema(ctx, tx, org, id)
+		if err != nil {
 			return err
 		}
-		var d schemaDoc
-		if err := getDoc(ctx, tx, &d, "schema", `SELECT doc FROM schemas WHERE org_id = $1 AND id = $2`, org, id); err != nil {
-			return err
-		}
-		s := d.schema()
 		out = s
 		if s.IsDeleted == deleted {
 			return nil

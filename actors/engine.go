@@ -200,7 +200,7 @@ type Engine struct {
 	providers map[string]*actor.PID
 	batchers  map[string]llm.Batcher // the providers' batch APIs, by provider name
 	keepers   []*permitKeeper        // one per provider with a cluster-wide cap; stopped after the providers
-	cancels   vendorCancels          // vendor batch cancels that outlive their collector; waited for by Stop
+	cancels   sync.WaitGroup         // vendor batch cancels that outlive their collector; waited for by Stop
 	stats     map[string]*ProviderStats
 	gates     gates
 	active    atomic.Int64 // non-terminal jobs, kept by the supervisor
@@ -533,7 +533,7 @@ func (e *Engine) Stop() {
 		for _, k := range e.keepers { // their actors are gone: every permit goes back
 			k.stop()
 		}
-		e.cancels.wait()
+		e.cancels.Wait()
 		e.releases.wait()
 		e.sys.Shutdown()
 	})

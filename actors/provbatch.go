@@ -37,8 +37,9 @@ type provBatchConfig struct {
 	// Observer counts each request's outcome in a vendor batch as one provider try (the
 	// metrics of realtime calls), its duration from the batch's submit.
 	Observer Observer
-	// Cancels runs the vendor cancels, which may outlive the collector (the Engine's).
-	Cancels *vendorCancels
+	// Cancels counts the goroutines of vendor cancels, which may outlive the collector: the
+	// Engine's, waited for by Stop.
+	Cancels *sync.WaitGroup
 	Now     func() time.Time
 	Log     *slog.Logger
 }
@@ -517,7 +518,7 @@ func (a *provBatchActor) cancelAll(c actor.Context) {
 // cancel must still reach the vendor.
 func (a *provBatchActor) cancelVendor(vb *vendorBatch) {
 	b, timeout, id, log, model := a.cfg.Batcher, a.cfg.Timeout, vb.id, a.cfg.Log, a.cfg.Model
-	a.cfg.Cancels.run(func() {
+	a.cfg.Cancels.Go(func() {
 		defer func() {
 			if r := recover(); r != nil {
 				log.Error("vendor batch cancel panicked", "model", model, "provider_batch_id", id, "panic", r)
@@ -530,16 +531,6 @@ func (a *provBatchActor) cancelVendor(vb *vendorBatch) {
 		}
 	})
 }
-
-// vendorCancels runs the vendor batch cancels of every collector: goroutines that may
-// outlive the collector that started them. The Engine owns it; Stop waits for them (each is
-// bounded by llm_timeout). The zero value is ready.
-type vendorCancels struct{ wg sync.WaitGroup }
-
-func (v *vendorCancels) run(fn func()) { v.wg.Go(fn) }
-
-// wait returns once every cancel started has ended.
-func (v *vendorCancels) wait() { v.wg.Wait() }
 
 // notify hands an event to the batch actor.
 func (a *provBatchActor) notify(c actor.Context, typ string, payload any) {

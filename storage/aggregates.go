@@ -221,7 +221,7 @@ func walkDays(txn *badger.Txn, prefix string, since, until int64, whole func(day
 		if first != "" && last != "" && first > last {
 			break
 		}
-		if err := it.Item().Value(func(v []byte) error { return whole(day, k[9:], v) }); err != nil {
+		if err := readValue(it.Item(), func(v []byte) error { return whole(day, k[9:], v) }); err != nil {
 			it.Close()
 			return err
 		}

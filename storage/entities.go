@@ -119,7 +119,7 @@ func (db *DB) PutEntities(job string, from int, entities [][]byte) error {
 			size += len(entities[n])
 			n++
 		}
-		if err := wb.Set(keyEntity(job, from), blockValue(entities[:n])); err != nil {
+		if err := wb.SetEntry(valueEntry(keyEntity(job, from), blockValue(entities[:n]))); err != nil {
 			return translate(err)
 		}
 		from, entities = from+n, entities[n:]
@@ -146,7 +146,7 @@ func (db *DB) EntitiesAt(job string, indices []int) ([][]byte, error) {
 			first := int(binary.BigEndian.Uint32(item.Key()[len(prefix):]))
 			took := p
 			// The block is only valid inside the callback: the entities asked of it are copied.
-			err := item.Value(func(v []byte) error {
+			err := readValue(item, func(v []byte) error {
 				b, err := parseBlock(v)
 				if err != nil {
 					return fmt.Errorf("entities of batch %s from %d: %w", job, first, err)
@@ -183,7 +183,7 @@ func (db *DB) CountEntities(job string) (int, error) {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 		defer it.Close()
 		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-			err := it.Item().Value(func(v []byte) error {
+			err := readValue(it.Item(), func(v []byte) error {
 				b, err := parseBlock(v)
 				n += b.n
 				return err

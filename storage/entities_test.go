@@ -131,7 +131,7 @@ func TestEntitiesBlocksBounded(t *testing.T) {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			keys++
-			if err := it.Item().Value(func(v []byte) error {
+			if err := readValue(it.Item(), func(v []byte) error {
 				b, err := parseBlock(v)
 				maxEntities = max(maxEntities, b.n)
 				if b.n > 1 {

@@ -162,7 +162,7 @@ func (db *DB) Commit(b *Batch) error {
 		}
 	}
 	for _, e := range b.Events {
-		if err := db.write(func(txn *badger.Txn) error { return txn.Set(keyEvent(e.JobID, e.Seq), e.Data) }); err != nil {
+		if err := db.write(func(txn *badger.Txn) error { return setValue(txn, keyEvent(e.JobID, e.Seq), e.Data) }); err != nil {
 			return err
 		}
 	}
@@ -198,7 +198,7 @@ func writeBatch(txn *badger.Txn, b *Batch) error {
 		return err
 	}
 	for _, e := range b.Events {
-		if err := txn.Set(keyEvent(e.JobID, e.Seq), e.Data); err != nil {
+		if err := setValue(txn, keyEvent(e.JobID, e.Seq), e.Data); err != nil {
 			return err
 		}
 	}
@@ -244,7 +244,7 @@ func putJobTxn(txn *badger.Txn, j *enricher.Job) error {
 
 // createJobTxn writes a new job: its spec, its snapshot, and its list and active entries.
 func createJobTxn(txn *badger.Txn, j *enricher.Job) error {
-	if err := txn.Set(keyJobSpec(j.OrganizationID, j.ID), j.Spec); err != nil {
+	if err := setValue(txn, keyJobSpec(j.OrganizationID, j.ID), j.Spec); err != nil {
 		return err
 	}
 	if err := putJobTxn(txn, j); err != nil {
@@ -336,7 +336,7 @@ func (db *DB) ActiveJobs() ([]*enricher.Job, error) {
 		defer it.Close()
 		var refs [][2]string
 		for it.Seek([]byte("ja/")); it.ValidForPrefix([]byte("ja/")); it.Next() {
-			org, err := it.Item().ValueCopy(nil)
+			org, err := copyValue(it.Item())
 			if err != nil {
 				return err
 			}
@@ -402,7 +402,7 @@ func (db *DB) Events(job string, after, upTo int64, fn func(seq int64, data []by
 			if upTo > 0 && seq > upTo {
 				return nil
 			}
-			if err := it.Item().Value(func(v []byte) error { return fn(seq, v) }); err != nil {
+			if err := readValue(it.Item(), func(v []byte) error { return fn(seq, v) }); err != nil {
 				return err
 			}
 		}

@@ -55,7 +55,7 @@ func getJSON(txn *badger.Txn, key []byte, what string, v any) error {
 	if err != nil {
 		return err
 	}
-	return item.Value(func(b []byte) error { return decodeValue(b, v) })
+	return readValue(item, func(b []byte) error { return decodeValue(b, v) })
 }
 
 // getRaw returns a copy of the value at key, or nil and false when absent.
@@ -67,7 +67,7 @@ func getRaw(txn *badger.Txn, key []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	v, err := item.ValueCopy(nil)
+	v, err := copyValue(item)
 	return v, err == nil, err
 }
 
@@ -84,7 +84,7 @@ func putJSON(txn *badger.Txn, key []byte, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)
 	}
-	return txn.Set(key, b)
+	return setValue(txn, key, b)
 }
 
 // scanJSON decodes every value under prefix, in key order, calling fn with a fresh T each time.
@@ -93,7 +93,7 @@ func scanJSON[T any](txn *badger.Txn, prefix []byte, fn func(*T) error) error {
 	defer it.Close()
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
 		v := new(T)
-		if err := it.Item().Value(func(b []byte) error { return decodeValue(b, v) }); err != nil {
+		if err := readValue(it.Item(), func(b []byte) error { return decodeValue(b, v) }); err != nil {
 			return fmt.Errorf("decode %s: %w", it.Item().Key(), err)
 		}
 		if err := fn(v); err != nil {

@@ -69,7 +69,7 @@ func (db *DB) PurgeJobs(finishedBefore time.Time, limit int) (int, error) {
 				if ms >= end {
 					break
 				}
-				org, err := it.Item().ValueCopy(nil)
+				org, err := copyValue(it.Item())
 				if err != nil {
 					return err
 				}
@@ -157,7 +157,7 @@ func hasPendingWebhook(txn *badger.Txn, prefix []byte) (bool, error) {
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 32})
 	defer it.Close()
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-		v, err := it.Item().ValueCopy(nil)
+		v, err := copyValue(it.Item())
 		if err != nil {
 			return false, err
 		}
@@ -243,7 +243,7 @@ func (db *DB) indexFinishedJobs() error {
 					Status         enricher.JobStatus `json:"status"`
 					FinishedAt     *enricher.Time     `json:"finished_at"`
 				}
-				if err := it.Item().Value(func(b []byte) error { return decodeValue(b, &j) }); err != nil {
+				if err := readValue(it.Item(), func(b []byte) error { return decodeValue(b, &j) }); err != nil {
 					return fmt.Errorf("decode %s: %w", k, err)
 				}
 				if j.Status.Terminal() && j.FinishedAt != nil {

@@ -169,7 +169,7 @@ func (db *DB) Records(org string, q enricher.RecordQuery) ([]enricher.RecordSumm
 			}
 			var e indexEntry
 			var old *enricher.RecordSummary
-			if err := it.Item().Value(func(v []byte) (err error) { e, old, err = decodeIndexEntry(v); return err }); err != nil {
+			if err := readValue(it.Item(), func(v []byte) (err error) { e, old, err = decodeIndexEntry(v); return err }); err != nil {
 				return err
 			}
 			if !allMatch && !e.matches(q) {

@@ -56,7 +56,7 @@ func (db *DB) EntityEnds(job string, fn func(EntityEnd) error) error {
 				}
 				item := it.Item()
 				e := EntityEnd{Index: int(binary.BigEndian.Uint32(item.Key()[len(prefix):]))}
-				if err := item.Value(func(v []byte) error {
+				if err := readValue(item, func(v []byte) error {
 					if len(v) == 8 {
 						e.Seq = int64(binary.BigEndian.Uint64(v))
 					}
@@ -71,7 +71,7 @@ func (db *DB) EntityEnds(job string, fn func(EntityEnd) error) error {
 					case err != nil:
 						return err
 					default:
-						if e.Event, err = ev.ValueCopy(nil); err != nil {
+						if e.Event, err = copyValue(ev); err != nil {
 							return err
 						}
 					}

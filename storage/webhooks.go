@@ -44,7 +44,7 @@ func putWebhookTxn(txn *badger.Txn, d, prev *enricher.WebhookDelivery) error {
 	if err != nil {
 		return err
 	}
-	if err := txn.Set(primary, b); err != nil {
+	if err := setValue(txn, primary, b); err != nil {
 		return err
 	}
 	if d.Status == enricher.WebhookPending && d.NextAttemptAt != nil {
@@ -90,7 +90,7 @@ func (db *DB) DueWebhooks(now time.Time, limit int) ([]*enricher.WebhookDelivery
 			if binary.BigEndian.Uint64(k[len(prefixWebhookDue):]) > end {
 				break
 			}
-			primary, err := it.Item().ValueCopy(nil)
+			primary, err := copyValue(it.Item())
 			if err != nil {
 				return err
 			}
@@ -131,7 +131,7 @@ func (db *DB) WebhookDeliveries(org, job string) ([]*enricher.WebhookDelivery, e
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 32, Prefix: prefix})
 		defer it.Close()
 		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-			v, err := it.Item().ValueCopy(nil)
+			v, err := copyValue(it.Item())
 			if err != nil {
 				return err
 			}

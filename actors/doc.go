@@ -7,8 +7,8 @@
 //	├── supervisor (supervisor.go): admission, registry of running jobs, routes by job id
 //	│   ├── job (job.go): one enrichment, a batch entity, or a fusion job; owns its journal
 //	│   │   ├── expertise (expertise.go): the classification call
-//	│   │   ├── model (model.go), one per requested model
-//	│   │   │   └── expertise, one per LLM call of its strategy
+//	│   │   ├── model (model.go), one per requested model: runs the LLM calls of its strategy
+//	│   │   │   itself (callRun in expertise.go), no child actor
 //	│   │   └── fusion (fusion.go): the rule merge, then
 //	│   │       └── expertise: the arbitration call
 //	│   ├── batch (batch.go): starts entity jobs within its room; owns the batch's journal
@@ -18,7 +18,7 @@
 //	│   └── schema job (schemajob.go): owns its journal
 //	│       └── expertise: the generation or edit call
 //	├── provider (provider.go), one per provider: concurrency cap, FIFO queue, cool-down,
-//	│   transport retries; every expertise actor asks its provider actor (or its batch's
+//	│   transport retries; every call (callRun, in a model or expertise actor) asks its provider actor (or its batch's
 //	│   provider batch collector). With a cluster-wide cap, its permit keeper (permits.go: a
 //	│   goroutine the Engine owns) lends it permits
 //	├── persister (persister.go): group-commits events, records and job snapshots; answers persisted

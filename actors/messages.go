@@ -149,8 +149,9 @@ type fusionMerged struct {
 // Sender: its job actor. No other reply.
 type cancelRun struct{}
 
-// Messages from a expertise actor to its parent (a model actor, a job actor for classification and
-// arbitration, a schema job actor). No replies.
+// The reports of a call (callRun, expertise.go): an expertise actor sends them to its parent (a
+// job actor for classification, a fusion actor for arbitration, a schema job actor); a model
+// actor's own calls hand them to it by a function call, not as messages. No replies.
 
 // callAttemptFailed reports one failed try or invalid answer of a call to its parent.
 type callAttemptFailed struct {
@@ -169,8 +170,8 @@ type callStarted struct {
 }
 
 // callResult is the outcome of a call: the checked result on success, else an error code and
-// message. Call holds the prompt record with every answer received. The expertise actor stops
-// itself after sending it.
+// message. Call holds the prompt record with every answer received. It is the call's last
+// report; an expertise actor stops itself after sending it.
 type callResult struct {
 	Spec    *callSpec
 	Success bool
@@ -278,10 +279,11 @@ type schemaSaved struct {
 // The schema job actor also receives the messages of its expertise actor (callStarted,
 // callAttemptFailed, callResult), cancelJob, and persisted and persistFailed.
 
-// ---- expertise actor (one LLM call) ----
+// ---- the host of a call: an expertise actor or a model actor ----
 
-// The expertise actor receives the replies of its provider actor to a providerCall:
-// providerRetry (zero or more) then one providerResult.
+// The actor hosting a call (callRun) receives the replies of its provider actor to a
+// providerCall: providerRetry (zero or more) then one providerResult. The high 32 bits of
+// their ID are the call's tag (callTag), by which a model actor tells its calls apart.
 
 // providerResult is the final outcome of a providerCall: a response, or the error of the last
 // try. Elapsed is the duration of the last try.
@@ -308,7 +310,8 @@ type providerRetry struct {
 
 // providerCall asks the provider actor for one answer. Ctx is cancelled when the caller stops;
 // a call whose ctx is done is dropped from the queue or aborted in flight. ID correlates the
-// replies (providerResult, providerRetry) sent to ReplyTo. Sender: a expertise actor.
+// replies (providerResult, providerRetry) sent to ReplyTo. Sender: a call's host (an expertise or
+// model actor).
 type providerCall struct {
 	ID      uint64
 	Ctx     context.Context

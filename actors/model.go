@@ -101,16 +101,17 @@ func expertiseKeys(plan []plannedCall) []string {
 // callState is what a model actor knows of one of its calls.
 type callState struct {
 	plan    plannedCall
-	pid     *actor.PID
+	run     *callRun
 	done    bool
 	result  *callResult
 	answers []enricher.Attempt // billed answers seen so far (for cancelled calls)
 	started time.Time
 }
 
-// modelActor runs one model on one entity: it spawns one expertise actor per planned call, merges
-// the answers, writes nothing itself, and reports a modelDone with the run's record to its
-// job, then stops.
+// modelActor runs one model on one entity: it runs each planned call itself (a callRun per
+// call, whose provider replies it routes by the call's tag), merges the answers, writes
+// nothing itself, and reports a modelDone with the run's record to its job, then stops.
+// Stopping it aborts the requests in flight.
 type modelActor struct {
 	spec     *modelSpec
 	calls    []*callState
@@ -131,13 +132,40 @@ func (a *modelActor) Receive(c actor.Context) {
 			a.finish(c, false)
 			return
 		}
-		for _, p := range a.spec.Plan {
+		for i, p := range a.spec.Plan {
 			cs := a.newCall(p)
 			st := &callState{plan: p, started: a.started}
+			st.run = newCallRun(cs, uint32(i+1), func(msg any) { a.callReport(c, msg) })
 			a.calls = append(a.calls, st)
 			a.byKey[cs] = st
-			st.pid = c.Spawn(actor.PropsFromProducer(newExpertiseActor(cs)))
 		}
+		for _, st := range a.calls {
+			if !a.finished {
+				st.run.start(c)
+			}
+		}
+	case *actor.Stopping:
+		for _, st := range a.calls {
+			st.run.abort()
+		}
+	case *providerRetry:
+		a.reply(c, m.ID, m)
+	case *providerResult:
+		a.reply(c, m.ID, m)
+	case *cancelRun:
+		for _, st := range a.calls {
+			if !st.done {
+				st.run.abort()
+			}
+		}
+		a.finish(c, true)
+	}
+}
+
+// callReport handles what one of the actor's calls reports (callRun's report): its progress
+// goes to the job, its result into the run, which finishes after the last one.
+func (a *modelActor) callReport(c actor.Context, msg any) {
+	switch m := msg.(type) {
 	case *callStarted:
 		c.Send(c.Parent(), &modelProgress{Model: a.spec.Model.Key, Msg: m})
 	case *callAttemptFailed:
@@ -157,13 +185,13 @@ func (a *modelActor) Receive(c actor.Context) {
 		if a.allDone() {
 			a.finish(c, false)
 		}
-	case *cancelRun:
-		for _, st := range a.calls {
-			if !st.done && st.pid != nil {
-				c.Stop(st.pid)
-			}
-		}
-		a.finish(c, true)
+	}
+}
+
+// reply passes a provider reply to the call whose tag its id carries.
+func (a *modelActor) reply(c actor.Context, id uint64, m any) {
+	if i := int(callTag(id)) - 1; i >= 0 && i < len(a.calls) && !a.finished {
+		a.calls[i].run.reply(c, m)
 	}
 }
 

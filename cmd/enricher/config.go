@@ -122,7 +122,7 @@ func (c *Config) settings() []setting {
 		{"sse_max_subscribers", "concurrent subscribers per job", "32", &en.SSEMaxSubscribers},
 		{"event_max_bytes", "payload size above which an event's objects are truncated", "1048576", &en.EventMaxBytes},
 		{"job_events_max_bytes", "event bytes per job above which payloads are truncated", "268435456", &en.JobEventsMaxBytes},
-		{"idempotency_ttl", "how long Idempotency-Key values are remembered", "24h", &ap.IdempotencyTTL},
+		{"idempotency_ttl", "how long Idempotency-Key values are remembered (at most job_retention)", "24h", &ap.IdempotencyTTL},
 		{"fetch_timeout", "timeout of a batch fetch", "10s", &fe.Timeout},
 		{"fetch_max_bytes", "largest batch fetch body", "20971520", &fe.MaxBytes},
 		{"fetch_allow_private", "allow batch fetch and webhook URLs on private and loopback addresses", "false", &fe.AllowPrivate},
@@ -140,6 +140,9 @@ func (c *Config) derive() {
 	c.Fetch.MaxEntities = c.API.Limits.MaxBatchEntities // a fetched batch is a JSON-form batch
 	c.API.MaxSchemasPerOrg = c.Engine.MaxSchemasPerOrg  // checked on save by both
 	c.Engine.Webhooks.AttemptTimeout = webhookTimeout
+	// A key never outlives its job: past job_retention (counted from the job's end) a replay
+	// would find no job, so a key is remembered at most that long.
+	c.API.IdempotencyTTL = min(c.API.IdempotencyTTL, c.API.JobRetention)
 	if c.Cluster.Enabled() { // the caps hold for the whole cluster: counted in the shared database
 		c.Postgres.MaxJobs, c.Postgres.MaxJobsPerOrg = c.Engine.MaxJobs, c.Engine.MaxJobsPerOrg
 		// One node delivers every node's webhooks (cluster.OneDeliverer) and is not woken by

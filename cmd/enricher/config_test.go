@@ -146,6 +146,19 @@ func TestParseConfigPurgeInterval(t *testing.T) {
 	}, func(c *Config) time.Duration { return c.Server.PurgeInterval })
 }
 
+// An Idempotency-Key outliving its job would replay onto a deleted job: a key is remembered
+// at most job_retention (counted from the job's end, so the key never outlives it).
+func TestParseConfigIdempotencyWithinRetention(t *testing.T) {
+	t.Parallel()
+	testDurationSetting(t, []durationCase{
+		{name: "defaults", want: 24 * time.Hour},
+		{name: "shorter key", env: map[string]string{"ENRICHER_IDEMPOTENCY_TTL": "1h"}, want: time.Hour},
+		{name: "longer key", env: map[string]string{"ENRICHER_IDEMPOTENCY_TTL": "48h"}, want: 24 * time.Hour},
+		{name: "longer both", env: map[string]string{"ENRICHER_IDEMPOTENCY_TTL": "48h", "ENRICHER_JOB_RETENTION": "72h"}, want: 48 * time.Hour},
+		{name: "shorter retention", args: []string{"--job-retention", "1h"}, want: time.Hour},
+	}, func(c *Config) time.Duration { return c.API.IdempotencyTTL })
+}
+
 // A cluster needs the shared database; its caps are then counted there. One node counts them
 // in memory, so the store does not.
 func TestParseConfigCluster(t *testing.T) {

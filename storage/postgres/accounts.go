@@ -2,11 +2,11 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/entity-enricher/enricher"
@@ -32,7 +32,7 @@ func (d *userDoc) user() *enricher.User {
 
 // encode returns the JSON of v; the error names what.
 func encode(what string, v any) ([]byte, error) {
-	b, err := json.Marshal(v)
+	b, err := gojson.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", what, err)
 	}
@@ -45,7 +45,7 @@ func getDoc(ctx context.Context, q querier, v any, what, sql string, args ...any
 	if err := q.QueryRow(ctx, sql, args...).Scan(&b); err != nil {
 		return notFound(err, what)
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := gojson.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("decode %s: %w", what, err)
 	}
 	return nil
@@ -55,7 +55,7 @@ func getDoc(ctx context.Context, q querier, v any, what, sql string, args ...any
 func eachDoc[T any](ctx context.Context, q querier, fn func(*T) error, sql string, args ...any) error {
 	return eachRaw(ctx, q, func(b []byte) error {
 		v := new(T)
-		if err := json.Unmarshal(b, v); err != nil {
+		if err := gojson.Unmarshal(b, v); err != nil {
 			return fmt.Errorf("decode: %w", err)
 		}
 		return fn(v)

@@ -2,9 +2,9 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/entity-enricher/enricher"
@@ -117,7 +117,7 @@ func scanJob(row pgx.Row) (*enricher.Job, error) {
 		return nil, err
 	}
 	var j enricher.Job
-	if err := json.Unmarshal(doc, &j); err != nil {
+	if err := gojson.Unmarshal(doc, &j); err != nil {
 		return nil, fmt.Errorf("decode job: %w", err)
 	}
 	if spec != nil {

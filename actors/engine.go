@@ -257,7 +257,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		}
 		var keeper *permitKeeper
 		if deps.Permits != nil && cfg.ClusterProviderConcurrency > 0 {
-			keeper = newPermitKeeper(name, cfg.ClusterProviderConcurrency, deps.Permits, log)
+			keeper = newPermitKeeper(name, cfg.ClusterProviderConcurrency, deps.Permits, log, e.cfg.Observer)
 			e.keepers = append(e.keepers, keeper)
 		}
 		e.providers[name] = sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(pc, p.Impl, time.Now, st, keeper)))

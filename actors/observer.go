@@ -16,6 +16,11 @@ type Observer interface {
 	// ProviderLimit is a provider's adaptive limit of calls in flight and its ceiling, at
 	// start and after every change.
 	ProviderLimit(provider string, limit, ceiling int)
+	// ProviderPermits is, under a cluster-wide cap (cluster_provider_concurrency), the
+	// provider's permits this node holds and its share (the most it keeps while another node
+	// waits for permits; the whole cap otherwise), after every change; both 0 once the node
+	// stops.
+	ProviderPermits(provider string, held, share int)
 	// JobStarted and JobFinished bracket a job's actor; status is "" when it stopped without
 	// ending (shutdown), else the terminal status.
 	JobStarted(jobType string)
@@ -33,6 +38,7 @@ func (nopObserver) LLMUsage(string, int, int, float64)            {}
 func (nopObserver) ValidationRetry(string)                        {}
 func (nopObserver) ProviderLoad(string, int, int)                 {}
 func (nopObserver) ProviderLimit(string, int, int)                {}
+func (nopObserver) ProviderPermits(string, int, int)              {}
 func (nopObserver) JobStarted(string)                             {}
 func (nopObserver) JobFinished(string, string)                    {}
 func (nopObserver) StreamCatchUp()                                {}

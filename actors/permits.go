@@ -47,6 +47,7 @@ type permitKeeper struct {
 	limit int // the cluster-wide cap
 	store Permits
 	log   *slog.Logger
+	obs   Observer
 
 	mu       sync.Mutex
 	want     int // calls the actor could run now (in flight and queued, within its own limit)
@@ -64,11 +65,12 @@ type permitKeeper struct {
 	self     *actor.PID
 	root     *actor.RootContext
 	lastWarn time.Time
+	shown    [2]int // the held permits and keep last told to obs
 }
 
-func newPermitKeeper(name string, limit int, store Permits, log *slog.Logger) *permitKeeper {
-	return &permitKeeper{name: name, limit: max(limit, 1), store: store, log: log, keep: max(limit, 1),
-		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+func newPermitKeeper(name string, limit int, store Permits, log *slog.Logger, obs Observer) *permitKeeper {
+	return &permitKeeper{name: name, limit: max(limit, 1), store: store, log: log, obs: obs, keep: max(limit, 1),
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}), shown: [2]int{-1, -1}}
 }
 
 // start runs the keeper's loop for the actor self.
@@ -112,6 +114,7 @@ func (k *permitKeeper) loop() {
 			if err := k.store.Give(k.name, k.store.Held(k.name)); err != nil {
 				k.warn(err)
 			}
+			k.obs.ProviderPermits(k.name, 0, 0)
 			return
 		case <-k.wake:
 		case <-t.C:
@@ -125,6 +128,7 @@ func (k *permitKeeper) loop() {
 // spare ones do not cover it) and, on a tick, updates the fair share and gives back idle
 // permits.
 func (k *permitKeeper) step(tick bool) {
+	defer k.show()
 	k.mu.Lock()
 	want, ret := min(k.want, k.limit), k.returned
 	k.returned = 0
@@ -179,6 +183,14 @@ func (k *permitKeeper) step(tick bool) {
 		}
 	}
 	k.idle = k.store.Held(k.name) - k.lent
+}
+
+// show tells the observer the permits held and the keep when either changed.
+func (k *permitKeeper) show() {
+	if now := [2]int{k.store.Held(k.name), k.keep}; now != k.shown {
+		k.shown = now
+		k.obs.ProviderPermits(k.name, now[0], now[1])
+	}
 }
 
 // grant sends the actor n more permits (negative: fewer) and the keep.

@@ -173,6 +173,7 @@ func (f *countingProvider) of(node string) int {
 type permitNodes struct {
 	sys     *actor.ActorSystem
 	pool    *permitPool
+	shown   []permitsShown // what each node's keeper told its observer
 	vendor  *countingProvider
 	pids    []*actor.PID
 	keepers []*permitKeeper
@@ -190,8 +191,9 @@ func setupPermitNodes(t *testing.T, n, ceiling, clusterCap int, gated bool) *per
 	if gated {
 		s.vendor.gate = make(chan struct{})
 	}
+	s.shown = make([]permitsShown, n)
 	for i := range n {
-		k := newPermitKeeper("fake", clusterCap, poolNode{s.pool, i}, slog.New(slog.DiscardHandler))
+		k := newPermitKeeper("fake", clusterCap, poolNode{s.pool, i}, slog.New(slog.DiscardHandler), &s.shown[i])
 		cfg := ProviderConfig{Name: "fake", Concurrency: ceiling, Fixed: true, Retry: llm.RetryPolicy{Retries: -1}}
 		pid := s.sys.Root.Spawn(actor.PropsFromProducer(newProviderActor(cfg, s.vendor, time.Now, &ProviderStats{}, k)))
 		k.start(s.sys.Root, pid)
@@ -317,6 +319,44 @@ func TestClusterCapSharesFairly(t *testing.T) {
 		return false
 	}, 5*time.Second, 20*time.Millisecond, "each node gets half the cap")
 	require.LessOrEqual(t, s.vendor.maxSeen(), 6)
+}
+
+// TestClusterCapPermitsObserved: the observer is told the permits a node holds and its share
+// as they change, and zero once the node stops.
+func TestClusterCapPermitsObserved(t *testing.T) {
+	s := setupPermitNodes(t, 1, 8, 4, true)
+	s.send(0, 6)
+	require.Eventually(t, func() bool { return s.vendor.of("a") == 4 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return s.shown[0].last() == [2]int{4, 4} }, 5*time.Second, 5*time.Millisecond,
+		"4 permits held, the whole cap as share")
+	gate := s.vendor.gate
+	for range 6 {
+		gate <- struct{}{}
+	}
+	require.Zero(t, s.wait(t, 6))
+	require.Eventually(t, func() bool { return s.shown[0].last() == [2]int{0, 4} }, 5*time.Second, 5*time.Millisecond,
+		"idle permits given back")
+	s.stop(0)
+	require.Equal(t, [2]int{0, 0}, s.shown[0].last(), "a stopped node holds none")
+}
+
+// permitsShown is an Observer keeping the last ProviderPermits it was told.
+type permitsShown struct {
+	nopObserver
+	mu   sync.Mutex
+	seen [2]int
+}
+
+func (p *permitsShown) ProviderPermits(_ string, held, share int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seen = [2]int{held, share}
+}
+
+func (p *permitsShown) last() [2]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seen
 }
 
 // total is the number of permits held by all nodes.

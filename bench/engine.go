@@ -257,3 +257,4 @@ func (c *callCounter) ProviderLimit(string, int, int)                {}
 func (c *callCounter) JobStarted(string)                             {}
 func (c *callCounter) JobFinished(string, string)                    {}
 func (c *callCounter) StreamCatchUp()                                {}
+func (c *callCounter) ProviderPermits(string, int, int)              {}

@@ -154,3 +154,4 @@ func (c *outcomeCounter) ProviderLimit(string, int, int)            {}
 func (c *outcomeCounter) JobStarted(string)                         {}
 func (c *outcomeCounter) JobFinished(string, string)                {}
 func (c *outcomeCounter) StreamCatchUp()                            {}
+func (c *outcomeCounter) ProviderPermits(string, int, int)          {}

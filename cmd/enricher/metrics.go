@@ -30,6 +30,8 @@ type metrics struct {
 	inflight       *prometheus.GaugeVec
 	queued         *prometheus.GaugeVec
 	queuedPeak     *prometheus.GaugeVec
+	permits        *prometheus.GaugeVec
+	permitShare    *prometheus.GaugeVec
 	limit          *prometheus.GaugeVec
 	peaks          sync.Map // provider -> *atomic.Int64, the most calls seen waiting
 	sseSubscribers prometheus.Gauge
@@ -54,12 +56,14 @@ func newMetrics() *metrics {
 	m.inflight = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_inflight", Help: "Provider calls in flight."}, []string{"provider"})
 	m.queued = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_queued", Help: "Provider calls waiting."}, []string{"provider"})
 	m.limit = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_limit", Help: "Provider calls allowed in flight now: adapts between 1 and provider_concurrency."}, []string{"provider"})
+	m.permits = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_permits", Help: "Permits of the cluster-wide provider cap this node holds (cluster_provider_concurrency)."}, []string{"provider"})
+	m.permitShare = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_permit_share", Help: "The most permits this node keeps while another node waits for some; the whole cap otherwise."}, []string{"provider"})
 	m.queuedPeak = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "enricher_provider_queued_peak", Help: "Most provider calls ever waiting at once since start (bounded by provider_queue)."}, []string{"provider"})
 	m.sseSubscribers = prometheus.NewGauge(prometheus.GaugeOpts{Name: "enricher_sse_subscribers", Help: "Open event streams."})
 	m.sseDisconnects = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "enricher_sse_disconnects_total", Help: "Ended event streams by reason."}, []string{"reason"})
 	m.sseCatchUps = prometheus.NewCounter(prometheus.CounterOpts{Name: "enricher_sse_catchups_total", Help: "Times a slow event stream's buffer filled and it caught up from the stored log (the stream stays open)."})
 	for _, c := range []prometheus.Collector{m.httpRequests, m.httpDuration, m.jobsActive, m.jobsTotal, m.llmCalls, m.llmDuration,
-		m.llmTokens, m.llmCost, m.llmRetries, m.inflight, m.queued, m.queuedPeak, m.limit, m.sseSubscribers, m.sseDisconnects, m.sseCatchUps} {
+		m.llmTokens, m.llmCost, m.llmRetries, m.inflight, m.queued, m.queuedPeak, m.permits, m.permitShare, m.limit, m.sseSubscribers, m.sseDisconnects, m.sseCatchUps} {
 		f(c)
 	}
 	return m
@@ -93,6 +97,10 @@ func (m *metrics) LLMUsage(model string, in, out int, cost float64) {
 func (m *metrics) ValidationRetry(model string) { m.llmRetries.WithLabelValues(model).Inc() }
 func (m *metrics) ProviderLimit(provider string, limit, _ int) {
 	m.limit.WithLabelValues(provider).Set(float64(limit))
+}
+func (m *metrics) ProviderPermits(provider string, held, share int) {
+	m.permits.WithLabelValues(provider).Set(float64(held))
+	m.permitShare.WithLabelValues(provider).Set(float64(share))
 }
 func (m *metrics) ProviderLoad(provider string, inflight, queued int) {
 	m.inflight.WithLabelValues(provider).Set(float64(inflight))

@@ -332,8 +332,10 @@ func (a *provBatchActor) schedulePoll(c actor.Context, vb *vendorBatch, d time.D
 }
 
 // poll asks the vendor for vb's state (in a goroutine), or, when it has ended, for its
-// results. A batch no call waits for any more is forgotten (an attached one until a call
-// claims one of its ids).
+// results. A batch no call waits for any more (their contexts ended) is no longer looked at
+// (an attached one until a call claims one of its ids), but stays known: when the job is
+// cancelled, cancelAll cancels it at the vendor whichever came first, the job's cancel or its
+// calls' ends. At shutdown it stays open at the vendor, for the restart to re-attach.
 func (a *provBatchActor) poll(c actor.Context, id string) {
 	vb := a.batches[id]
 	if vb == nil || vb.gone {
@@ -347,9 +349,6 @@ func (a *provBatchActor) poll(c actor.Context, id string) {
 	}
 	if len(vb.waiting) == 0 {
 		vb.polling = false
-		if !vb.attached {
-			delete(a.batches, id)
-		}
 		return
 	}
 	b, timeout := a.cfg.Batcher, a.cfg.Timeout

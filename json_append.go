@@ -1,0 +1,397 @@
+package enricher
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Hand-written JSON encoding of the hot event payloads and the enrichment outcome.
+//
+// Contract: every append function in this file and every payloadAppender writes bytes
+// identical to encoding/json.Marshal of the same value, and fails exactly when json.Marshal
+// fails (a NaN or infinite float, a json.RawMessage that is empty or not valid JSON). On
+// error the returned slice is dst truncated to its length on entry. The functions are pure:
+// safe for concurrent use, they only append to dst. The property tests in
+// json_append_test.go compare them with json.Marshal on random values; a field added to one
+// of the encoded structs fails TestAppendersCoverEveryField until its appender writes it.
+
+// payloadAppender is implemented by the event payloads that encode themselves without
+// reflection; AppendEvent prefers it to json.Marshal. appendJSON appends the payload's JSON
+// object to dst.
+type payloadAppender interface {
+	appendJSON(dst []byte) ([]byte, error)
+}
+
+// maxJSONDepth is encoding/json's nesting limit for the JSON it validates.
+const maxJSONDepth = 10000
+
+const jsonHex = "0123456789abcdef"
+
+// jsonSafe[b] is true for the ASCII bytes encoding/json writes unescaped inside a string
+// (HTML escaping on).
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
+
+// appendJSONString appends s as a JSON string with encoding/json's escaping: \" \\ \b \f \n
+// \r \t, \u00XX for the other control bytes and for < > &, \ufffd for each invalid UTF-8 byte,
+// \u2028 and \u2029 for those two characters.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if jsonSafe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', jsonHex[b>>4], jsonHex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', jsonHex[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendJSONFloat appends f as encoding/json writes a float64: the shortest representation,
+// in exponent form below 1e-6 and from 1e21 on (with e-09 written e-9). NaN and ±Inf are an
+// error, as for json.Marshal.
+func appendJSONFloat(dst []byte, f float64) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return dst, Errorf(KindInternal, "json: unsupported value: %s", strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst, nil
+}
+
+// appendJSONInt appends n in decimal.
+func appendJSONInt(dst []byte, n int64) []byte { return strconv.AppendInt(dst, n, 10) }
+
+// appendJSONBool appends true or false.
+func appendJSONBool(dst []byte, b bool) []byte { return strconv.AppendBool(dst, b) }
+
+// appendNullableString appends *s, or null when s is nil.
+func appendNullableString(dst []byte, s *string) []byte {
+	if s == nil {
+		return append(dst, "null"...)
+	}
+	return appendJSONString(dst, *s)
+}
+
+// appendNullableInt appends *n, or null when n is nil.
+func appendNullableInt(dst []byte, n *int) []byte {
+	if n == nil {
+		return append(dst, "null"...)
+	}
+	return strconv.AppendInt(dst, int64(*n), 10)
+}
+
+// appendStringSlice appends ss as a JSON array; a nil slice is null, an empty one [].
+func appendStringSlice(dst []byte, ss []string) []byte {
+	if ss == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for i, s := range ss {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, s)
+	}
+	return append(dst, ']')
+}
+
+// appendSortedMap appends m as a JSON object with its keys in encoding/json's order (sorted
+// by byte value), each value written by appendValue; a nil map is null.
+func appendSortedMap[V any](dst []byte, m map[string]V, appendValue func([]byte, *V) ([]byte, error)) ([]byte, error) {
+	if m == nil {
+		return append(dst, "null"...), nil
+	}
+	mark := len(dst)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, strings.Compare)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, k)
+		dst = append(dst, ':')
+		v := m[k]
+		var err error
+		if dst, err = appendValue(dst, &v); err != nil {
+			return dst[:mark], err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// appendRawJSON appends raw as encoding/json writes a json.RawMessage: null when raw is nil,
+// otherwise raw without the whitespace between tokens and with < > & U+2028 U+2029 escaped.
+// Raw bytes that are empty or not valid JSON are an error, as for json.Marshal.
+func appendRawJSON(dst, raw []byte) ([]byte, error) {
+	if raw == nil {
+		return append(dst, "null"...), nil
+	}
+	mark := len(dst)
+	dst, ok := appendCompactJSON(dst, raw)
+	if !ok {
+		return dst[:mark], Errorf(KindInternal, "json: a raw JSON value is not valid JSON")
+	}
+	return dst, nil
+}
+
+// appendCompactJSON validates src with encoding/json's grammar (including its nesting
+// limit) while copying it to dst compacted and HTML-escaped. It reports false when src is not
+// one valid JSON value; dst then holds partial output.
+func appendCompactJSON(dst, src []byte) ([]byte, bool) {
+	var stackBuf [32]byte
+	stack := stackBuf[:0] // the open containers, '{' or '['
+	i := skipJSONSpace(src, 0)
+	var ok bool
+	for {
+		// A value starts at i.
+		if i >= len(src) {
+			return dst, false
+		}
+		switch c := src[i]; c {
+		case '{', '[':
+			if len(stack) >= maxJSONDepth {
+				return dst, false
+			}
+			stack = append(stack, c)
+			dst = append(dst, c)
+			i = skipJSONSpace(src, i+1)
+			if i < len(src) && src[i] == c+2 { // } or ]: empty; the closing is read below
+				break
+			}
+			if c == '{' {
+				if dst, i, ok = appendJSONKey(dst, src, i); !ok {
+					return dst, false
+				}
+			}
+			continue
+		case '"':
+			if dst, i, ok = appendRawString(dst, src, i); !ok {
+				return dst, false
+			}
+		case 't', 'f', 'n':
+			lit := "null"
+			if c == 't' {
+				lit = "true"
+			} else if c == 'f' {
+				lit = "false"
+			}
+			if len(src)-i < len(lit) || string(src[i:i+len(lit)]) != lit {
+				return dst, false
+			}
+			dst = append(dst, lit...)
+			i += len(lit)
+		default:
+			end := scanJSONNumber(src, i)
+			if end < 0 {
+				return dst, false
+			}
+			dst = append(dst, src[i:end]...)
+			i = end
+		}
+		// A value ended before i: close containers until one continues.
+		for {
+			i = skipJSONSpace(src, i)
+			if len(stack) == 0 {
+				return dst, i == len(src)
+			}
+			if i >= len(src) {
+				return dst, false
+			}
+			top, c := stack[len(stack)-1], src[i]
+			if c == top+2 {
+				dst = append(dst, c)
+				stack = stack[:len(stack)-1]
+				i++
+				continue
+			}
+			if c != ',' {
+				return dst, false
+			}
+			dst = append(dst, ',')
+			i = skipJSONSpace(src, i+1)
+			if top == '{' {
+				if dst, i, ok = appendJSONKey(dst, src, i); !ok {
+					return dst, false
+				}
+			}
+			break
+		}
+	}
+}
+
+// appendJSONKey copies an object key at src[i:] and its colon; i returned is past the colon
+// and the space after it.
+func appendJSONKey(dst, src []byte, i int) ([]byte, int, bool) {
+	if i >= len(src) || src[i] != '"' {
+		return dst, i, false
+	}
+	dst, i, ok := appendRawString(dst, src, i)
+	if !ok {
+		return dst, i, false
+	}
+	i = skipJSONSpace(src, i)
+	if i >= len(src) || src[i] != ':' {
+		return dst, i, false
+	}
+	return append(dst, ':'), skipJSONSpace(src, i+1), true
+}
+
+// appendRawString copies the JSON string starting at src[i] (a quote), escaping < > & U+2028
+// U+2029 as encoding/json's compaction does; it returns the index past the closing quote.
+func appendRawString(dst, src []byte, i int) ([]byte, int, bool) {
+	start := i
+	for i++; i < len(src); i++ {
+		switch c := src[i]; {
+		case c == '"':
+			return append(dst, src[start:i+1]...), i + 1, true
+		case c == '\\':
+			i++
+			if i >= len(src) {
+				return dst, i, false
+			}
+			switch src[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(src)-i <= 4 || !isHex(src[i+1]) || !isHex(src[i+2]) || !isHex(src[i+3]) || !isHex(src[i+4]) {
+					return dst, i, false
+				}
+				i += 4
+			default:
+				return dst, i, false
+			}
+		case c < 0x20:
+			return dst, i, false
+		case c == '<' || c == '>' || c == '&':
+			dst = append(dst, src[start:i]...)
+			dst = append(dst, '\\', 'u', '0', '0', jsonHex[c>>4], jsonHex[c&0xF])
+			start = i + 1
+		case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
+			dst = append(dst, src[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', jsonHex[src[i+2]&0xF])
+			i += 2
+			start = i + 1
+		}
+	}
+	return dst, i, false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// scanJSONNumber returns the end of the JSON number starting at src[i], or -1 when none
+// starts there.
+func scanJSONNumber(src []byte, i int) int {
+	if i < len(src) && src[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(src):
+		return -1
+	case src[i] == '0':
+		i++
+	case '1' <= src[i] && src[i] <= '9':
+		i = skipDigits(src, i+1)
+	default:
+		return -1
+	}
+	if i < len(src) && src[i] == '.' {
+		j := skipDigits(src, i+1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(src) && (src[i] == 'e' || src[i] == 'E') {
+		i++
+		if i < len(src) && (src[i] == '+' || src[i] == '-') {
+			i++
+		}
+		j := skipDigits(src, i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
+}
+
+func skipDigits(src []byte, i int) int {
+	for i < len(src) && '0' <= src[i] && src[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+func skipJSONSpace(src []byte, i int) int {
+	for i < len(src) {
+		switch src[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}

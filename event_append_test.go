@@ -45,10 +45,16 @@ func TestPayloadAppendersTable(t *testing.T) {
 		{"attempt_failed zero", AttemptFailedEvent{}},
 		{"attempt_failed", AttemptFailedEvent{Model: "m", CallKind: "enrich", ExpertiseKey: &s, Attempt: 2, Errors: []string{"a", "\xff"}, WillRetry: true}},
 		{"outcome zero", &EnrichmentOutcome{}},
-		{"outcome", &EnrichmentOutcome{JobID: "j", Status: JobCompleted, Success: true, IsFused: true, Result: json.RawMessage(`{"x":"<>"}`),
-			FieldProvenance: map[string]FieldProvenance{"b": {Sources: []string{}, Agreement: 0.6667}, "a": {Sources: []string{"m"}, Method: ProvenanceSingle, Confidence: 0.5}, "B": {}},
-			Model:           &s, SourceModels: []string{"m"}, Classification: &Classification{Status: "match", Confidence: 0.9},
-			FailedModels: []FailedModel{{Model: "x", ErrorCode: &code}}, PerModelResults: []ModelResult{result}, CostUSD: 1e-6}},
+		{"outcome", &EnrichmentOutcome{
+			JobID: "j", Status: JobCompleted, Success: true, IsFused: true, Result: json.RawMessage(`{"x":"<>"}`),
+			FieldProvenance: map[string]FieldProvenance{
+				"b": {Sources: []string{}, Agreement: 0.6667},
+				"a": {Sources: []string{"m"}, Method: ProvenanceSingle, Confidence: 0.5},
+				"B": {},
+			},
+			Model: &s, SourceModels: []string{"m"}, Classification: &Classification{Status: "match", Confidence: 0.9},
+			FailedModels: []FailedModel{{Model: "x", ErrorCode: &code}}, PerModelResults: []ModelResult{result}, CostUSD: 1e-6,
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

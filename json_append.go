@@ -1,6 +1,8 @@
 package enricher
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
@@ -31,24 +33,33 @@ const maxJSONDepth = 10000
 const jsonHex = "0123456789abcdef"
 
 // jsonSafe[b] is true for the ASCII bytes encoding/json writes unescaped inside a string
-// (HTML escaping on).
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+// with HTML escaping on (json.Marshal); jsonSafeNoHTML with it off.
+var jsonSafe, jsonSafeNoHTML = func() (t, u [utf8.RuneSelf]bool) {
 	for b := 0x20; b < utf8.RuneSelf; b++ {
-		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+		u[b] = b != '"' && b != '\\'
+		t[b] = u[b] && b != '<' && b != '>' && b != '&'
 	}
-	return t
+	return t, u
 }()
 
 // appendJSONString appends s as a JSON string with encoding/json's escaping: \" \\ \b \f \n
 // \r \t, \u00XX for the other control bytes and for < > &, \ufffd for each invalid UTF-8 byte,
 // \u2028 and \u2029 for those two characters.
-func appendJSONString(dst []byte, s string) []byte {
+func appendJSONString(dst []byte, s string) []byte { return appendJSONStringEsc(dst, s, true) }
+
+// appendJSONStringEsc is appendJSONString with HTML escaping (of < > &) on or off, as
+// json.Encoder.SetEscapeHTML sets it.
+func appendJSONStringEsc(dst []byte, s string, html bool) []byte {
+	safe := &jsonSafe
+	if !html {
+		safe = &jsonSafeNoHTML
+	}
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if jsonSafe[b] {
+			if safe[b] {
 				i++
 				continue
 			}
@@ -394,4 +405,97 @@ func skipJSONSpace(src []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// maxValueDepth bounds the nesting appendJSONValue follows itself; a deeper value (or a
+// cyclic one) is handed to encoding/json, which reports cycles.
+const maxValueDepth = 512
+
+// AppendJSON appends the JSON of v to dst, byte-identical to json.Marshal(v) and failing
+// exactly when it fails (dst is then returned unchanged). The values decoded from JSON
+// (map[string]any, []any, string, float64, bool, nil, plus int and int64) are written
+// without reflection; any other type goes through json.Marshal.
+func AppendJSON(dst []byte, v any) ([]byte, error) {
+	return appendJSONValue(dst, v, true, 0)
+}
+
+// appendJSONValue appends v as json.Marshal (html) or a json.Encoder with SetEscapeHTML(false)
+// (!html, without the trailing newline) writes it. On error dst is returned unchanged.
+func appendJSONValue(dst []byte, v any, html bool, depth int) (_ []byte, err error) {
+	mark := len(dst)
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return appendJSONStringEsc(dst, x, html), nil
+	case float64:
+		return appendJSONFloat(dst, x)
+	case bool:
+		return appendJSONBool(dst, x), nil
+	case int:
+		return appendJSONInt(dst, int64(x)), nil
+	case int64:
+		return appendJSONInt(dst, x), nil
+	case map[string]any:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
+		if depth >= maxValueDepth {
+			break
+		}
+		var buf [16]string
+		keys := buf[:0]
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONStringEsc(dst, k, html)
+			dst = append(dst, ':')
+			if dst, err = appendJSONValue(dst, x[k], html, depth+1); err != nil {
+				return dst[:mark], err
+			}
+		}
+		return append(dst, '}'), nil
+	case []any:
+		if x == nil {
+			return append(dst, "null"...), nil
+		}
+		if depth >= maxValueDepth {
+			break
+		}
+		dst = append(dst, '[')
+		for i, e := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, err = appendJSONValue(dst, e, html, depth+1); err != nil {
+				return dst[:mark], err
+			}
+		}
+		return append(dst, ']'), nil
+	}
+	return appendMarshalled(dst, v, html)
+}
+
+// appendMarshalled appends v through encoding/json, with HTML escaping on or off.
+func appendMarshalled(dst []byte, v any, html bool) ([]byte, error) {
+	if html {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return dst, err
+		}
+		return append(dst, b...), nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return dst, err
+	}
+	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})...), nil
 }

@@ -304,3 +304,90 @@ func randFill(r *rand.Rand, v reflect.Value, special, full bool) {
 		panic("randFill: unhandled kind " + v.Kind().String() + " of " + v.Type().String())
 	}
 }
+
+// randDecoded returns a random value of the kinds AppendJSON writes itself, with (when mixed)
+// NaN, ints and types it hands to json.Marshal nested inside.
+func randDecoded(r *rand.Rand, depth int, mixed bool) any {
+	k := r.IntN(9)
+	if depth > 3 && k >= 7 {
+		k = r.IntN(7)
+	}
+	switch k {
+	case 0:
+		return nil
+	case 1:
+		return r.IntN(2) == 0
+	case 2, 3:
+		return randString(r)
+	case 4:
+		return randFloat(r, mixed)
+	case 5:
+		if !mixed {
+			return float64(r.IntN(100))
+		}
+		return []any{r.IntN(1000) - 500, r.Int64(), json.Number("12.5"), []string{"<a>"}, json.RawMessage(` [1, "&"] `),
+			struct{ A string }{"<"}, map[string]int{"b": 1, "a": 2}, (map[string]any)(nil), ([]any)(nil)}[r.IntN(9)]
+	case 6:
+		var raw any
+		if json.Unmarshal(writeRandJSON(r, nil, 0), &raw) == nil {
+			return raw
+		}
+		return "x"
+	case 7:
+		n := r.IntN(4)
+		s := make([]any, n)
+		for i := range s {
+			s[i] = randDecoded(r, depth+1, mixed)
+		}
+		return s
+	default:
+		m := map[string]any{}
+		for range r.IntN(5) {
+			m[randString(r)] = randDecoded(r, depth+1, mixed)
+		}
+		return m
+	}
+}
+
+func TestAppendJSONProperty(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 5))
+	failed := 0
+	for i := range 3000 {
+		v := randDecoded(r, 0, i%2 == 1)
+		got, err := AppendJSON(nil, v)
+		if err != nil {
+			failed++
+		}
+		requireSameAsMarshal(t, v, got, err)
+	}
+	if failed == 0 {
+		t.Fatal("no value failed: the error path is not exercised")
+	}
+}
+
+// TestCompactSortedJSONProperty compares the canonical entity JSON with a json.Encoder
+// without HTML escaping.
+func TestCompactSortedJSONProperty(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 6))
+	for range 2000 {
+		v := randDecoded(r, 0, false)
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := compactSortedJSON(v), strings.TrimSuffix(buf.String(), "\n"); got != want {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	}
+}
+
+func TestAppendJSONCycle(t *testing.T) {
+	m := map[string]any{}
+	m["self"] = m
+	got, err := AppendJSON([]byte("x"), m)
+	if _, merr := json.Marshal(m); merr == nil || err == nil || string(got) != "x" {
+		t.Fatalf("a cyclic map must fail like json.Marshal (%v) and leave dst unchanged: %q, %v", merr, got, err)
+	}
+}

@@ -145,7 +145,7 @@ func EntityID(orgID string, s *Schema, entity map[string]any) string {
 // compactSortedJSON returns the canonical compact JSON of v (see EntityID): what a
 // json.Encoder with SetEscapeHTML(false) writes, without its newline.
 func compactSortedJSON(v any) string {
-	b, err := appendJSONValue(nil, v, false, 0)
+	b, err := appendJSONValue(nil, v, 0, 0)
 	if err != nil {
 		// Only values decoded from JSON reach here; they always encode. Fall back to a stable
 		// marker rather than panicking.

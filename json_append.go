@@ -416,13 +416,28 @@ const maxValueDepth = 512
 // (map[string]any, []any, string, float64, bool, nil, plus int and int64) are written
 // without reflection; any other type goes through json.Marshal.
 func AppendJSON(dst []byte, v any) ([]byte, error) {
-	return appendJSONValue(dst, v, true, 0)
+	return appendJSONValue(dst, v, jsonHTML, 0)
 }
 
-// appendJSONValue appends v as json.Marshal (html) or a json.Encoder with SetEscapeHTML(false)
-// (!html, without the trailing newline) writes it. On error dst is returned unchanged.
-func appendJSONValue(dst []byte, v any, html bool, depth int) (_ []byte, err error) {
+// appendJSONIndent appends v as json.MarshalIndent(v, "", "  ") writes it.
+func appendJSONIndent(dst []byte, v any) ([]byte, error) {
+	return appendJSONValue(dst, v, jsonHTML|jsonIndent, 0)
+}
+
+// jsonMode selects the encoding/json variant appendJSONValue reproduces.
+type jsonMode uint8
+
+const (
+	jsonHTML   jsonMode = 1 << iota // escape < > & in strings (json.Marshal); off: SetEscapeHTML(false)
+	jsonIndent                      // json.MarshalIndent with prefix "" and indent "  " (with jsonHTML only)
+)
+
+// appendJSONValue appends v, at nesting depth depth, as the encoding/json variant mode
+// selects writes it (a json.Encoder without its trailing newline when !jsonHTML). On error
+// dst is returned unchanged.
+func appendJSONValue(dst []byte, v any, mode jsonMode, depth int) (_ []byte, err error) {
 	mark := len(dst)
+	html := mode&jsonHTML != 0
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
@@ -454,11 +469,18 @@ func appendJSONValue(dst []byte, v any, html bool, depth int) (_ []byte, err err
 			if i > 0 {
 				dst = append(dst, ',')
 			}
+			dst = appendJSONNewline(dst, mode, depth+1)
 			dst = appendJSONStringEsc(dst, k, html)
 			dst = append(dst, ':')
-			if dst, err = appendJSONValue(dst, x[k], html, depth+1); err != nil {
+			if mode&jsonIndent != 0 {
+				dst = append(dst, ' ')
+			}
+			if dst, err = appendJSONValue(dst, x[k], mode, depth+1); err != nil {
 				return dst[:mark], err
 			}
+		}
+		if len(keys) > 0 {
+			dst = appendJSONNewline(dst, mode, depth)
 		}
 		return append(dst, '}'), nil
 	case []any:
@@ -473,29 +495,50 @@ func appendJSONValue(dst []byte, v any, html bool, depth int) (_ []byte, err err
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if dst, err = appendJSONValue(dst, e, html, depth+1); err != nil {
+			dst = appendJSONNewline(dst, mode, depth+1)
+			if dst, err = appendJSONValue(dst, e, mode, depth+1); err != nil {
 				return dst[:mark], err
 			}
 		}
+		if len(x) > 0 {
+			dst = appendJSONNewline(dst, mode, depth)
+		}
 		return append(dst, ']'), nil
 	}
-	return appendMarshalled(dst, v, html)
+	return appendMarshalled(dst, v, mode, depth)
 }
 
-// appendMarshalled appends v through encoding/json, with HTML escaping on or off.
-func appendMarshalled(dst []byte, v any, html bool) ([]byte, error) {
-	if html {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return dst, err
-		}
-		return append(dst, b...), nil
+// appendJSONNewline starts a new line at depth when mode indents.
+func appendJSONNewline(dst []byte, mode jsonMode, depth int) []byte {
+	if mode&jsonIndent == 0 {
+		return dst
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	dst = append(dst, '\n')
+	for range depth {
+		dst = append(dst, "  "...)
+	}
+	return dst
+}
+
+// appendMarshalled appends v, at nesting depth depth, through encoding/json in the variant
+// mode selects.
+func appendMarshalled(dst []byte, v any, mode jsonMode, depth int) ([]byte, error) {
+	var b []byte
+	var err error
+	switch {
+	case mode&jsonIndent != 0:
+		b, err = json.MarshalIndent(v, strings.Repeat("  ", depth), "  ")
+	case mode&jsonHTML != 0:
+		b, err = json.Marshal(v)
+	default:
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		err = enc.Encode(v)
+		b = bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
+	}
+	if err != nil {
 		return dst, err
 	}
-	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})...), nil
+	return append(dst, b...), nil
 }

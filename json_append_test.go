@@ -391,3 +391,17 @@ func TestAppendJSONCycle(t *testing.T) {
 		t.Fatalf("a cyclic map must fail like json.Marshal (%v) and leave dst unchanged: %q, %v", merr, got, err)
 	}
 }
+
+// TestAppendJSONIndentProperty compares the prompt's entity JSON with json.MarshalIndent(v,
+// "", "  "), nested fallbacks (types encoding/json writes) included.
+func TestAppendJSONIndentProperty(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 7))
+	for i := range 2000 {
+		v := randDecoded(r, 0, i%2 == 1)
+		got, err := appendJSONIndent(nil, v)
+		want, merr := json.MarshalIndent(v, "", "  ")
+		if (err != nil) != (merr != nil) || err == nil && !bytes.Equal(got, want) {
+			t.Fatalf("got  %s (%v)\nwant %s (%v)", got, err, want, merr)
+		}
+	}
+}

@@ -183,7 +183,7 @@ func (a *expertiseActor) finish(c actor.Context, ok bool, out any, code, msg str
 		a.call.ValidationErrors = a.problems
 	}
 	if ok {
-		if b, err := enricher.AppendJSON(nil, out); err == nil {
+		if b, err := encodeJSON(out); err == nil {
 			a.call.StructuredOutput = b
 		}
 	} else {

@@ -592,7 +592,7 @@ func (a *jobActor) terminal(c actor.Context, status enricher.JobStatus, typ stri
 	switch o := result.(type) {
 	case *enricher.EnrichmentOutcome: // the common result encodes itself (no reflection)
 		o.Status, o.ProcessingTimeMS = status, a.activeMS()
-		raw, err = enricher.AppendOutcome(nil, o)
+		raw, err = encodeExact(func(dst []byte) ([]byte, error) { return enricher.AppendOutcome(dst, o) })
 	case *enricher.FusionResponse:
 		o.ProcessingTimeMS = a.activeMS()
 		raw, err = json.Marshal(result)

@@ -14,6 +14,7 @@ import (
 var hotPayloads = []payloadAppender{
 	&ModelStartedEvent{}, &ModelCompletedEvent{}, &CompletedEvent{}, &EntityStartedEvent{},
 	&EntityCompletedEvent{}, &ExpertiseCompletedEvent{}, &AttemptFailedEvent{}, &EnrichmentOutcome{},
+	&EnrichSpec{},
 }
 
 func TestPayloadAppendersTable(t *testing.T) {
@@ -54,6 +55,17 @@ func TestPayloadAppendersTable(t *testing.T) {
 			},
 			Model: &s, SourceModels: []string{"m"}, Classification: &Classification{Status: "match", Confidence: 0.9},
 			FailedModels: []FailedModel{{Model: "x", ErrorCode: &code}}, PerModelResults: []ModelResult{result}, CostUSD: 1e-6,
+		}},
+		{"spec zero", &EnrichSpec{}},
+		{"spec single", &EnrichSpec{
+			EntityData: map[string]any{"name": "Acme <b>", "n": 1.0, "tags": []any{"x", nil}}, SchemaID: &s,
+			SchemaContent: json.RawMessage("{\n  \"root\": {\"name\": \"Company\"}\n}"), Models: []string{"sim::fast"},
+			Languages: []string{"en"}, Strategy: StrategySinglePass, OnMismatch: MismatchContinue, Sync: true,
+		}},
+		{"spec batch", &EnrichSpec{
+			Entities: []map[string]any{{"a": 1.0}, nil, {}}, EntityCount: 3, SelectedIndices: []int{0, 2},
+			SchemaContent: json.RawMessage(`{}`), Models: []string{}, VerifyFields: []string{"a"},
+			FusionRecordIDs: []string{"r"}, Webhook: &WebhookTarget{URL: "https://x/?a=1&b=2"}, Execution: ExecutionProviderBatch,
 		}},
 	}
 	for _, tc := range cases {
@@ -177,7 +189,7 @@ func TestAppendEventSelfEncodedEqualsMarshal(t *testing.T) {
 	truncated := 0
 	for _, zero := range hotPayloads {
 		typ := reflect.TypeOf(zero).Elem()
-		if typ == reflect.TypeFor[EnrichmentOutcome]() {
+		if typ == reflect.TypeFor[EnrichmentOutcome]() || typ == reflect.TypeFor[EnrichSpec]() {
 			continue // not an event payload
 		}
 		for i := range 150 {

@@ -237,6 +237,10 @@ func randFill(r *rand.Rand, v reflect.Value, special, full bool) {
 	case reflect.Bool:
 		v.SetBool(full || r.IntN(2) == 0)
 	case reflect.Int, reflect.Int64:
+		if !full && r.IntN(5) == 0 {
+			v.SetInt(0)
+			return
+		}
 		v.SetInt(r.Int64N(1<<40) - 1<<39 + 1)
 	case reflect.Float64:
 		f := randFloat(r, special)
@@ -296,6 +300,14 @@ func randFill(r *rand.Rand, v reflect.Value, special, full bool) {
 			m.SetMapIndex(k, e)
 		}
 		v.Set(m)
+	case reflect.Interface: // the values decoded from JSON
+		d := randDecoded(r, 2, false)
+		if full && d == nil {
+			d = "x"
+		}
+		if d != nil {
+			v.Set(reflect.ValueOf(d))
+		}
 	case reflect.Struct:
 		for i := range v.NumField() {
 			randFill(r, v.Field(i), special, full)

@@ -196,7 +196,7 @@ func (a *jobActor) start(c actor.Context) {
 	a.entity, a.directive = enricher.StripSimDirective(a.in.Spec.EntityData)
 	a.entityID = enricher.EntityID(a.job.OrganizationID, a.in.Schema, a.entity)
 	a.entityNm = enricher.EntityName(a.in.Schema, a.entity, a.in.Entity)
-	input, err := json.Marshal(enricher.WithoutExpected(a.in.Spec.EntityData))
+	input, err := encodeJSON(enricher.WithoutExpected(a.in.Spec.EntityData))
 	if err != nil {
 		a.failInternal(c, "the entity", err)
 		return

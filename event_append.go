@@ -390,3 +390,109 @@ func (e AttemptFailedEvent) appendJSON(dst []byte) ([]byte, error) {
 	dst = appendNullableInt(dst, e.EntityIndex)
 	return append(dst, '}'), nil
 }
+
+// AppendConflictReport appends the JSON of r to dst, byte-identical to json.Marshal(r) and
+// failing exactly when it fails; on error dst is returned unchanged.
+func AppendConflictReport(dst []byte, r *ConflictReport) ([]byte, error) {
+	return r.appendJSON(dst)
+}
+
+func (r *ConflictReport) appendJSON(dst []byte) (_ []byte, err error) {
+	mark := len(dst)
+	dst = append(dst, `{"total_fields":`...)
+	dst = appendJSONInt(dst, int64(r.TotalFields))
+	dst = append(dst, `,"agreed_fields":`...)
+	dst = appendJSONInt(dst, int64(r.AgreedFields))
+	dst = append(dst, `,"conflicted_fields":`...)
+	dst = appendJSONInt(dst, int64(r.ConflictedFields))
+	dst = append(dst, `,"conflicts":`...)
+	if r.Conflicts == nil {
+		return append(dst, "null}"...), nil
+	}
+	dst = append(dst, '[')
+	for i := range r.Conflicts {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		c := &r.Conflicts[i]
+		dst = append(dst, `{"path":`...)
+		dst = appendJSONString(dst, c.Path)
+		dst = append(dst, `,"field_type":`...)
+		dst = appendJSONString(dst, c.FieldType)
+		dst = append(dst, `,"needs_arbitration":`...)
+		dst = appendJSONBool(dst, c.NeedsArbitration)
+		dst = append(dst, `,"values_by_model":`...)
+		if dst, err = appendJSONValue(dst, c.ValuesByModel, jsonHTML, 0); err != nil {
+			return dst[:mark], err
+		}
+		dst = append(dst, `,"resolved_value":`...)
+		if dst, err = appendJSONValue(dst, c.ResolvedValue, jsonHTML, 0); err != nil {
+			return dst[:mark], err
+		}
+		dst = append(dst, `,"resolution_method":`...)
+		dst = appendJSONString(dst, c.ResolutionMethod)
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...), nil
+}
+
+func (e FusionStartedEvent) appendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, `{"source_models":`...)
+	dst = appendStringSlice(dst, e.SourceModels)
+	dst = append(dst, `,"source_record_ids":`...)
+	dst = appendStringSlice(dst, e.SourceRecordIDs)
+	dst = append(dst, `,"arbitration_model":`...)
+	dst = appendNullableString(dst, e.ArbitrationModel)
+	dst = append(dst, `,"entity_index":`...)
+	dst = appendNullableInt(dst, e.EntityIndex)
+	return append(dst, '}'), nil
+}
+
+func (e ConflictsDetectedEvent) appendJSON(dst []byte) ([]byte, error) {
+	dst = append(dst, `{"total_fields":`...)
+	dst = appendJSONInt(dst, int64(e.TotalFields))
+	dst = append(dst, `,"agreed_fields":`...)
+	dst = appendJSONInt(dst, int64(e.AgreedFields))
+	dst = append(dst, `,"conflicted_fields":`...)
+	dst = appendJSONInt(dst, int64(e.ConflictedFields))
+	dst = append(dst, `,"conflict_paths":`...)
+	dst = appendStringSlice(dst, e.ConflictPaths)
+	dst = append(dst, `,"entity_index":`...)
+	dst = appendNullableInt(dst, e.EntityIndex)
+	return append(dst, '}'), nil
+}
+
+func (e FusionCompletedEvent) appendJSON(dst []byte) (_ []byte, err error) {
+	mark := len(dst)
+	dst = append(dst, `{"success":`...)
+	dst = appendJSONBool(dst, e.Success)
+	dst = append(dst, `,"method":`...)
+	dst = appendNullableString(dst, e.Method)
+	dst = append(dst, `,"merged_result":`...)
+	if dst, err = appendRawJSON(dst, e.MergedResult); err != nil {
+		return dst[:mark], err
+	}
+	dst = append(dst, `,"conflict_report":`...)
+	if dst, err = appendRawJSON(dst, e.ConflictReport); err != nil {
+		return dst[:mark], err
+	}
+	dst = append(dst, `,"record_id":`...)
+	dst = appendNullableString(dst, e.RecordID)
+	dst = append(dst, `,"cost_usd":`...)
+	if dst, err = appendJSONFloat(dst, e.CostUSD); err != nil {
+		return dst[:mark], err
+	}
+	dst = append(dst, `,"input_tokens":`...)
+	dst = appendJSONInt(dst, int64(e.InputTokens))
+	dst = append(dst, `,"output_tokens":`...)
+	dst = appendJSONInt(dst, int64(e.OutputTokens))
+	dst = append(dst, `,"processing_time_ms":`...)
+	dst = appendJSONInt(dst, e.ProcessingTimeMS)
+	dst = append(dst, `,"validation_warnings":`...)
+	dst = appendStringSlice(dst, e.ValidationWarnings)
+	dst = append(dst, `,"error_message":`...)
+	dst = appendNullableString(dst, e.ErrorMessage)
+	dst = append(dst, `,"entity_index":`...)
+	dst = appendNullableInt(dst, e.EntityIndex)
+	return appendTruncatedFlag(dst, e.IsTruncated), nil
+}

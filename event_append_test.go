@@ -14,7 +14,7 @@ import (
 var hotPayloads = []payloadAppender{
 	&ModelStartedEvent{}, &ModelCompletedEvent{}, &CompletedEvent{}, &EntityStartedEvent{},
 	&EntityCompletedEvent{}, &ExpertiseCompletedEvent{}, &AttemptFailedEvent{}, &EnrichmentOutcome{},
-	&EnrichSpec{},
+	&EnrichSpec{}, &ConflictReport{}, &FusionStartedEvent{}, &ConflictsDetectedEvent{}, &FusionCompletedEvent{},
 }
 
 func TestPayloadAppendersTable(t *testing.T) {
@@ -56,6 +56,14 @@ func TestPayloadAppendersTable(t *testing.T) {
 			Model: &s, SourceModels: []string{"m"}, Classification: &Classification{Status: "match", Confidence: 0.9},
 			FailedModels: []FailedModel{{Model: "x", ErrorCode: &code}}, PerModelResults: []ModelResult{result}, CostUSD: 1e-6,
 		}},
+		{"fusion_started", FusionStartedEvent{SourceModels: []string{"a", "b"}, SourceRecordIDs: []string{}, ArbitrationModel: &s}},
+		{"conflicts_detected", ConflictsDetectedEvent{TotalFields: 3, ConflictedFields: 1, ConflictPaths: []string{"x.y"}, EntityIndex: &idx}},
+		{"fusion_completed", FusionCompletedEvent{Success: true, Method: &s, MergedResult: json.RawMessage(`{"a":1}`),
+			ConflictReport: json.RawMessage(`{"conflicts":[]}`), CostUSD: 0.5, ValidationWarnings: []string{}}},
+		{"fusion_completed truncated", FusionCompletedEvent{MergedResult: json.RawMessage(`{}`)}.Truncated().(payloadAppender)},
+		{"conflict report zero", &ConflictReport{}},
+		{"conflict report", &ConflictReport{TotalFields: 2, ConflictedFields: 1, Conflicts: []FieldConflict{{Path: "a", FieldType: FieldTypeScalar,
+			NeedsArbitration: true, ValuesByModel: map[string]any{"m2": "<x>", "m1": 1.5, "m3": nil}, ResolvedValue: []any{"a"}, ResolutionMethod: "median"}}}},
 		{"spec zero", &EnrichSpec{}},
 		{"spec single", &EnrichSpec{
 			EntityData: map[string]any{"name": "Acme <b>", "n": 1.0, "tags": []any{"x", nil}}, SchemaID: &s,
@@ -189,7 +197,7 @@ func TestAppendEventSelfEncodedEqualsMarshal(t *testing.T) {
 	truncated := 0
 	for _, zero := range hotPayloads {
 		typ := reflect.TypeOf(zero).Elem()
-		if typ == reflect.TypeFor[EnrichmentOutcome]() || typ == reflect.TypeFor[EnrichSpec]() {
+		if typ == reflect.TypeFor[EnrichmentOutcome]() || typ == reflect.TypeFor[EnrichSpec]() || typ == reflect.TypeFor[ConflictReport]() {
 			continue // not an event payload
 		}
 		for i := range 150 {

@@ -301,7 +301,7 @@ func randFill(r *rand.Rand, v reflect.Value, special, full bool) {
 		}
 		v.Set(m)
 	case reflect.Interface: // the values decoded from JSON
-		d := randDecoded(r, 2, false)
+		d := randDecoded(r, 2, special)
 		if full && d == nil {
 			d = "x"
 		}
@@ -310,6 +310,9 @@ func randFill(r *rand.Rand, v reflect.Value, special, full bool) {
 		}
 	case reflect.Struct:
 		for i := range v.NumField() {
+			if !v.Type().Field(i).IsExported() {
+				continue // not encoded
+			}
 			randFill(r, v.Field(i), special, full)
 		}
 	default:

@@ -75,7 +75,7 @@ func (o *EnrichmentOutcome) appendJSON(dst []byte) (_ []byte, err error) {
 	return append(dst, '}'), nil
 }
 
-func appendFieldProvenance(dst []byte, p *FieldProvenance) (_ []byte, err error) {
+func appendFieldProvenance(dst []byte, p FieldProvenance) (_ []byte, err error) {
 	mark := len(dst)
 	dst = append(dst, `{"sources":`...)
 	dst = appendStringSlice(dst, p.Sources)

@@ -165,7 +165,7 @@ func appendStringSlice(dst []byte, ss []string) []byte {
 
 // appendSortedMap appends m as a JSON object with its keys in encoding/json's order (sorted
 // by byte value), each value written by appendValue; a nil map is null.
-func appendSortedMap[V any](dst []byte, m map[string]V, appendValue func([]byte, *V) ([]byte, error)) ([]byte, error) {
+func appendSortedMap[V any](dst []byte, m map[string]V, appendValue func([]byte, V) ([]byte, error)) ([]byte, error) {
 	if m == nil {
 		return append(dst, "null"...), nil
 	}
@@ -182,9 +182,8 @@ func appendSortedMap[V any](dst []byte, m map[string]V, appendValue func([]byte,
 		}
 		dst = appendJSONString(dst, k)
 		dst = append(dst, ':')
-		v := m[k]
 		var err error
-		if dst, err = appendValue(dst, &v); err != nil {
+		if dst, err = appendValue(dst, m[k]); err != nil {
 			return dst[:mark], err
 		}
 	}

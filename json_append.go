@@ -312,6 +312,12 @@ func appendJSONKey(dst, src []byte, i int) ([]byte, int, bool) {
 func appendRawString(dst, src []byte, i int) ([]byte, int, bool) {
 	start := i
 	for i++; i < len(src); i++ {
+		for i < len(src) && rawPlain[src[i]] { // the common bytes, copied as they are
+			i++
+		}
+		if i >= len(src) {
+			break
+		}
 		switch c := src[i]; {
 		case c == '"':
 			return append(dst, src[start:i+1]...), i + 1, true
@@ -345,6 +351,14 @@ func appendRawString(dst, src []byte, i int) ([]byte, int, bool) {
 	}
 	return dst, i, false
 }
+
+// rawPlain[b] is true for the bytes a JSON string holds and compaction copies unchanged.
+var rawPlain = func() (t [256]bool) {
+	for b := 0x20; b < 256; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' && b != 0xE2
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'

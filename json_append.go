@@ -10,15 +10,19 @@ import (
 	"unicode/utf8"
 )
 
-// Hand-written JSON encoding of the hot event payloads and the enrichment outcome.
+// Hand-written JSON encoding of the engine's hot values: event payloads, the enrichment
+// outcome, the stored spec, and values decoded from JSON.
 //
 // Contract: every append function in this file and every payloadAppender writes bytes
 // identical to encoding/json.Marshal of the same value, and fails exactly when json.Marshal
-// fails (a NaN or infinite float, a json.RawMessage that is empty or not valid JSON). On
-// error the returned slice is dst truncated to its length on entry. The functions are pure:
-// safe for concurrent use, they only append to dst. The property tests in
-// json_append_test.go compare them with json.Marshal on random values; a field added to one
-// of the encoded structs fails TestAppendersCoverEveryField until its appender writes it.
+// fails (a NaN or infinite float, a json.RawMessage that is empty or not valid JSON). Two
+// variants are named as such: without jsonHTML the bytes are a json.Encoder's with
+// SetEscapeHTML(false) (without its newline); with jsonIndent, json.MarshalIndent(v, "", "  ").
+// On error the returned slice is dst truncated to its length on entry. The functions are
+// pure: safe for concurrent use, they only append to dst. The property tests in
+// json_append_test.go and event_append_test.go compare them with encoding/json on random
+// values; a field added to one of the encoded structs fails TestAppendersCoverEveryField until
+// its appender writes it.
 
 // payloadAppender is implemented by the event payloads that encode themselves without
 // reflection; AppendEvent prefers it to json.Marshal. appendJSON appends the payload's JSON

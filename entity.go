@@ -1,7 +1,6 @@
 package enricher
 
 import (
-	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -143,17 +142,16 @@ func EntityID(orgID string, s *Schema, entity map[string]any) string {
 	return entityUUIDv5(entityNamespace, orgID+"|"+compactSortedJSON(doc))
 }
 
-// compactSortedJSON returns the canonical compact JSON of v (see EntityID).
+// compactSortedJSON returns the canonical compact JSON of v (see EntityID): what a
+// json.Encoder with SetEscapeHTML(false) writes, without its newline.
 func compactSortedJSON(v any) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := appendJSONValue(nil, v, 0, 0)
+	if err != nil {
 		// Only values decoded from JSON reach here; they always encode. Fall back to a stable
 		// marker rather than panicking.
 		return "null"
 	}
-	return strings.TrimSuffix(buf.String(), "\n")
+	return string(b)
 }
 
 // entityUUIDv5 returns the name-based SHA-1 UUID of name in namespace ns, in canonical form.

@@ -74,8 +74,12 @@ type Truncatable interface{ Truncated() any }
 // AppendEvent appends the JSON of one event (header fields first, then the payload's fields)
 // to dst. payload must encode as a JSON object (a struct or map), or be nil. When the encoded
 // payload is larger than maxPayload (> 0) and implements Truncatable, its truncated form is
-// used instead.
+// used instead. The hot payloads encode themselves (payloadAppender, event_append.go); the
+// others go through json.Marshal. On error dst is returned unchanged.
 func AppendEvent(dst []byte, h *EventHeader, payload any, maxPayload int) ([]byte, error) {
+	if p, ok := payload.(payloadAppender); ok {
+		return appendEventWith(dst, h, p, maxPayload)
+	}
 	var body []byte
 	if payload != nil {
 		var err error
@@ -91,6 +95,33 @@ func AppendEvent(dst []byte, h *EventHeader, payload any, maxPayload int) ([]byt
 	return appendEventBody(dst, h, body), nil
 }
 
+// appendEventWith appends the event of a self-encoding payload: the header, then the
+// payload's object appended in place, its opening brace turned into the comma that splices its
+// fields after the header's.
+func appendEventWith(dst []byte, h *EventHeader, p payloadAppender, maxPayload int) ([]byte, error) {
+	orig := len(dst)
+	dst = appendEventHeader(dst, h)
+	mark := len(dst)
+	dst, err := p.appendJSON(dst)
+	if err != nil {
+		return dst[:orig], err
+	}
+	if t, ok := p.(Truncatable); ok && maxPayload > 0 && len(dst)-mark > maxPayload {
+		short, ok := t.Truncated().(payloadAppender)
+		if !ok { // a Truncated form always encodes itself; json.Marshal is the fallback
+			return AppendEvent(dst[:orig], h, t.Truncated(), 0)
+		}
+		if dst, err = short.appendJSON(dst[:mark]); err != nil {
+			return dst[:orig], err
+		}
+	}
+	if len(dst)-mark <= 2 { // an empty object
+		return append(dst[:mark], '}'), nil
+	}
+	dst[mark] = ','
+	return dst, nil
+}
+
 // AppendBareEvent appends the JSON of an event without payload fields (the fallback when a
 // payload cannot be encoded). It cannot fail.
 func AppendBareEvent(dst []byte, h *EventHeader) []byte {
@@ -100,6 +131,17 @@ func AppendBareEvent(dst []byte, h *EventHeader) []byte {
 // appendEventBody appends the header fields of h, then the fields of body (a JSON object, or
 // empty).
 func appendEventBody(dst []byte, h *EventHeader, body []byte) []byte {
+	dst = appendEventHeader(dst, h)
+	if len(body) > 2 { // a non-empty object: splice its fields in
+		dst = append(dst, ',')
+		return append(dst, body[1:]...)
+	}
+	return append(dst, '}')
+}
+
+// appendEventHeader appends the opening brace and the header fields of h, without the
+// closing brace.
+func appendEventHeader(dst []byte, h *EventHeader) []byte {
 	dst = append(dst, `{"type":`...)
 	dst = appendJSONString(dst, h.Type)
 	dst = append(dst, `,"event":`...)
@@ -145,34 +187,5 @@ func appendEventBody(dst []byte, h *EventHeader, body []byte) []byte {
 		dst = append(dst, `,"skipped_entities":`...)
 		dst = strconv.AppendInt(dst, int64(b.SkippedEntities), 10)
 	}
-	if len(body) > 2 { // a non-empty object: splice its fields in
-		dst = append(dst, ',')
-		return append(dst, body[1:]...)
-	}
-	return append(dst, '}')
-}
-
-func appendNullableString(dst []byte, s *string) []byte {
-	if s == nil {
-		return append(dst, "null"...)
-	}
-	return appendJSONString(dst, *s)
-}
-
-// appendJSONString appends s as a JSON string with encoding/json's escaping.
-func appendJSONString(dst []byte, s string) []byte {
-	simple := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
-			simple = false
-			break
-		}
-	}
-	if simple {
-		dst = append(dst, '"')
-		dst = append(dst, s...)
-		return append(dst, '"')
-	}
-	b, _ := json.Marshal(s)
-	return append(dst, b...)
+	return dst
 }

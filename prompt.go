@@ -40,7 +40,8 @@ func EnrichmentPrompt(in PromptInput) Prompt {
 		fmt.Fprintf(&b, " (%s)", root.Description)
 	}
 	b.WriteString("\n\nKnown data about the entity:\n")
-	entity, _ := json.MarshalIndent(in.Entity, "", "  ")
+	// entity_data was decoded from JSON: it always encodes (on error the prompt shows no data)
+	entity, _ := appendJSONIndent(make([]byte, 0, 512), in.Entity)
 	b.Write(entity)
 	b.WriteString("\n")
 	if notes := in.Schema.IdentificationNotes; notes != "" {
@@ -140,24 +141,32 @@ func writeClassification(b *strings.Builder, c *Classification, mismatch bool) {
 // writeFields lists properties as an indented outline with types, descriptions and examples.
 func writeFields(b *strings.Builder, props []*Property, indent string) {
 	for _, p := range props {
-		fmt.Fprintf(b, "%s- %s (%s", indent, p.Name, typeLabel(p))
+		b.WriteString(indent)
+		b.WriteString("- ")
+		b.WriteString(p.Name)
+		b.WriteString(" (")
+		b.WriteString(typeLabel(p))
 		if !p.Nullable {
 			b.WriteString(", required")
 		}
 		b.WriteString(")")
 		if p.Description != "" {
-			fmt.Fprintf(b, ": %s", p.Description)
+			b.WriteString(": ")
+			b.WriteString(p.Description)
 		}
 		if len(p.Examples) > 0 {
-			ex, _ := json.Marshal(p.Examples)
-			fmt.Fprintf(b, " Examples: %s", ex)
+			// examples were decoded from the schema's JSON: they always encode (on error none show)
+			ex, _ := AppendJSON(nil, p.Examples)
+			b.WriteString(" Examples: ")
+			b.Write(ex)
 		}
 		b.WriteString("\n")
 		switch {
 		case p.Type == TypeObject:
 			writeFields(b, p.Properties, indent+"  ")
 		case p.Type == TypeArray && p.Items != nil && p.Items.Type == TypeObject:
-			fmt.Fprintf(b, "%s  each item has:\n", indent)
+			b.WriteString(indent)
+			b.WriteString("  each item has:\n")
 			writeFields(b, p.Items.Properties, indent+"    ")
 		}
 	}

@@ -204,7 +204,7 @@ func (r *callRun) finish(ok bool, out any, code, msg string) {
 		r.call.ValidationErrors = r.problems
 	}
 	if ok {
-		if b, err := json.Marshal(out); err == nil {
+		if b, err := encodeJSON(out); err == nil {
 			r.call.StructuredOutput = b
 		}
 	} else {

@@ -146,7 +146,7 @@ func (a *jobActor) completeFusion(c actor.Context, arbitrated bool) {
 		k := f.arbiter.Key
 		arbiterKey = &k
 	}
-	mergedJSON, err := json.Marshal(f.merged)
+	mergedJSON, err := encodeJSON(f.merged)
 	if err != nil {
 		a.fusionUnencodable(c, "merged result", err)
 		return
@@ -156,7 +156,7 @@ func (a *jobActor) completeFusion(c actor.Context, arbitrated bool) {
 	if warnings == nil {
 		warnings = []string{}
 	}
-	reportJSON, err := json.Marshal(f.report)
+	reportJSON, err := encodeExact(func(dst []byte) ([]byte, error) { return enricher.AppendConflictReport(dst, &f.report) })
 	if err != nil {
 		a.fusionUnencodable(c, "conflict report", err)
 		return

@@ -196,7 +196,7 @@ func (a *jobActor) start(c actor.Context) {
 	a.entity, a.directive = enricher.StripSimDirective(a.in.Spec.EntityData)
 	a.entityID = enricher.EntityID(a.job.OrganizationID, a.in.Schema, a.entity)
 	a.entityNm = enricher.EntityName(a.in.Schema, a.entity, a.in.Entity)
-	input, err := json.Marshal(enricher.WithoutExpected(a.in.Spec.EntityData))
+	input, err := encodeJSON(enricher.WithoutExpected(a.in.Spec.EntityData))
 	if err != nil {
 		a.failInternal(c, "the entity", err)
 		return
@@ -587,13 +587,18 @@ func (a *jobActor) terminal(c actor.Context, status enricher.JobStatus, typ stri
 	a.setStatus(status)
 	a.job.Pause = nil
 	a.job.FinishedAt = enricher.NewTimePtr(a.now())
+	var raw []byte
+	var err error
 	switch o := result.(type) {
-	case *enricher.EnrichmentOutcome:
+	case *enricher.EnrichmentOutcome: // the common result encodes itself (no reflection)
 		o.Status, o.ProcessingTimeMS = status, a.activeMS()
+		raw, err = encodeExact(func(dst []byte) ([]byte, error) { return enricher.AppendOutcome(dst, o) })
 	case *enricher.FusionResponse:
 		o.ProcessingTimeMS = a.activeMS()
+		raw, err = json.Marshal(result)
+	default:
+		raw, err = json.Marshal(result)
 	}
-	raw, err := json.Marshal(result)
 	if err != nil { // the job fails instead, without a result
 		a.log.Error("job result cannot be encoded; the job fails", "job_id", a.job.ID, "err", err)
 		msg := "the job's result could not be encoded"

@@ -64,7 +64,7 @@ func (j *journal) append(c actor.Context, job *enricher.Job, h *enricher.EventHe
 	if j.bytes > int64(cfg.JobEventsMaxBytes) {
 		maxPayload = 1
 	}
-	data, err := enricher.AppendEvent(nil, h, payload, maxPayload)
+	data, err := encodeExact(func(dst []byte) ([]byte, error) { return enricher.AppendEvent(dst, h, payload, maxPayload) })
 	if err != nil {
 		j.deps.log.Error("event encoding failed", "job_id", job.ID, "type", h.Type, "err", err)
 		data = enricher.AppendBareEvent(nil, h)

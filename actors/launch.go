@@ -46,7 +46,7 @@ func (e *Engine) start(org string, by enricher.CreatedBy, id string, spec *enric
 	if err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(spec)
+	raw, err := encodeExact(func(dst []byte) ([]byte, error) { return enricher.AppendSpec(dst, spec) })
 	if err != nil {
 		return nil, fmt.Errorf("encode job spec: %w", err)
 	}
@@ -83,7 +83,7 @@ func (e *Engine) start(org string, by enricher.CreatedBy, id string, spec *enric
 func (e *Engine) stageEntities(id string, entities []map[string]any) error {
 	chunk := make([][]byte, 0, entityWindow)
 	for i, ent := range entities {
-		raw, err := json.Marshal(ent)
+		raw, err := encodeJSON(ent)
 		if err != nil {
 			return enricher.Wrap(enricher.KindInvalid, err, fmt.Sprintf("entities[%d]: not encodable", i))
 		}

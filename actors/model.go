@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -256,9 +255,9 @@ func (a *modelActor) expertiseEvent(st *callState) enricher.ExpertiseCompletedEv
 	}
 	if r.Success {
 		var err error
-		if ev.ExpertiseResult, err = json.Marshal(r.Output); err == nil {
+		if ev.ExpertiseResult, err = encodeJSON(r.Output); err == nil {
 			partial := enricher.AssembleOutput(a.spec.Schema, a.spec.Entity, a.answers(), a.spec.Languages)
-			ev.PartialResult, err = json.Marshal(partial)
+			ev.PartialResult, err = encodeJSON(partial)
 		}
 		if err == nil {
 			return ev
@@ -345,7 +344,7 @@ func (a *modelActor) finish(c actor.Context, cancelled bool) {
 	var output map[string]any
 	if res.Success {
 		output = enricher.AssembleOutput(spec.Schema, spec.Entity, a.answers(), spec.Languages)
-		raw, err := json.Marshal(output)
+		raw, err := encodeJSON(output)
 		if err != nil { // the run fails: its answer cannot be stored
 			spec.Log.Error("model result cannot be encoded; the run fails", "model", spec.Model.Key, "err", err)
 			code, msg := enricher.CodeInternal, "the model's result could not be encoded"

@@ -1,25 +1,29 @@
 package storage
 
 import (
+	"bytes"
 	"fmt"
+	"sync"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/klauspost/compress/s2"
 )
 
-// Stored values of compressMin bytes or more (records, record summaries, job snapshots and
-// specs, events, entity blocks: everything that goes to the value log) are written
-// s2-compressed when that saves at least an eighth, and their entry carries the user-meta
+// Stored values of compressMin bytes or more (records, most job specs, the snapshots of ended
+// jobs, large events, entity blocks) are written s2-compressed when that saves at least an
+// eighth, and their entry carries the user-meta
 // bit metaS2 (badger keeps it beside the value). A value without the bit is stored as is:
 // small values, values that do not compress, and every value written before compression
 // (data directories from earlier versions read unchanged). An older binary cannot read a
 // compressed value: downgrading needs a store written without it.
 //
 // s2 (github.com/klauspost/compress, already a dependency of badger) compresses a 3 KB record
-// to ~1.8 KB in ~3 µs and decompresses faster still; JSON events of a job shrink about 2.5×.
+// to ~1.8 KB in ~3 µs and decompresses faster still. Below 1 KB a call costs more than it
+// saves (each starts a fresh match table): small events, summaries and running jobs'
+// snapshots stay plain.
 const (
 	metaS2      byte = 1 << 0
-	compressMin      = 256 // badger's value threshold (db.go): values below stay in the LSM tree
+	compressMin      = 1024
 )
 
 // setValue stores v at key, compressed when it is large enough and compresses well. txn keeps
@@ -30,13 +34,24 @@ func setValue(txn *badger.Txn, key, v []byte) error {
 
 // valueEntry is the entry setValue writes (WriteBatch callers use it directly).
 func valueEntry(key, v []byte) *badger.Entry {
-	if len(v) >= compressMin {
-		if c := s2.Encode(nil, v); len(c) <= len(v)-len(v)/8 {
-			return badger.NewEntry(key, c).WithMeta(metaS2)
-		}
+	if len(v) < compressMin {
+		return badger.NewEntry(key, v)
 	}
-	return badger.NewEntry(key, v)
+	bp := compressBufs.Get().(*[]byte)
+	defer compressBufs.Put(bp)
+	if n := s2.MaxEncodedLen(len(v)); cap(*bp) < n {
+		*bp = make([]byte, n)
+	}
+	c := s2.Encode((*bp)[:cap(*bp)], v)
+	if len(c) > len(v)-len(v)/8 {
+		return badger.NewEntry(key, v)
+	}
+	return badger.NewEntry(key, bytes.Clone(c)).WithMeta(metaS2)
 }
+
+// compressBufs are scratch buffers for s2.Encode, which needs its worst case of room: the
+// stored value is an exact copy, so no value pins or zeroes a worst-case buffer.
+var compressBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // readValue calls fn with item's value as it was given to setValue. Like badger's Item.Value,
 // the slice is only valid during fn.

@@ -70,7 +70,7 @@ func TestUncompressedValuesStillRead(t *testing.T) {
 		Result: json.RawMessage(`{"summary":"` + strings.Repeat("plain ", 100) + `"}`)}
 	raw, err := json.Marshal(old)
 	require.NoError(t, err)
-	event := []byte(`{"type":"completed","seq":1,"result":"` + strings.Repeat("plain ", 100) + `"}`)
+	event := []byte(`{"type":"completed","seq":1,"result":"` + strings.Repeat("plain ", 400) + `"}`)
 	require.NoError(t, db.bdb.Update(func(txn *badger.Txn) error {
 		if err := txn.Set(keyJob(org, old.ID), raw); err != nil {
 			return err

@@ -62,16 +62,9 @@ func (o *EnrichmentOutcome) appendJSON(dst []byte) (_ []byte, err error) {
 	if dst, err = appendModelResults(dst, o.PerModelResults); err != nil {
 		return dst[:mark], err
 	}
-	dst = append(dst, `,"cost_usd":`...)
-	if dst, err = appendJSONFloat(dst, o.CostUSD); err != nil {
+	if dst, err = appendUsage(dst, o.CostUSD, o.InputTokens, o.OutputTokens, o.ProcessingTimeMS); err != nil {
 		return dst[:mark], err
 	}
-	dst = append(dst, `,"input_tokens":`...)
-	dst = appendJSONInt(dst, int64(o.InputTokens))
-	dst = append(dst, `,"output_tokens":`...)
-	dst = appendJSONInt(dst, int64(o.OutputTokens))
-	dst = append(dst, `,"processing_time_ms":`...)
-	dst = appendJSONInt(dst, o.ProcessingTimeMS)
 	return append(dst, '}'), nil
 }
 
@@ -196,16 +189,9 @@ func (r *ModelResult) appendFields(dst []byte) (_ []byte, err error) {
 	dst = appendNullableString(dst, r.ErrorMessage)
 	dst = append(dst, `,"error_code":`...)
 	dst = appendNullableString(dst, r.ErrorCode)
-	dst = append(dst, `,"cost_usd":`...)
-	if dst, err = appendJSONFloat(dst, r.CostUSD); err != nil {
+	if dst, err = appendUsage(dst, r.CostUSD, r.InputTokens, r.OutputTokens, r.ProcessingTimeMS); err != nil {
 		return dst[:mark], err
 	}
-	dst = append(dst, `,"input_tokens":`...)
-	dst = appendJSONInt(dst, int64(r.InputTokens))
-	dst = append(dst, `,"output_tokens":`...)
-	dst = appendJSONInt(dst, int64(r.OutputTokens))
-	dst = append(dst, `,"processing_time_ms":`...)
-	dst = appendJSONInt(dst, r.ProcessingTimeMS)
 	dst = append(dst, `,"attempts":`...)
 	dst = appendJSONInt(dst, int64(r.Attempts))
 	dst = append(dst, `,"expertise_breakdown":`...)
@@ -234,16 +220,9 @@ func appendExpertiseOutcome(dst []byte, x *ExpertiseOutcome) (_ []byte, err erro
 	dst = appendJSONBool(dst, x.Success)
 	dst = append(dst, `,"attempts":`...)
 	dst = appendJSONInt(dst, int64(x.Attempts))
-	dst = append(dst, `,"cost_usd":`...)
-	if dst, err = appendJSONFloat(dst, x.CostUSD); err != nil {
+	if dst, err = appendUsage(dst, x.CostUSD, x.InputTokens, x.OutputTokens, x.ProcessingTimeMS); err != nil {
 		return dst[:mark], err
 	}
-	dst = append(dst, `,"input_tokens":`...)
-	dst = appendJSONInt(dst, int64(x.InputTokens))
-	dst = append(dst, `,"output_tokens":`...)
-	dst = appendJSONInt(dst, int64(x.OutputTokens))
-	dst = append(dst, `,"processing_time_ms":`...)
-	dst = appendJSONInt(dst, x.ProcessingTimeMS)
 	dst = append(dst, `,"error_message":`...)
 	dst = appendNullableString(dst, x.ErrorMessage)
 	return append(dst, '}'), nil
@@ -354,16 +333,9 @@ func (e ExpertiseCompletedEvent) appendJSON(dst []byte) (_ []byte, err error) {
 	}
 	dst = append(dst, `,"attempts":`...)
 	dst = appendJSONInt(dst, int64(e.Attempts))
-	dst = append(dst, `,"cost_usd":`...)
-	if dst, err = appendJSONFloat(dst, e.CostUSD); err != nil {
+	if dst, err = appendUsage(dst, e.CostUSD, e.InputTokens, e.OutputTokens, e.ProcessingTimeMS); err != nil {
 		return dst[:mark], err
 	}
-	dst = append(dst, `,"input_tokens":`...)
-	dst = appendJSONInt(dst, int64(e.InputTokens))
-	dst = append(dst, `,"output_tokens":`...)
-	dst = appendJSONInt(dst, int64(e.OutputTokens))
-	dst = append(dst, `,"processing_time_ms":`...)
-	dst = appendJSONInt(dst, e.ProcessingTimeMS)
 	dst = append(dst, `,"error_message":`...)
 	dst = appendNullableString(dst, e.ErrorMessage)
 	dst = append(dst, `,"entity_index":`...)
@@ -478,16 +450,9 @@ func (e FusionCompletedEvent) appendJSON(dst []byte) (_ []byte, err error) {
 	}
 	dst = append(dst, `,"record_id":`...)
 	dst = appendNullableString(dst, e.RecordID)
-	dst = append(dst, `,"cost_usd":`...)
-	if dst, err = appendJSONFloat(dst, e.CostUSD); err != nil {
+	if dst, err = appendUsage(dst, e.CostUSD, e.InputTokens, e.OutputTokens, e.ProcessingTimeMS); err != nil {
 		return dst[:mark], err
 	}
-	dst = append(dst, `,"input_tokens":`...)
-	dst = appendJSONInt(dst, int64(e.InputTokens))
-	dst = append(dst, `,"output_tokens":`...)
-	dst = appendJSONInt(dst, int64(e.OutputTokens))
-	dst = append(dst, `,"processing_time_ms":`...)
-	dst = appendJSONInt(dst, e.ProcessingTimeMS)
 	dst = append(dst, `,"validation_warnings":`...)
 	dst = appendStringSlice(dst, e.ValidationWarnings)
 	dst = append(dst, `,"error_message":`...)
@@ -495,4 +460,21 @@ func (e FusionCompletedEvent) appendJSON(dst []byte) (_ []byte, err error) {
 	dst = append(dst, `,"entity_index":`...)
 	dst = appendNullableInt(dst, e.EntityIndex)
 	return appendTruncatedFlag(dst, e.IsTruncated), nil
+}
+
+// appendUsage appends the cost_usd, input_tokens, output_tokens and processing_time_ms fields,
+// in that order, as every payload that carries the four writes them. A cost that is NaN or
+// infinite is an error.
+func appendUsage(dst []byte, cost float64, in, out int, ms int64) ([]byte, error) {
+	dst = append(dst, `,"cost_usd":`...)
+	dst, err := appendJSONFloat(dst, cost)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, `,"input_tokens":`...)
+	dst = appendJSONInt(dst, int64(in))
+	dst = append(dst, `,"output_tokens":`...)
+	dst = appendJSONInt(dst, int64(out))
+	dst = append(dst, `,"processing_time_ms":`...)
+	return appendJSONInt(dst, ms), nil
 }

@@ -36,6 +36,28 @@ const maxJSONDepth = 10000
 
 const jsonHex = "0123456789abcdef"
 
+// appendEscapedByte appends the escape of the ASCII byte b that may not stand as itself in a
+// JSON string: \" \\ \b \f \n \r \t, else \u00XX (the other control bytes, and < > & where
+// HTML escaping is on). The escapes both encoders here write (encoding/json's and the
+// canonical one, ordered_json.go).
+func appendEscapedByte(dst []byte, b byte) []byte {
+	switch b {
+	case '\\', '"':
+		return append(dst, '\\', b)
+	case '\b':
+		return append(dst, '\\', 'b')
+	case '\f':
+		return append(dst, '\\', 'f')
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	}
+	return append(dst, '\\', 'u', '0', '0', jsonHex[b>>4], jsonHex[b&0xF])
+}
+
 // jsonSafe[b] is true for the ASCII bytes encoding/json writes unescaped inside a string
 // with HTML escaping on (json.Marshal); jsonSafeNoHTML with it off.
 var jsonSafe, jsonSafeNoHTML = func() (t, u [utf8.RuneSelf]bool) {
@@ -67,23 +89,7 @@ func appendJSONStringEsc(dst []byte, s string, html bool) []byte {
 				i++
 				continue
 			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', jsonHex[b>>4], jsonHex[b&0xF])
-			}
+			dst = appendEscapedByte(append(dst, s[start:i]...), b)
 			i++
 			start = i
 			continue
@@ -343,8 +349,7 @@ func appendRawString(dst, src []byte, i int) ([]byte, int, bool) {
 		case c < 0x20:
 			return dst, i, false
 		case c == '<' || c == '>' || c == '&':
-			dst = append(dst, src[start:i]...)
-			dst = append(dst, '\\', 'u', '0', '0', jsonHex[c>>4], jsonHex[c&0xF])
+			dst = appendEscapedByte(append(dst, src[start:i]...), c)
 			start = i + 1
 		case c == 0xE2 && i+2 < len(src) && src[i+1] == 0x80 && src[i+2]&^1 == 0xA8:
 			dst = append(dst, src[start:i]...)

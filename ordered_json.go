@@ -199,8 +199,6 @@ func sortedMembers(members []orderedMember) []orderedMember {
 	return kept
 }
 
-const canonicalHexDigits = "0123456789abcdef"
-
 // appendQuoted appends s as a JSON string. Only '"', '\\' and control characters are escaped
 // (\b \f \n \r \t, else \u00XX); every other character is written as UTF-8, so one string has
 // exactly one encoding. s must be valid UTF-8 (the decoder guarantees it).
@@ -212,23 +210,7 @@ func appendQuoted(dst []byte, s string) []byte {
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
 		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', canonicalHexDigits[c>>4], canonicalHexDigits[c&0xf])
-		}
+		dst = appendEscapedByte(append(dst, s[start:i]...), c)
 		start = i + 1
 	}
 	dst = append(dst, s[start:]...)

@@ -79,7 +79,7 @@ func (c *Config) settings() []setting {
 		{"cluster_provider_concurrency", "cap of calls in flight per provider on all the nodes of the cluster together, shared through the database (0: none; each node has only provider_concurrency)", "0", &en.ClusterProviderConcurrency},
 		{"cluster_automanaged_port", "port of this node's automanaged endpoint, bound on every interface (cluster_provider automanaged)", "6330", &cl.AutomanagedPort},
 		{"sync_writes", "fsync every write (survives power loss)", "false", &st.SyncWrites},
-		{"trim_value_logs", "hand the memory of value-log files no longer written back to the kernel (Linux); reading old values then costs a disk read", "true", trimSetting{&st.TrimInterval}},
+		{"trim_value_logs", "hand the memory of value-log and table files no longer written back to the kernel (Linux); reading old values then costs a disk read", "true", trimSetting{&st.TrimInterval}},
 		{"shutdown_grace", "time to finish in-flight requests at shutdown", "30s", &sv.ShutdownGrace},
 		{"bootstrap_key", "organization access key (role admin) installed at start; ^ent_[A-Za-z0-9_-]{32,}$", "", &sv.BootstrapKey},
 		{"allow_signup", "allow POST /api/auth/register once the instance has a user", "true", negated{&ap.DisableSignup}},

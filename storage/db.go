@@ -30,8 +30,9 @@ type Config struct {
 	SyncWrites bool
 	// GCInterval is how often value-log GC runs. Default 5m; negative disables it.
 	GCInterval time.Duration
-	// ValueLogFileSize is the size of one value-log file. Default 128 MiB (badger allows 1 MiB
-	// to 2 GiB).
+	// ValueLogFileSize is the size of one value-log file. Default 64 MiB (badger allows 1 MiB
+	// to 2 GiB); the file being written stays resident (residency.go), so it bounds the value
+	// log's share of the resident set. A data directory written with another size opens as is.
 	ValueLogFileSize int64
 	// TrimInterval is the longest time between two passes that hand the resident pages of the
 	// files badger no longer writes (value-log files but the newest, tables) back to the
@@ -62,7 +63,7 @@ func (c Config) WithDefaults() Config {
 		c.GCInterval = 5 * time.Minute
 	}
 	if c.ValueLogFileSize == 0 {
-		c.ValueLogFileSize = 128 << 20
+		c.ValueLogFileSize = 64 << 20
 	}
 	if c.TrimInterval == 0 {
 		c.TrimInterval = 5 * time.Second

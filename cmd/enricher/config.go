@@ -111,7 +111,7 @@ func (c *Config) settings() []setting {
 		{"provider_batch_window", "how long a vendor batch may stay open; past it, it is cancelled and its open calls are made realtime", "24h", &en.ProviderBatch.Window},
 		{"provider_batch_linger", "how long a model's calls gather after the last one came before they are submitted as a vendor batch", "2s", &en.ProviderBatch.Linger},
 		{"provider_batch_max", "most requests of one vendor batch, and entities in flight of a provider_batch job", "1000", &en.ProviderBatch.Max},
-		{"min_free_disk_mb", "free MiB the data dir's filesystem must keep: the server refuses to start below it; running, it refuses writes with 507 and holds job writes until space is back above it plus 10 % (0: off; else at least 384)", "1024", mebibytes{&st.MinFreeBytes}},
+		{"min_free_disk_mb", "free MiB the data dir's filesystem must keep: the server refuses to start below it; running, it refuses writes with 507 and holds job writes until space is back above it plus 10 % (0: off; else at least 256)", "1024", mebibytes{&st.MinFreeBytes}},
 		{"pause_timeout", "how long a paused job waits for continue or cancel", "300s", &en.PauseTimeout},
 		{"sync_max_timeout", "upper bound of timeout_seconds on blocking endpoints", "600s", &ap.SyncMaxTimeout},
 		{"classify_max_chars", "entity characters shown to the classifier", "3000", &en.ClassifyMaxChars},

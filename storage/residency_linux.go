@@ -11,15 +11,15 @@ const madvPageout = 21
 // trimSupported reports whether this platform can page out mappings.
 const trimSupported = true
 
-// pageOutColdValueLogs asks the kernel to reclaim the pages of the cold value-log mappings
-// of dir (see residency.go).
-func pageOutColdValueLogs(dir string) error {
+// pageOutColdFiles asks the kernel to reclaim the pages of the cold value-log and table
+// mappings of dir (see residency.go).
+func pageOutColdFiles(dir string) error {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	for _, m := range coldValueLogs(f, dir) {
+	for _, m := range coldFiles(f, dir) {
 		if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, m.start, m.end-m.start, madvPageout); errno != 0 {
 			if errno == syscall.EINVAL { // unknown advice: an older kernel
 				return errno

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
@@ -27,7 +28,7 @@ func TestPageOutColdValueLogs(t *testing.T) {
 	}
 	before := coldResidentKB(t, dir)
 	require.Greater(t, before, 1024, "written value logs are resident")
-	require.NoError(t, pageOutColdValueLogs(dir))
+	require.NoError(t, pageOutColdFiles(dir))
 	after := coldResidentKB(t, dir)
 	require.Less(t, after, before/2, "trimming hands the cold pages back")
 	for _, i := range []int{0, 500, 999} {
@@ -45,7 +46,7 @@ func TestPageOutColdValueLogs(t *testing.T) {
 func coldResidentKB(t *testing.T, dir string) int {
 	f, err := os.Open("/proc/self/maps")
 	require.NoError(t, err)
-	cold := coldValueLogs(f, dir)
+	cold := coldFiles(f, dir)
 	f.Close()
 	require.NotEmpty(t, cold)
 	isCold := map[string]bool{}
@@ -69,4 +70,20 @@ func coldResidentKB(t *testing.T, dir string) int {
 		}
 	}
 	return total
+}
+
+// TestTrimOnNewFile checks that the trimmer does not wait for its interval: once badger opens
+// a new value-log file, the full ones are paged out within a few polls.
+func TestTrimOnNewFile(t *testing.T) {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	require.NoError(t, err)
+	db, err := Open(Config{Dir: dir, ValueLogFileSize: 1 << 20, TrimInterval: time.Hour, GCInterval: -1})
+	require.NoError(t, err)
+	defer db.Close()
+	value := []byte(strings.Repeat("y", 4096))
+	for i := range 1000 {
+		require.NoError(t, db.update(func(txn *badger.Txn) error { return txn.Set(fmt.Appendf(nil, "t/%04d", i), value) }))
+	}
+	require.Eventually(t, func() bool { return coldResidentKB(t, dir) < 1024 }, 5*time.Second, 50*time.Millisecond,
+		"the full value logs are paged out long before the hourly pass")
 }

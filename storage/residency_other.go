@@ -7,4 +7,4 @@ import "errors"
 // trimSupported reports whether this platform can page out mappings.
 const trimSupported = false
 
-func pageOutColdValueLogs(string) error { return errors.New("not supported on this platform") }
+func pageOutColdFiles(string) error { return errors.New("not supported on this platform") }

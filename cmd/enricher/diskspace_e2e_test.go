@@ -51,7 +51,7 @@ func TestStartRefusedOnLowSpace(t *testing.T) {
 	}{
 		{"default threshold", 300, nil, "only 300 MB free, min_free_disk_mb is 1024"},
 		{"own threshold", 450, map[string]string{"ENRICHER_MIN_FREE_DISK_MB": "500"}, "only 450 MB free, min_free_disk_mb is 500"},
-		{"threshold below badger's needs", 5000, map[string]string{"ENRICHER_MIN_FREE_DISK_MB": "100"}, "min_free_disk_mb is 100: it must be at least 384"},
+		{"threshold below badger's needs", 5000, map[string]string{"ENRICHER_MIN_FREE_DISK_MB": "100"}, "min_free_disk_mb is 100: it must be at least 256"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

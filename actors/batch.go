@@ -80,6 +80,7 @@ func newBatchActor(in *batchInput) actor.Producer {
 }
 
 func (b *batchActor) Receive(c actor.Context) {
+	defer b.flushJournal(c)
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		b.room = entityRoom{gates: b.in.Gates, need: b.in.Need}
@@ -411,3 +412,10 @@ func (b *batchActor) counters() enricher.BatchCounters {
 }
 
 func ptrCounters(c enricher.BatchCounters) *enricher.BatchCounters { return &c }
+
+// flushJournal sends the journal's writes of the message just handled.
+func (b *batchActor) flushJournal(c actor.Context) {
+	if b.journal != nil {
+		b.journal.flush(c)
+	}
+}

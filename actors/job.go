@@ -110,6 +110,7 @@ func (a *jobActor) keyPrefix() string {
 }
 
 func (a *jobActor) Receive(c actor.Context) {
+	defer a.flushJournal(c)
 	if a.journal != nil && a.journal.ended() {
 		a.afterEnd(c)
 		return
@@ -673,4 +674,12 @@ func (a *jobActor) emit(c actor.Context, typ string, payload any, records []*enr
 // persistSnapshot stores the job state without an event (pause restored after a restart).
 func (a *jobActor) persistSnapshot(c actor.Context) {
 	a.journal.write(c, storage.Batch{Jobs: []*enricher.Job{snapshotJob(a.job)}})
+}
+
+// flushJournal sends the journal's writes of the message just handled (none for a batch
+// entity, whose batch numbers its events).
+func (a *jobActor) flushJournal(c actor.Context) {
+	if a.journal != nil {
+		a.journal.flush(c)
+	}
 }

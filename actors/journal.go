@@ -37,6 +37,7 @@ type journal struct {
 	bytes   int64   // encoded bytes of the job's events so far (job_events_max_bytes)
 	pending []Event // handed to the persister, not yet stored: published once persisted
 	subs    *subscribers
+	out     *persist // the writes of the message being handled, sent by flush
 }
 
 // newJournal opens the journal of job, which goes on from the job's stored LastSeq and
@@ -48,10 +49,10 @@ func newJournal(job *enricher.Job, deps journalDeps) *journal {
 
 // append gives the next seq to an event whose header h carries the job-specific fields (type,
 // running and current model, attempt, last error), completes the common fields from job,
-// encodes it and sends it to the persister with extra (records, entity marks) and a snapshot
-// of job, whose LastSeq and EventBytes it keeps. A payload over event_max_bytes is truncated;
-// once the job's events passed job_events_max_bytes every truncatable payload is. The
-// persister answers persisted to c.Self(). It returns the seq.
+// encodes it and queues it for the persister with extra (records, entity marks) and a
+// snapshot of job, whose LastSeq and EventBytes it keeps. A payload over event_max_bytes is
+// truncated; once the job's events passed job_events_max_bytes every truncatable payload is.
+// The persister answers persisted to c.Self() once flush sent it. It returns the seq.
 func (j *journal) append(c actor.Context, job *enricher.Job, h *enricher.EventHeader, payload any, extra storage.Batch) int64 {
 	cfg := j.deps.cfg
 	j.seq++
@@ -83,14 +84,44 @@ func (j *journal) append(c actor.Context, job *enricher.Job, h *enricher.EventHe
 	if d := newWebhookDelivery(job, h, data, j.deps.log); d != nil { // stored with its event (webhook.go)
 		req.batch.Webhooks = []*enricher.WebhookDelivery{d}
 	}
-	c.Send(j.deps.persister, req)
+	j.queue(req)
 	return h.Seq
 }
 
-// write sends writes without an event (a job snapshot, entity marks) to the persister, in
+// write queues writes without an event (a job snapshot, entity marks) for the persister, in
 // order with the job's events; nobody is told when they land.
-func (j *journal) write(c actor.Context, b storage.Batch) {
-	c.Send(j.deps.persister, &persist{batch: b})
+func (j *journal) write(_ actor.Context, b storage.Batch) {
+	j.queue(&persist{batch: b})
+}
+
+// queue adds req to the writes of the message being handled: they go to the persister as one
+// request when the actor's Receive ends (flush), so the events one message produces (a model's
+// end and the job's, say) are stored in one commit and acknowledged at once.
+func (j *journal) queue(req *persist) {
+	out := j.out
+	if out == nil {
+		j.out = req
+		return
+	}
+	b, r := &out.batch, &req.batch
+	b.Jobs = append(b.Jobs, r.Jobs...) // the persister writes a job's last snapshot only
+	b.Events = append(b.Events, r.Events...)
+	b.Records = append(b.Records, r.Records...)
+	b.Finished = append(b.Finished, r.Finished...)
+	b.Started = append(b.Started, r.Started...)
+	b.Webhooks = append(b.Webhooks, r.Webhooks...)
+	if req.notify != nil {
+		out.notify, out.upTo, out.cumulative = req.notify, req.upTo, req.cumulative
+	}
+}
+
+// flush sends the queued writes to the persister. The journal's actor calls it when its
+// Receive ends (deferred), so every write of a message leaves before the next message.
+func (j *journal) flush(c actor.Context) {
+	if j.out != nil {
+		c.Send(j.deps.persister, j.out)
+		j.out = nil
+	}
 }
 
 // stored handles the persister's persisted: the events up to upTo are stored, so they are

@@ -45,6 +45,11 @@ type journalStateReply struct {
 }
 
 func (h *journalHost) Receive(c actor.Context) {
+	defer func() {
+		if h.j != nil {
+			h.j.flush(c)
+		}
+	}()
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		h.j = newJournal(h.job, h.deps)
@@ -396,4 +401,47 @@ func (s *Stream) subscription() *Subscription {
 		return t.sub
 	}
 	return nil
+}
+
+// TestJournalOneWritePerMessage: the events and writes one message produces leave as one
+// persist request, in order, acknowledged up to the last event; nothing leaves before the
+// actor's Receive ends.
+func TestJournalOneWritePerMessage(t *testing.T) {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	t.Cleanup(sys.Shutdown)
+	got := make(chan *persist, 10)
+	queued := make(chan int, 1)
+	persister := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if p, ok := c.Message().(*persist); ok {
+			got <- p
+		}
+	}))
+	cfg := Config{}.WithDefaults()
+	job := &enricher.Job{ID: "job1", OrganizationID: "org1", Type: enricher.JobSingleEnrichment, Status: enricher.JobRunning, RecordIDs: []string{}}
+	deps := journalDeps{persister: persister, cfg: &cfg, log: slog.New(slog.DiscardHandler)}
+	host := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if _, ok := c.Message().(*appendEvents); !ok {
+			return
+		}
+		j := newJournal(job, deps)
+		j.append(c, job, &enricher.EventHeader{Type: enricher.EventModelStarted}, nil, storage.Batch{})
+		j.write(c, storage.Batch{Finished: []storage.EntityMark{{JobID: job.ID, Index: 4}}})
+		j.append(c, job, &enricher.EventHeader{Type: enricher.EventCompleted}, nil, storage.Batch{})
+		queued <- len(j.out.batch.Events)
+		j.flush(c)
+	}))
+	sys.Root.Send(host, &appendEvents{})
+	require.Equal(t, 2, <-queued, "queued, not sent, until flush")
+	p := <-got
+	require.Len(t, p.batch.Events, 2)
+	require.Equal(t, []int64{1, 2}, []int64{p.batch.Events[0].Seq, p.batch.Events[1].Seq})
+	require.Len(t, p.batch.Finished, 1)
+	require.Equal(t, int64(2), p.upTo)
+	require.True(t, p.cumulative)
+	require.Equal(t, host, p.notify)
+	select {
+	case extra := <-got:
+		t.Fatalf("a second request: %+v", extra)
+	case <-time.After(50 * time.Millisecond):
+	}
 }

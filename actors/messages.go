@@ -370,7 +370,8 @@ func (*wake) IgnoreDeadLetterLogging()    {}
 // tell notify (if set) that everything up to seq upTo is stored: one reply per request, or,
 // when cumulative, one per commit for the last request of notify in it (a journal's acks are
 // cumulative: "everything up to upTo"). Sender: a job, batch or schema job actor (its
-// journal). Reply, to notify: persisted, or persistFailed.
+// journal: one request with every write of the message it handled). Reply, to notify:
+// persisted, or persistFailed.
 type persist struct {
 	batch      storage.Batch
 	notify     *actor.PID

@@ -55,6 +55,7 @@ func newSchemaJobActor(in *schemaJobInput) actor.Producer {
 }
 
 func (a *schemaJobActor) Receive(c actor.Context) {
+	defer a.flushJournal(c)
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		j := *a.in.Job
@@ -326,4 +327,11 @@ func (a *schemaJobActor) emit(c actor.Context, typ string, payload any, records 
 		h.CurrentModel, h.CurrentAttempt, h.MaxAttempts, h.RunningModels = &key, a.attempt, a.in.Journal.cfg.MaxAttempts, []string{key}
 	}
 	return a.journal.append(c, a.job, &h, payload, storage.Batch{Records: records})
+}
+
+// flushJournal sends the journal's writes of the message just handled.
+func (a *schemaJobActor) flushJournal(c actor.Context) {
+	if a.journal != nil {
+		a.journal.flush(c)
+	}
 }

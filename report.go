@@ -58,8 +58,9 @@ type LatencySummary struct {
 }
 
 // FieldReport is one leaf's figures. Agreement is Agreed ÷ Fused: among fused records whose
-// value at this path is not null and that the model was a source of, the share where the
-// model gave that value (null answers count as disagreeing); null when there was none.
+// value at this path is not null and that the model was a source of (under the waterfall
+// strategy: and was asked this field for that entity), the share where the model gave that
+// value (null answers count as disagreeing); null when there was none.
 // Accuracy is Correct ÷ Expected: among records whose entity's `_expected` holds a non-null
 // value at this path, the share whose value matches it (ExpectedMatch); null when none did.
 type FieldReport struct {
@@ -73,7 +74,8 @@ type FieldReport struct {
 
 // ReportBuilder aggregates records into a JobReport as they are read, so a job of any size is
 // reported without holding its records: memory grows with the models and fields, plus one
-// int32 latency per enrichment record (for exact percentiles) and one entity id per entity.
+// int32 latency per enrichment record (for exact percentiles) and one entity id per entity;
+// for a waterfall job (NoteAsked) also one bitset of the asked fields per entity and model.
 // Not safe for concurrent use.
 type ReportBuilder struct {
 	jobID    string
@@ -81,6 +83,17 @@ type ReportBuilder struct {
 	fused    FusedReport
 	entities map[string]bool
 	expected map[string]bool
+	// asked is nil until NoteAsked is called (waterfall jobs): then it holds per entity and
+	// model the leaf paths the model was asked, as bits over pathIDs.
+	asked    map[askedKey][]uint64
+	pathIDs  map[string]int
+	modelIDs map[string]int32
+}
+
+// askedKey names one model (by its id in ReportBuilder.modelIDs) on one entity.
+type askedKey struct {
+	entity string
+	model  int32
 }
 
 type modelAcc struct {
@@ -96,18 +109,13 @@ func NewReportBuilder(jobID string) *ReportBuilder {
 }
 
 // Add folds one record in. Enrichment records count for their model, fusion records for the
-// fused figures and for the agreement of their source models; other records are ignored.
+// fused figures and for the agreement of their source models (after NoteAsked, of those asked
+// the field); other records are ignored.
 func (b *ReportBuilder) Add(r *Record) {
 	if r.Type != RecordEnrichment && r.Type != RecordFusion {
 		return
 	}
-	entity := ""
-	if r.EntityID != nil {
-		entity = *r.EntityID
-	}
-	if r.EntityIndex != nil { // a batch may hold one entity twice: its index tells them apart
-		entity += "#" + strconv.Itoa(*r.EntityIndex)
-	}
+	entity := reportEntity(r)
 	b.entities[entity] = true
 	var expected map[string]any
 	if len(r.Expected) > 0 && json.Unmarshal(r.Expected, &expected) == nil && expected != nil {
@@ -126,6 +134,9 @@ func (b *ReportBuilder) Add(r *Record) {
 				continue
 			}
 			for _, m := range r.SourceModels {
+				if b.asked != nil && !b.wasAsked(entity, m, path) {
+					continue // waterfall: m was not asked this field for this entity
+				}
 				f := b.model(m).field(path)
 				f.Fused++
 				if slices.Contains(p.Sources, m) {
@@ -168,6 +179,69 @@ func (b *ReportBuilder) Add(r *Record) {
 		expected = keepPaths(expected, "", r.FieldProvenance)
 	}
 	addAccuracy(m.Fields, expected, output)
+}
+
+// reportEntity returns the key of r's entity: its id, plus "#index" in a batch (a batch may
+// hold one entity twice: its index tells them apart).
+func reportEntity(r *Record) string {
+	entity := ""
+	if r.EntityID != nil {
+		entity = *r.EntityID
+	}
+	if r.EntityIndex != nil {
+		entity += "#" + strconv.Itoa(*r.EntityIndex)
+	}
+	return entity
+}
+
+// NoteAsked is the first pass of a waterfall job's report: call it with every record of the
+// job (in any order, deleted ones too: a model was asked what it was asked) before the first
+// Add. It notes the leaf paths each model was asked for each entity, which under the waterfall
+// strategy are the keys of the model's enrichment record's field_provenance. Once it was
+// called, Add counts a model for the agreement on a fused field only where the model was
+// asked that field for that entity (a model without a record of the entity counts for none):
+// a later waterfall step is asked only the fields left open, so a field it was not asked is
+// no disagreement. Jobs of other strategies skip this pass.
+func (b *ReportBuilder) NoteAsked(r *Record) {
+	if b.asked == nil {
+		b.asked, b.pathIDs, b.modelIDs = map[askedKey][]uint64{}, map[string]int{}, map[string]int32{}
+	}
+	if r.Type != RecordEnrichment || r.Model == nil || len(r.FieldProvenance) == 0 {
+		return
+	}
+	id, ok := b.modelIDs[*r.Model]
+	if !ok {
+		id = int32(len(b.modelIDs))
+		b.modelIDs[*r.Model] = id
+	}
+	key := askedKey{entity: reportEntity(r), model: id}
+	bits := b.asked[key]
+	for path := range r.FieldProvenance {
+		i, ok := b.pathIDs[path]
+		if !ok {
+			i = len(b.pathIDs)
+			b.pathIDs[path] = i
+		}
+		for len(bits) <= i/64 {
+			bits = append(bits, 0)
+		}
+		bits[i/64] |= 1 << (i % 64)
+	}
+	b.asked[key] = bits
+}
+
+// wasAsked reports whether NoteAsked saw model asked path for entity.
+func (b *ReportBuilder) wasAsked(entity, model, path string) bool {
+	id, ok := b.modelIDs[model]
+	if !ok {
+		return false
+	}
+	i, ok := b.pathIDs[path]
+	if !ok {
+		return false
+	}
+	bits := b.asked[askedKey{entity: entity, model: id}]
+	return i/64 < len(bits) && bits[i/64]&(1<<(i%64)) != 0
 }
 
 // keepPaths returns a copy of expected holding only the leaves (dot paths under prefix) that

@@ -2,6 +2,7 @@ package enricher
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -127,3 +128,102 @@ func TestReportWaterfall(t *testing.T) {
 	require.Nil(t, cheap.Fields["ceo"].Agreement, "a waterfall value has one source: no agreement figure")
 	require.Equal(t, 1.0, *r.Fused.Fields["ceo"].Accuracy)
 }
+
+// waterfallAskedRecords is a hand-built waterfall job of two entities on models a, c, b (in
+// that order), with verify fields name and founded:
+//
+//   - entity 0: a answers name Acme, founded 1849, no city; c is asked all three and agrees
+//     on founded only; b is asked name (still unverified) and city, not founded, and answers
+//     Acme and Oslo. Fused: name majority {a, b}, founded unanimous {a, c}, city waterfall {b}.
+//   - entity 1: a and c disagree on founded, so b is asked it and disagrees with both; the
+//     rule picks a's value.
+//
+// It returns the model records and the fusion records apart.
+func waterfallAskedRecords() (models, fusions []*Record) {
+	strategy := "waterfall"
+	rec := func(typ RecordType, model string, entity int, out string, prov map[string]FieldProvenance) *Record {
+		id, idx := "e", entity
+		r := &Record{StructuredOutput: json.RawMessage(out), FieldProvenance: prov}
+		r.Type, r.EntityID, r.EntityIndex, r.Success, r.Strategy = typ, &id, &idx, true, &strategy
+		if model != "" {
+			r.Model = &model
+		}
+		return r
+	}
+	one := func(m string) FieldProvenance { return FieldProvenance{Sources: []string{m}, Method: ProvenanceSingle} }
+	null := FieldProvenance{Sources: []string{}}
+	models = []*Record{
+		rec(RecordEnrichment, "a", 0, `{"name":"Acme","founded":1849,"hq":{"city":null}}`,
+			map[string]FieldProvenance{"name": one("a"), "founded": one("a"), "hq.city": null}),
+		rec(RecordEnrichment, "c", 0, `{"name":"Acme Corp","founded":1849,"hq":{"city":null}}`,
+			map[string]FieldProvenance{"name": one("c"), "founded": one("c"), "hq.city": null}),
+		rec(RecordEnrichment, "b", 0, `{"name":"Acme","founded":null,"hq":{"city":"Oslo"}}`, // not asked founded
+			map[string]FieldProvenance{"name": one("b"), "hq.city": one("b")}),
+		rec(RecordEnrichment, "a", 1, `{"name":"Bolt","founded":1900,"hq":{"city":"Rome"}}`,
+			map[string]FieldProvenance{"name": one("a"), "founded": one("a"), "hq.city": one("a")}),
+		rec(RecordEnrichment, "c", 1, `{"name":"Bolt","founded":1901,"hq":{"city":null}}`,
+			map[string]FieldProvenance{"name": one("c"), "founded": one("c")}),
+		rec(RecordEnrichment, "b", 1, `{"name":null,"founded":1902,"hq":{"city":null}}`,
+			map[string]FieldProvenance{"founded": one("b")}),
+	}
+	f0 := rec(RecordFusion, "", 0, `{"name":"Acme","founded":1849,"hq":{"city":"Oslo"}}`, map[string]FieldProvenance{
+		"name":    {Sources: []string{"a", "b"}, Method: ProvenanceMajority},
+		"founded": {Sources: []string{"a", "c"}, Method: ProvenanceUnanimous},
+		"hq.city": {Sources: []string{"b"}, Method: ProvenanceWaterfall}})
+	f1 := rec(RecordFusion, "", 1, `{"name":"Bolt","founded":1900,"hq":{"city":"Rome"}}`, map[string]FieldProvenance{
+		"name":    {Sources: []string{"a", "c"}, Method: ProvenanceUnanimous},
+		"founded": {Sources: []string{"a"}, Method: ProvenanceRule},
+		"hq.city": {Sources: []string{"a"}, Method: ProvenanceWaterfall}})
+	f0.SourceModels, f1.SourceModels = []string{"a", "c", "b"}, []string{"a", "c", "b"}
+	return models, []*Record{f0, f1}
+}
+
+// TestReportWaterfallAsked: under the waterfall strategy a model counts for a fused field's
+// agreement only on the entities where it was asked that field, whichever order the records
+// come in; every other figure is what the report without NoteAsked gives.
+func TestReportWaterfallAsked(t *testing.T) {
+	models, fusions := waterfallAskedRecords()
+	orders := map[string][]*Record{
+		"fusion first": append(slices.Clone(fusions), models...),
+		"models first": append(slices.Clone(models), fusions...),
+		"interleaved":  {models[0], fusions[1], models[2], fusions[0], models[4], models[1], models[5], models[3]},
+	}
+	plain := NewReportBuilder("job")
+	for _, r := range orders["models first"] {
+		plain.Add(r)
+	}
+	want := plain.Report()
+	field := func(r JobReport, model, path string) *FieldReport {
+		for _, m := range r.Models {
+			if m.Model == model {
+				return m.Fields[path]
+			}
+		}
+		return nil
+	}
+	// Without NoteAsked b counts where it was not asked: founded on entity 0, name on entity 1.
+	require.Equal(t, FieldReport{Fused: 2, Agreed: 0, Agreement: ptr(0.0)}, *field(want, "b", "founded"))
+	require.Equal(t, FieldReport{Fused: 2, Agreed: 1, Agreement: ptr(0.5)}, *field(want, "b", "name"))
+	*field(want, "b", "founded") = FieldReport{Fused: 1, Agreed: 0, Agreement: ptr(0.0)} // entity 1 only
+	*field(want, "b", "name") = FieldReport{Fused: 1, Agreed: 1, Agreement: ptr(1.0)}    // entity 0 only
+
+	for name, recs := range orders {
+		t.Run(name, func(t *testing.T) {
+			b := NewReportBuilder("job")
+			for _, r := range recs {
+				b.NoteAsked(r)
+			}
+			for _, r := range recs {
+				b.Add(r)
+			}
+			got := b.Report()
+			require.Equal(t, want, got, "only b's founded and name change")
+			require.Equal(t, FieldReport{Fused: 1, Agreed: 0, Agreement: ptr(0.0)}, *field(got, "b", "founded"))
+			require.Equal(t, FieldReport{Fused: 2, Agreed: 2, Agreement: ptr(1.0)}, *field(got, "a", "founded"))
+			require.Equal(t, FieldReport{Fused: 2, Agreed: 1, Agreement: ptr(0.5)}, *field(got, "c", "founded"))
+			require.Equal(t, FieldReport{Fused: 2, Agreed: 1, Agreement: ptr(0.5)}, *field(got, "c", "name"))
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

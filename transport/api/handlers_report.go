@@ -27,15 +27,36 @@ func handleReport(c *call) error {
 	if job.Type != enricher.JobSingleEnrichment && job.Type != enricher.JobBatchEnrichment {
 		return enricher.Errorf(enricher.KindInvalid, "reports cover enrichment jobs only (this is a %s job)", job.Type)
 	}
+	report, err := jobReport(c.s.deps.JobRecords, c.p.org.ID, job)
+	if err != nil {
+		return err
+	}
+	return c.ok(report)
+}
+
+// jobReport builds the report of job from its records in records, which come in no useful
+// order: a waterfall job's records are read twice, first to note which fields each model was
+// asked for each entity (enricher.ReportBuilder.NoteAsked), then to aggregate; other jobs are
+// read once. Soft-deleted records are left out of the figures. The store's error is returned.
+func jobReport(records JobRecordStore, org string, job *enricher.Job) (enricher.JobReport, error) {
 	b := enricher.NewReportBuilder(job.ID)
-	err = c.s.deps.JobRecords.EachRecordOfJob(c.p.org.ID, job.ID, func(r *enricher.Record) error {
+	if job.Strategy != nil && *job.Strategy == enricher.StrategyWaterfall {
+		err := records.EachRecordOfJob(org, job.ID, func(r *enricher.Record) error {
+			b.NoteAsked(r) // deleted ones too: the model was asked what it was asked
+			return nil
+		})
+		if err != nil {
+			return enricher.JobReport{}, err
+		}
+	}
+	err := records.EachRecordOfJob(org, job.ID, func(r *enricher.Record) error {
 		if !r.IsDeleted {
 			b.Add(r)
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return enricher.JobReport{}, err
 	}
-	return c.ok(b.Report())
+	return b.Report(), nil
 }

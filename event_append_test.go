@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,13 @@ var hotPayloads = []payloadAppender{
 	&ModelStartedEvent{}, &ModelCompletedEvent{}, &CompletedEvent{}, &EntityStartedEvent{},
 	&EntityCompletedEvent{}, &ExpertiseCompletedEvent{}, &AttemptFailedEvent{}, &EnrichmentOutcome{},
 	&EnrichSpec{}, &ConflictReport{}, &FusionStartedEvent{}, &ConflictsDetectedEvent{}, &FusionCompletedEvent{},
+	&Job{}, &Record{}, &RecordSummary{},
+}
+
+// notEventPayloads are the hotPayloads that are not event payloads.
+var notEventPayloads = []reflect.Type{
+	reflect.TypeFor[EnrichmentOutcome](), reflect.TypeFor[EnrichSpec](), reflect.TypeFor[ConflictReport](),
+	reflect.TypeFor[Job](), reflect.TypeFor[Record](), reflect.TypeFor[RecordSummary](),
 }
 
 func TestPayloadAppendersTable(t *testing.T) {
@@ -197,8 +205,8 @@ func TestAppendEventSelfEncodedEqualsMarshal(t *testing.T) {
 	truncated := 0
 	for _, zero := range hotPayloads {
 		typ := reflect.TypeOf(zero).Elem()
-		if typ == reflect.TypeFor[EnrichmentOutcome]() || typ == reflect.TypeFor[EnrichSpec]() || typ == reflect.TypeFor[ConflictReport]() {
-			continue // not an event payload
+		if slices.Contains(notEventPayloads, typ) {
+			continue
 		}
 		for i := range 150 {
 			p := reflect.New(typ)

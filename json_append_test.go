@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // marshalOrErr returns json.Marshal(v), or nil and whether it failed.
@@ -221,12 +222,34 @@ func randFloat(r *rand.Rand, special bool) float64 {
 	}
 }
 
-var rawMessageType = reflect.TypeFor[json.RawMessage]()
+var (
+	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	timeType       = reflect.TypeFor[Time]()
+	randZones      = []*time.Location{time.UTC, time.FixedZone("east", 5*3600+1800), time.FixedZone("west", -8*3600), time.Local}
+)
+
+// randTime returns an enricher.Time (Time.MarshalJSON writes it in UTC with milliseconds):
+// zero (unless full), or any instant from year -150 to year 4000 or past 9999, with
+// nanoseconds, in one of several zones.
+func randTime(r *rand.Rand, full bool) Time {
+	if !full && r.IntN(4) == 0 {
+		return Time{}
+	}
+	sec := r.Int64N(130e9) - 67e9
+	if r.IntN(20) == 0 {
+		sec = 253402300800 + r.Int64N(1e9) // after 9999-12-31
+	}
+	return Time{time.Unix(sec, r.Int64N(1e9)).In(randZones[r.IntN(len(randZones))])}
+}
 
 // randFill sets v (settable) to a random value of its type: nil or set pointers, nil, empty
 // or filled slices and maps, nasty strings, floats of every magnitude and, when special, NaN
 // and invalid raw JSON. With full, every field, pointer, slice and map is non-zero.
 func randFill(r *rand.Rand, v reflect.Value, special, full bool) {
+	if v.Type() == timeType { // its fields are unexported; MarshalJSON writes it
+		v.Set(reflect.ValueOf(randTime(r, full)))
+		return
+	}
 	switch v.Kind() {
 	case reflect.String:
 		s := randString(r)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 
 	"github.com/dgraph-io/badger/v4"
@@ -225,10 +226,18 @@ func keyJobSpec(org, id string) []byte { return []byte("js/" + org + "/" + id) }
 // are CreateJob's (they do not change while the job runs); the snapshot of a job's end
 // deletes its active entry (an ended job never runs again) and writes its finished entry
 // (PurgeJobs finds old jobs through it).
+//
+// The snapshot is encoded by enricher.AppendJob: the bytes encoding/json (and go-json, the
+// reader) write for it, without reflection.
 func putJobTxn(txn *badger.Txn, j *enricher.Job) error {
 	snap := *j
 	snap.Spec = nil
-	if err := putJSON(txn, keyJob(j.OrganizationID, j.ID), &snap); err != nil {
+	key := keyJob(j.OrganizationID, j.ID)
+	b, err := enricher.AppendJob(make([]byte, 0, 768+len(snap.Result)), &snap)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	if err := setValue(txn, key, b); err != nil {
 		return err
 	}
 	if j.Status.Terminal() {
@@ -269,6 +278,59 @@ type recordRow struct {
 
 func newRecordRow(r *enricher.Record) *recordRow {
 	return &recordRow{Record: *r, Org: r.OrganizationID, Expected: r.Expected}
+}
+
+// putRecordRow stores r's recordRow under its key. The row is encoded without reflection: the
+// record's JSON (enricher.AppendRecord) with the row's own fields after the record's, where
+// encoding/json and go-json put the fields of the outer struct: the very bytes
+// gojson.Marshal(newRecordRow(r)) writes (TestStoredValuesMatchGoJSON).
+func putRecordRow(txn *badger.Txn, r *enricher.Record) error {
+	key := keyRecord(r.OrganizationID, r.ID)
+	b, err := appendRecordRow(make([]byte, 0, recordSizeHint(r)), r)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return setValue(txn, key, b)
+}
+
+// appendRecordRow appends the JSON of newRecordRow(r); on error dst is returned unchanged.
+func appendRecordRow(dst []byte, r *enricher.Record) ([]byte, error) {
+	mark := len(dst)
+	dst, err := enricher.AppendRecord(dst, r)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst[:len(dst)-1], `,"org":`...) // over the record's closing brace
+	if dst, err = enricher.AppendJSON(dst, r.OrganizationID); err != nil {
+		return dst[:mark], err
+	}
+	if len(r.Expected) > 0 { // omitempty
+		dst = append(dst, `,"expected":`...)
+		if dst, err = enricher.AppendJSON(dst, r.Expected); err != nil {
+			return dst[:mark], err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// recordSizeHint estimates the length of r's row, so that it is encoded without regrowing.
+func recordSizeHint(r *enricher.Record) int {
+	n := 1024 + len(r.StructuredOutput) + len(r.EntityInput) + len(r.ConflictReport) + len(r.Expected) +
+		160*len(r.FieldProvenance)
+	for i := range r.Prompts {
+		p := &r.Prompts[i]
+		n += 512 + len(p.SystemPrompt) + len(p.UserPrompt) + len(p.StructuredOutput)
+		if p.RawResponse != nil {
+			n += len(*p.RawResponse)
+		}
+		for _, a := range p.AttemptLog {
+			n += 160
+			if a.RawResponse != nil {
+				n += len(*a.RawResponse)
+			}
+		}
+	}
+	return n + n/8 // escapes
 }
 
 // record returns the record the row holds.

@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 
@@ -139,7 +140,12 @@ func (e *indexEntry) matches(q enricher.RecordQuery) bool {
 // putRecordIndexes writes r's summary and its index entries.
 func putRecordIndexes(txn *badger.Txn, r *enricher.Record) error {
 	sum := r.Summary()
-	if err := putJSON(txn, keyRecordSummary(r.OrganizationID, r.ID), &sum); err != nil {
+	key := keyRecordSummary(r.OrganizationID, r.ID)
+	b, err := enricher.AppendRecordSummary(make([]byte, 0, 1024), &sum)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	if err := setValue(txn, key, b); err != nil {
 		return err
 	}
 	entry := newIndexEntry(&sum)

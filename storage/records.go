@@ -94,7 +94,7 @@ func putRecordTxn(txn *badger.Txn, t *tally, r *enricher.Record) error {
 	} else if ok {
 		isNew = false
 	}
-	if err := putJSON(txn, keyRecord(r.OrganizationID, r.ID), newRecordRow(r)); err != nil {
+	if err := putRecordRow(txn, r); err != nil {
 		return err
 	}
 	if err := txn.Set(keyRecordOfJob(r.JobID, r.ID), nil); err != nil {
@@ -380,7 +380,7 @@ func (db *DB) changeRecords(org string, ids []string, fn func(*badger.Txn, *tall
 			}
 			done++
 			if rewrite {
-				if err := putJSON(txn, keyRecord(org, id), newRecordRow(r)); err != nil {
+				if err := putRecordRow(txn, r); err != nil {
 					return err
 				}
 				if err := putRecordIndexes(txn, r); err != nil {

@@ -100,3 +100,7 @@ func fill(v reflect.Value, depth int) {
 		}
 	}
 }
+
+// Fill sets every field of *v (a pointer to a struct) as MatchesEncodingJSON does: nothing is
+// zero, and the strings, numbers and raw values test the encoders' edge cases.
+func Fill(v any) { fill(reflect.ValueOf(v).Elem(), 0) }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +61,15 @@ type testServer struct {
 	clock *fakeClock
 	env   map[string]string
 	stop  func()
+}
+
+// startWithModels starts a server with the bootstrap key whose models file holds modelsJSON
+// (a {"models": [...]} document).
+func startWithModels(t *testing.T, modelsJSON string) *testServer {
+	t.Helper()
+	models := filepath.Join(t.TempDir(), "models.json")
+	require.NoError(t, os.WriteFile(models, []byte(modelsJSON), 0o600))
+	return startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey, "ENRICHER_MODELS_FILE": models}, nil)
 }
 
 // startServer runs the real server (Open + Run) on 127.0.0.1:0 with data in dir.

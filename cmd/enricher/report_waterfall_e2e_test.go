@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -20,12 +18,10 @@ import (
 // input's name and country, asked of no model, get no agreement figure at all.
 func TestModelReportWaterfallCountsAskedFields(t *testing.T) {
 	t.Parallel()
-	modelsFile := filepath.Join(t.TempDir(), "models.json")
-	require.NoError(t, os.WriteFile(modelsFile, []byte(`{"models": [
+	ts := startWithModels(t, `{"models": [
 		{"key": "sim::one", "input_price": 0.1, "output_price": 0.1, "sim": {"null_rate": 0.5}},
 		{"key": "sim::two", "input_price": 0.2, "output_price": 0.2, "sim": {"null_rate": 0.5}},
-		{"key": "sim::three", "input_price": 1, "output_price": 1, "sim": {"null_rate": -1}}]}`), 0o600))
-	ts := startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey, "ENRICHER_MODELS_FILE": modelsFile}, nil)
+		{"key": "sim::three", "input_price": 1, "output_price": 1, "sim": {"null_rate": -1}}]}`)
 	c := ts.bootstrap()
 	// more open fields than companySchema, so that the cheap models often leave one to the third
 	schema := map[string]any{"root": map[string]any{"name": "Company", "description": "A business", "type": "object",

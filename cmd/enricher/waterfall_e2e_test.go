@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,11 +13,9 @@ import (
 // each value came from. Bad verify_fields are 400 with a clear detail.
 func TestWaterfallEndToEnd(t *testing.T) {
 	t.Parallel()
-	models := filepath.Join(t.TempDir(), "models.json")
-	require.NoError(t, os.WriteFile(models, []byte(`{"models": [
+	ts := startWithModels(t, `{"models": [
 		{"key": "sim::cheap", "input_price": 0.1, "output_price": 0.1, "sim": {"null_rate": 0.5}},
-		{"key": "sim::sure", "input_price": 1, "output_price": 1, "sim": {"null_rate": -1}}]}`), 0o600))
-	ts := startServer(t, t.TempDir(), map[string]string{"ENRICHER_BOOTSTRAP_KEY": testBootstrapKey, "ENRICHER_MODELS_FILE": models}, nil)
+		{"key": "sim::sure", "input_price": 1, "output_price": 1, "sim": {"null_rate": -1}}]}`)
 	c := ts.bootstrap()
 	schemaID := c.must(200, "POST", "/api/schema/saved", map[string]any{"name": "Company", "schema_content": companySchema}).str("id")
 

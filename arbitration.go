@@ -25,17 +25,16 @@ var ArbitrationJSONSchema = json.RawMessage(`{"type":"object","additionalPropert
 func ArbitrationPrompt(s *Schema, entity map[string]any, conflicts []FieldConflict) Prompt {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Entity type: %s\n\nKnown data about the entity:\n", s.Root.Name)
-	data, _ := json.MarshalIndent(entity, "", "  ")
-	b.Write(data)
+	b.Write(appendPromptJSON(nil, entity, true))
 	b.WriteString("\n\nSeveral models disagree on these fields. For each, choose the correct value (one of the given values, or null when none can be established):\n")
 	for _, c := range conflicts {
 		fmt.Fprintf(&b, "\n## %s\n", c.Path)
 		if p := PropertyAt(s, c.Path); p != nil {
-			frag, _ := json.Marshal(map[string]any{"type": typeLabel(p), "description": p.Description})
+			frag := appendJSONString([]byte(`{"description":`), p.Description) // as json.Marshal writes the map
+			frag = append(appendJSONString(append(frag, `,"type":`...), typeLabel(p)), '}')
 			fmt.Fprintf(&b, "Field: %s\n", frag)
 		}
-		values, _ := json.MarshalIndent(c.ValuesByModel, "", "  ")
-		fmt.Fprintf(&b, "Values by model:\n%s\n", values)
+		fmt.Fprintf(&b, "Values by model:\n%s\n", appendPromptJSON(nil, c.ValuesByModel, true))
 	}
 	b.WriteString(`
 Answer with one JSON object: {"decisions": [{"path": string, "value": the chosen value, "chosen_model": the model whose value you chose or "", "reasoning": string}]}, with each path above exactly once.`)
@@ -99,7 +98,11 @@ func ParseDecisions(s *Schema, text string, conflicts []FieldConflict, languages
 		if p := PropertyAt(s, d.Path); p != nil {
 			field := *p
 			field.Name = "value"
-			obj, _ := json.Marshal(map[string]any{"value": d.Value})
+			obj, err := json.Marshal(map[string]any{"value": d.Value})
+			if err != nil { // a decoded value always encodes; say so rather than pass it unchecked
+				problems = append(problems, fmt.Sprintf("decisions[%d] (%s): the value cannot be checked: %v", i, d.Path, err))
+				continue
+			}
 			if _, errs := CheckAnswer(&AnswerSpec{Properties: []*Property{&field}, Languages: languages}, string(obj)); len(errs) > 0 {
 				for _, e := range errs {
 					problems = append(problems, fmt.Sprintf("decisions[%d] (%s): %s", i, d.Path, e))

@@ -68,6 +68,9 @@ var jsonSafe, jsonSafeNoHTML = func() (t, u [utf8.RuneSelf]bool) {
 	return t, u
 }()
 
+// AppendJSONString appends s as json.Marshal writes a string; it cannot fail.
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
+
 // appendJSONString appends s as a JSON string with encoding/json's escaping: \" \\ \b \f \n
 // \r \t, \u00XX for the other control bytes and for < > &, \ufffd for each invalid UTF-8 byte,
 // \u2028 and \u2029 for those two characters.
@@ -444,6 +447,23 @@ func AppendJSON(dst []byte, v any) ([]byte, error) {
 // appendJSONIndent appends v as json.MarshalIndent(v, "", "  ") writes it.
 func appendJSONIndent(dst []byte, v any) ([]byte, error) {
 	return appendJSONValue(dst, v, jsonHTML|jsonIndent, 0)
+}
+
+// appendPromptJSON appends v, a value decoded from JSON (entity data, schema examples, the
+// models' values), for the text of a prompt: as json.Marshal writes it, or with indent as
+// json.MarshalIndent(v, "", "  ") does. It cannot fail: a value JSON cannot hold (a NaN or
+// infinite number, a type no JSON decoder produces) is written as null as a whole, so the
+// prompt says plainly that the value is unknown rather than losing the sentence around it.
+func appendPromptJSON(dst []byte, v any, indent bool) []byte {
+	mode := jsonHTML
+	if indent {
+		mode |= jsonIndent
+	}
+	out, err := appendJSONValue(dst, v, mode, 0)
+	if err != nil {
+		return append(dst, "null"...)
+	}
+	return out
 }
 
 // jsonMode selects the encoding/json variant appendJSONValue reproduces.

@@ -443,3 +443,29 @@ func TestAppendJSONIndentProperty(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendPromptJSON: a prompt's JSON is json.Marshal's (or MarshalIndent's) for every value
+// that encodes, and null, never a failure or a fragment, for one that does not.
+func TestAppendPromptJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 8))
+	failed := 0
+	for i := range 2000 {
+		v := randDecoded(r, 0, i%2 == 1)
+		indent := i%3 == 0
+		got := appendPromptJSON([]byte("x"), v, indent)
+		want, err := json.Marshal(v)
+		if indent {
+			want, err = json.MarshalIndent(v, "", "  ")
+		}
+		if err != nil {
+			failed++
+			want = []byte("null")
+		}
+		if string(got) != "x"+string(want) {
+			t.Fatalf("got  %s\nwant x%s", got, want)
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no value failed: the null path is not exercised")
+	}
+}

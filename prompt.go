@@ -40,9 +40,7 @@ func EnrichmentPrompt(in PromptInput) Prompt {
 		fmt.Fprintf(&b, " (%s)", root.Description)
 	}
 	b.WriteString("\n\nKnown data about the entity:\n")
-	// entity_data was decoded from JSON: it always encodes (on error the prompt shows no data)
-	entity, _ := appendJSONIndent(make([]byte, 0, 512), in.Entity)
-	b.Write(entity)
+	b.Write(appendPromptJSON(make([]byte, 0, 512), in.Entity, true))
 	b.WriteString("\n")
 	if notes := in.Schema.IdentificationNotes; notes != "" {
 		fmt.Fprintf(&b, "\nIdentification notes: %s\n", notes)
@@ -155,10 +153,8 @@ func writeFields(b *strings.Builder, props []*Property, indent string) {
 			b.WriteString(p.Description)
 		}
 		if len(p.Examples) > 0 {
-			// examples were decoded from the schema's JSON: they always encode (on error none show)
-			ex, _ := AppendJSON(nil, p.Examples)
 			b.WriteString(" Examples: ")
-			b.Write(ex)
+			b.Write(appendPromptJSON(nil, p.Examples, false))
 		}
 		b.WriteString("\n")
 		switch {
@@ -197,8 +193,7 @@ func CorrectionPrompt(problems []string) string {
 // ClassificationPrompt builds the classification call. The entity JSON is cut to
 // maxChars characters.
 func ClassificationPrompt(s *Schema, entity map[string]any, maxChars int) Prompt {
-	data, _ := json.Marshal(entity)
-	text := string(data)
+	text := string(appendPromptJSON(nil, entity, false))
 	if r := []rune(text); maxChars > 0 && len(r) > maxChars {
 		text = string(r[:maxChars])
 	}

@@ -1,6 +1,7 @@
 package enricher
 
 import (
+	"encoding/json"
 	"flag"
 	"os"
 	"strings"
@@ -55,5 +56,25 @@ func TestEnrichmentPromptGolden(t *testing.T) {
 	}
 	if out.String() != string(want) {
 		t.Fatalf("prompts differ from %s:\n%s", golden, out.String())
+	}
+}
+
+// TestArbitrationPromptFieldLine: each conflict's field line is the JSON encoding/json writes
+// for the field's type and description (HTML-escaped, keys sorted), as before it was written
+// by hand.
+func TestArbitrationPromptFieldLine(t *testing.T) {
+	s, err := ParseSchema([]byte(`{"root": {"name": "Company", "type": "object", "properties": {
+		"name": {"type": "string", "is_key": true},
+		"ceo": {"type": "string", "description": "Chief <executive> & \"head\""}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ArbitrationPrompt(s, map[string]any{"name": "Acme"}, []FieldConflict{{Path: "ceo", ValuesByModel: map[string]any{"a": "X", "b": "Y"}}})
+	want, err := json.Marshal(map[string]any{"type": typeLabel(PropertyAt(s, "ceo")), "description": PropertyAt(s, "ceo").Description})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.User, "Field: "+string(want)+"\n") {
+		t.Fatalf("no field line %s in\n%s", want, p.User)
 	}
 }

@@ -105,7 +105,7 @@ func localizedText(m map[string]any) (string, bool) {
 // GenerationPrompt builds the schema generation call from a sample.
 func GenerationPrompt(sample map[string]any) Prompt {
 	collapsed, localized := CollapseLocalized(sample)
-	data, _ := json.MarshalIndent(collapsed, "", "  ")
+	data := appendPromptJSON(nil, collapsed, true)
 	props := len(sample)
 	maxDomains := max(1, props/6)
 	var b strings.Builder

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/entity-enricher/enricher"
 )
 
 // SchemaField values of Config.SchemaField: which generationConfig field carries the answer schema.
@@ -196,8 +198,7 @@ func (t translator) ordering(in map[string]any) []any {
 // the order properties were written), falling back to name order on ties.
 func documentOrder(raw json.RawMessage, names []string) []string {
 	pos := func(n string) int {
-		key, _ := json.Marshal(n)
-		if i := bytes.Index(raw, append(key, ':')); i >= 0 {
+		if i := bytes.Index(raw, append(enricher.AppendJSONString(nil, n), ':')); i >= 0 {
 			return i
 		}
 		return len(raw)

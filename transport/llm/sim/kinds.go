@@ -422,16 +422,25 @@ func editSchema(raw json.RawMessage, prompt string) any {
 		name := op[2]
 		if strings.EqualFold(op[1], "add") {
 			if props.get(name) == nil {
-				b, _ := json.Marshal(doc{{"type", "string"}, {"description", fieldLabel(name)}, {"nullable", true}})
+				b, err := json.Marshal(doc{{"type", "string"}, {"description", fieldLabel(name)}, {"nullable", true}})
+				if err != nil {
+					return top
+				}
 				props.set(name, b)
 			}
 		} else {
 			props.del(name)
 		}
 	}
-	pb, _ := json.Marshal(props)
+	pb, err := json.Marshal(props)
+	if err != nil {
+		return top
+	}
 	root.set("properties", pb)
-	rb, _ := json.Marshal(root)
+	rb, err := json.Marshal(root)
+	if err != nil {
+		return top
+	}
 	top.set("root", rb)
 	return top
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	enricher "github.com/entity-enricher/enricher"
 	"github.com/entity-enricher/enricher/transport/llm"
 )
 
@@ -383,6 +384,5 @@ func appendString(buf []byte, s string) []byte {
 		buf = append(buf, s...)
 		return append(buf, '"')
 	}
-	b, _ := json.Marshal(s)
-	return append(buf, b...)
+	return enricher.AppendJSONString(buf, s)
 }

@@ -38,20 +38,26 @@ func valueEntry(key, v []byte) *badger.Entry {
 		return badger.NewEntry(key, v)
 	}
 	bp := compressBufs.Get().(*[]byte)
-	defer compressBufs.Put(bp)
 	if n := s2.MaxEncodedLen(len(v)); cap(*bp) < n {
 		*bp = make([]byte, n)
 	}
 	c := s2.Encode((*bp)[:cap(*bp)], v)
-	if len(c) > len(v)-len(v)/8 {
-		return badger.NewEntry(key, v)
+	e := badger.NewEntry(key, v)
+	if len(c) <= len(v)-len(v)/8 {
+		e = badger.NewEntry(key, bytes.Clone(c)).WithMeta(metaS2)
 	}
-	return badger.NewEntry(key, bytes.Clone(c)).WithMeta(metaS2)
+	if cap(*bp) <= maxPooledCompressBuf {
+		compressBufs.Put(bp)
+	}
+	return e
 }
 
 // compressBufs are scratch buffers for s2.Encode, which needs its worst case of room: the
-// stored value is an exact copy, so no value pins or zeroes a worst-case buffer.
+// stored value is an exact copy, so no value pins or zeroes a worst-case buffer. A buffer
+// grown past maxPooledCompressBuf (for one large record) is dropped, not kept.
 var compressBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+const maxPooledCompressBuf = 256 << 10
 
 // readValue calls fn with item's value as it was given to setValue. Like badger's Item.Value,
 // the slice is only valid during fn.

@@ -35,6 +35,7 @@ func TestValueCompression(t *testing.T) {
 		{"just under the threshold", bytes.Repeat([]byte("a"), compressMin-1), false},
 		{"at the threshold", bytes.Repeat([]byte("a"), compressMin), true},
 		{"a record", record, true},
+		{"larger than a pooled buffer", bytes.Repeat(record, 400), true},
 		{"incompressible", noise, false},
 	}
 	db := openTest(t)

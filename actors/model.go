@@ -114,13 +114,12 @@ type callState struct {
 type modelActor struct {
 	spec     *modelSpec
 	calls    []*callState
-	byKey    map[*callSpec]*callState
 	started  time.Time
 	finished bool
 }
 
 func newModelActor(spec *modelSpec) actor.Producer {
-	return func() actor.Actor { return &modelActor{spec: spec, byKey: map[*callSpec]*callState{}} }
+	return func() actor.Actor { return &modelActor{spec: spec} }
 }
 
 func (a *modelActor) Receive(c actor.Context) {
@@ -134,14 +133,11 @@ func (a *modelActor) Receive(c actor.Context) {
 		for i, p := range a.spec.Plan {
 			cs := a.newCall(p)
 			st := &callState{plan: p, started: a.started}
-			st.run = newCallRun(cs, uint32(i+1), func(msg any) { a.callReport(c, msg) })
+			st.run = newCallRun(cs, uint32(i+1), func(msg any) { a.callReport(c, st, msg) })
 			a.calls = append(a.calls, st)
-			a.byKey[cs] = st
 		}
-		for _, st := range a.calls {
-			if !a.finished {
-				st.run.start(c)
-			}
+		for _, st := range a.calls { // every state exists before a call reports
+			st.run.start(c)
 		}
 	case *actor.Stopping:
 		for _, st := range a.calls {
@@ -161,20 +157,19 @@ func (a *modelActor) Receive(c actor.Context) {
 	}
 }
 
-// callReport handles what one of the actor's calls reports (callRun's report): its progress
-// goes to the job, its result into the run, which finishes after the last one.
-func (a *modelActor) callReport(c actor.Context, msg any) {
+// callReport handles what the call st reports (callRun's report): its progress goes to the
+// job, its result into the run, which finishes after the last one.
+func (a *modelActor) callReport(c actor.Context, st *callState, msg any) {
 	switch m := msg.(type) {
 	case *callStarted:
 		c.Send(c.Parent(), &modelProgress{Model: a.spec.Model.Key, Msg: m})
 	case *callAttemptFailed:
-		if st := a.byKey[m.Spec]; st != nil && m.Answer != nil {
+		if m.Answer != nil {
 			st.answers = append(st.answers, *m.Answer)
 		}
 		c.Send(c.Parent(), &modelProgress{Model: a.spec.Model.Key, Msg: m})
 	case *callResult:
-		st := a.byKey[m.Spec]
-		if st == nil || st.done {
+		if st.done {
 			return
 		}
 		st.done, st.result = true, m
@@ -377,7 +372,7 @@ func (a *modelActor) promptCall(st *callState) enricher.PromptCall {
 	if st.done {
 		return st.result.Call
 	}
-	p := a.newCall(st.plan)
+	p := st.run.spec // the call as it was asked
 	code, msg := enricher.CodeCancelled, "the job was cancelled"
 	call := enricher.PromptCall{
 		ID: uuid.NewString(), CallKind: string(callEnrichment), Model: a.spec.Model.Key, ExpertiseKey: p.ExpertiseKey,

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 
 	"github.com/dgraph-io/badger/v4"
@@ -232,12 +231,9 @@ func keyJobSpec(org, id string) []byte { return []byte("js/" + org + "/" + id) }
 func putJobTxn(txn *badger.Txn, j *enricher.Job) error {
 	snap := *j
 	snap.Spec = nil
-	key := keyJob(j.OrganizationID, j.ID)
-	b, err := enricher.AppendJob(make([]byte, 0, 768+len(snap.Result)), &snap)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	if err := setValue(txn, key, b); err != nil {
+	if err := putEncoded(txn, keyJob(j.OrganizationID, j.ID), func(dst []byte) ([]byte, error) {
+		return enricher.AppendJob(dst, &snap)
+	}); err != nil {
 		return err
 	}
 	if j.Status.Terminal() {
@@ -285,12 +281,7 @@ func newRecordRow(r *enricher.Record) *recordRow {
 // encoding/json and go-json put the fields of the outer struct: the very bytes
 // gojson.Marshal(newRecordRow(r)) writes (TestStoredValuesMatchGoJSON).
 func putRecordRow(txn *badger.Txn, r *enricher.Record) error {
-	key := keyRecord(r.OrganizationID, r.ID)
-	b, err := appendRecordRow(make([]byte, 0, recordSizeHint(r)), r)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	return setValue(txn, key, b)
+	return putEncoded(txn, keyRecord(r.OrganizationID, r.ID), func(dst []byte) ([]byte, error) { return appendRecordRow(dst, r) })
 }
 
 // appendRecordRow appends the JSON of newRecordRow(r); on error dst is returned unchanged.
@@ -311,26 +302,6 @@ func appendRecordRow(dst []byte, r *enricher.Record) ([]byte, error) {
 		}
 	}
 	return append(dst, '}'), nil
-}
-
-// recordSizeHint estimates the length of r's row, so that it is encoded without regrowing.
-func recordSizeHint(r *enricher.Record) int {
-	n := 1024 + len(r.StructuredOutput) + len(r.EntityInput) + len(r.ConflictReport) + len(r.Expected) +
-		160*len(r.FieldProvenance)
-	for i := range r.Prompts {
-		p := &r.Prompts[i]
-		n += 512 + len(p.SystemPrompt) + len(p.UserPrompt) + len(p.StructuredOutput)
-		if p.RawResponse != nil {
-			n += len(*p.RawResponse)
-		}
-		for _, a := range p.AttemptLog {
-			n += 160
-			if a.RawResponse != nil {
-				n += len(*a.RawResponse)
-			}
-		}
-	}
-	return n + n/8 // escapes
 }
 
 // record returns the record the row holds.

@@ -3,7 +3,6 @@ package storage
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"strings"
 
@@ -140,12 +139,9 @@ func (e *indexEntry) matches(q enricher.RecordQuery) bool {
 // putRecordIndexes writes r's summary and its index entries.
 func putRecordIndexes(txn *badger.Txn, r *enricher.Record) error {
 	sum := r.Summary()
-	key := keyRecordSummary(r.OrganizationID, r.ID)
-	b, err := enricher.AppendRecordSummary(make([]byte, 0, 1024), &sum)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	if err := setValue(txn, key, b); err != nil {
+	if err := putEncoded(txn, keyRecordSummary(r.OrganizationID, r.ID), func(dst []byte) ([]byte, error) {
+		return enricher.AppendRecordSummary(dst, &sum)
+	}); err != nil {
 		return err
 	}
 	entry := newIndexEntry(&sum)

@@ -38,26 +38,52 @@ func valueEntry(key, v []byte) *badger.Entry {
 		return badger.NewEntry(key, v)
 	}
 	bp := compressBufs.Get().(*[]byte)
+	defer putScratch(&compressBufs, bp)
 	if n := s2.MaxEncodedLen(len(v)); cap(*bp) < n {
 		*bp = make([]byte, n)
 	}
 	c := s2.Encode((*bp)[:cap(*bp)], v)
-	e := badger.NewEntry(key, v)
-	if len(c) <= len(v)-len(v)/8 {
-		e = badger.NewEntry(key, bytes.Clone(c)).WithMeta(metaS2)
+	if len(c) > len(v)-len(v)/8 {
+		return badger.NewEntry(key, v)
 	}
-	if cap(*bp) <= maxPooledCompressBuf {
-		compressBufs.Put(bp)
-	}
-	return e
+	return badger.NewEntry(key, bytes.Clone(c)).WithMeta(metaS2)
 }
 
-// compressBufs are scratch buffers for s2.Encode, which needs its worst case of room: the
-// stored value is an exact copy, so no value pins or zeroes a worst-case buffer. A buffer
-// grown past maxPooledCompressBuf (for one large record) is dropped, not kept.
-var compressBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+// putEncoded stores at key the value appendTo appends (an encoder such as enricher.AppendJob),
+// as setValue does. It encodes into a pooled scratch buffer and stores an exact copy (or the
+// compressed one), so no value's size has to be guessed ahead. An encoding error names the key.
+func putEncoded(txn *badger.Txn, key []byte, appendTo func(dst []byte) ([]byte, error)) error {
+	bp := encodeBufs.Get().(*[]byte)
+	defer putScratch(&encodeBufs, bp)
+	b, err := appendTo((*bp)[:0])
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	*bp = b[:0] // keep what it grew to
+	e := valueEntry(key, b)
+	if e.UserMeta&metaS2 == 0 {
+		e.Value = bytes.Clone(b) // b is the scratch buffer
+	}
+	return txn.SetEntry(e)
+}
 
-const maxPooledCompressBuf = 256 << 10
+// Scratch buffers: encodeBufs for the values putEncoded encodes, compressBufs for s2.Encode,
+// which needs its worst case of room. Stored values are exact copies, so no value pins or
+// zeroes a scratch buffer; a buffer grown past maxPooledScratch (for one large value) is
+// dropped, not kept.
+var (
+	encodeBufs   = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+	compressBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+)
+
+const maxPooledScratch = 256 << 10
+
+// putScratch gives bp back to pool unless it grew past maxPooledScratch.
+func putScratch(pool *sync.Pool, bp *[]byte) {
+	if cap(*bp) <= maxPooledScratch {
+		pool.Put(bp)
+	}
+}
 
 // readValue calls fn with item's value as it was given to setValue. Like badger's Item.Value,
 // the slice is only valid during fn.

@@ -359,7 +359,7 @@ func (e *Engine) Subscribe(org, id string, after int64) (*Stream, error) {
 	// The running job first: it answers from memory, and only a job that does not run here
 	// (ended, stopping, or on another node) costs a read of its snapshot.
 	res, askErr := e.ask(org, id, &subscribe{})
-	stopping := ErrStreamShutdown(askErr)
+	stopping := ErrStreamShutdown(askErr) || e.stopped.Load()
 	if askErr != nil && !stopping {
 		return nil, askErr
 	}
@@ -373,15 +373,18 @@ func (e *Engine) Subscribe(org, id string, after int64) (*Stream, error) {
 		s.final = r.Final
 		return s, nil
 	}
-	// Not running here (or stopping: what is stored is served, as after the restart). Its
-	// snapshot lands with its terminal event, so a job that just finished reads as ended.
+	// Not running here (or stopping: what is stored is served, then the stream ends as a
+	// shutdown unless the job ended). Its snapshot lands with its terminal event, so a job
+	// that just finished reads as ended.
 	job, err := e.deps.Store.Job(org, id)
 	if err != nil {
 		return nil, err
 	}
 	if job.Status.Terminal() {
 		s.final = job.LastSeq
-	} else if e.deps.Follower != nil && !stopping {
+	} else if stopping {
+		s.tail = shutdownTail{}
+	} else if e.deps.Follower != nil {
 		if err := e.followStore(s, org); err != nil {
 			return nil, err
 		}

@@ -192,3 +192,19 @@ func TestStreamFollowersCap(t *testing.T) {
 	require.Equal(t, []int64{1}, seqs)
 	require.True(t, terminal)
 }
+
+// TestSubscribeWhileStopping: a stream opened while the server stops, on a job that does not
+// run here and did not end, serves the stored events and then ends as a shutdown (the job
+// resumes after the restart), not as a job whose log is complete.
+func TestSubscribeWhileStopping(t *testing.T) {
+	b := setupFollow(t, 10)
+	b.write(1, 3, false)
+	b.engine.stopped.Store(true) // as Stop does first
+	s, err := b.engine.Subscribe("org1", b.job.ID, 0)
+	require.NoError(t, err)
+	defer s.Close()
+	seqs, terminal, err := next(t, s, 10, time.Second)
+	require.Equal(t, []int64{1, 2, 3}, seqs)
+	require.False(t, terminal)
+	require.True(t, ErrStreamShutdown(err), "the stream ends as a shutdown: %v", err)
+}

@@ -54,7 +54,7 @@ var _ enricher.EventStream = (*Stream)(nil)
 
 // tail is what a Stream reads after the stored log, one kind per way of following a job:
 // the job's live lanes on this node (liveTail), the store's signals of a job running on
-// another node (storeTail, follow.go), or nothing more (logTail: the job ended or is served
+// another node (storeTail, follow.go), the shutdown (shutdownTail), or nothing more (logTail: the job ended or is served
 // from its log alone). Only the stream's goroutine calls it; a tail may replace itself
 // (s.tail) when the job ends.
 type tail interface {
@@ -193,6 +193,25 @@ func (logTail) logRead(s *Stream, n int, _ bool) error {
 // await is not reached (the log is read to its end, toEnd), except when a tail swapped to
 // this one left logTo below the end: read on.
 func (logTail) await(_ context.Context, s *Stream, _ time.Duration, _ *time.Time) (Event, tailResult, error) {
+	s.logTo = toEnd
+	return Event{}, tailAgain, nil
+}
+
+// shutdownTail serves a job that the stopping server does not run: its stored log, then
+// errStreamShutdown, as a stream of a running job ends at shutdown (the job did not end: it
+// resumes after the restart).
+type shutdownTail struct{}
+
+func (shutdownTail) logRead(s *Stream, n int, _ bool) error {
+	if n == 0 {
+		s.done = true
+		return errStreamShutdown
+	}
+	return nil
+}
+
+// await is not reached (the log is read to its end), as for logTail.
+func (shutdownTail) await(_ context.Context, s *Stream, _ time.Duration, _ *time.Time) (Event, tailResult, error) {
 	s.logTo = toEnd
 	return Event{}, tailAgain, nil
 }

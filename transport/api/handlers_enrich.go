@@ -403,17 +403,10 @@ func (s *Server) waitTerminal(org, id string, until time.Time) (*enricher.Job, e
 		}
 	}
 	j, err := s.deps.Engine.Job(org, id)
-	switch {
-	case err != nil:
+	if err != nil || !j.Status.Terminal() { // not running and not finished: say it still runs
 		return nil, err
-	case j.Status.Terminal():
-		return j, nil
-	case s.stopping.Load():
-		// The server stopped the job (or stopped before this wait could follow it): its stream
-		// ended with what was stored. The job resumes at the next start: 503, not "still running".
-		return nil, enricher.Errorf(enricher.KindUnavailable, "server is shutting down")
 	}
-	return nil, nil // not running here and not finished: say it still runs
+	return j, nil
 }
 
 // batchStartResponse answers a batch start.

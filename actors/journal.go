@@ -104,7 +104,9 @@ func (j *journal) queue(req *persist) {
 		return
 	}
 	b, r := &out.batch, &req.batch
-	b.Jobs = append(b.Jobs, r.Jobs...) // the persister writes a job's last snapshot only
+	if len(r.Jobs) > 0 { // the journal's own job: only its latest snapshot is worth writing
+		b.Jobs = r.Jobs
+	}
 	b.Events = append(b.Events, r.Events...)
 	b.Records = append(b.Records, r.Records...)
 	b.Finished = append(b.Finished, r.Finished...)
